@@ -1,0 +1,121 @@
+package snapshot
+
+import "time"
+
+// Section is what one poll of one source produced. Each source has its own
+// section type; the Store keeps the last good one per source and merges them.
+type Section interface {
+	// SourceName is the source that produced the section.
+	SourceName() string
+}
+
+// RedisSection is one poll of Redis: server info, the node registry, the
+// overrides and the counters computed over the whole keyspace.
+type RedisSection struct {
+	Info      RedisInfo
+	Registry  []RegistryEntry
+	Overrides []Override
+	// Counters holds the aggregates and the top keys (APICount left nil).
+	Counters Counters
+	// Blocks holds keys at or over their own limit, capped; BlocksTotal is
+	// the true number.
+	Blocks      []Block
+	BlocksTotal int
+	// OverLimit holds keys whose in-window count is above their own limit
+	// (limit > 0), capped; Counters.OverLimitKeys is the true number.
+	OverLimit []Block
+	// ZeroLimitActive holds keys whose limit is 0 yet have requests in their
+	// window, capped.
+	ZeroLimitActive []Block
+	// WithoutTTL holds counter keys that have no TTL, capped;
+	// Counters.KeysWithoutTTL is the true number.
+	WithoutTTL []string
+	// KeyCounts holds the in-window count of each key asked for through
+	// the poller's keys of interest (the keys the nodes reported), for
+	// comparing nodes with Redis. Keys absent from Redis have count 0.
+	KeyCounts map[string]int64
+	// DefaultLimit and DefaultWindow are the defaults this poll judged
+	// keys without an override by.
+	DefaultLimit  int64
+	DefaultWindow time.Duration
+}
+
+// SourceName implements Section.
+func (*RedisSection) SourceName() string { return SourceRedis }
+
+// RegistryEntry is one ratelimiter:nodes:{id} hash.
+type RegistryEntry struct {
+	ID           string
+	Address      string
+	RegisteredAt *time.Time    // nil when absent or unparsable
+	TTL          time.Duration // remaining; negative when the hash has none
+}
+
+// NodesSection is one poll of every rate limiter node's HTTP API.
+type NodesSection struct {
+	Nodes []NodeReport
+}
+
+// SourceName implements Section.
+func (*NodesSection) SourceName() string { return SourceRatelimiter }
+
+// NodeReport is what one node's API answered. A nil slice or pointer means
+// the endpoint failed (see Errors) and says nothing; an empty one means the
+// endpoint answered with nothing in it.
+type NodeReport struct {
+	URL           string // base URL polled
+	Address       string // host:port of URL
+	ID            string // node_id from /health; empty when it did not answer
+	Reachable     bool   // /health answered healthy
+	HealthLatency time.Duration
+	Peers         []PeerNode        // /api/nodes
+	Counters      []APICounter      // /api/counters (a sample of at most 100 keys)
+	Limits        *APILimits        // /api/limits
+	Blocked       []APICounter      // /api/blocks (judged by the default limit only)
+	Errors        map[string]string // endpoint path -> error text
+}
+
+// PeerNode is one entry of a node's /api/nodes answer.
+type PeerNode struct {
+	ID           string
+	Address      string
+	State        string
+	RegisteredAt *time.Time
+}
+
+// APICounter is one key as a node's API reports it (prefix removed).
+type APICounter struct {
+	Key       string
+	Count     int64
+	Limit     int64
+	Remaining int64
+}
+
+// APILimits is a node's /api/limits answer.
+type APILimits struct {
+	DefaultLimit  int64
+	DefaultWindow time.Duration
+}
+
+// PrometheusSection is one round of queries against Prometheus.
+type PrometheusSection struct {
+	// Instances is keyed by the instance label (the node's host:port).
+	Instances map[string]InstanceStats
+	// Total rates across all nodes; null when Prometheus has no series.
+	AllowedPerSecond Float
+	BlockedPerSecond Float
+	// QueryErrors holds queries that failed while others succeeded, keyed
+	// by query name.
+	QueryErrors map[string]string
+}
+
+// SourceName implements Section.
+func (*PrometheusSection) SourceName() string { return SourcePrometheus }
+
+// InstanceStats is what Prometheus says of one node.
+type InstanceStats struct {
+	CheckLatencyP99  Float // seconds
+	AllowedPerSecond Float
+	BlockedPerSecond Float
+	Up               *bool // the node job's up series; nil when absent
+}

@@ -1,0 +1,158 @@
+package snapshot
+
+import "time"
+
+// SchemaVersion is the version of the JSON document served on /snapshot.
+// Fields may be added within a version; renaming one needs a new version.
+const SchemaVersion = 1
+
+// Source names, as used in OBSERVERD_SOURCES, in Snapshot.Sources and in the
+// source label of the metrics.
+const (
+	SourceRatelimiter = "ratelimiter"
+	SourceRedis       = "redis"
+	SourcePrometheus  = "prometheus"
+)
+
+// Source states.
+const (
+	StatusOK      = "ok"      // the last poll succeeded and its data is fresh
+	StatusStale   = "stale"   // the last poll failed, or the data is too old; the last good data is kept
+	StatusError   = "error"   // polls fail and there is no good data at all
+	StatusPending = "pending" // no poll has finished yet
+)
+
+// Snapshot is one immutable, consistent view of the cluster. Once published
+// by the Store it is never modified.
+type Snapshot struct {
+	SchemaVersion int                     `json:"schema_version"`
+	Sequence      uint64                  `json:"sequence"`
+	GeneratedAt   time.Time               `json:"generated_at"`
+	Sources       map[string]SourceStatus `json:"sources"`
+	Nodes         []Node                  `json:"nodes"`
+	Limits        Limits                  `json:"limits"`
+	Counters      Counters                `json:"counters"`
+	Blocks        []Block                 `json:"blocks"`
+	// BlocksTotal is the true number of keys at or over their own limit;
+	// Blocks is capped and may hold fewer.
+	BlocksTotal int         `json:"blocks_total"`
+	Redis       RedisInfo   `json:"redis"`
+	Traffic     Traffic     `json:"traffic"`
+	Violations  []Violation `json:"violations"`
+	// Unknown lists the invariants that cannot be judged now because a
+	// source they need is not fresh; they are neither healthy nor violated.
+	Unknown []UnknownInvariant `json:"unknown_invariants"`
+}
+
+// SourceStatus is what observerd knows of one source's polling.
+type SourceStatus struct {
+	Status              string     `json:"status"`
+	LastAttempt         *time.Time `json:"last_attempt"`
+	LastSuccess         *time.Time `json:"last_success"`
+	AgeMs               Float      `json:"age_ms"` // since last success; null before the first
+	DurationMs          float64    `json:"duration_ms"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	FailuresTotal       uint64     `json:"failures_total"`
+	Error               string     `json:"error"`
+	// Errors holds partial failures of a poll that otherwise succeeded,
+	// such as one node endpoint answering 500, keyed by "node endpoint".
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// Node is one rate limiter node, merged from the Redis registry, the
+// configured URLs, the nodes' own API answers and Prometheus targets.
+type Node struct {
+	ID                string            `json:"id"`
+	Address           string            `json:"address"`
+	URL               string            `json:"url,omitempty"`
+	Registered        bool              `json:"registered"`
+	RegistryTTLMs     Float             `json:"registry_ttl_ms"`
+	RegisteredAt      *time.Time        `json:"registered_at"`
+	Reachable         bool              `json:"reachable"`
+	HealthLatencyMs   Float             `json:"health_latency_ms"`
+	CheckLatencyP99Ms Float             `json:"check_latency_p99_ms"`
+	AllowedPerSecond  Float             `json:"allowed_per_second"`
+	BlockedPerSecond  Float             `json:"blocked_per_second"`
+	ScrapeUp          *bool             `json:"scrape_up"`
+	LastSeen          *time.Time        `json:"last_seen"`
+	EndpointErrors    map[string]string `json:"endpoint_errors,omitempty"`
+}
+
+// Limits are the cluster's default limit and window and every per-key override.
+type Limits struct {
+	DefaultLimit    int64 `json:"default_limit"`
+	DefaultWindowMs int64 `json:"default_window_ms"`
+	// DefaultsFrom says where the defaults come from: "api" (a node's
+	// /api/limits) or "config" (OBSERVERD_DEFAULT_LIMIT/WINDOW).
+	DefaultsFrom string     `json:"defaults_from"`
+	Overrides    []Override `json:"overrides"`
+}
+
+// Override is a per-key limit stored in Redis under ratelimit:limit:{key}.
+type Override struct {
+	Key      string `json:"key"`
+	Limit    int64  `json:"limit"`
+	WindowMs int64  `json:"window_ms"`
+}
+
+// Counters summarise every counter key in Redis.
+type Counters struct {
+	Keys               int64    `json:"keys"`
+	RequestsInWindow   int64    `json:"requests_in_window"`
+	BlockedKeys        int64    `json:"blocked_keys"`
+	OverLimitKeys      int64    `json:"over_limit_keys"`
+	KeysWithoutTTL     int64    `json:"keys_without_ttl"`
+	OrphanSequenceKeys int64    `json:"orphan_sequence_keys"`
+	WrongTypeKeys      int64    `json:"wrong_type_keys"`
+	Top                []TopKey `json:"top"`
+}
+
+// TopKey is one of the hottest counter keys.
+type TopKey struct {
+	Key       string `json:"key"`
+	Count     int64  `json:"count"`
+	Limit     int64  `json:"limit"`
+	Remaining int64  `json:"remaining"`
+	TTLMs     int64  `json:"ttl_ms"` // -1: no TTL
+	APICount  *int64 `json:"api_count"`
+}
+
+// Block is a key at or over its own limit.
+type Block struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+	Limit int64  `json:"limit"`
+}
+
+// RedisInfo is what Redis says of itself.
+type RedisInfo struct {
+	Connected        bool   `json:"connected"`
+	PingMs           Float  `json:"ping_ms"`
+	Version          string `json:"version"`
+	Role             string `json:"role"`
+	UsedMemoryBytes  int64  `json:"used_memory_bytes"`
+	ConnectedClients int64  `json:"connected_clients"`
+	DBKeys           int64  `json:"db_keys"`
+}
+
+// Traffic is the cluster-wide request rate, from Prometheus.
+type Traffic struct {
+	AllowedPerSecond Float `json:"allowed_per_second"`
+	BlockedPerSecond Float `json:"blocked_per_second"`
+}
+
+// Violation is an invariant that has held for at least its grace period.
+type Violation struct {
+	Invariant string    `json:"invariant"`
+	Subject   string    `json:"subject"`
+	Severity  string    `json:"severity"`
+	Message   string    `json:"message"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+}
+
+// UnknownInvariant is an invariant that cannot be judged now.
+type UnknownInvariant struct {
+	Invariant string `json:"invariant"`
+	Reason    string `json:"reason"`
+}

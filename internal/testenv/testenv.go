@@ -1,0 +1,167 @@
+// Package testenv starts real redis-server and prometheus processes on free
+// loopback ports in temporary directories for tests, and stops them when the
+// test ends. A missing binary fails the test with the command that installs it.
+package testenv
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startTimeout bounds how long a server may take to become ready.
+const startTimeout = 30 * time.Second
+
+// LookBinary returns the path of a binary or fails the test with the Debian
+// package that provides it.
+func LookBinary(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: install it with `apt-get install -y %s` (make test does this when run as root)", name, debianPackage)
+	}
+	return p
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// WaitFor calls cond until it returns nil or the timeout passes, and fails
+// the test with the last error then.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	if err := Poll(timeout, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+// Poll calls cond until it returns nil or the timeout passes, and returns
+// the last error then.
+func Poll(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	wait := 10 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not met after %s: %w", timeout, err)
+		}
+		// Waiting for a condition, not for time: the interval only spaces
+		// the checks.
+		timer := time.NewTimer(wait)
+		<-timer.C
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// process is one child process that can be stopped and started again with
+// the same arguments.
+type process struct {
+	name string
+	path string
+	args []string
+	dir  string
+
+	mu   sync.Mutex // guards cmd and done
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (p *process) start(t testing.TB) {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		return
+	}
+	logFile, err := os.OpenFile(p.dir+"/"+p.name+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatalf("open %s log: %v", p.name, err)
+	}
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Dir = p.dir
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// Own process group, so that a Ctrl-C on the test does not reach it
+	// before the cleanup does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(done)
+	}()
+	p.cmd, p.done = cmd, done
+}
+
+// stop ends the process with SIGTERM, then SIGKILL after a grace period.
+func (p *process) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+	case <-timer.C:
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.cmd, p.done = nil, nil
+}
+
+// exited reports whether the process ended by itself.
+func (p *process) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		return true
+	}
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) logTail() string {
+	b, err := os.ReadFile(p.dir + "/" + p.name + ".log")
+	if err != nil {
+		return ""
+	}
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+var errExited = errors.New("process exited")
+
+func itoa(i int) string { return strconv.Itoa(i) }
