@@ -1,0 +1,115 @@
+package poll
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// Runner polls one source on its own schedule: the first poll at once, then
+// every Interval; after a failure it waits longer (exponential backoff with
+// jitter, at most MaxBackoff) so that a struggling source is not hammered.
+// Each poll runs under its own deadline, and every result, good or bad, is
+// handed to Publish with the source's whole state.
+type Runner struct {
+	Poller     Poller
+	Interval   time.Duration
+	Timeout    time.Duration
+	MaxBackoff time.Duration
+	// Publish receives the state after every poll. It must not block for
+	// long: the runner calls it inline.
+	Publish func(snapshot.SourceState)
+	Logger  *zap.Logger
+}
+
+// Run polls until ctx ends, then returns nil. A poll error is data, recorded
+// in the state; it never ends Run.
+func (r *Runner) Run(ctx context.Context) error {
+	if r.Interval <= 0 || r.Timeout <= 0 {
+		return fmt.Errorf("poll %s: interval %s and timeout %s must be positive", r.Poller.Name(), r.Interval, r.Timeout)
+	}
+	log := r.Logger.With(zap.String("source", r.Poller.Name()))
+	state := snapshot.SourceState{Source: r.Poller.Name()}
+	timer := time.NewTimer(0) // the first poll at once
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		prev := state
+		state = r.pollOnce(ctx, state)
+		if ctx.Err() != nil {
+			// A poll cut short by shutdown says nothing about the source.
+			return nil
+		}
+		r.Publish(state)
+		logTransition(log, prev, state)
+		timer.Reset(r.nextDelay(state.ConsecutiveFailures))
+	}
+}
+
+// logTransition logs a source's state changes, not every poll: the first
+// success, the first failure after success, and the recovery.
+func logTransition(log *zap.Logger, prev, cur snapshot.SourceState) {
+	switch {
+	case cur.Err != nil && (prev.Err == nil || prev.LastAttempt.IsZero()):
+		log.Warn("source down", zap.Error(cur.Err))
+	case cur.Err == nil && prev.Err != nil:
+		log.Info("source back", zap.Int("failed_polls", prev.ConsecutiveFailures))
+	case cur.Err == nil && prev.LastSuccess.IsZero():
+		log.Info("source up", zap.Duration("poll_duration", cur.Duration))
+	}
+}
+
+// pollOnce runs one poll under its deadline and returns the new state.
+func (r *Runner) pollOnce(ctx context.Context, state snapshot.SourceState) snapshot.SourceState {
+	pctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	start := time.Now()
+	section, err := r.Poller.Poll(pctx)
+	end := time.Now()
+	state.LastAttempt = end
+	state.Duration = end.Sub(start)
+	if err == nil && section == nil {
+		err = fmt.Errorf("poll %s: no data", r.Poller.Name())
+	}
+	if err != nil {
+		if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			err = fmt.Errorf("poll %s: timed out after %s: %w", r.Poller.Name(), r.Timeout, err)
+		}
+		state.Err = err
+		state.ConsecutiveFailures++
+		state.FailuresTotal++
+		return state
+	}
+	state.Err = nil
+	state.ConsecutiveFailures = 0
+	state.LastSuccess = end
+	state.Section = section
+	return state
+}
+
+// nextDelay is Interval while the source is healthy; after n consecutive
+// failures it doubles per failure up to MaxBackoff, and is drawn at random
+// from its upper half so that many observers do not retry in step.
+func (r *Runner) nextDelay(failures int) time.Duration {
+	if failures == 0 {
+		return r.Interval
+	}
+	d := r.Interval
+	for i := 1; i < failures && d < r.MaxBackoff; i++ {
+		d *= 2
+	}
+	if r.MaxBackoff > r.Interval && d > r.MaxBackoff {
+		d = r.MaxBackoff
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}

@@ -1,0 +1,254 @@
+package snapshot
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// JudgeInput is what the invariant checks see of one merged snapshot.
+type JudgeInput struct {
+	Now      time.Time
+	Snapshot *Snapshot     // merged, without violations; read only
+	Redis    *RedisSection // the last good Redis section, or nil
+	Nodes    *NodesSection // the last good node API section, or nil
+	Fresh    map[string]bool
+	Enabled  []string
+}
+
+// JudgeFunc evaluates the invariants. The Store calls it from its single
+// writer path, never concurrently.
+type JudgeFunc func(JudgeInput) ([]Violation, []UnknownInvariant)
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	// Enabled lists the enabled sources.
+	Enabled []string
+	// StaleAfter is, per source, the age of the last success beyond which
+	// its data counts as stale even if no poll has failed.
+	StaleAfter map[string]time.Duration
+	// DefaultLimit and DefaultWindow are used while no node has answered
+	// /api/limits.
+	DefaultLimit  int64
+	DefaultWindow time.Duration
+	// NodeForgetAfter is how long a node that is neither registered nor
+	// polled stays in the list (as down) after it was last seen.
+	NodeForgetAfter time.Duration
+	// Judge evaluates the invariants; nil judges nothing.
+	Judge  JudgeFunc
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Published is one published snapshot with everything derived from it
+// once, at publish time, so that readers only read.
+type Published struct {
+	Snapshot *Snapshot
+	JSON     []byte // the snapshot serialized
+	Gzip     []byte // JSON, gzip-compressed
+	ETag     string // quoted, strong
+	Hints    Hints
+}
+
+// Hints are what one source's poller needs from the others' last answers.
+type Hints struct {
+	DefaultLimit   int64
+	DefaultWindow  time.Duration
+	RegistryAddrs  []string // addresses in the Redis node registry
+	KeysOfInterest []string // keys the nodes' /api/counters reported
+}
+
+// maxKeysOfInterest bounds the keys whose Redis counts are fetched for the
+// drift check: at most 100 per node (the /api/counters cap) for many nodes.
+const maxKeysOfInterest = 5000
+
+// Store merges the sections of every source into snapshots and publishes
+// them. Update is the single writer path; Load never blocks.
+type Store struct {
+	cfg    StoreConfig
+	bootID string
+
+	mu     sync.Mutex // serializes Update: guards states, nodes and seq
+	states map[string]SourceState
+	nodes  nodeMemory
+	seq    uint64
+
+	cur atomic.Pointer[Published]
+}
+
+// NewStore returns an empty Store: Load returns nil until the first Update.
+func NewStore(cfg StoreConfig) *Store {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Store{
+		cfg:    cfg,
+		bootID: strconv.FormatInt(cfg.Now().UnixNano(), 36),
+		states: make(map[string]SourceState, len(cfg.Enabled)),
+		nodes:  nodeMemory{},
+	}
+}
+
+// Load returns the current snapshot, or nil before the first one.
+func (s *Store) Load() *Published { return s.cur.Load() }
+
+// Hints returns what pollers need from the last snapshot; before the
+// first one, the configured defaults.
+func (s *Store) Hints() Hints {
+	if p := s.cur.Load(); p != nil {
+		return p.Hints
+	}
+	return Hints{DefaultLimit: s.cfg.DefaultLimit, DefaultWindow: s.cfg.DefaultWindow}
+}
+
+// Update records a source's state after a poll, then merges, judges,
+// serializes and publishes a new snapshot.
+func (s *Store) Update(st SourceState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.states[st.Source] = st
+	p, err := s.build(s.cfg.Now().UTC())
+	if err != nil {
+		// Serialization of our own types cannot fail short of a bug;
+		// keep serving the previous snapshot rather than a broken one.
+		s.cfg.Logger.Error("publish snapshot", zap.Error(err))
+		return
+	}
+	s.cur.Store(p)
+}
+
+// build merges the current states into a new Published. Called with mu held.
+func (s *Store) build(now time.Time) (*Published, error) {
+	s.seq++
+	snap := &Snapshot{
+		SchemaVersion: SchemaVersion,
+		Sequence:      s.seq,
+		GeneratedAt:   now,
+		Sources:       make(map[string]SourceStatus, len(s.cfg.Enabled)),
+		Nodes:         []Node{},
+		Blocks:        []Block{},
+		Violations:    []Violation{},
+		Unknown:       []UnknownInvariant{},
+		Limits: Limits{
+			DefaultLimit:    s.cfg.DefaultLimit,
+			DefaultWindowMs: s.cfg.DefaultWindow.Milliseconds(),
+			DefaultsFrom:    "config",
+			Overrides:       []Override{},
+		},
+		Counters: Counters{Top: []TopKey{}},
+		Redis:    RedisInfo{PingMs: Null()},
+		Traffic:  Traffic{AllowedPerSecond: Null(), BlockedPerSecond: Null()},
+	}
+	fresh := make(map[string]bool, len(s.cfg.Enabled))
+	for _, name := range s.cfg.Enabled {
+		st := s.states[name]
+		status := s.status(st, now)
+		snap.Sources[name] = status
+		fresh[name] = status.Status == StatusOK
+	}
+
+	redis, _ := s.states[SourceRedis].Section.(*RedisSection)
+	nodes, _ := s.states[SourceRatelimiter].Section.(*NodesSection)
+	prom, _ := s.states[SourcePrometheus].Section.(*PrometheusSection)
+
+	mergeLimits(snap, nodes, redis)
+	mergeRedis(snap, redis, s.states[SourceRedis].Err == nil)
+	if prom != nil {
+		snap.Traffic = Traffic{AllowedPerSecond: prom.AllowedPerSecond, BlockedPerSecond: prom.BlockedPerSecond}
+	}
+	snap.Nodes = s.nodes.merge(mergeInput{now: now, redis: redis, nodes: nodes, prom: prom, forgetAfter: s.cfg.NodeForgetAfter})
+	addAPICounts(snap.Counters.Top, nodes)
+
+	if s.cfg.Judge != nil {
+		v, u := s.cfg.Judge(JudgeInput{Now: now, Snapshot: snap, Redis: redis, Nodes: nodes, Fresh: fresh, Enabled: slices.Clone(s.cfg.Enabled)})
+		if v != nil {
+			snap.Violations = v
+		}
+		if u != nil {
+			snap.Unknown = u
+		}
+	}
+	return s.publish(snap, hintsFrom(snap, redis, nodes))
+}
+
+// publish serializes snap once, plain and compressed.
+func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
+	body, err := json.Marshal(snap)
+	if err != nil {
+		return nil, fmt.Errorf("encode snapshot %d: %w", snap.Sequence, err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("compress snapshot %d: %w", snap.Sequence, err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("compress snapshot %d: %w", snap.Sequence, err)
+	}
+	return &Published{
+		Snapshot: snap,
+		JSON:     body,
+		Gzip:     gz.Bytes(),
+		// The boot ID keeps a client's cached ETag from matching a
+		// different snapshot with the same number after a restart.
+		ETag:  `"` + s.bootID + "-" + strconv.FormatUint(snap.Sequence, 10) + `"`,
+		Hints: hints,
+	}, nil
+}
+
+// status turns a runner's state into the source's published status.
+func (s *Store) status(st SourceState, now time.Time) SourceStatus {
+	out := SourceStatus{
+		Status:              StatusPending,
+		AgeMs:               Null(),
+		DurationMs:          Millis(st.Duration),
+		ConsecutiveFailures: st.ConsecutiveFailures,
+		FailuresTotal:       st.FailuresTotal,
+	}
+	if !st.LastAttempt.IsZero() {
+		t := st.LastAttempt.UTC()
+		out.LastAttempt = &t
+	}
+	if !st.LastSuccess.IsZero() {
+		t := st.LastSuccess.UTC()
+		out.LastSuccess = &t
+		out.AgeMs = Float(Millis(now.Sub(st.LastSuccess)))
+	}
+	if st.Err != nil {
+		out.Error = st.Err.Error()
+	}
+	if ns, ok := st.Section.(*NodesSection); ok {
+		out.Errors = endpointErrors(ns)
+	}
+	if ps, ok := st.Section.(*PrometheusSection); ok && len(ps.QueryErrors) > 0 {
+		out.Errors = maps.Clone(ps.QueryErrors)
+	}
+	bound := s.cfg.StaleAfter[st.Source]
+	switch {
+	case st.LastAttempt.IsZero():
+		out.Status = StatusPending
+	case st.Err != nil && st.Section == nil:
+		out.Status = StatusError
+	case st.Err != nil:
+		out.Status = StatusStale
+	case bound > 0 && now.Sub(st.LastSuccess) > bound:
+		out.Status = StatusStale
+		out.Error = fmt.Sprintf("last success %s ago, more than %s", now.Sub(st.LastSuccess).Round(time.Millisecond), bound)
+	default:
+		out.Status = StatusOK
+	}
+	return out
+}
