@@ -82,6 +82,7 @@ type Store struct {
 	states map[string]SourceState
 	nodes  nodeMemory
 	seq    uint64
+	gz     *gzip.Writer // reused: a new one allocates its whole state
 
 	cur atomic.Pointer[Published]
 }
@@ -184,14 +185,19 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	return s.publish(snap, hintsFrom(snap, redis, nodes))
 }
 
-// publish serializes snap once, plain and compressed.
+// publish serializes snap once, plain and compressed. Called with mu held.
 func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
 	body, err := json.Marshal(snap)
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot %d: %w", snap.Sequence, err)
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if s.gz == nil {
+		s.gz, _ = gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	} else {
+		s.gz.Reset(&gz)
+	}
+	zw := s.gz
 	if _, err := zw.Write(body); err != nil {
 		return nil, fmt.Errorf("compress snapshot %d: %w", snap.Sequence, err)
 	}

@@ -1,0 +1,300 @@
+package snapshot
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// clock is a manual clock for the Store.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func newTestStore(t *testing.T, c *clock) *Store {
+	t.Helper()
+	return NewStore(StoreConfig{
+		Enabled:         []string{SourceRatelimiter, SourceRedis, SourcePrometheus},
+		StaleAfter:      map[string]time.Duration{SourceRedis: 15 * time.Second, SourceRatelimiter: 15 * time.Second, SourcePrometheus: 15 * time.Second},
+		DefaultLimit:    100,
+		DefaultWindow:   time.Minute,
+		NodeForgetAfter: 10 * time.Minute,
+		Logger:          zaptest.NewLogger(t),
+		Now:             c.Now,
+	})
+}
+
+func redisSection() *RedisSection {
+	reg := t0.Add(-time.Hour)
+	return &RedisSection{
+		Info:        RedisInfo{Connected: true, PingMs: 0.3, Version: "7.0.15", Role: "master", UsedMemoryBytes: 1 << 20, ConnectedClients: 7, DBKeys: 12},
+		Registry:    []RegistryEntry{{ID: "node-1", Address: "10.0.0.1:8000", RegisteredAt: &reg, TTL: 21 * time.Second}, {ID: "node-2", Address: "10.0.0.2:8000", TTL: 25 * time.Second}},
+		Overrides:   []Override{{Key: "vip", Limit: 5, WindowMs: 1000}},
+		Counters:    Counters{Keys: 3, RequestsInWindow: 30, BlockedKeys: 1, Top: []TopKey{{Key: "a", Count: 20, Limit: 10, Remaining: 0, TTLMs: 60000}, {Key: "b", Count: 10, Limit: 100, Remaining: 90, TTLMs: 1000}}},
+		Blocks:      []Block{{Key: "a", Count: 20, Limit: 10}},
+		BlocksTotal: 1,
+	}
+}
+
+func TestStoreBeforeFirstUpdate(t *testing.T) {
+	s := newTestStore(t, &clock{now: t0})
+	if s.Load() != nil {
+		t.Fatal("Load before any update is not nil")
+	}
+	if h := s.Hints(); h.DefaultLimit != 100 || h.DefaultWindow != time.Minute {
+		t.Errorf("Hints = %+v, want the configured defaults", h)
+	}
+}
+
+func TestStoreSourceStatus(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Duration: 2 * time.Millisecond, Section: redisSection()})
+	snap := s.Load().Snapshot
+	if got := snap.Sources[SourceRedis].Status; got != StatusOK {
+		t.Errorf("redis status = %q, want ok", got)
+	}
+	if got := snap.Sources[SourcePrometheus].Status; got != StatusPending {
+		t.Errorf("prometheus status = %q, want pending", got)
+	}
+
+	// A failure keeps the last good data, marked stale with the error.
+	c.Add(5 * time.Second)
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: t0, ConsecutiveFailures: 1, FailuresTotal: 1, Err: errors.New("dial tcp: connection refused"), Section: redisSection()})
+	snap = s.Load().Snapshot
+	st := snap.Sources[SourceRedis]
+	if st.Status != StatusStale || st.Error != "dial tcp: connection refused" || st.ConsecutiveFailures != 1 {
+		t.Errorf("redis source = %+v, want stale with the error", st)
+	}
+	if snap.Counters.Keys != 3 || len(snap.Counters.Top) != 2 {
+		t.Errorf("counters lost on failure: %+v", snap.Counters)
+	}
+	if snap.Redis.Connected {
+		t.Error("redis.connected stays true while Redis fails")
+	}
+	if float64(st.AgeMs) != 5000 {
+		t.Errorf("age_ms = %v, want 5000", st.AgeMs)
+	}
+
+	// Failing with nothing good at all is an error.
+	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), ConsecutiveFailures: 1, Err: errors.New("boom")})
+	if got := s.Load().Snapshot.Sources[SourcePrometheus].Status; got != StatusError {
+		t.Errorf("prometheus status = %q, want error", got)
+	}
+
+	// Data older than the bound is stale although no poll failed.
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
+	c.Add(16 * time.Second)
+	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), ConsecutiveFailures: 2, Err: errors.New("boom")})
+	if st := s.Load().Snapshot.Sources[SourceRatelimiter]; st.Status != StatusStale || !strings.Contains(st.Error, "more than 15s") {
+		t.Errorf("old ratelimiter data = %+v, want stale", st)
+	}
+}
+
+func TestStoreSequenceAndJSON(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	for i := 1; i <= 3; i++ {
+		s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+		if got := s.Load().Snapshot.Sequence; got != uint64(i) {
+			t.Fatalf("sequence = %d, want %d", got, i)
+		}
+	}
+	p := s.Load()
+	if !strings.HasPrefix(p.ETag, `"`) || !strings.HasSuffix(p.ETag, `-3"`) {
+		t.Errorf("ETag = %s", p.ETag)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(p.JSON, &doc); err != nil {
+		t.Fatalf("snapshot JSON: %v", err)
+	}
+	for _, field := range []string{"schema_version", "sequence", "generated_at", "sources", "nodes", "limits", "counters", "blocks", "redis", "traffic", "violations"} {
+		if _, ok := doc[field]; !ok {
+			t.Errorf("snapshot lacks %q", field)
+		}
+	}
+}
+
+func TestStoreNaNBecomesNull(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	up := true
+	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
+		Instances:        map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: Float(math.NaN()), AllowedPerSecond: Float(math.Inf(1)), BlockedPerSecond: 0.5, Up: &up}},
+		AllowedPerSecond: Float(math.Inf(-1)),
+		BlockedPerSecond: Null(),
+	}})
+	p := s.Load()
+	var doc struct {
+		Nodes []struct {
+			P99     *float64 `json:"check_latency_p99_ms"`
+			Allowed *float64 `json:"allowed_per_second"`
+			Blocked *float64 `json:"blocked_per_second"`
+		} `json:"nodes"`
+		Traffic struct {
+			Allowed *float64 `json:"allowed_per_second"`
+		} `json:"traffic"`
+	}
+	if err := json.Unmarshal(p.JSON, &doc); err != nil {
+		t.Fatalf("snapshot with NaN is not JSON: %v\n%s", err, p.JSON)
+	}
+	if len(doc.Nodes) != 1 || doc.Nodes[0].P99 != nil || doc.Nodes[0].Allowed != nil || doc.Nodes[0].Blocked == nil || doc.Traffic.Allowed != nil {
+		t.Errorf("NaN/Inf not null: %s", p.JSON)
+	}
+}
+
+func TestStoreMergesNodes(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	up := true
+	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
+		Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: 0.0025, AllowedPerSecond: 12.5, BlockedPerSecond: 0.5, Up: &up}},
+	}})
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
+		// Configured as localhost, registered as 10.0.0.1: joined by id.
+		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true, HealthLatency: 1400 * time.Microsecond,
+			Counters: []APICounter{{Key: "a", Count: 19, Limit: 10}}, Limits: &APILimits{DefaultLimit: 10, DefaultWindow: 60 * time.Second}},
+		{URL: "http://10.0.0.2:8000", Address: "10.0.0.2:8000", Errors: map[string]string{"/health": "connection refused"}},
+	}}})
+	snap := s.Load().Snapshot
+	if len(snap.Nodes) != 2 {
+		t.Fatalf("nodes = %+v, want 2", snap.Nodes)
+	}
+	n1, n2 := snap.Nodes[0], snap.Nodes[1]
+	if n1.ID != "node-1" || n1.Address != "10.0.0.1:8000" || !n1.Registered || !n1.Reachable || float64(n1.HealthLatencyMs) != 1.4 || float64(n1.CheckLatencyP99Ms) != 2.5 || float64(n1.AllowedPerSecond) != 12.5 || n1.RegisteredAt == nil {
+		t.Errorf("node-1 = %+v", n1)
+	}
+	if n2.ID != "node-2" || n2.Reachable || !n2.Registered || n2.EndpointErrors["/health"] == "" {
+		t.Errorf("node-2 = %+v", n2)
+	}
+	if snap.Limits.DefaultLimit != 10 || snap.Limits.DefaultsFrom != "api" || len(snap.Limits.Overrides) != 1 {
+		t.Errorf("limits = %+v", snap.Limits)
+	}
+	if a := snap.Counters.Top[0]; a.APICount == nil || *a.APICount != 19 {
+		t.Errorf("top[0].api_count = %v, want 19", a.APICount)
+	}
+	if snap.Counters.Top[1].APICount != nil {
+		t.Error("top[1] has an api_count no node reported")
+	}
+	if h := s.Load().Hints; h.DefaultLimit != 10 || len(h.RegistryAddrs) != 2 || len(h.KeysOfInterest) != 1 {
+		t.Errorf("hints = %+v", h)
+	}
+
+	// node-2's registry entry expires and it stops answering: it stays
+	// listed as down until it is forgotten.
+	c.Add(time.Minute)
+	sec := redisSection()
+	sec.Registry = sec.Registry[:1]
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
+		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true},
+	}}})
+	snap = s.Load().Snapshot
+	if len(snap.Nodes) != 2 || snap.Nodes[1].ID != "node-2" || snap.Nodes[1].Registered || snap.Nodes[1].Reachable {
+		t.Errorf("vanished node-2 not kept as down: %+v", snap.Nodes)
+	}
+	c.Add(11 * time.Minute)
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
+		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true},
+	}}})
+	if snap = s.Load().Snapshot; len(snap.Nodes) != 1 {
+		t.Errorf("node-2 not forgotten after NODE_FORGET_AFTER: %+v", snap.Nodes)
+	}
+}
+
+func TestStoreJudge(t *testing.T) {
+	c := &clock{now: t0}
+	var got JudgeInput
+	s := NewStore(StoreConfig{
+		Enabled: []string{SourceRedis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute, Now: c.Now,
+		Judge: func(in JudgeInput) ([]Violation, []UnknownInvariant) {
+			got = in
+			return []Violation{{Invariant: "over_limit", Subject: "a", Severity: "warning"}}, nil
+		},
+	})
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	if got.Redis == nil || !got.Fresh[SourceRedis] || got.Snapshot == nil {
+		t.Errorf("judge input = %+v", got)
+	}
+	if v := s.Load().Snapshot.Violations; len(v) != 1 || v[0].Subject != "a" {
+		t.Errorf("violations = %+v", v)
+	}
+}
+
+// TestStoreConcurrentReaders runs readers against a publishing writer; the
+// race detector proves that published snapshots are never written.
+func TestStoreConcurrentReaders(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var last uint64
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				p := s.Load()
+				snap := p.Snapshot
+				if snap.Sequence < last {
+					t.Errorf("sequence went back from %d to %d", last, snap.Sequence)
+					return
+				}
+				last = snap.Sequence
+				for _, n := range snap.Nodes {
+					_ = n.ID + n.Address
+				}
+				for _, k := range snap.Counters.Top {
+					if k.APICount != nil {
+						_ = *k.APICount
+					}
+				}
+				if !json.Valid(p.JSON) {
+					t.Error("invalid JSON published")
+					return
+				}
+			}
+		}()
+	}
+	for i := range 150 {
+		src := []string{SourceRedis, SourceRatelimiter, SourcePrometheus}[i%3]
+		var sec Section
+		switch src {
+		case SourceRedis:
+			sec = redisSection()
+		case SourceRatelimiter:
+			sec = &NodesSection{Nodes: []NodeReport{{Address: "10.0.0.1:8000", ID: "node-1", Reachable: true, Counters: []APICounter{{Key: "a", Count: int64(i)}}}}}
+		default:
+			sec = &PrometheusSection{Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: 0.001}}}
+		}
+		s.Update(SourceState{Source: src, LastAttempt: t0, LastSuccess: t0, Section: sec})
+	}
+	close(done)
+	wg.Wait()
+	if got := s.Load().Snapshot.Sequence; got != 151 {
+		t.Errorf("sequence = %d, want 151", got)
+	}
+}
