@@ -1,0 +1,159 @@
+package server
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+func newTestHandler(t *testing.T, store Loader) http.Handler {
+	t.Helper()
+	return NewHandler(Config{
+		Store:      store,
+		Registry:   prometheus.NewRegistry(),
+		Enabled:    []string{snapshot.SourceRedis},
+		CORSOrigin: "https://dash.example",
+		Version:    "test",
+		Logger:     zaptest.NewLogger(t),
+	})
+}
+
+func publishedStore(t *testing.T) *snapshot.Store {
+	t.Helper()
+	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{snapshot.SourceRedis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute})
+	now := time.Now()
+	s.Update(snapshot.SourceState{Source: snapshot.SourceRedis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{Info: snapshot.RedisInfo{Connected: true, PingMs: 0.2}}})
+	return s
+}
+
+func get(t *testing.T, h http.Handler, path string, header map[string]string) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Result()
+}
+
+func TestSnapshotBeforeFirst(t *testing.T) {
+	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{snapshot.SourceRedis}})
+	h := newTestHandler(t, s)
+	resp := get(t, h, "/snapshot", nil)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status = %d, want 503", resp.StatusCode)
+	}
+	var body map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body["error"] == "" {
+		t.Errorf("503 body = %v, %v; want a JSON error", body, err)
+	}
+	if resp := get(t, h, "/readyz", nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz = %d before any poll, want 503", resp.StatusCode)
+	}
+}
+
+func TestSnapshotETagAndGzip(t *testing.T) {
+	s := publishedStore(t)
+	h := newTestHandler(t, s)
+	p := s.Load()
+
+	resp := get(t, h, "/snapshot", nil)
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(body, p.JSON) {
+		t.Fatalf("status %d body %q", resp.StatusCode, body)
+	}
+	etag := resp.Header.Get("ETag")
+	if etag != p.ETag || !strings.HasPrefix(etag, `"`) || strings.HasPrefix(etag, "W/") {
+		t.Errorf("ETag = %q, want the strong quoted %q", etag, p.ETag)
+	}
+	for k, want := range map[string]string{"Cache-Control": "no-cache", "Content-Type": "application/json", "Access-Control-Allow-Origin": "https://dash.example"} {
+		if got := resp.Header.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+
+	tests := []struct {
+		give string
+		want int
+	}{
+		{give: etag, want: http.StatusNotModified},
+		{give: `"other", ` + etag, want: http.StatusNotModified},
+		{give: "W/" + etag, want: http.StatusNotModified},
+		{give: "*", want: http.StatusNotModified},
+		{give: `"0-0"`, want: http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			resp := get(t, h, "/snapshot", map[string]string{"If-None-Match": tt.give})
+			if resp.StatusCode != tt.want {
+				t.Errorf("If-None-Match %s: status %d, want %d", tt.give, resp.StatusCode, tt.want)
+			}
+		})
+	}
+
+	// A new snapshot changes the ETag.
+	now := time.Now()
+	s.Update(snapshot.SourceState{Source: snapshot.SourceRedis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{}})
+	if resp := get(t, h, "/snapshot", map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusOK {
+		t.Errorf("old ETag after a publish: status %d, want 200", resp.StatusCode)
+	}
+
+	resp = get(t, h, "/snapshot", map[string]string{"Accept-Encoding": "br, gzip;q=0.8"})
+	if resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, s.Load().JSON) {
+		t.Error("gzip body differs from the JSON")
+	}
+	if resp := get(t, h, "/snapshot", map[string]string{"Accept-Encoding": "gzip;q=0"}); resp.Header.Get("Content-Encoding") != "" {
+		t.Error("gzip sent though q=0")
+	}
+}
+
+func TestOtherRoutes(t *testing.T) {
+	h := newTestHandler(t, publishedStore(t))
+	tests := []struct {
+		give     string
+		want     int
+		contains string
+	}{
+		{give: "/healthz", want: 200, contains: "ok"},
+		{give: "/readyz", want: 200, contains: "ready"},
+		{give: "/", want: 200, contains: `href="snapshot"`},
+		{give: "/metrics", want: 200, contains: "observerd_http_requests_total"},
+		{give: "/nothing", want: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			get(t, h, tt.give, nil) // so that /metrics has counted something
+			resp := get(t, h, tt.give, nil)
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.want || !strings.Contains(string(body), tt.contains) {
+				t.Errorf("GET %s = %d %q, want %d containing %q", tt.give, resp.StatusCode, body, tt.want, tt.contains)
+			}
+		})
+	}
+	req := httptest.NewRequest(http.MethodPost, "/snapshot", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /snapshot = %d, want 405", rec.Code)
+	}
+}
