@@ -1,0 +1,341 @@
+// Package redis inspects the rate limiter's Redis through go-redis: server
+// info, the node registry, the per-key overrides and a walk over every
+// counter key. It speaks Redis and nothing else; turning its answers into a
+// snapshot is the poller's work.
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults of Options.
+const (
+	DefaultPoolSize    = 4
+	DefaultDialTimeout = 2 * time.Second
+	DefaultReadTimeout = 3 * time.Second
+	DefaultScanCount   = 1000
+	DefaultBatchSize   = 500
+)
+
+const (
+	redactedPassword = "xxxxx"
+	// maxRetries is go-redis's retry budget per command: one, because the
+	// poller has its own deadline and backoff.
+	maxRetries = 1
+)
+
+// ErrInvalidURL is returned by New for a URL that is not redis:// or
+// rediss://. The message shows the URL with its password redacted.
+var ErrInvalidURL = errors.New("invalid redis URL")
+
+// ErrNoAddress is returned by New when neither a URL nor cluster addresses
+// are given.
+var ErrNoAddress = errors.New("no redis URL or cluster addresses")
+
+// ScanFunc reads one SCAN page of one server: the keys and the next cursor
+// (0 when the iteration is complete).
+type ScanFunc func(ctx context.Context, cursor uint64) (keys []string, next uint64, err error)
+
+// Options configure a Client. Zero values take the defaults above.
+type Options struct {
+	// URL is redis://[user:password@]host:port[/db] or rediss://... for
+	// TLS. With ClusterAddrs set, only its credentials and scheme are used.
+	URL string
+	// ClusterAddrs are seed host:port addresses; when set, Redis is a Redis
+	// Cluster and every master is inspected.
+	ClusterAddrs []string
+	// Password, when set, overrides the URL's password (read from a file,
+	// for instance).
+	Password string
+	// TLS forces TLS even for a redis:// URL; rediss:// implies it.
+	TLS bool
+	// TLSConfig, when set, is used for TLS (a private CA, a client
+	// certificate). An empty ServerName is taken from the address dialled.
+	TLSConfig *tls.Config
+	// PoolSize bounds the connections per server.
+	PoolSize int
+	// DialTimeout bounds connecting; ReadTimeout bounds each reply. The
+	// caller's context deadline applies as well.
+	DialTimeout time.Duration
+	ReadTimeout time.Duration
+	// Location is the time zone of registry timestamps written without an
+	// offset (the nodes' local time); nil means UTC.
+	Location *time.Location
+	// ScanCount is the COUNT hint of every SCAN.
+	ScanCount int
+	// BatchSize is how many keys are looked at per pipelined round trip.
+	BatchSize int
+	// WrapScan, when set, wraps every SCAN loop's page reader. It is nil in
+	// production; tests use it to make SCAN return a page again, as the
+	// real SCAN may while the server rehashes.
+	WrapScan func(next ScanFunc) ScanFunc
+}
+
+// Client inspects one Redis server or one Redis Cluster. It is safe for
+// concurrent use.
+type Client struct {
+	single    *goredis.Client        // nil in cluster mode
+	cluster   *goredis.ClusterClient // nil outside cluster mode
+	endpoint  string                 // for error messages, never with a password
+	password  string                 // scrubbed from every error text
+	loc       *time.Location
+	scanCount int64
+	batch     int
+	wrapScan  func(ScanFunc) ScanFunc
+	seed      maphash.Seed
+}
+
+// New builds a Client. It does not connect: the first command does.
+func New(opts Options) (*Client, error) {
+	o := withDefaults(opts)
+	c := &Client{
+		loc:       o.Location,
+		scanCount: int64(o.ScanCount),
+		batch:     o.BatchSize,
+		wrapScan:  o.WrapScan,
+		seed:      maphash.MakeSeed(),
+	}
+	var base *goredis.Options
+	if o.URL != "" {
+		var err error
+		if base, err = parseURL(o.URL); err != nil {
+			return nil, err
+		}
+	} else if len(o.ClusterAddrs) == 0 {
+		return nil, ErrNoAddress
+	} else {
+		base = &goredis.Options{}
+	}
+	if o.Password != "" {
+		base.Password = o.Password
+	}
+	c.password = base.Password
+	if o.TLS || o.TLSConfig != nil || base.TLSConfig != nil {
+		base.TLSConfig = tlsConfig(o, base)
+	}
+	if len(o.ClusterAddrs) > 0 {
+		c.cluster = goredis.NewClusterClient(clusterOptions(o, base))
+		c.endpoint = "cluster " + strings.Join(o.ClusterAddrs, ",")
+		return c, nil
+	}
+	tune(base, o)
+	c.single = goredis.NewClient(base)
+	c.endpoint = base.Addr
+	return c, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.PoolSize <= 0 {
+		o.PoolSize = DefaultPoolSize
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.ScanCount <= 0 {
+		o.ScanCount = DefaultScanCount
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	o.ClusterAddrs = slices.Clone(o.ClusterAddrs)
+	return o
+}
+
+// parseURL hides the parser's own error text: net/url quotes the offending
+// part of the URL, which may be a piece of the password.
+func parseURL(raw string) (*goredis.Options, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+		return nil, fmt.Errorf("%w %q: want redis://host:port or rediss://host:port", ErrInvalidURL, Redact(raw))
+	}
+	o, err := goredis.ParseURL(raw)
+	if err != nil {
+		detail := fmt.Sprintf("%q: %s", Redact(raw), err)
+		return nil, fmt.Errorf("%w %s", ErrInvalidURL, scrubText(detail, urlPassword(u)))
+	}
+	return o, nil
+}
+
+func urlPassword(u *url.URL) string {
+	if u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
+
+// tlsConfig picks the TLS settings. An empty ServerName is taken from each
+// dialled address, which is what a cluster needs: every node is verified by
+// its own name, not by the URL's host.
+func tlsConfig(o Options, base *goredis.Options) *tls.Config {
+	switch {
+	case o.TLSConfig != nil:
+		return o.TLSConfig.Clone()
+	case base.TLSConfig != nil:
+		cfg := base.TLSConfig.Clone()
+		if len(o.ClusterAddrs) > 0 {
+			cfg.ServerName = ""
+		}
+		return cfg
+	default:
+		return &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+}
+
+// tune sets what this package wants of every connection: a small pool,
+// short timeouts and at most one retry, because the poller has its own
+// deadline and backoff and a slow answer is better reported than hidden.
+func tune(o *goredis.Options, opts Options) {
+	o.PoolSize = opts.PoolSize
+	o.MinIdleConns = 0
+	o.DialTimeout = opts.DialTimeout
+	o.ReadTimeout = opts.ReadTimeout
+	o.WriteTimeout = opts.ReadTimeout
+	o.PoolTimeout = opts.ReadTimeout
+	o.ContextTimeoutEnabled = true
+	o.MaxRetries = maxRetries
+	o.DialerRetries = 1
+	o.Protocol = 2
+	o.DisableIdentity = true
+	o.PipelinePoolSize = -1
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+func clusterOptions(o Options, base *goredis.Options) *goredis.ClusterOptions {
+	tune(base, o)
+	return &goredis.ClusterOptions{
+		Addrs:                    o.ClusterAddrs,
+		Username:                 base.Username,
+		Password:                 base.Password,
+		TLSConfig:                base.TLSConfig,
+		PoolSize:                 base.PoolSize,
+		DialTimeout:              base.DialTimeout,
+		ReadTimeout:              base.ReadTimeout,
+		WriteTimeout:             base.WriteTimeout,
+		PoolTimeout:              base.PoolTimeout,
+		ContextTimeoutEnabled:    true,
+		MaxRetries:               base.MaxRetries,
+		DialerRetries:            base.DialerRetries,
+		MaxRedirects:             2,
+		Protocol:                 base.Protocol,
+		DisableIdentity:          true,
+		PipelinePoolSize:         base.PipelinePoolSize,
+		MaintNotificationsConfig: base.MaintNotificationsConfig,
+	}
+}
+
+// Close releases every connection.
+func (c *Client) Close() error {
+	if c.cluster != nil {
+		return c.cluster.Close()
+	}
+	return c.single.Close()
+}
+
+// Endpoint is the address the client talks to, for logs; it never holds a
+// password.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// Cluster reports whether the client talks to a Redis Cluster.
+func (c *Client) Cluster() bool { return c.cluster != nil }
+
+// universal is the client that routes a key to its server.
+func (c *Client) universal() goredis.UniversalClient {
+	if c.cluster != nil {
+		return c.cluster
+	}
+	return c.single
+}
+
+// servers returns the client of every server holding data: the one server,
+// or every cluster master in address order, so that walks are sequential
+// and deterministic.
+func (c *Client) servers(ctx context.Context) ([]*goredis.Client, error) {
+	if c.cluster == nil {
+		return []*goredis.Client{c.single}, nil
+	}
+	var (
+		mu      sync.Mutex // ForEachMaster calls back from one goroutine per master
+		masters []*goredis.Client
+	)
+	err := c.cluster.ForEachMaster(ctx, func(_ context.Context, m *goredis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
+		masters = append(masters, m)
+		return nil
+	})
+	if err != nil {
+		return nil, c.wrap("CLUSTER SLOTS", c.endpoint, err)
+	}
+	slices.SortFunc(masters, func(a, b *goredis.Client) int {
+		return strings.Compare(a.Options().Addr, b.Options().Addr)
+	})
+	return masters, nil
+}
+
+// wrap names the command and the server and removes the password from the
+// error text should any layer below have quoted it.
+func (c *Client) wrap(op, endpoint string, err error) error {
+	err = fmt.Errorf("redis %s %s: %w", op, endpoint, err)
+	if c.password == "" || !strings.Contains(err.Error(), c.password) {
+		return err
+	}
+	return &scrubbedError{msg: scrubText(err.Error(), c.password), err: err}
+}
+
+// scrubbedError keeps errors.Is and errors.As working while its text hides
+// the password.
+type scrubbedError struct {
+	msg string
+	err error
+}
+
+func (e *scrubbedError) Error() string { return e.msg }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+func scrubText(s, password string) string {
+	if password == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, password, redactedPassword)
+}
+
+// Redact returns raw with any password replaced by "xxxxx". A URL that
+// does not parse loses everything between "://" and the last "@".
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err == nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), redactedPassword)
+			return u.String()
+		}
+		return raw
+	}
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + len("://")
+	}
+	return raw[:start] + redactedPassword + raw[at:]
+}

@@ -1,0 +1,116 @@
+package redis
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// NoTTL is the TTL of a key that never expires (PTTL -1).
+const NoTTL time.Duration = -1
+
+// scanServer calls page for every SCAN page of the keys of one server that
+// start with prefix. SCAN, never KEYS: it does not block the server. A page
+// may repeat keys of earlier pages; callers de-duplicate.
+func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, page func(keys []string) error) error {
+	addr := s.Options().Addr
+	match := globEscape(prefix) + "*"
+	var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
+		return s.Scan(ctx, cursor, match, c.scanCount).Result()
+	}
+	if c.wrapScan != nil {
+		scan = c.wrapScan(scan)
+	}
+	var cursor uint64
+	for {
+		// SCAN ends by itself; the context bounds a server that keeps
+		// answering slowly.
+		if err := ctx.Err(); err != nil {
+			return c.wrap("SCAN", addr, err)
+		}
+		keys, next, err := scan(ctx, cursor)
+		if err != nil {
+			return c.wrap("SCAN", addr, err)
+		}
+		if err := page(keys); err != nil {
+			return err
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// scanAll collects the distinct keys starting with prefix on every server,
+// grouped by server. It is for the small sets (registry, overrides); the
+// counter walk streams instead.
+func (c *Client) scanAll(ctx context.Context, prefix string) (map[*goredis.Client][]string, error) {
+	servers, err := c.servers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := make(map[string]struct{})
+	out := make(map[*goredis.Client][]string, len(servers))
+	for _, s := range servers {
+		err := c.scanServer(ctx, s, prefix, func(keys []string) error {
+			for _, k := range keys {
+				if _, dup := seen[k]; dup {
+					continue
+				}
+				seen[k] = struct{}{}
+				out[s] = append(out[s], k)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// globEscape quotes the characters SCAN MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ttlOf turns a PTTL answer into a TTL; ok is false when the key is gone.
+func ttlOf(d time.Duration) (ttl time.Duration, ok bool) {
+	switch d {
+	case -2:
+		return 0, false
+	case -1:
+		return NoTTL, true
+	default:
+		return d, true
+	}
+}
+
+// isWrongType reports a command run against a key of another type.
+func isWrongType(err error) bool {
+	return goredis.HasErrorPrefix(err, "WRONGTYPE")
+}
+
+// chunks splits keys into slices of at most n.
+func chunks(keys []string, n int) [][]string {
+	var out [][]string
+	for len(keys) > n {
+		out = append(out, keys[:n:n])
+		keys = keys[n:]
+	}
+	if len(keys) > 0 {
+		out = append(out, keys)
+	}
+	return out
+}
