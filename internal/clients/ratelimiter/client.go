@@ -1,0 +1,279 @@
+// Package ratelimiter is a client of the rate limiter node HTTP API (see
+// CONTRACT.md): typed answers, strict decoding that ignores unknown fields,
+// bounded bodies, deadlines from the context and errors that name the node
+// and the endpoint.
+package ratelimiter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBodyBytes bounds the body of an answer when Options leaves it zero.
+const DefaultMaxBodyBytes = 4 << 20
+
+// DefaultTimeout bounds one request when Options leaves Timeout zero.
+const DefaultTimeout = 10 * time.Second
+
+// maxDetailBytes bounds the detail text kept from an error answer: enough
+// for a framework's validation message, not a whole page.
+const maxDetailBytes = 1024
+
+// ErrBodyTooLarge is returned when an answer's body exceeds the size limit.
+// The body is rejected, never decoded truncated.
+var ErrBodyTooLarge = errors.New("body exceeds size limit")
+
+// ErrBadAnswer is returned when an answer is not the JSON the contract
+// describes: not JSON, a wrong type, or a required field missing.
+var ErrBadAnswer = errors.New("bad answer")
+
+// Options configure a Client. The zero value is usable.
+type Options struct {
+	// HTTPClient sends the requests. Nil means a client of its own with a
+	// private transport (see Client.CloseIdleConnections).
+	HTTPClient *http.Client
+	// MaxBodyBytes bounds the body read from one answer; 0 means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Timeout bounds one request on top of the context's deadline; 0 means
+	// DefaultTimeout, a negative value means the context's deadline only.
+	Timeout time.Duration
+	// Location is the time zone of registered_at timestamps written
+	// without an offset (the nodes' local time); nil means UTC.
+	Location *time.Location
+}
+
+// Client talks to one rate limiter node. It is safe for concurrent use.
+type Client struct {
+	base     string // without a trailing slash
+	redacted string // base with any password hidden, for errors and reports
+	address  string // host:port
+	hc       *http.Client
+	maxBody  int64
+	timeout  time.Duration
+	loc      *time.Location
+}
+
+// HTTPError is an answer with a status the endpoint does not accept. Match
+// it with errors.As.
+type HTTPError struct {
+	// Endpoint is the request path, such as "/api/counters".
+	Endpoint string
+	// Status is the HTTP status code.
+	Status int
+	// Detail is the framework's {"detail": ...} text when the body had
+	// one (a non-string detail is kept as compact JSON), else empty.
+	Detail string
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("status %d %s", e.Status, http.StatusText(e.Status))
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// New returns a client of the node at baseURL, an http or https URL that
+// may carry a path prefix.
+func New(baseURL string, opts Options) (*Client, error) {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil {
+		return nil, fmt.Errorf("ratelimiter client: parse base URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("ratelimiter client: base URL %q: scheme must be http or https", u.Redacted())
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("ratelimiter client: base URL %q: no host", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("ratelimiter client: base URL %q: query and fragment not allowed", u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	c := &Client{
+		base:     u.String(),
+		redacted: u.Redacted(),
+		address:  HostPort(u),
+		hc:       opts.HTTPClient,
+		maxBody:  opts.MaxBodyBytes,
+		timeout:  opts.Timeout,
+		loc:      opts.Location,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Transport: newTransport()}
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBodyBytes
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.loc == nil {
+		c.loc = time.UTC
+	}
+	return c, nil
+}
+
+// newTransport is a private transport, so that closing a dropped node's
+// idle connections touches no other client.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// A poll asks a node several endpoints at once.
+	t.MaxIdleConnsPerHost = 8
+	return t
+}
+
+// HostPort is u's host:port, with the scheme's default port when u names none.
+func HostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// BaseURL is the node's base URL, any password in it redacted.
+func (c *Client) BaseURL() string { return c.redacted }
+
+// Address is the node's host:port.
+func (c *Client) Address() string { return c.address }
+
+// CloseIdleConnections closes the idle connections of the client's HTTP
+// client; call it when the node is no longer polled.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// call is one request: the method, the endpoint path (escaped), the body to
+// send and the statuses whose body is a normal answer.
+type call struct {
+	method   string
+	path     string
+	body     any   // sent as JSON when non-nil
+	okStatus []int // nil: any 2xx
+}
+
+// answer is a response whose body was read in full, within the limit.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends cl and returns the answer when its status is accepted. Every
+// error names the method, the node URL and the endpoint.
+func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
+	a, err := c.roundTrip(ctx, cl)
+	if err != nil {
+		return nil, c.errorf(cl.method, cl.path, err)
+	}
+	return a, nil
+}
+
+// roundTrip sends cl under the per-request timeout and reads the body
+// within the size limit.
+func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var body io.Reader
+	if cl.body != nil {
+		b, err := json.Marshal(cl.body)
+		if err != nil {
+			return nil, fmt.Errorf("encode request: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.method, c.base+cl.path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		// The url.Error repeats the method and URL that do already names.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, ue.Err
+		}
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, readErr := readBounded(resp.Body, c.maxBody)
+	if !accepted(resp.StatusCode, cl.okStatus) {
+		// An error answer's body only feeds the detail: a read failure or an
+		// oversized body leaves the detail empty rather than hiding the status.
+		return nil, &HTTPError{Endpoint: cl.path, Status: resp.StatusCode, Detail: detailOf(b, readErr)}
+	}
+	if readErr != nil {
+		return nil, fmt.Errorf("status %d: read body: %w", resp.StatusCode, readErr)
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+// readBounded reads r in full, or fails with ErrBodyTooLarge once it passes max.
+func readBounded(r io.Reader, max int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, max)
+	}
+	return b, nil
+}
+
+func accepted(status int, ok []int) bool {
+	if ok == nil {
+		return status >= 200 && status <= 299
+	}
+	for _, s := range ok {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// detailOf extracts the framework's {"detail": ...} from an error body.
+func detailOf(b []byte, readErr error) string {
+	if readErr != nil || len(b) == 0 {
+		return ""
+	}
+	var env struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(b, &env) != nil || len(env.Detail) == 0 || string(env.Detail) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(env.Detail, &s) != nil {
+		var buf bytes.Buffer
+		if json.Compact(&buf, env.Detail) != nil {
+			return ""
+		}
+		s = buf.String()
+	}
+	if len(s) > maxDetailBytes {
+		s = strings.ToValidUTF8(s[:maxDetailBytes], "") + "..."
+	}
+	return s
+}

@@ -1,0 +1,314 @@
+package poll
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/observerd/observerd/internal/clients/ratelimiter"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// DefaultNodesConcurrency bounds how many nodes one poll asks at once when
+// NodesConfig leaves Concurrency zero.
+const DefaultNodesConcurrency = 8
+
+// ErrNoNodes is returned by a poll that has no node to ask: no configured
+// URL and nothing discovered.
+var ErrNoNodes = errors.New("no rate limiter nodes to poll")
+
+// NodesConfig configures a NodesPoller.
+type NodesConfig struct {
+	// URLs are the configured node base URLs.
+	URLs []string
+	// Discover returns the host:port addresses of the nodes in the Redis
+	// registry; nil disables discovery. It is called once per poll and
+	// must not block.
+	Discover func() []string
+	// Client configures every node client (per-request timeout, body
+	// limit, HTTP client).
+	Client ratelimiter.Options
+	// Concurrency bounds how many nodes are asked at once; 0 means
+	// DefaultNodesConcurrency.
+	Concurrency int
+	// Location is the nodes' time zone for registered_at timestamps without
+	// an offset; nil keeps Client.Location (UTC when that is nil too).
+	Location *time.Location
+	// Logger receives node reachability changes; nil discards them.
+	Logger *zap.Logger
+}
+
+// NodesPoller asks every rate limiter node's HTTP API once per poll.
+type NodesPoller struct {
+	opts        ratelimiter.Options
+	discover    func() []string
+	concurrency int
+	log         *zap.Logger
+	configured  []*ratelimiter.Client
+
+	mu         sync.Mutex                     // guards discovered and reachable
+	discovered map[string]*ratelimiter.Client // by base URL, nodes found in the registry
+	reachable  map[string]bool                // by address, as of the last poll
+}
+
+var _ Poller = (*NodesPoller)(nil)
+
+// NewNodesPoller checks cfg and returns the poller. A configured URL that
+// is not a valid node base URL is an error.
+func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
+	p := &NodesPoller{
+		opts:        cfg.Client,
+		discover:    cfg.Discover,
+		concurrency: cfg.Concurrency,
+		log:         cfg.Logger,
+		discovered:  make(map[string]*ratelimiter.Client),
+		reachable:   make(map[string]bool),
+	}
+	if cfg.Location != nil {
+		p.opts.Location = cfg.Location
+	}
+	if p.concurrency <= 0 {
+		p.concurrency = DefaultNodesConcurrency
+	}
+	if p.log == nil {
+		p.log = zap.NewNop()
+	}
+	p.log = p.log.Named("nodes")
+	for _, u := range cfg.URLs {
+		c, err := ratelimiter.New(u, p.opts)
+		if err != nil {
+			return nil, fmt.Errorf("nodes poller: %w", err)
+		}
+		p.configured = append(p.configured, c)
+	}
+	return p, nil
+}
+
+// Name implements Poller.
+func (p *NodesPoller) Name() string { return snapshot.SourceRatelimiter }
+
+// Close closes the idle connections of every node client.
+func (p *NodesPoller) Close() {
+	for _, c := range p.configured {
+		c.CloseIdleConnections()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.discovered {
+		c.CloseIdleConnections()
+	}
+}
+
+// target is one node to ask: a client, or why there is none.
+type target struct {
+	client  *ratelimiter.Client
+	address string
+	url     string
+	err     error
+}
+
+// Poll asks every node concurrently and returns a *snapshot.NodesSection
+// with one report per node, sorted by address. Unreachable nodes are data;
+// the poll fails only when there is no node at all, or when ctx ended before
+// any node answered.
+func (p *NodesPoller) Poll(ctx context.Context) (snapshot.Section, error) {
+	targets := p.targets()
+	if len(targets) == 0 {
+		return nil, ErrNoNodes
+	}
+	reports := make([]snapshot.NodeReport, len(targets))
+	answered := make([]bool, len(targets))
+	// Members never return an error, so one node's failure cancels nothing.
+	var g errgroup.Group
+	g.SetLimit(p.concurrency)
+	for i, t := range targets {
+		g.Go(func() error {
+			reports[i], answered[i] = pollNode(ctx, t)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil && !slices.Contains(answered, true) {
+		return nil, fmt.Errorf("poll %d rate limiter nodes: no answer before %w", len(targets), err)
+	}
+	slices.SortFunc(reports, func(a, b snapshot.NodeReport) int {
+		return cmp.Or(cmp.Compare(a.Address, b.Address), cmp.Compare(a.URL, b.URL))
+	})
+	p.logChanges(reports)
+	return &snapshot.NodesSection{Nodes: reports}, nil
+}
+
+// targets is this poll's node set: the configured URLs, then each
+// discovered address not already present (by host:port; a configured URL
+// wins). Clients of discovered nodes are kept across polls and dropped
+// once their node leaves the set, which bounds the cache.
+func (p *NodesPoller) targets() []target {
+	var addrs []string
+	if p.discover != nil {
+		addrs = p.discover()
+	}
+	seen := make(map[string]bool, len(p.configured)+len(addrs))
+	out := make([]target, 0, len(p.configured)+len(addrs))
+	for _, c := range p.configured {
+		key := strings.ToLower(c.Address())
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	keep := make(map[string]*ratelimiter.Client, len(addrs))
+	for _, addr := range addrs {
+		addr = strings.TrimSpace(addr)
+		if addr == "" {
+			continue
+		}
+		key := strings.ToLower(addr)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		base := "http://" + addr
+		c, err := p.discoveredClient(base, addr)
+		if err != nil {
+			out = append(out, target{address: addr, url: base, err: err})
+			continue
+		}
+		keep[base] = c
+		out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
+	}
+	for base, c := range p.discovered {
+		if keep[base] == nil {
+			c.CloseIdleConnections()
+		}
+	}
+	p.discovered = keep
+	return out
+}
+
+// discoveredClient returns the cached client of base, or a new one. The
+// caller holds p.mu.
+func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, error) {
+	if c := p.discovered[base]; c != nil {
+		return c, nil
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return nil, fmt.Errorf("registry address %q: not host:port", addr)
+	}
+	return ratelimiter.New(base, p.opts)
+}
+
+// pollNode asks one node every read endpoint and reports whether it
+// answered at all. /health comes first: a node that does not answer it is
+// not asked the rest. The other endpoints are asked at once, and each
+// failure blanks only its own field (quirk: any single endpoint may answer
+// 5xx while the others work).
+func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
+	r := snapshot.NodeReport{URL: t.url, Address: t.address}
+	if t.err != nil {
+		r.Errors = map[string]string{ratelimiter.PathHealth: t.err.Error()}
+		return r, false
+	}
+	c := t.client
+	errs := make(map[string]string)
+	start := time.Now()
+	h, err := c.Health(ctx)
+	latency := time.Since(start)
+	switch {
+	case err != nil && !answeredWith(err):
+		r.Errors = map[string]string{ratelimiter.PathHealth: err.Error()}
+		return r, false
+	case err != nil:
+		r.HealthLatency = latency
+		errs[ratelimiter.PathHealth] = err.Error()
+	default:
+		r.HealthLatency = latency
+		r.ID = h.NodeID
+		r.Reachable = h.Healthy()
+		if !r.Reachable {
+			errs[ratelimiter.PathHealth] = fmt.Sprintf("GET %s%s: node reports status %q", c.BaseURL(), ratelimiter.PathHealth, h.Status)
+		}
+	}
+
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex // guards errs
+	)
+	record := func(path string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs[path] = err.Error()
+	}
+	// Each goroutine writes only its own field of r.
+	wg.Go(func() {
+		v, err := c.Nodes(ctx)
+		if err != nil {
+			record(ratelimiter.PathNodes, err)
+		}
+		r.Peers = v
+	})
+	wg.Go(func() {
+		v, err := c.Counters(ctx)
+		if err != nil {
+			record(ratelimiter.PathCounters, err)
+		}
+		r.Counters = v
+	})
+	wg.Go(func() {
+		v, err := c.Limits(ctx)
+		if err != nil {
+			record(ratelimiter.PathLimits, err)
+		}
+		r.Limits = v
+	})
+	wg.Go(func() {
+		v, err := c.Blocks(ctx)
+		if err != nil {
+			record(ratelimiter.PathBlocks, err)
+		}
+		r.Blocked = v
+	})
+	wg.Wait()
+	if len(errs) > 0 {
+		r.Errors = errs
+	}
+	return r, true
+}
+
+// answeredWith reports whether err came from an answer (an error status or
+// a bad body) rather than from a node that did not answer at all.
+func answeredWith(err error) bool {
+	var he *ratelimiter.HTTPError
+	return errors.As(err, &he) || errors.Is(err, ratelimiter.ErrBadAnswer) || errors.Is(err, ratelimiter.ErrBodyTooLarge)
+}
+
+// logChanges logs nodes that became reachable or unreachable, and nodes
+// first seen unreachable, rather than every poll.
+func (p *NodesPoller) logChanges(reports []snapshot.NodeReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := make(map[string]bool, len(reports))
+	for _, r := range reports {
+		now[r.Address] = r.Reachable
+		was, known := p.reachable[r.Address]
+		switch {
+		case r.Reachable && known && !was:
+			p.log.Info("node reachable", zap.String("address", r.Address), zap.String("node", r.ID))
+		case !r.Reachable && (!known || was):
+			p.log.Warn("node unreachable", zap.String("address", r.Address), zap.String("url", r.URL),
+				zap.String("error", r.Errors[ratelimiter.PathHealth]))
+		}
+	}
+	p.reachable = now
+}
