@@ -1,0 +1,227 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	promclient "github.com/observerd/observerd/internal/clients/prometheus"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// DefaultPrometheusJob is the scrape job of the rate limiter nodes.
+const DefaultPrometheusJob = "ratelimiter"
+
+// Names of the Prometheus queries, the keys of
+// snapshot.PrometheusSection.QueryErrors.
+const (
+	PromQueryCheckLatencyP99   = "check_latency_p99"
+	PromQueryAllowedByInstance = "allowed_by_instance"
+	PromQueryBlockedByInstance = "blocked_by_instance"
+	PromQueryAllowedTotal      = "allowed_total"
+	PromQueryBlockedTotal      = "blocked_total"
+	PromQueryUp                = "up"
+)
+
+// instanceLabel ties a series to a node: the metrics carry no node label,
+// only the target labels Prometheus adds (CONTRACT.md).
+const instanceLabel = "instance"
+
+// Queries are the PromQL expressions the Prometheus poller runs. The
+// per-instance ones must answer an instant vector with one series per
+// instance label; the totals a vector (summed) or a scalar. An empty
+// expression disables that query and leaves its fields null.
+type Queries struct {
+	// P99 is the check latency's 99th percentile per instance, in seconds.
+	P99 string
+	// AllowedByInstance and BlockedByInstance are per-second rates of
+	// checks per instance.
+	AllowedByInstance string
+	BlockedByInstance string
+	// AllowedTotal and BlockedTotal are per-second rates over the cluster.
+	AllowedTotal string
+	BlockedTotal string
+	// Up is the scrape health of each node target.
+	Up string
+}
+
+// DefaultQueries are the queries for the contract's node metrics, with the
+// nodes scraped by the given job (DefaultPrometheusJob when empty).
+func DefaultQueries(job string) Queries {
+	if job == "" {
+		job = DefaultPrometheusJob
+	}
+	return Queries{
+		P99:               `histogram_quantile(0.99, sum by (instance, le) (rate(ratelimiter_check_duration_seconds_bucket[1m])))`,
+		AllowedByInstance: `sum by (instance) (rate(ratelimiter_requests_checked_total{result="allowed"}[1m]))`,
+		BlockedByInstance: `sum by (instance) (rate(ratelimiter_requests_checked_total{result="blocked"}[1m]))`,
+		AllowedTotal:      `sum(rate(ratelimiter_requests_checked_total{result="allowed"}[1m]))`,
+		BlockedTotal:      `sum(rate(ratelimiter_requests_checked_total{result="blocked"}[1m]))`,
+		Up:                fmt.Sprintf("up{job=%q}", job),
+	}
+}
+
+// PrometheusConfig configures a PrometheusPoller.
+type PrometheusConfig struct {
+	Client  *promclient.Client
+	Queries Queries
+}
+
+// PrometheusPoller asks Prometheus about the nodes: check latency, request
+// rates and scrape health per instance, and the cluster's total rates.
+type PrometheusPoller struct {
+	client  *promclient.Client
+	queries []promQuery
+}
+
+var _ Poller = (*PrometheusPoller)(nil)
+
+// promQuery is one configured query and how its answer fills a section.
+type promQuery struct {
+	name  string
+	expr  string
+	apply func(*snapshot.PrometheusSection, promclient.Result) error
+}
+
+// NewPrometheusPoller checks cfg and returns the poller.
+func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("prometheus poller: no client")
+	}
+	q := cfg.Queries
+	all := []promQuery{
+		{PromQueryCheckLatencyP99, q.P99, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.CheckLatencyP99 = v })},
+		{PromQueryAllowedByInstance, q.AllowedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.AllowedPerSecond = v })},
+		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
+		{PromQueryAllowedTotal, q.AllowedTotal, total(func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
+		{PromQueryBlockedTotal, q.BlockedTotal, total(func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
+		{PromQueryUp, q.Up, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) {
+			up := v == 1
+			s.Up = &up
+		})},
+	}
+	p := &PrometheusPoller{client: cfg.Client}
+	for _, pq := range all {
+		if pq.expr != "" {
+			p.queries = append(p.queries, pq)
+		}
+	}
+	if len(p.queries) == 0 {
+		return nil, errors.New("prometheus poller: every query is empty")
+	}
+	return p, nil
+}
+
+// Name implements Poller.
+func (*PrometheusPoller) Name() string { return snapshot.SourcePrometheus }
+
+// Poll runs every query at once and merges the answers. A query that fails
+// while others succeed is recorded in QueryErrors and its fields stay
+// null; the poll fails only when every query failed.
+func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
+	results := make([]promclient.Result, len(p.queries))
+	errs := make([]error, len(p.queries))
+	var wg sync.WaitGroup
+	for i, q := range p.queries {
+		wg.Go(func() { results[i], errs[i] = p.client.Query(ctx, q.expr) })
+	}
+	wg.Wait()
+
+	sec := &snapshot.PrometheusSection{
+		Instances:        make(map[string]snapshot.InstanceStats),
+		AllowedPerSecond: snapshot.Null(),
+		BlockedPerSecond: snapshot.Null(),
+	}
+	var first error
+	failed := 0
+	for i, q := range p.queries {
+		err := errs[i]
+		if err == nil {
+			err = q.apply(sec, results[i])
+		}
+		if err == nil {
+			continue
+		}
+		failed++
+		if first == nil {
+			first = fmt.Errorf("query %s: %w", q.name, err)
+		}
+		if sec.QueryErrors == nil {
+			sec.QueryErrors = make(map[string]string)
+		}
+		sec.QueryErrors[q.name] = err.Error()
+	}
+	if failed == len(p.queries) {
+		return nil, fmt.Errorf("poll prometheus: all %d queries failed; %w", failed, first)
+	}
+	return sec, nil
+}
+
+// perInstance applies a vector answer to the instances by their instance
+// label. The answer is checked whole before anything is set, so that a
+// rejected answer leaves the section as it was.
+func perInstance(set func(*snapshot.InstanceStats, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
+	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
+		if res.Type != promclient.ResultVector {
+			return fmt.Errorf("answer is a %s, want a vector by %s", res.Type, instanceLabel)
+		}
+		for _, s := range res.Vector {
+			if s.Labels[instanceLabel] == "" {
+				return fmt.Errorf("a series has no %s label: group the query by %s", instanceLabel, instanceLabel)
+			}
+		}
+		for _, s := range res.Vector {
+			inst := s.Labels[instanceLabel]
+			stats, ok := sec.Instances[inst]
+			if !ok {
+				stats = newInstanceStats()
+			}
+			set(&stats, finite(s.Value))
+			sec.Instances[inst] = stats
+		}
+		return nil
+	}
+}
+
+// total applies a cluster-wide answer: a scalar, or the sum of a vector.
+// No series at all means Prometheus knows nothing: null, not zero.
+func total(set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
+	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
+		switch res.Type {
+		case promclient.ResultScalar:
+			set(sec, finite(res.Scalar.Value))
+		case promclient.ResultVector:
+			if len(res.Vector) == 0 {
+				set(sec, snapshot.Null())
+				return nil
+			}
+			var sum snapshot.Float
+			for _, s := range res.Vector {
+				sum += s.Value
+			}
+			set(sec, finite(sum))
+		default:
+			return fmt.Errorf("answer is a %s, want a vector or scalar", res.Type)
+		}
+		return nil
+	}
+}
+
+// newInstanceStats is an instance Prometheus has said nothing about yet.
+func newInstanceStats() snapshot.InstanceStats {
+	return snapshot.InstanceStats{
+		CheckLatencyP99:  snapshot.Null(),
+		AllowedPerSecond: snapshot.Null(),
+		BlockedPerSecond: snapshot.Null(),
+	}
+}
+
+// finite maps NaN (histogram_quantile without observations) and ±Inf to
+// null, so that no consumer has to tell them apart from a value.
+func finite(v snapshot.Float) snapshot.Float {
+	if !v.Valid() {
+		return snapshot.Null()
+	}
+	return v
+}
