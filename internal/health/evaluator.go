@@ -1,0 +1,284 @@
+package health
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// Input is what the evaluator sees of one snapshot. Nothing in it is
+// modified.
+type Input struct {
+	// Now is the time of the evaluation.
+	Now time.Time
+	// Snapshot is the merged view: source statuses, nodes, counters and
+	// Redis info. A nil Snapshot is read as an empty one.
+	Snapshot *snapshot.Snapshot
+	// Redis is the last good Redis section, nil before the first.
+	Redis *snapshot.RedisSection
+	// Nodes is the last good section of the nodes' HTTP APIs, nil before
+	// the first.
+	Nodes *snapshot.NodesSection
+	// Fresh says, per source name, whether the source's data is fresh now:
+	// its last poll succeeded and its data is within the staleness bound.
+	// A source missing from it is not fresh.
+	Fresh map[string]bool
+	// Enabled lists the enabled sources. Invariants that need only
+	// disabled sources are not judged and not listed as unknown. When nil,
+	// the sources of Snapshot.Sources are taken as the enabled ones.
+	Enabled []string
+}
+
+// Result is the judgement of one evaluation.
+type Result struct {
+	// Violations are sorted by severity (critical first), invariant and
+	// subject.
+	Violations []snapshot.Violation
+	// Unknown lists, sorted by invariant, the invariants that cannot be
+	// judged now and why.
+	Unknown []snapshot.UnknownInvariant
+}
+
+// Evaluator judges invariants over successive inputs, remembering since when
+// each condition holds. It is not safe for concurrent use: the single writer
+// that publishes snapshots calls it.
+type Evaluator struct {
+	cfg    Config
+	logger *zap.Logger
+	// states holds every condition seen holding and not yet cleared.
+	states map[stateKey]*state
+	// registered remembers the node subjects seen registered, so that a
+	// registry entry that disappears can be told from one that never was.
+	registered map[string]bool
+	// watching is, per enabled source, when the evaluator first saw it;
+	// a source that never succeeded is stale once its bound has passed
+	// since then.
+	watching map[string]time.Time
+}
+
+// stateKey identifies one condition.
+type stateKey struct {
+	invariant string
+	subject   string
+}
+
+// state is one condition seen holding.
+type state struct {
+	firstSeen time.Time
+	lastSeen  time.Time
+	message   string
+	severity  string
+	reported  bool
+}
+
+// NewEvaluator returns an Evaluator for cfg, which the caller has validated.
+// A nil logger logs nothing.
+func NewEvaluator(cfg Config, logger *zap.Logger) *Evaluator {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	cfg.SourceStale.StaleAfter = maps.Clone(cfg.SourceStale.StaleAfter)
+	return &Evaluator{
+		cfg:        cfg,
+		logger:     logger,
+		states:     make(map[stateKey]*state),
+		registered: make(map[string]bool),
+		watching:   make(map[string]time.Time),
+	}
+}
+
+// finding is one subject for which a condition holds, with its figures.
+type finding struct {
+	subject string
+	message string
+}
+
+// verdict is what one check concluded.
+type verdict struct {
+	// skip: the invariant needs only disabled sources; any state is dropped.
+	skip bool
+	// unknown, when not empty, is why the invariant cannot be judged now.
+	unknown string
+	// findings are the subjects for which the condition holds.
+	findings []finding
+	// undecided are subjects the check could not judge while judging the
+	// others; their reported violations are kept, as for unknown.
+	undecided []string
+}
+
+// Evaluate judges every invariant against in and returns the violations
+// reported and the invariants that cannot be judged. An unknown invariant
+// keeps its reported violations as they were and forgets its pending
+// conditions (see the package documentation).
+func (e *Evaluator) Evaluate(in Input) Result {
+	v := newView(in)
+	e.track(v)
+	checks := []struct {
+		name  string
+		check func(*view) verdict
+	}{
+		{NodeDown, e.checkNodeDown},
+		{RedisDisconnected, e.checkRedisDisconnected},
+		{HighLatency, e.checkHighLatency},
+		{OverLimit, e.checkOverLimit},
+		{GhostAllowing, e.checkGhostAllowing},
+		{CounterDrift, e.checkCounterDrift},
+		{CounterWithoutTTL, e.checkWithoutTTL},
+		{SequenceKeyLeak, e.checkSequenceLeak},
+		{SourceStale, e.checkSourceStale},
+	}
+	var res Result
+	for _, c := range checks {
+		vd := c.check(v)
+		if vd.unknown != "" {
+			res.Unknown = append(res.Unknown, snapshot.UnknownInvariant{Invariant: c.name, Reason: vd.unknown})
+		}
+		e.apply(c.name, vd, v.now)
+	}
+	res.Violations = e.violations()
+	slices.SortFunc(res.Unknown, func(a, b snapshot.UnknownInvariant) int {
+		return strings.Compare(a.Invariant, b.Invariant)
+	})
+	return res
+}
+
+// apply updates the states of one invariant from its verdict.
+func (e *Evaluator) apply(name string, vd verdict, now time.Time) {
+	rule := e.cfg.rule(name)
+	keep := make(map[string]bool, len(vd.undecided))
+	for _, s := range vd.undecided {
+		keep[s] = true
+	}
+	holding := make(map[string]bool, len(vd.findings))
+	if !vd.skip && vd.unknown == "" {
+		for _, f := range e.bound(name, vd.findings) {
+			holding[f.subject] = true
+			e.hold(stateKey{invariant: name, subject: f.subject}, f.message, rule, now)
+		}
+	}
+	for k, st := range e.states {
+		if k.invariant != name || holding[k.subject] {
+			continue
+		}
+		frozen := !vd.skip && (vd.unknown != "" || keep[k.subject])
+		switch {
+		case frozen && st.reported:
+			// Not judged now: the reported violation stays as it was.
+		case frozen:
+			delete(e.states, k)
+		default:
+			e.clear(k, st, now)
+		}
+	}
+}
+
+// hold records that a condition holds at now and reports it once its grace
+// period has passed.
+func (e *Evaluator) hold(k stateKey, message string, rule Rule, now time.Time) {
+	st, ok := e.states[k]
+	if !ok {
+		st = &state{firstSeen: now}
+		e.states[k] = st
+	}
+	st.lastSeen = now
+	st.message = message
+	if st.reported || now.Sub(st.firstSeen) < rule.Grace {
+		return
+	}
+	st.reported = true
+	st.severity = rule.Severity
+	e.logger.Info("invariant violation raised",
+		zap.String("invariant", k.invariant),
+		zap.String("subject", k.subject),
+		zap.String("severity", st.severity),
+		zap.String("message", message),
+		zap.Time("first_seen", st.firstSeen))
+}
+
+// clear forgets a condition that stopped holding, logging it if it had been
+// reported.
+func (e *Evaluator) clear(k stateKey, st *state, now time.Time) {
+	delete(e.states, k)
+	if !st.reported {
+		return
+	}
+	e.logger.Info("invariant violation cleared",
+		zap.String("invariant", k.invariant),
+		zap.String("subject", k.subject),
+		zap.String("severity", st.severity),
+		zap.Duration("held", now.Sub(st.firstSeen)))
+}
+
+// bound de-duplicates findings by subject (the first wins) and keeps at most
+// MaxSubjects of them: reported ones first, then pending ones, oldest first,
+// then new ones by subject, so that a crowd of new subjects does not push
+// out a violation that is already reported.
+func (e *Evaluator) bound(name string, fs []finding) []finding {
+	seen := make(map[string]bool, len(fs))
+	out := make([]finding, 0, len(fs))
+	for _, f := range fs {
+		if !seen[f.subject] {
+			seen[f.subject] = true
+			out = append(out, f)
+		}
+	}
+	if len(out) <= e.cfg.MaxSubjects {
+		return out
+	}
+	rank := func(f finding) (int, time.Time) {
+		st, ok := e.states[stateKey{invariant: name, subject: f.subject}]
+		switch {
+		case !ok:
+			return 2, time.Time{}
+		case st.reported:
+			return 0, st.firstSeen
+		default:
+			return 1, st.firstSeen
+		}
+	}
+	slices.SortFunc(out, func(a, b finding) int {
+		ra, ta := rank(a)
+		rb, tb := rank(b)
+		if ra != rb {
+			return ra - rb
+		}
+		if c := ta.Compare(tb); c != 0 {
+			return c
+		}
+		return strings.Compare(a.subject, b.subject)
+	})
+	return out[:e.cfg.MaxSubjects]
+}
+
+// violations lists the reported conditions, sorted.
+func (e *Evaluator) violations() []snapshot.Violation {
+	var out []snapshot.Violation
+	for k, st := range e.states {
+		if !st.reported {
+			continue
+		}
+		out = append(out, snapshot.Violation{
+			Invariant: k.invariant,
+			Subject:   k.subject,
+			Severity:  st.severity,
+			Message:   st.message,
+			FirstSeen: st.firstSeen,
+			LastSeen:  st.lastSeen,
+		})
+	}
+	slices.SortFunc(out, func(a, b snapshot.Violation) int {
+		if d := severityRank(a.Severity) - severityRank(b.Severity); d != 0 {
+			return d
+		}
+		if c := strings.Compare(a.Invariant, b.Invariant); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Subject, b.Subject)
+	})
+	return out
+}

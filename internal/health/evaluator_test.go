@@ -1,0 +1,340 @@
+package health
+
+import (
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// drifting makes node-1 disagree with Redis and node-2 on key "a".
+func drifting(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 20 }
+
+// overLimit puts key "a" over its limit.
+func overLimit(in *Input) { in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 12, Limit: 5}} }
+
+// both applies every change in order.
+func both(fs ...func(*Input)) func(*Input) {
+	return func(in *Input) {
+		for _, f := range fs {
+			f(in)
+		}
+	}
+}
+
+func redisStale(in *Input) { staleSource(in, snapshot.SourceRedis, "boom") }
+
+func TestGracePeriods(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "reported once held for the grace period, first_seen kept, cleared at once",
+			steps: []step{
+				{at: 0, give: drifting},
+				{at: 10 * time.Second, give: drifting},
+				{at: 29 * time.Second, give: drifting},
+				{at: 30 * time.Second, give: drifting, want: []string{
+					"warning counter_drift node-1 first=0s last=30s",
+					"warning counter_drift node-1/node-2 first=0s last=30s",
+				}},
+				{at: 45 * time.Second, give: drifting, want: []string{
+					"warning counter_drift node-1 first=0s last=45s",
+					"warning counter_drift node-1/node-2 first=0s last=45s",
+				}},
+				{at: 50 * time.Second},
+				{at: 60 * time.Second, give: drifting},
+				{at: 89 * time.Second, give: drifting},
+				{at: 90 * time.Second, give: drifting, want: []string{
+					"warning counter_drift node-1 first=1m0s last=1m30s",
+					"warning counter_drift node-1/node-2 first=1m0s last=1m30s",
+				}},
+			},
+		},
+		{
+			name: "a pending condition that stops holding starts over",
+			steps: []step{
+				{at: 0, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
+				{at: 50 * time.Second},
+				{at: 60 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
+				{at: 110 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
+				{at: 120 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }, want: []string{
+					"warning high_latency node-1 first=1m0s last=2m0s",
+				}},
+			},
+		},
+		{
+			name: "zero grace reports at once",
+			steps: []step{
+				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 5 * time.Second, give: overLimit, want: []string{"warning over_limit a first=0s last=5s"}},
+				{at: 10 * time.Second},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+	}
+}
+
+func TestUnknownNeitherRaisesNorClears(t *testing.T) {
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "a reported violation survives a redis outage and keeps first_seen",
+			steps: []step{
+				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 10 * time.Second, give: redisStale, want: []string{
+					"critical redis_disconnected redis first=10s last=10s",
+					"warning over_limit a first=0s last=0s",
+				}, wantUnknown: redisUnknown},
+				// The stale section no longer shows the key: still not cleared.
+				{at: 20 * time.Second, give: redisStale, want: []string{
+					"critical redis_disconnected redis first=10s last=20s",
+					"warning over_limit a first=0s last=0s",
+				}, wantUnknown: redisUnknown},
+				{at: 30 * time.Second, give: overLimit, want: []string{"warning over_limit a first=0s last=30s"}},
+				{at: 40 * time.Second},
+			},
+		},
+		{
+			name: "a reported violation clears once redis is fresh and it no longer holds",
+			steps: []step{
+				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 10 * time.Second, give: redisStale, want: []string{
+					"critical redis_disconnected redis first=10s last=10s",
+					"warning over_limit a first=0s last=0s",
+				}, wantUnknown: redisUnknown},
+				{at: 20 * time.Second},
+			},
+		},
+		{
+			name: "a condition seen only in stale data is not raised",
+			steps: []step{
+				{at: 0},
+				{at: 10 * time.Second, give: both(redisStale, overLimit), want: []string{
+					"critical redis_disconnected redis first=10s last=10s",
+				}, wantUnknown: redisUnknown},
+			},
+		},
+		{
+			name: "a pending condition is forgotten while unknown",
+			steps: []step{
+				{at: 0, give: drifting},
+				{at: 20 * time.Second, give: both(redisStale, drifting), want: []string{
+					"critical redis_disconnected redis first=20s last=20s",
+				}, wantUnknown: redisUnknown},
+				{at: 40 * time.Second, give: drifting},
+				{at: 69 * time.Second, give: drifting},
+				{at: 70 * time.Second, give: drifting, want: []string{
+					"warning counter_drift node-1 first=40s last=1m10s",
+					"warning counter_drift node-1/node-2 first=40s last=1m10s",
+				}},
+			},
+		},
+		{
+			name: "node_down survives a stale ratelimiter source",
+			steps: []step{
+				{at: 0, give: func(in *Input) { nodeAt(in, "node-2").Reachable = false }, want: []string{
+					"critical node_down node-2 first=0s last=0s",
+				}},
+				{at: 10 * time.Second, give: func(in *Input) {
+					staleSource(in, snapshot.SourceRatelimiter, "boom")
+				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{CounterDrift, NodeDown}},
+				{at: 20 * time.Second},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+	}
+}
+
+func TestRegistryExpiry(t *testing.T) {
+	unregistered := func(in *Input) { nodeAt(in, "node-2").Registered = false }
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{
+			name: "a node seen registered whose entry expires is down until it registers again",
+			steps: []step{
+				{at: 0},
+				{at: 10 * time.Second, give: unregistered, want: []string{"critical node_down node-2 first=10s last=10s"}},
+				// Redis stale: the reachable node cannot be judged, so it stays down.
+				{at: 20 * time.Second, give: both(unregistered, redisStale), want: []string{
+					"critical node_down node-2 first=10s last=10s",
+					"critical redis_disconnected redis first=20s last=20s",
+				}, wantUnknown: redisUnknown},
+				{at: 30 * time.Second},
+			},
+		},
+		{
+			name: "a node never seen registered is not down for it",
+			steps: []step{
+				{at: 0, give: unregistered},
+				{at: 10 * time.Second, give: unregistered},
+			},
+		},
+		{
+			name: "registration seen only in stale data does not count",
+			steps: []step{
+				{at: 0, give: both(unregistered, redisStale), want: []string{
+					"critical redis_disconnected redis first=0s last=0s",
+				}, wantUnknown: redisUnknown},
+				{at: 10 * time.Second, give: unregistered},
+			},
+		},
+		{
+			name: "a node that left the merged list is forgotten",
+			steps: []step{
+				{at: 0},
+				{at: 10 * time.Second, give: func(in *Input) { in.Snapshot.Nodes = in.Snapshot.Nodes[:1] }},
+				{at: 20 * time.Second, give: unregistered},
+			},
+		},
+		{
+			name: "without the ratelimiter source the registry alone decides",
+			steps: []step{
+				{at: 0, give: func(in *Input) { in.Enabled = []string{snapshot.SourceRedis} }},
+				{at: 10 * time.Second, give: func(in *Input) {
+					in.Enabled = []string{snapshot.SourceRedis}
+					unregistered(in)
+				}, want: []string{"critical node_down node-2 first=10s last=10s"}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+	}
+}
+
+func TestSourceNeverSucceeded(t *testing.T) {
+	never := func(in *Input) {
+		in.Snapshot.Sources[snapshot.SourcePrometheus] = snapshot.SourceStatus{Status: snapshot.StatusError, Error: "refused"}
+		in.Fresh[snapshot.SourcePrometheus] = false
+	}
+	cfg := DefaultConfig()
+	cfg.SourceStale.StaleAfter = map[string]time.Duration{snapshot.SourcePrometheus: 30 * time.Second}
+	runSteps(t, cfg, []step{
+		{at: 0, give: never, wantUnknown: []string{HighLatency}},
+		{at: 30 * time.Second, give: never, wantUnknown: []string{HighLatency}},
+		{at: 31 * time.Second, give: never, want: []string{
+			"warning source_stale prometheus first=31s last=31s",
+		}, wantUnknown: []string{HighLatency}},
+		{at: 40 * time.Second},
+	})
+}
+
+func TestSorting(t *testing.T) {
+	give := func(in *Input) {
+		in.Snapshot.Redis.Connected = false
+		nodeAt(in, "node-2").Reachable = false
+		nodeAt(in, "node-1").Reachable = false
+		nodeAt(in, "node-1").CheckLatencyP99Ms = 300
+		in.Redis.OverLimit = []snapshot.Block{{Key: "b", Count: 9, Limit: 5}, {Key: "a", Count: 9, Limit: 5}}
+		in.Redis.WithoutTTL = []string{"z"}
+		in.Redis.Counters.OrphanSequenceKeys = 20000
+		lastSuccess(in, snapshot.SourcePrometheus, time.Minute)
+	}
+	runSteps(t, noGrace(), []step{{give: give, want: []string{
+		"critical node_down node-1 first=0s last=0s",
+		"critical node_down node-2 first=0s last=0s",
+		"critical redis_disconnected redis first=0s last=0s",
+		"warning counter_without_ttl z first=0s last=0s",
+		"warning high_latency node-1 first=0s last=0s",
+		"warning over_limit a first=0s last=0s",
+		"warning over_limit b first=0s last=0s",
+		"warning source_stale prometheus first=0s last=0s",
+		"info sequence_key_leak redis first=0s last=0s",
+	}}})
+}
+
+func TestMaxSubjectsKeepsReportedFirst(t *testing.T) {
+	keys := func(ks ...string) func(*Input) {
+		return func(in *Input) {
+			for _, k := range ks {
+				in.Redis.WithoutTTL = append(in.Redis.WithoutTTL, k)
+			}
+		}
+	}
+	cfg := DefaultConfig()
+	cfg.MaxSubjects = 2
+	runSteps(t, cfg, []step{
+		{at: 0, give: keys("c", "b", "b", "d"), want: []string{
+			"warning counter_without_ttl b first=0s last=0s",
+			"warning counter_without_ttl c first=0s last=0s",
+		}},
+		{at: 10 * time.Second, give: keys("a", "b", "c"), want: []string{
+			"warning counter_without_ttl b first=0s last=10s",
+			"warning counter_without_ttl c first=0s last=10s",
+		}},
+		{at: 20 * time.Second, give: keys("a", "c"), want: []string{
+			"warning counter_without_ttl a first=20s last=20s",
+			"warning counter_without_ttl c first=0s last=20s",
+		}},
+	})
+}
+
+func TestLogsOnceOnRaiseAndClear(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	e := NewEvaluator(DefaultConfig(), zap.New(core))
+	steps := []struct {
+		at   time.Duration
+		give func(*Input)
+	}{
+		{0, overLimit},
+		{5 * time.Second, overLimit},
+		{10 * time.Second, overLimit},
+		{15 * time.Second, nil},
+		{20 * time.Second, nil},
+		// counter_drift never outlives its grace period: nothing to log.
+		{25 * time.Second, drifting},
+		{30 * time.Second, nil},
+	}
+	for _, s := range steps {
+		in := healthy(t0.Add(s.at))
+		if s.give != nil {
+			s.give(&in)
+		}
+		e.Evaluate(in)
+	}
+	entries := logs.AllUntimed()
+	if len(entries) != 2 {
+		t.Fatalf("got %d log lines, want 2: %v", len(entries), entries)
+	}
+	tests := []struct {
+		give observer.LoggedEntry
+		want string
+	}{
+		{entries[0], "invariant violation raised"},
+		{entries[1], "invariant violation cleared"},
+	}
+	for _, tt := range tests {
+		if tt.give.Message != tt.want || tt.give.Level != zap.InfoLevel {
+			t.Errorf("got %s %q, want info %q", tt.give.Level, tt.give.Message, tt.want)
+		}
+		f := tt.give.ContextMap()
+		if f["invariant"] != OverLimit || f["subject"] != "a" || f["severity"] != SeverityWarning {
+			t.Errorf("%q fields: %v", tt.want, f)
+		}
+	}
+}
+
+func TestEvaluatorCopiesStaleBounds(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SourceStale.StaleAfter = map[string]time.Duration{snapshot.SourcePrometheus: time.Hour}
+	e := NewEvaluator(cfg, nil)
+	cfg.SourceStale.StaleAfter[snapshot.SourcePrometheus] = time.Second
+	in := healthy(t0)
+	lastSuccess(&in, snapshot.SourcePrometheus, time.Minute)
+	if res := e.Evaluate(in); len(res.Violations) != 0 {
+		t.Fatalf("caller's map changed the evaluator: %v", res.Violations)
+	}
+}

@@ -1,0 +1,139 @@
+package health
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// t0 is the time of the first evaluation of every sequence.
+var t0 = time.Date(2026, 1, 27, 12, 0, 0, 0, time.UTC)
+
+// healthy returns an input at now in which every invariant holds for no
+// subject: all sources fresh, two reachable registered nodes agreeing with
+// Redis.
+func healthy(now time.Time) Input {
+	ok := func() snapshot.SourceStatus {
+		last := now.Add(-time.Second)
+		return snapshot.SourceStatus{Status: snapshot.StatusOK, LastAttempt: &last, LastSuccess: &last}
+	}
+	node := func(id, addr string) snapshot.Node {
+		return snapshot.Node{
+			ID: id, Address: addr, URL: "http://" + addr,
+			Registered: true, Reachable: true, CheckLatencyP99Ms: 2.5,
+		}
+	}
+	report := func(id, addr string) snapshot.NodeReport {
+		return snapshot.NodeReport{
+			URL: "http://" + addr, Address: addr, ID: id, Reachable: true,
+			Counters: []snapshot.APICounter{{Key: "a", Count: 10, Limit: 100}, {Key: "b", Count: 3, Limit: 100}},
+		}
+	}
+	return Input{
+		Now: now,
+		Snapshot: &snapshot.Snapshot{
+			Sources: map[string]snapshot.SourceStatus{
+				snapshot.SourceRatelimiter: ok(),
+				snapshot.SourceRedis:       ok(),
+				snapshot.SourcePrometheus:  ok(),
+			},
+			Nodes: []snapshot.Node{node("node-1", "10.0.0.1:8000"), node("node-2", "10.0.0.2:8000")},
+			Redis: snapshot.RedisInfo{Connected: true},
+		},
+		Redis: &snapshot.RedisSection{KeyCounts: map[string]int64{"a": 10, "b": 3}},
+		Nodes: &snapshot.NodesSection{Nodes: []snapshot.NodeReport{
+			report("node-1", "10.0.0.1:8000"), report("node-2", "10.0.0.2:8000"),
+		}},
+		Fresh: map[string]bool{
+			snapshot.SourceRatelimiter: true,
+			snapshot.SourceRedis:       true,
+			snapshot.SourcePrometheus:  true,
+		},
+		Enabled: []string{snapshot.SourceRatelimiter, snapshot.SourceRedis, snapshot.SourcePrometheus},
+	}
+}
+
+// noGrace is the default config with every grace period zero, so that one
+// evaluation decides.
+func noGrace() Config {
+	c := DefaultConfig()
+	for _, r := range []*Rule{
+		&c.NodeDown, &c.RedisDisconnected, &c.HighLatency.Rule, &c.OverLimit, &c.GhostAllowing,
+		&c.CounterDrift.Rule, &c.CounterWithoutTTL, &c.SequenceKeyLeak.Rule, &c.SourceStale.Rule,
+	} {
+		r.Grace = 0
+	}
+	return c
+}
+
+// step is one evaluation of a sequence: the healthy input at t0+at changed
+// by give, and the summarised result wanted.
+type step struct {
+	at          time.Duration
+	give        func(*Input)
+	want        []string
+	wantUnknown []string
+}
+
+// runSteps evaluates the steps in order with one evaluator.
+func runSteps(t *testing.T, cfg Config, steps []step) {
+	t.Helper()
+	e := NewEvaluator(cfg, zaptest.NewLogger(t))
+	for i, s := range steps {
+		in := healthy(t0.Add(s.at))
+		if s.give != nil {
+			s.give(&in)
+		}
+		res := e.Evaluate(in)
+		if got := summary(res.Violations); !slices.Equal(got, s.want) {
+			t.Errorf("step %d (+%s): violations\n got  %q\n want %q", i, s.at, got, s.want)
+		}
+		if got := unknownNames(res.Unknown); !slices.Equal(got, s.wantUnknown) {
+			t.Errorf("step %d (+%s): unknown\n got  %q\n want %q\n (%v)", i, s.at, got, s.wantUnknown, res.Unknown)
+		}
+	}
+}
+
+// summary writes each violation as "severity invariant subject first=.. last=..",
+// the times relative to t0.
+func summary(vs []snapshot.Violation) []string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, fmt.Sprintf("%s %s %s first=%s last=%s",
+			v.Severity, v.Invariant, v.Subject, v.FirstSeen.Sub(t0), v.LastSeen.Sub(t0)))
+	}
+	return out
+}
+
+func unknownNames(us []snapshot.UnknownInvariant) []string {
+	var out []string
+	for _, u := range us {
+		out = append(out, u.Invariant)
+	}
+	return out
+}
+
+// staleSource marks src as failing with errText after three failures.
+func staleSource(in *Input, src, errText string) {
+	st := in.Snapshot.Sources[src]
+	st.Status = snapshot.StatusStale
+	st.Error = errText
+	st.ConsecutiveFailures = 3
+	in.Snapshot.Sources[src] = st
+	in.Fresh[src] = false
+}
+
+// nodeAt returns a pointer to the merged node with the given id.
+func nodeAt(in *Input, id string) *snapshot.Node {
+	for i := range in.Snapshot.Nodes {
+		if in.Snapshot.Nodes[i].ID == id {
+			return &in.Snapshot.Nodes[i]
+		}
+	}
+	panic("no node " + id)
+}

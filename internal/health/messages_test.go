@@ -1,0 +1,186 @@
+package health
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+func TestMessages(t *testing.T) {
+	tests := []struct {
+		name      string
+		give      func(*Input)
+		invariant string
+		subject   string
+		want      string
+	}{
+		{
+			name: "node_down with the health error",
+			give: func(in *Input) {
+				n := nodeAt(in, "node-2")
+				n.Reachable = false
+				n.EndpointErrors = map[string]string{"/health": "dial tcp 10.0.0.2:8000: connection refused"}
+			},
+			invariant: NodeDown, subject: "node-2",
+			want: `node "node-2" (10.0.0.2:8000) is unreachable: dial tcp 10.0.0.2:8000: connection refused`,
+		},
+		{
+			name:      "redis_disconnected after failed polls",
+			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, "dial tcp 127.0.0.1:6379: connection refused") },
+			invariant: RedisDisconnected, subject: SubjectRedis,
+			want: "redis does not answer: source is stale after 3 consecutive failures: dial tcp 127.0.0.1:6379: connection refused",
+		},
+		{
+			name:      "redis_disconnected by its own word",
+			give:      func(in *Input) { in.Snapshot.Redis.Connected = false },
+			invariant: RedisDisconnected, subject: SubjectRedis,
+			want: "redis reports itself not connected",
+		},
+		{
+			name:      "high_latency",
+			give:      func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250.0004 },
+			invariant: HighLatency, subject: "node-1",
+			want: `node "node-1" check latency p99 is 250ms, above the threshold of 100ms`,
+		},
+		{
+			name:      "over_limit",
+			give:      func(in *Input) { in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 12, Limit: 5}} },
+			invariant: OverLimit, subject: "a",
+			want: `key "a" counts 12 requests in its window, over its limit of 5`,
+		},
+		{
+			name:      "ghost_allowing",
+			give:      func(in *Input) { in.Redis.ZeroLimitActive = []snapshot.Block{{Key: "g", Count: 3}} },
+			invariant: GhostAllowing, subject: "g",
+			want: `key "g" has a limit of 0 yet counts 3 requests in its window`,
+		},
+		{
+			name: "counter_without_ttl",
+			give: func(in *Input) {
+				in.Redis.WithoutTTL = []string{"x"}
+				in.Redis.Counters.KeysWithoutTTL = 7
+			},
+			invariant: CounterWithoutTTL, subject: "x",
+			want: `counter key "x" has no TTL, so it never expires (7 keys without TTL in all)`,
+		},
+		{
+			name:      "sequence_key_leak",
+			give:      func(in *Input) { in.Redis.Counters.OrphanSequenceKeys = 12000 },
+			invariant: SequenceKeyLeak, subject: SubjectRedis,
+			want: "12000 orphan sequence keys (no sorted set left), above the threshold of 10000",
+		},
+		{
+			name: "counter_drift against redis names the worst key",
+			give: func(in *Input) {
+				in.Nodes.Nodes[0].Counters[0].Count = 20
+				in.Nodes.Nodes[0].Counters[1].Count = 30
+			},
+			invariant: CounterDrift, subject: "node-1",
+			want: `node "node-1": 2 of 2 sampled keys differ from redis by more than 5; worst: key "b" counts 30 on the node, 3 in redis`,
+		},
+		{
+			name:      "counter_drift between nodes",
+			give:      func(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 20 },
+			invariant: CounterDrift, subject: "node-1/node-2",
+			want: `nodes "node-1" and "node-2": 1 of 2 keys sampled by both differ by more than 5; worst: key "a" counts 20 on "node-1", 10 on "node-2"`,
+		},
+		{
+			name: "source_stale with the error",
+			give: func(in *Input) {
+				staleSource(in, snapshot.SourcePrometheus, "context deadline exceeded")
+				lastSuccess(in, snapshot.SourcePrometheus, 20*time.Second)
+			},
+			invariant: SourceStale, subject: snapshot.SourcePrometheus,
+			want: `source "prometheus" last succeeded 20s ago, above its bound of 15s: context deadline exceeded`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := healthy(t0)
+			tt.give(&in)
+			res := NewEvaluator(noGrace(), zaptest.NewLogger(t)).Evaluate(in)
+			for _, v := range res.Violations {
+				if v.Invariant == tt.invariant && v.Subject == tt.subject {
+					if v.Message != tt.want {
+						t.Errorf("message\n got  %s\n want %s", v.Message, tt.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("no %s violation for %q in %v", tt.invariant, tt.subject, res.Violations)
+		})
+	}
+}
+
+func TestUnknownReasons(t *testing.T) {
+	long := strings.Repeat("é", 300)
+	tests := []struct {
+		name      string
+		give      func(*Input)
+		invariant string
+		want      string
+	}{
+		{
+			name:      "stale source with its error",
+			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, "i/o timeout") },
+			invariant: OverLimit,
+			want:      "redis source is stale: i/o timeout",
+		},
+		{
+			name: "source not polled yet",
+			give: func(in *Input) {
+				in.Snapshot.Sources[snapshot.SourcePrometheus] = snapshot.SourceStatus{Status: snapshot.StatusPending}
+				in.Fresh[snapshot.SourcePrometheus] = false
+			},
+			invariant: HighLatency,
+			want:      "prometheus source has not been polled yet",
+		},
+		{
+			name:      "source too old without an error",
+			give:      func(in *Input) { staleSource(in, snapshot.SourceRatelimiter, "") },
+			invariant: NodeDown,
+			want:      "ratelimiter source is not fresh (status stale)",
+		},
+		{
+			name: "source without status",
+			give: func(in *Input) {
+				delete(in.Snapshot.Sources, snapshot.SourceRatelimiter)
+				in.Fresh[snapshot.SourceRatelimiter] = false
+			},
+			invariant: CounterDrift,
+			want:      "ratelimiter source has no status",
+		},
+		{
+			name:      "fresh source without data",
+			give:      func(in *Input) { in.Redis = nil },
+			invariant: SequenceKeyLeak,
+			want:      "redis source has no data yet",
+		},
+		{
+			name:      "long error is cut on a rune boundary",
+			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, long) },
+			invariant: GhostAllowing,
+			want:      "redis source is stale: " + strings.Repeat("é", maxReasonBytes/2) + "...",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := healthy(t0)
+			tt.give(&in)
+			res := NewEvaluator(noGrace(), zaptest.NewLogger(t)).Evaluate(in)
+			for _, u := range res.Unknown {
+				if u.Invariant == tt.invariant {
+					if u.Reason != tt.want {
+						t.Errorf("reason\n got  %s\n want %s", u.Reason, tt.want)
+					}
+					return
+				}
+			}
+			t.Fatalf("%s not unknown in %v", tt.invariant, res.Unknown)
+		})
+	}
+}
