@@ -29,12 +29,14 @@ type Config struct {
 	RedisPasswordFile string   `env:"REDIS_PASSWORD_FILE" help:"file holding the Redis password; overrides a password in the URL"`
 	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS" help:"seed host:port list; when set, Redis is a Redis Cluster"`
 
-	PrometheusURL string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
-	PrometheusJob string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
-	QueryP99      string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
-	QueryAllowed  string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`
-	QueryBlocked  string `env:"PROMETHEUS_QUERY_BLOCKED" help:"PromQL for per-node blocked checks per second, by instance; empty: built-in"`
-	QueryUp       string `env:"PROMETHEUS_QUERY_UP" help:"PromQL for the nodes' scrape health, by instance; empty: up{job=\"$OBSERVERD_PROMETHEUS_JOB\"}"`
+	PrometheusURL     string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
+	PrometheusJob     string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
+	QueryP99          string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
+	QueryAllowed      string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`
+	QueryBlocked      string `env:"PROMETHEUS_QUERY_BLOCKED" help:"PromQL for per-node blocked checks per second, by instance; empty: built-in"`
+	QueryAllowedTotal string `env:"PROMETHEUS_QUERY_ALLOWED_TOTAL" help:"PromQL for the cluster's allowed checks per second; empty: built-in"`
+	QueryBlockedTotal string `env:"PROMETHEUS_QUERY_BLOCKED_TOTAL" help:"PromQL for the cluster's blocked checks per second; empty: built-in"`
+	QueryUp           string `env:"PROMETHEUS_QUERY_UP" help:"PromQL for the nodes' scrape health, by instance; empty: up{job=\"$OBSERVERD_PROMETHEUS_JOB\"}"`
 
 	PollInterval        time.Duration `env:"POLL_INTERVAL" envDefault:"5s" help:"default poll interval of every source"`
 	PollTimeout         time.Duration `env:"POLL_TIMEOUT" envDefault:"3s" help:"default deadline of one poll"`
@@ -42,6 +44,9 @@ type Config struct {
 	RatelimiterInterval time.Duration `env:"RATELIMITER_POLL_INTERVAL" help:"poll interval of the node API; 0: OBSERVERD_POLL_INTERVAL"`
 	RedisInterval       time.Duration `env:"REDIS_POLL_INTERVAL" help:"poll interval of Redis; 0: OBSERVERD_POLL_INTERVAL"`
 	PrometheusInterval  time.Duration `env:"PROMETHEUS_POLL_INTERVAL" help:"poll interval of Prometheus; 0: OBSERVERD_POLL_INTERVAL"`
+	RatelimiterTimeout  time.Duration `env:"RATELIMITER_POLL_TIMEOUT" help:"deadline of one poll of the node API; 0: OBSERVERD_POLL_TIMEOUT"`
+	RedisTimeout        time.Duration `env:"REDIS_POLL_TIMEOUT" help:"deadline of one poll of Redis (a keyspace of several hundred thousand keys takes seconds); 0: OBSERVERD_POLL_TIMEOUT"`
+	PrometheusTimeout   time.Duration `env:"PROMETHEUS_POLL_TIMEOUT" help:"deadline of one poll of Prometheus; 0: OBSERVERD_POLL_TIMEOUT"`
 	StaleAfter          time.Duration `env:"STALE_AFTER" help:"age of a source's last success beyond which its data is stale (withheld from /metrics, source_stale); 0: 3 poll intervals"`
 	MetricsKeepStale    bool          `env:"METRICS_KEEP_STALE" envDefault:"false" help:"keep exporting a stale source's last values on /metrics"`
 

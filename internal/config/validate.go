@@ -69,6 +69,7 @@ func (c Config) Validate() error {
 	notNegative := map[string]time.Duration{
 		"RATELIMITER_POLL_INTERVAL": c.RatelimiterInterval, "REDIS_POLL_INTERVAL": c.RedisInterval,
 		"PROMETHEUS_POLL_INTERVAL": c.PrometheusInterval, "STALE_AFTER": c.StaleAfter,
+		"RATELIMITER_POLL_TIMEOUT": c.RatelimiterTimeout, "REDIS_POLL_TIMEOUT": c.RedisTimeout, "PROMETHEUS_POLL_TIMEOUT": c.PrometheusTimeout,
 		"NODE_DOWN_GRACE": c.Invariants.NodeDownGrace, "REDIS_DISCONNECTED_GRACE": c.Invariants.RedisDisconnectedGrace,
 		"HIGH_LATENCY_GRACE": c.Invariants.HighLatencyGrace, "OVER_LIMIT_GRACE": c.Invariants.OverLimitGrace,
 		"GHOST_ALLOWING_GRACE": c.Invariants.GhostAllowingGrace, "COUNTER_DRIFT_GRACE": c.Invariants.CounterDriftGrace,
@@ -143,6 +144,23 @@ func (c Config) IntervalFor(source string) time.Duration {
 	}
 	if d == 0 {
 		d = c.PollInterval
+	}
+	return d
+}
+
+// TimeoutFor is the deadline of one poll of source.
+func (c Config) TimeoutFor(source string) time.Duration {
+	var d time.Duration
+	switch source {
+	case "ratelimiter":
+		d = c.RatelimiterTimeout
+	case "redis":
+		d = c.RedisTimeout
+	case "prometheus":
+		d = c.PrometheusTimeout
+	}
+	if d == 0 {
+		d = c.PollTimeout
 	}
 	return d
 }
