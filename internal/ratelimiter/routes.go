@@ -1,0 +1,135 @@
+package ratelimiter
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+)
+
+// maxBodyBytes bounds a request body: the API's bodies are a few fields.
+const maxBodyBytes = 64 << 10
+
+// routes builds the node's handler. Unknown paths and wrong methods answer
+// the way the original's framework does ({"detail": ...} with 404 or 405),
+// and a path switched to failing by a chaos knob answers 500.
+func (n *Node) routes() http.Handler {
+	mux := http.NewServeMux()
+	// paths holds the same routes without their methods, to tell a wrong
+	// method (405) from an unknown path (404).
+	paths := http.NewServeMux()
+	add := func(method, path string, h http.HandlerFunc) {
+		mux.Handle(method+" "+path, h)
+		paths.Handle(path, http.NotFoundHandler())
+	}
+	add(http.MethodPost, "/check", n.handleCheck)
+	add(http.MethodGet, "/health", n.handleHealth)
+	add(http.MethodGet, "/api/nodes", n.handleNodes)
+	add(http.MethodGet, "/api/counters", n.handleCounters)
+	add(http.MethodGet, "/api/limits", n.handleLimits)
+	add(http.MethodGet, "/api/blocks", n.handleBlocks)
+	add(http.MethodPost, "/api/counters/{key}/reset", n.handleReset)
+	add(http.MethodPut, "/api/limits/{key}", n.handleSetLimit)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
+		ErrorLog: zap.NewStdLog(n.log.Named("metrics")),
+	}))
+	paths.Handle("/metrics", http.NotFoundHandler())
+
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
+			if _, p := paths.Handler(r); p != "" {
+				writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+				return
+			}
+			writeDetail(w, http.StatusNotFound, "Not Found")
+			return
+		}
+		route := pattern[strings.IndexByte(pattern, ' ')+1:]
+		if n.chaos.isFailing(r.URL.Path) || n.chaos.isFailing(route) {
+			writeDetail(w, http.StatusInternalServerError, "chaos: "+route+" is failing")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The status is already sent; a failed write means the client left.
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeDetail answers an error the way the original's framework does.
+func writeDetail(w http.ResponseWriter, status int, detail any) {
+	writeJSON(w, status, map[string]any{"detail": detail})
+}
+
+// serverError logs err and answers 500 without internals beyond err's text.
+func (n *Node) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	n.log.Warn("request failed", zap.String("path", r.URL.Path), zap.Error(err))
+	writeDetail(w, http.StatusInternalServerError, err.Error())
+}
+
+// validationError is one entry of a 422 answer, shaped like the original
+// framework's request validation errors.
+type validationError struct {
+	Type string `json:"type"`
+	Loc  []any  `json:"loc"`
+	Msg  string `json:"msg"`
+}
+
+// decodeBody reads a bounded JSON object from r into v. A nil result means
+// the body decoded; otherwise it is the 422 detail to answer.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) []validationError {
+	body := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return []validationError{{Type: "too_large", Loc: []any{"body"}, Msg: "Request body too large"}}
+		}
+		return []validationError{{Type: "body_read", Loc: []any{"body"}, Msg: "Could not read the request body"}}
+	}
+	// A JSON object is required: null, arrays and scalars do not decode
+	// into the model.
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return []validationError{{Type: "json_invalid", Loc: []any{"body"}, Msg: "JSON decode error: a JSON object is required"}}
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		loc := []any{"body"}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			loc = append(loc, te.Field)
+		}
+		return []validationError{{Type: "type_error", Loc: loc, Msg: "Input should be a valid " + wantType(te)}}
+	}
+	return nil
+}
+
+// wantType names the JSON type a field wanted.
+func wantType(te *json.UnmarshalTypeError) string {
+	if te == nil || te.Type == nil {
+		return "value"
+	}
+	switch te.Type.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.String:
+		return "string"
+	}
+	return te.Type.String()
+}
+
+// missing is the 422 detail of a required field that is absent.
+func missing(field string) []validationError {
+	return []validationError{{Type: "missing", Loc: []any{"body", field}, Msg: "Field required"}}
+}
