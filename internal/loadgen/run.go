@@ -1,0 +1,271 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	// maxAnswerBytes bounds how much of an answer is read (and drained so
+	// that the connection can be reused).
+	maxAnswerBytes = 64 << 10
+	// minTick is the finest steady-rate tick; faster rates send several
+	// requests per tick.
+	minTick = 2 * time.Millisecond
+)
+
+// Totals counts what a run sent and what the nodes answered: Allowed (200),
+// Blocked (429) and Failed (anything else, including transport errors and
+// timeouts).
+type Totals struct {
+	Sent, Allowed, Blocked, Failed int64
+	// PerTarget holds the same counts per target base URL.
+	PerTarget map[string]TargetTotals
+	// LastError describes the last failed request; empty when none failed.
+	LastError string
+}
+
+// TargetTotals are the counts of one target.
+type TargetTotals struct {
+	Sent, Allowed, Blocked, Failed int64
+}
+
+// checkBody is the body of POST /check; nil fields are left out so that
+// the node's defaults apply.
+type checkBody struct {
+	Key      string `json:"key"`
+	Limit    *int64 `json:"limit,omitempty"`
+	WindowMS *int64 `json:"window_ms,omitempty"`
+}
+
+// counts are one target's counters, updated by the request goroutines.
+type counts struct {
+	sent, allowed, blocked, failed atomic.Int64
+}
+
+// runner is the state of one Run.
+type runner struct {
+	cfg     Config
+	client  *http.Client
+	keys    *keyGen
+	per     []*counts
+	sem     chan struct{}
+	wg      sync.WaitGroup
+	next    int   // round robin position, dispatcher only
+	sent    int64 // dispatcher only
+	errMu   sync.Mutex
+	lastErr string // guarded by errMu
+}
+
+// Run sends the configured traffic and returns the totals once every
+// request it started has ended. It returns an error only for a bad Config;
+// the end of ctx is one of the run's ordinary bounds.
+func Run(ctx context.Context, cfg Config) (Totals, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Totals{}, err
+	}
+	r := &runner{
+		cfg:  cfg,
+		keys: newKeyGen(cfg),
+		per:  make([]*counts, len(cfg.Targets)),
+		sem:  make(chan struct{}, cfg.Concurrency),
+	}
+	for i := range r.per {
+		r.per[i] = &counts{}
+	}
+	r.client = cfg.Client
+	if r.client == nil {
+		r.client = newClient(cfg)
+		defer r.client.CloseIdleConnections()
+	}
+
+	// The end of ctx or of the duration stops sending; requests already in
+	// flight finish (each bounded by cfg.Timeout), so that the totals count
+	// every check a node decided, as tests compare them with Redis.
+	genCtx := ctx
+	if cfg.Duration > 0 {
+		var cancel context.CancelFunc
+		genCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
+		defer cancel()
+	}
+	r.generate(genCtx, context.WithoutCancel(ctx))
+	r.wg.Wait()
+	return r.totals(), nil
+}
+
+// newClient builds the shared client: pooled connections for every slot,
+// and timeouts on each phase of a request.
+func newClient(cfg Config) *http.Client {
+	return &http.Client{
+		Timeout: cfg.Timeout,
+		Transport: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+			MaxIdleConns:          cfg.Concurrency * len(cfg.Targets),
+			MaxIdleConnsPerHost:   cfg.Concurrency,
+			IdleConnTimeout:       30 * time.Second,
+			ResponseHeaderTimeout: cfg.Timeout,
+			TLSHandshakeTimeout:   cfg.Timeout,
+		},
+	}
+}
+
+// generate dispatches the steady and burst traffic until genCtx ends or
+// the count is reached. Requests run under reqCtx.
+func (r *runner) generate(genCtx, reqCtx context.Context) {
+	start := time.Now()
+	var steady <-chan time.Time
+	var steadySent int64
+	if r.cfg.Rate > 0 {
+		tick := max(time.Duration(float64(time.Second)/r.cfg.Rate), minTick)
+		t := time.NewTicker(tick)
+		defer t.Stop()
+		steady = t.C
+	}
+	var bursts <-chan time.Time
+	if r.cfg.BurstEvery > 0 && r.cfg.BurstSize > 0 {
+		t := time.NewTicker(r.cfg.BurstEvery)
+		defer t.Stop()
+		bursts = t.C
+	}
+	// sendDue catches the steady schedule up: request n is due at n/rate
+	// seconds, the first one at once. A backlog beyond one second (the
+	// nodes are slower than the rate) is dropped, not sent as a flood.
+	sendDue := func() bool {
+		want := int64(time.Since(start).Seconds()*r.cfg.Rate) + 1
+		if backlog := want - steadySent; float64(backlog) > r.cfg.Rate+1 {
+			steadySent = want - 1
+		}
+		for ; steadySent < want; steadySent++ {
+			if !r.dispatch(genCtx, reqCtx) {
+				return false
+			}
+		}
+		return true
+	}
+	if r.cfg.Rate > 0 && !sendDue() {
+		return
+	}
+	for {
+		select {
+		case <-genCtx.Done():
+			return
+		case <-steady:
+			if !sendDue() {
+				return
+			}
+		case <-bursts:
+			for range r.cfg.BurstSize {
+				if !r.dispatch(genCtx, reqCtx) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// dispatch starts one request once a concurrency slot is free. It returns
+// false when the run is over.
+func (r *runner) dispatch(genCtx, reqCtx context.Context) bool {
+	if r.cfg.Count > 0 && r.sent >= r.cfg.Count {
+		return false
+	}
+	select {
+	case r.sem <- struct{}{}:
+	case <-genCtx.Done():
+		return false
+	}
+	if genCtx.Err() != nil {
+		<-r.sem
+		return false
+	}
+	i := r.next % len(r.cfg.Targets)
+	r.next++
+	r.sent++
+	key := r.keys.next()
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() { <-r.sem }()
+		r.record(i, r.send(reqCtx, r.cfg.Targets[i], key))
+	}()
+	return r.cfg.Count == 0 || r.sent < r.cfg.Count
+}
+
+// outcome of one request.
+type outcome struct {
+	status int // 0 for a transport error
+	err    error
+}
+
+// send posts one check to target.
+func (r *runner) send(ctx context.Context, target, key string) outcome {
+	body, err := json.Marshal(checkBody{Key: key, Limit: r.cfg.Limit, WindowMS: r.cfg.WindowMS})
+	if err != nil {
+		return outcome{err: fmt.Errorf("encode check of %q: %w", key, err)}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/check", bytes.NewReader(body))
+	if err != nil {
+		return outcome{err: fmt.Errorf("build POST %s/check: %w", target, err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return outcome{err: fmt.Errorf("POST %s/check: %w", target, err)}
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes)); err != nil {
+		return outcome{status: resp.StatusCode, err: fmt.Errorf("read POST %s/check answer: %w", target, err)}
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusTooManyRequests {
+		return outcome{status: resp.StatusCode, err: fmt.Errorf("POST %s/check answered %s", target, resp.Status)}
+	}
+	return outcome{status: resp.StatusCode}
+}
+
+// record counts one outcome for target i.
+func (r *runner) record(i int, o outcome) {
+	c := r.per[i]
+	c.sent.Add(1)
+	switch {
+	case o.err != nil:
+		c.failed.Add(1)
+		r.errMu.Lock()
+		r.lastErr = o.err.Error()
+		r.errMu.Unlock()
+	case o.status == http.StatusOK:
+		c.allowed.Add(1)
+	default:
+		c.blocked.Add(1)
+	}
+}
+
+// totals sums the counters; called after every request has ended.
+func (r *runner) totals() Totals {
+	t := Totals{PerTarget: make(map[string]TargetTotals, len(r.per))}
+	for i, c := range r.per {
+		tt := TargetTotals{Sent: c.sent.Load(), Allowed: c.allowed.Load(), Blocked: c.blocked.Load(), Failed: c.failed.Load()}
+		// Two targets may be the same URL; their counts add up.
+		prev := t.PerTarget[r.cfg.Targets[i]]
+		t.PerTarget[r.cfg.Targets[i]] = TargetTotals{
+			Sent: prev.Sent + tt.Sent, Allowed: prev.Allowed + tt.Allowed,
+			Blocked: prev.Blocked + tt.Blocked, Failed: prev.Failed + tt.Failed,
+		}
+		t.Sent += tt.Sent
+		t.Allowed += tt.Allowed
+		t.Blocked += tt.Blocked
+		t.Failed += tt.Failed
+	}
+	r.errMu.Lock()
+	t.LastError = r.lastErr
+	r.errMu.Unlock()
+	return t
+}
