@@ -163,6 +163,7 @@ func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
 	}
 	encCfg := zap.NewProductionEncoderConfig()
 	encCfg.EncodeTime = zapcore.ISO8601TimeEncoder
+	encCfg.EncodeDuration = zapcore.StringDurationEncoder
 	var enc zapcore.Encoder
 	if cfg.LogFormat == "console" {
 		encCfg.EncodeLevel = zapcore.CapitalLevelEncoder

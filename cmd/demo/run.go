@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// settings are the demo's knobs, from the environment.
+type settings struct {
+	seconds      time.Duration // 0: until Ctrl-C
+	summaryEvery time.Duration
+	binDir       string
+}
+
+func readSettings(environ []string) (settings, error) {
+	s := settings{summaryEvery: 5 * time.Second}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "DEMO_SECONDS":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return s, fmt.Errorf("DEMO_SECONDS: %q is not a whole number of seconds", v)
+			}
+			s.seconds = time.Duration(n) * time.Second
+		case "DEMO_SUMMARY_SECONDS":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return s, fmt.Errorf("DEMO_SUMMARY_SECONDS: %q is not a positive whole number", v)
+			}
+			s.summaryEvery = time.Duration(n) * time.Second
+		case "DEMO_BIN":
+			s.binDir = v
+		}
+	}
+	if s.binDir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return s, fmt.Errorf("find the demo's own directory: %w", err)
+		}
+		s.binDir = filepath.Dir(exe)
+	}
+	return s, nil
+}
+
+// run starts the cluster and observerd, reports until ctx ends or the
+// demo's time is up, then stops everything it started.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "Usage: demo\n\nRuns redis-server, three rate limiter nodes, Prometheus, a load generator and\nobserverd on loopback ports. Environment: DEMO_SECONDS (stop after N seconds;\n0 or unset: at Ctrl-C), DEMO_SUMMARY_SECONDS (summary interval, default 5),\nDEMO_BIN (where observerd, ratelimiterd and loadgen are; default: beside demo).\n")
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	set, err := readSettings(environ)
+	if err != nil {
+		return err
+	}
+	bins, err := findBinaries(set.binDir)
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "observerd-demo-")
+	if err != nil {
+		return err
+	}
+	ps := &procs{dir: dir}
+	defer func() {
+		fmt.Fprintln(stdout, "stopping everything the demo started ...")
+		ps.stopAll(stdout)
+		fmt.Fprintf(stdout, "stopped; logs are in %s\n", dir)
+	}()
+
+	if set.seconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, set.seconds)
+		defer cancel()
+	}
+	c, err := startCluster(ctx, ps, bins, dir, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, `
+observerd is watching a live cluster (3 nodes, Redis, Prometheus, load):
+
+  snapshot    %[1]s/snapshot
+  metrics     %[1]s/metrics
+  readiness   %[1]s/readyz
+  Prometheus  %[2]s   (alerts: %[2]s/alerts)
+  nodes       %[3]s
+
+Press Ctrl-C to stop everything.
+
+`, c.observerd, c.prometheus, strings.Join(c.nodes, "  "))
+	summarize(ctx, c.observerd, set.summaryEvery, stdout)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		fmt.Fprintf(stdout, "DEMO_SECONDS=%d passed\n", int(set.seconds.Seconds()))
+	}
+	return nil
+}
+
+// binaries are the programs the demo runs.
+type binaries struct {
+	observerd, ratelimiterd, loadgen, redis, prometheus string
+}
+
+func findBinaries(binDir string) (binaries, error) {
+	var b binaries
+	for _, x := range []struct {
+		dst  *string
+		name string
+	}{{&b.observerd, "observerd"}, {&b.ratelimiterd, "ratelimiterd"}, {&b.loadgen, "loadgen"}} {
+		p := filepath.Join(binDir, x.name)
+		if _, err := os.Stat(p); err != nil {
+			return b, fmt.Errorf("%s not found in %s: run make build (or make demo)", x.name, binDir)
+		}
+		*x.dst = p
+	}
+	for _, x := range []struct {
+		dst          *string
+		name, debian string
+	}{{&b.redis, "redis-server", "redis-server"}, {&b.prometheus, "prometheus", "prometheus"}} {
+		p, err := exec.LookPath(x.name)
+		if err != nil {
+			return b, fmt.Errorf("%s not found: install it with apt-get install -y %s (make demo does this as root)", x.name, x.debian)
+		}
+		*x.dst = p
+	}
+	return b, nil
+}
