@@ -37,8 +37,10 @@ run: build ## run observerd with the environment's OBSERVERD_* settings
 demo: deps build ## a live three-node cluster under load, observed (Ctrl-C or DEMO_SECONDS=N to stop)
 	$(BIN)/demo
 
-bench: ## benchmarks, each against its baseline side by side
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee bench.out
+bench: deps ## benchmarks, each beside its baseline, then the ratios
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./... | tee bench.out
+	@echo; echo "ratios against each baseline (below 1 is better):"
+	@awk -f scripts/benchratio.awk bench.out
 
 clean:
 	rm -rf $(BIN) bench.out
