@@ -1,0 +1,131 @@
+package deploy
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// knownVariables lists the environment variables the deployment files may
+// set: observerd's (DESIGN.md) and the rate limiter node's (CONTRACT.md).
+var knownVariables = []string{
+	"OBSERVERD_LISTEN_ADDR",
+	"OBSERVERD_SOURCES",
+	"OBSERVERD_RATELIMITER_URLS",
+	"OBSERVERD_RATELIMITER_DISCOVER",
+	"OBSERVERD_REDIS_URL",
+	"OBSERVERD_REDIS_PASSWORD_FILE",
+	"OBSERVERD_REDIS_CLUSTER_ADDRS",
+	"OBSERVERD_PROMETHEUS_URL",
+	"OBSERVERD_POLL_INTERVAL",
+	"OBSERVERD_POLL_TIMEOUT",
+	"OBSERVERD_KEY_PREFIX",
+	"OBSERVERD_NODE_PREFIX",
+	"OBSERVERD_TOP_KEYS",
+	"OBSERVERD_LOG_LEVEL",
+	"OBSERVERD_LOG_FORMAT",
+	"RATELIMITER_REDIS_URL",
+	"RATELIMITER_NODE_ID",
+	"RATELIMITER_NODE_HOST",
+	"RATELIMITER_NODE_PORT",
+	"RATELIMITER_DEFAULT_LIMIT",
+	"RATELIMITER_DEFAULT_WINDOW_MS",
+	"RATELIMITER_NODE_TTL_SECONDS",
+	"RATELIMITER_NODE_HEARTBEAT_SECONDS",
+}
+
+var variableName = regexp.MustCompile(`\b(?:OBSERVERD|RATELIMITER)_[A-Z0-9_]*[A-Z0-9]\b`)
+
+// deploymentFiles are the files a user copies or reads to deploy observerd.
+var deploymentFiles = []string{
+	"README.md",
+	"compose.yaml",
+	"kubernetes/deployment.yaml",
+	"kubernetes/kustomization.yaml",
+	"kubernetes/namespace.yaml",
+	"kubernetes/secret.example.yaml",
+	"kubernetes/service.yaml",
+	"prometheus/prometheus.yml",
+	"../Dockerfile",
+}
+
+func TestVariablesAreKnown(t *testing.T) {
+	for _, file := range deploymentFiles {
+		t.Run(file, func(t *testing.T) {
+			for _, name := range variableName.FindAllString(readText(t, file), -1) {
+				if !slices.Contains(knownVariables, name) {
+					t.Errorf("%s sets or names %s, which is not a documented variable", file, name)
+				}
+			}
+		})
+	}
+}
+
+// TestYAMLIndentation guards the YAML files against tabs, which YAML does
+// not allow for indentation; promtool parses only the Prometheus ones.
+func TestYAMLIndentation(t *testing.T) {
+	for _, file := range deploymentFiles {
+		if !strings.HasSuffix(file, ".yaml") && !strings.HasSuffix(file, ".yml") {
+			continue
+		}
+		for i, line := range strings.Split(readText(t, file), "\n") {
+			if strings.Contains(line, "\t") {
+				t.Errorf("%s:%d: tab in YAML", file, i+1)
+			}
+		}
+	}
+}
+
+// TestManifestsSay checks the settings the manifests promise in the
+// README: probes, non-root read-only containers, the Redis password as a
+// file from the Secret, and the scrape annotations.
+func TestManifestsSay(t *testing.T) {
+	tests := []struct {
+		give string
+		want []string
+	}{
+		{
+			give: "kubernetes/deployment.yaml",
+			want: []string{
+				"path: /readyz",
+				"path: /healthz",
+				"runAsNonRoot: true",
+				"readOnlyRootFilesystem: true",
+				"allowPrivilegeEscalation: false",
+				"containerPort: 9750",
+				"containerPort: 8000",
+				"secretName: ratelimiter-redis",
+				"name: OBSERVERD_REDIS_PASSWORD_FILE",
+				"resources:",
+			},
+		},
+		{
+			give: "kubernetes/service.yaml",
+			want: []string{"port: 9750", `prometheus.io/scrape: "true"`, `prometheus.io/port: "9750"`},
+		},
+		{
+			give: "kubernetes/secret.example.yaml",
+			want: []string{"kind: Secret", "name: ratelimiter-redis", "password:"},
+		},
+		{
+			give: "../Dockerfile",
+			want: []string{
+				"FROM --platform=$BUILDPLATFORM golang:1.26 AS build",
+				`-X main.version=$VERSION -X main.commit=$COMMIT`,
+				"./cmd/observerd", "./cmd/ratelimiterd", "./cmd/loadgen",
+				"USER nonroot", "EXPOSE 9750", `ENTRYPOINT ["/usr/local/bin/observerd"]`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			text := readText(t, tt.give)
+			for _, want := range tt.want {
+				if !strings.Contains(text, want) {
+					t.Errorf("%s does not say %q", tt.give, want)
+				}
+			}
+		})
+	}
+}
