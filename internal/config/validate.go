@@ -133,36 +133,21 @@ func (c Config) Enabled(source string) bool { return slices.Contains(c.Sources, 
 
 // IntervalFor is the poll interval of source.
 func (c Config) IntervalFor(source string) time.Duration {
-	var d time.Duration
-	switch source {
-	case "ratelimiter":
-		d = c.RatelimiterInterval
-	case "redis":
-		d = c.RedisInterval
-	case "prometheus":
-		d = c.PrometheusInterval
-	}
-	if d == 0 {
-		d = c.PollInterval
-	}
-	return d
+	return perSource(source, c.PollInterval, c.RatelimiterInterval, c.RedisInterval, c.PrometheusInterval)
 }
 
 // TimeoutFor is the deadline of one poll of source.
 func (c Config) TimeoutFor(source string) time.Duration {
-	var d time.Duration
-	switch source {
-	case "ratelimiter":
-		d = c.RatelimiterTimeout
-	case "redis":
-		d = c.RedisTimeout
-	case "prometheus":
-		d = c.PrometheusTimeout
+	return perSource(source, c.PollTimeout, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout)
+}
+
+// perSource picks source's own setting, or def where it has none.
+func perSource(source string, def, ratelimiter, redis, prometheus time.Duration) time.Duration {
+	own := map[string]time.Duration{"ratelimiter": ratelimiter, "redis": redis, "prometheus": prometheus}[source]
+	if own == 0 {
+		return def
 	}
-	if d == 0 {
-		d = c.PollTimeout
-	}
-	return d
+	return own
 }
 
 // StaleAfterFor is the age beyond which source's data is stale.
