@@ -47,7 +47,7 @@ type Config struct {
 	RatelimiterTimeout  time.Duration `env:"RATELIMITER_POLL_TIMEOUT" help:"deadline of one poll of the node API; 0: OBSERVERD_POLL_TIMEOUT"`
 	RedisTimeout        time.Duration `env:"REDIS_POLL_TIMEOUT" help:"deadline of one poll of Redis (a keyspace of several hundred thousand keys takes seconds); 0: OBSERVERD_POLL_TIMEOUT"`
 	PrometheusTimeout   time.Duration `env:"PROMETHEUS_POLL_TIMEOUT" help:"deadline of one poll of Prometheus; 0: OBSERVERD_POLL_TIMEOUT"`
-	StaleAfter          time.Duration `env:"STALE_AFTER" help:"age of a source's last success beyond which its data is stale (withheld from /metrics, source_stale); 0: 3 poll intervals"`
+	StaleAfter          time.Duration `env:"STALE_AFTER" help:"age of a source's last success beyond which its data is stale (withheld from /metrics, source_stale); 0: 3 poll intervals, at least one interval plus the poll timeout"`
 	MetricsKeepStale    bool          `env:"METRICS_KEEP_STALE" envDefault:"false" help:"keep exporting a stale source's last values on /metrics"`
 
 	KeyPrefix     string        `env:"KEY_PREFIX" envDefault:"ratelimit:" help:"counter key prefix"`

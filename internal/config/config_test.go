@@ -81,6 +81,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{give: "OBSERVERD_COUNTER_DRIFT_GRACE=-1s", want: "OBSERVERD_COUNTER_DRIFT_GRACE: must not be negative"},
 		{give: "OBSERVERD_VIOLATION_SUBJECTS_LIMIT=0", want: "OBSERVERD_VIOLATION_SUBJECTS_LIMIT"},
 		{give: "OBSERVERD_CORS_ORIGIN=example", want: "OBSERVERD_CORS_ORIGIN"},
+		{give: "OBSERVERD_STALE_AFTER=6s", want: "OBSERVERD_STALE_AFTER: 6s is shorter than the 8s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {

@@ -81,6 +81,13 @@ func (c Config) Validate() error {
 			bad(name, "must not be negative, got %s", d)
 		}
 	}
+	if c.StaleAfter > 0 {
+		for _, src := range c.Sources {
+			if gap := c.IntervalFor(src) + c.TimeoutFor(src); c.StaleAfter < gap {
+				bad("STALE_AFTER", "%s is shorter than the %s between two successful polls of %s at worst (interval plus timeout): it would be stale while healthy", c.StaleAfter, gap, src)
+			}
+		}
+	}
 	if c.Invariants.HighLatencyThreshold <= 0 {
 		bad("HIGH_LATENCY_THRESHOLD", "must be positive, got %s", c.Invariants.HighLatencyThreshold)
 	}
@@ -150,12 +157,15 @@ func perSource(source string, def, ratelimiter, redis, prometheus time.Duration)
 	return own
 }
 
-// StaleAfterFor is the age beyond which source's data is stale.
+// StaleAfterFor is the age beyond which source's data is stale:
+// OBSERVERD_STALE_AFTER, else 3 poll intervals, and never less than one
+// interval plus one poll's deadline, the longest a healthy source may go
+// between successes.
 func (c Config) StaleAfterFor(source string) time.Duration {
 	if c.StaleAfter > 0 {
 		return c.StaleAfter
 	}
-	return 3 * c.IntervalFor(source)
+	return max(3*c.IntervalFor(source), c.IntervalFor(source)+c.TimeoutFor(source))
 }
 
 func httpURL(raw string) error {

@@ -82,6 +82,10 @@ func nodeDownMessage(n snapshot.Node, unreachable, expired bool) string {
 		msg = name + " is unreachable and its registry entry expired"
 	case unreachable:
 		msg = name + " is unreachable"
+	case !n.Reachable:
+		// Not polled any more since it left the registry, and nothing
+		// says it is there.
+		msg = name + " is not reachable and its registry entry expired"
 	default:
 		msg = name + " is reachable but its registry entry expired"
 	}

@@ -184,3 +184,25 @@ func TestUnknownReasons(t *testing.T) {
 		})
 	}
 }
+
+func TestNodeDownMessage(t *testing.T) {
+	n := snapshot.Node{ID: "node-2", Address: "10.0.0.2:8000"}
+	tests := []struct {
+		name                 string
+		reachable            bool
+		unreachable, expired bool
+		want                 string
+	}{
+		{name: "unreachable and expired", unreachable: true, expired: true, want: `node "node-2" (10.0.0.2:8000) is unreachable and its registry entry expired`},
+		{name: "no longer polled, expired", expired: true, want: `node "node-2" (10.0.0.2:8000) is not reachable and its registry entry expired`},
+		{name: "reachable, expired", reachable: true, expired: true, want: `node "node-2" (10.0.0.2:8000) is reachable but its registry entry expired`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n.Reachable = tt.reachable
+			if got := nodeDownMessage(n, tt.unreachable, tt.expired); got != tt.want {
+				t.Errorf("nodeDownMessage = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -58,14 +58,17 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 			}
 		}
 		// A node that no longer answers /health is only known by address
-		// now; its earlier id comes from memory.
+		// now; who it is (id, URL, registration) comes from memory.
 		if id == "" {
 			for _, old := range m {
 				if old.Address == addr && old.ID != "" {
-					id = old.ID
-					if n, ok := cur[id]; ok {
+					if n, ok := cur[old.ID]; ok {
 						return n
 					}
+					n := forgotten(old)
+					cur[n.ID] = n
+					byAddr[addr] = n
+					return n
 				}
 			}
 		}
@@ -154,12 +157,7 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 			delete(m, key)
 			continue
 		}
-		gone := cloneNode(old)
-		gone.Registered, gone.Reachable = false, false
-		gone.RegistryTTLMs, gone.HealthLatencyMs = Null(), Null()
-		gone.CheckLatencyP99Ms, gone.AllowedPerSecond, gone.BlockedPerSecond = Null(), Null(), Null()
-		gone.ScrapeUp, gone.EndpointErrors = nil, nil
-		cur[key] = gone
+		cur[key] = forgotten(old)
 	}
 
 	out := make([]Node, 0, len(cur))
@@ -173,6 +171,17 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 		return out[i].Address < out[j].Address
 	})
 	return out
+}
+
+// forgotten is a remembered node that no source reports now: who it is and
+// when it was last seen, with nothing current.
+func forgotten(old *Node) *Node {
+	n := cloneNode(old)
+	n.Registered, n.Reachable = false, false
+	n.RegistryTTLMs, n.HealthLatencyMs = Null(), Null()
+	n.CheckLatencyP99Ms, n.AllowedPerSecond, n.BlockedPerSecond = Null(), Null(), Null()
+	n.ScrapeUp, n.EndpointErrors = nil, nil
+	return n
 }
 
 // byURLHost finds the node whose polled URL has addr as host:port, for a

@@ -298,3 +298,33 @@ func TestStoreConcurrentReaders(t *testing.T) {
 		t.Errorf("sequence = %d, want 151", got)
 	}
 }
+
+// TestStoreRemembersVanishedNode: a node that left the registry and is no
+// longer polled, but is still a Prometheus target, keeps who it is.
+func TestStoreRemembersVanishedNode(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
+		{URL: "http://10.0.0.2:8000", Address: "10.0.0.2:8000", ID: "node-2", Reachable: true},
+	}}})
+	c.Add(time.Minute)
+	sec := redisSection()
+	sec.Registry = sec.Registry[:1]
+	down := false
+	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
+	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
+	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &PrometheusSection{
+		Instances: map[string]InstanceStats{"10.0.0.2:8000": {CheckLatencyP99: Null(), AllowedPerSecond: Null(), BlockedPerSecond: Null(), Up: &down}},
+	}})
+	for _, n := range s.Load().Snapshot.Nodes {
+		if n.Address != "10.0.0.2:8000" {
+			continue
+		}
+		if n.ID != "node-2" || n.URL != "http://10.0.0.2:8000" || n.Reachable || n.Registered || n.ScrapeUp == nil || *n.ScrapeUp {
+			t.Errorf("vanished node = %+v, want node-2 with its URL, down", n)
+		}
+		return
+	}
+	t.Error("vanished node-2 is not listed")
+}
