@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/loadgen"
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/testenv"
+)
+
+// The chaos tests share one cluster (Redis, three reference nodes,
+// Prometheus scraping them every second), one steady load and one observerd
+// polling every 500 ms. Each subtest injects one real fault, waits for
+// exactly the violations the fault implies, checks them in /snapshot and
+// /metrics, repairs the fault, waits for the violations to clear, and leaves
+// the cluster healthy for the next one.
+//
+// Bounds: a violation is raised once its condition has held for its grace
+// period, and the condition is seen at the latest two polls (500 ms each)
+// after it begins; a violation clears at the first evaluation that no
+// longer sees it, so within two polls of the repair. Where a source only
+// sees a fault after a delay of its own (a Prometheus scrape and rate
+// window, a TTL running out, a registry entry expiring), the bound adds it.
+// Each bound also adds chaosSlack: the test runs with -race on a 2-core
+// machine next to Redis, Prometheus, three nodes and a load generator, and
+// a poll or an HTTP round trip of the test itself may be late by that much.
+const (
+	pollInterval = 500 * time.Millisecond
+	twoPolls     = 2 * pollInterval
+	// staleAfter is OBSERVERD_STALE_AFTER. It must exceed the poll
+	// interval plus the poll timeout (2 s), or a slow yet successful poll
+	// makes its source stale: with Redis down, the nodes' Redis-backed
+	// endpoints take about 1.7 s to fail (their Redis client retries), and
+	// the node poll waits for them.
+	staleAfter = 3 * time.Second
+	// maxBackoff is OBSERVERD_POLL_MAX_BACKOFF: a failing source is asked
+	// again at least this often, so it is seen back within it.
+	maxBackoff = time.Second
+	// latencyGrace and driftGrace are the short grace periods of the
+	// invariants that have one.
+	latencyGrace = 2 * time.Second
+	driftGrace   = 2 * time.Second
+	// latencyThreshold is well above the P99 of a healthy node here: a
+	// few milliseconds, but a -race build on 2 busy cores has single
+	// checks in the 100-250 ms bucket, and a P99 over few observations
+	// (a node just started, load just resumed) lands in that bucket for a
+	// whole rate window after one of them. checkDelay puts every check of
+	// the slow node in the 500 ms - 1 s bucket, so its P99 is at least
+	// 500 ms.
+	latencyThreshold = 250 * time.Millisecond
+	checkDelay       = 500 * time.Millisecond
+	// rateWindow and scrapeInterval are the cluster's Prometheus settings.
+	rateWindow     = 10 * time.Second
+	scrapeInterval = time.Second
+	// registryTTL and heartbeat are the nodes' registry settings.
+	registryTTL = 4 * time.Second
+	heartbeat   = time.Second
+	leakLimit   = 20
+	chaosSlack  = 1500 * time.Millisecond
+)
+
+// severityOf is the invariant's default severity.
+func severityOf(invariant string) string {
+	switch invariant {
+	case health.NodeDown, health.RedisDisconnected:
+		return health.SeverityCritical
+	case health.SequenceKeyLeak:
+		return health.SeverityInfo
+	default:
+		return health.SeverityWarning
+	}
+}
+
+// graceOf is the invariant's grace period in these tests.
+func graceOf(invariant string) time.Duration {
+	switch invariant {
+	case health.HighLatency:
+		return latencyGrace
+	case health.CounterDrift:
+		return driftGrace
+	default:
+		return 0
+	}
+}
+
+// steadyLoad is the background traffic: 30 checks per second over 22 keys
+// with the nodes' default limit (10 per minute), some of them blocked.
+func steadyLoad() loadgen.Config {
+	return loadgen.Config{Rate: 30, Keys: 20, HotShare: 0.3, HotKeys: 2, KeyPrefix: "steady-", Seed: 11}
+}
+
+func TestChaosInvariants(t *testing.T) {
+	c := startCluster(t, clusterOptions{nodes: 3, prometheus: true})
+	r := &chaosRig{c: c, stopLoad: c.load(steadyLoad())}
+	r.d = startDaemon(t, c.observerdEnv(
+		"OBSERVERD_HIGH_LATENCY_THRESHOLD="+latencyThreshold.String(),
+		"OBSERVERD_HIGH_LATENCY_GRACE="+latencyGrace.String(),
+		"OBSERVERD_COUNTER_DRIFT_GRACE="+driftGrace.String(),
+		fmt.Sprintf("OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=%d", leakLimit),
+		"OBSERVERD_STALE_AFTER="+staleAfter.String(),
+	)...)
+	r.d.waitReady(t, 30*time.Second)
+
+	t.Run("healthy under steady load", r.testHealthy)
+	t.Run("node_down", r.testNodeDown)
+	t.Run("redis_disconnected", r.testRedisDown)
+	for _, f := range r.faults() {
+		t.Run(f.name, func(t *testing.T) { r.run(t, f) })
+	}
+}
+
+// chaosRig is what the chaos subtests share.
+type chaosRig struct {
+	c        *cluster
+	d        *daemon
+	stopLoad func() loadgen.Totals
+}
+
+func (r *chaosRig) testHealthy(t *testing.T) {
+	// Wait until the load has been scraped, so that every figure the
+	// invariants read is there, then watch three seconds of snapshots.
+	first := r.d.waitSnapshot(t, 30*time.Second, "every node reachable, registered, with a P99", func(s *snapshot.Snapshot) error {
+		if len(s.Nodes) != len(r.c.nodes) {
+			return fmt.Errorf("%d nodes", len(s.Nodes))
+		}
+		for _, n := range s.Nodes {
+			if !n.Reachable || !n.Registered || !n.CheckLatencyP99Ms.Valid() {
+				return fmt.Errorf("node %s reachable %v registered %v p99 %v", n.ID, n.Reachable, n.Registered, n.CheckLatencyP99Ms)
+			}
+		}
+		return healthy(s)
+	})
+	var worst float64
+	r.watchUntil(t, "3s of a healthy cluster", 8*time.Second, expectation{}, func(s *snapshot.Snapshot) error {
+		for _, n := range s.Nodes {
+			worst = max(worst, float64(n.CheckLatencyP99Ms))
+		}
+		if d := s.GeneratedAt.Sub(first.GeneratedAt); d < 3*time.Second {
+			return fmt.Errorf("watched %s", d)
+		}
+		return nil
+	})
+	t.Logf("healthy: no violation and no unknown invariant for 3s; worst check P99 %.1fms (threshold %s)", worst, latencyThreshold)
+	r.checkMetrics(t, expectation{})
+}
+
+func (r *chaosRig) testNodeDown(t *testing.T) {
+	node := r.c.nodes[1]
+	t.Cleanup(func() { r.c.startNode(1) })
+	e := expectation{want: []wantViolation{{
+		key:     vkey{health.NodeDown, node.id},
+		message: `^node "` + node.id + `" \(` + regexp.QuoteMeta(node.Addr()) + `\) is unreachable`,
+	}}}
+	since := time.Now()
+	r.c.stopNode(1)
+	// The node is polled at its registry address: the next poll finds it
+	// refusing connections.
+	raised := r.waitRaised(t, e, since, twoPolls+chaosSlack)
+	r.checkMetrics(t, e)
+
+	// A crashed node's registry entry expires after its TTL; observerd
+	// then no longer discovers it, and knows it from memory and from its
+	// Prometheus target. It is still down since it stopped answering.
+	expired := r.watchUntil(t, "the registry entry of "+node.id+" expired", registryTTL+heartbeat+twoPolls+chaosSlack, e, func(s *snapshot.Snapshot) error {
+		if n := nodeOf(s, node.id); n == nil || n.Registered {
+			return fmt.Errorf("%s still registered", node.id)
+		}
+		return nil
+	})
+	later := r.holds(t, e, expired)
+	v, n := activeInvariants(later)[e.want[0].key], nodeOf(later, node.id)
+	if n != nil && !n.Reachable && strings.Contains(v.Message, "is reachable") {
+		t.Errorf("node_down says %q while the same snapshot has %s reachable=false, url=%q: the message must not call a node that does not answer reachable",
+			v.Message, node.id, n.URL)
+	}
+	if b := activeInvariants(raised)[e.want[0].key]; !v.FirstSeen.Equal(b.FirstSeen) {
+		t.Errorf("%s first_seen moved from %s to %s when the registry entry expired", e.want[0].key, b.FirstSeen, v.FirstSeen)
+	}
+
+	since = time.Now()
+	r.c.startNode(1)
+	// Back in the registry at once (heartbeat), seen by the next redis
+	// poll, then polled again by the next node poll.
+	r.waitCleared(t, e, since, twoPolls+chaosSlack)
+	r.waitHealthy(t)
+}
+
+func (r *chaosRig) testRedisDown(t *testing.T) {
+	// A violation already reported from Redis must stay reported, frozen,
+	// while Redis cannot be read: a stale source turns nothing green.
+	ttlKey := r.send(t, "frozen-", 3)
+	frozen := wantViolation{key: vkey{health.CounterWithoutTTL, ttlKey}, message: "has no TTL"}
+	since := time.Now()
+	r.redisDo(t, func(ctx context.Context) error { return r.c.rdb.Persist(ctx, "ratelimit:"+ttlKey).Err() })
+	r.waitRaised(t, expectation{want: []wantViolation{frozen}}, since, twoPolls+chaosSlack)
+
+	// The load is paused first: while Redis is down every check fails
+	// after the nodes' Redis client has retried with backoff, which puts
+	// the checks' P99 above the latency threshold. That would raise a
+	// true high_latency, a second fault that is not the one under test.
+	r.stopLoad()
+	restored := false
+	t.Cleanup(func() {
+		if !restored {
+			r.c.redis.Start(t)
+			r.stopLoad = r.c.load(steadyLoad())
+		}
+	})
+	disconnected := wantViolation{
+		key:     vkey{health.RedisDisconnected, health.SubjectRedis},
+		message: `^redis does not answer: source is stale after \d+ consecutive failures: .+`,
+	}
+	stale := wantViolation{
+		key:     vkey{health.SourceStale, snapshot.SourceRedis},
+		message: `^source "redis" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
+	}
+	e := expectation{
+		// The frozen violation stays reported as it was: holds checks
+		// that last_seen does not move for an unknown invariant.
+		want: []wantViolation{disconnected, frozen},
+		// Implied once the redis source has gone without success for
+		// longer than OBSERVERD_STALE_AFTER.
+		allow: map[vkey]string{stale.key: "redis is down for longer than the stale bound"},
+		// Every invariant read from Redis is unknown at once: the source
+		// turns stale at its first failed poll. node_down stays judged
+		// (the nodes answer /health; their registry entries are
+		// undecided), so do high_latency and source_stale.
+		unknown: []string{health.CounterDrift, health.CounterWithoutTTL, health.GhostAllowing, health.OverLimit, health.SequenceKeyLeak},
+	}
+	since = time.Now()
+	r.c.redis.Stop()
+	// The next redis poll fails.
+	r.waitRaised(t, e, since, twoPolls+chaosSlack)
+	e.want = append(e.want, stale)
+	raised := r.waitRaised(t, e, since, staleAfter+twoPolls+chaosSlack)
+	r.checkMetrics(t, e)
+	r.holds(t, e, raised)
+
+	// Redis comes back empty (no persistence): the key without TTL is gone
+	// too, so its violation clears with the others. The registry is empty
+	// until the nodes' next heartbeat, so node_down may flicker then: the
+	// registry entries did vanish. The load resumes once every node has
+	// registered again, that is once its Redis client has reconnected:
+	// checks sent before that fail slowly, as during the outage.
+	since = time.Now()
+	r.c.redis.Start(t)
+	testenv.WaitFor(t, heartbeat+chaosSlack, "every node registered again", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		for _, n := range r.c.nodes {
+			if ok, err := r.c.rdb.Exists(ctx, "ratelimiter:nodes:"+n.id).Result(); err != nil || ok != 1 {
+				return fmt.Errorf("%s: %d, %v", n.id, ok, err)
+			}
+		}
+		return nil
+	})
+	r.stopLoad, restored = r.c.load(steadyLoad()), true
+	// A failing source is polled again within the maximum backoff.
+	r.waitCleared(t, e, since, maxBackoff+twoPolls+chaosSlack)
+	r.waitHealthy(t)
+}
+
+// fault is one injected fault and its repair. raiseWithin counts from the
+// injection, clearWithin from the end of the repair.
+type fault struct {
+	name        string
+	expect      expectation
+	setup       func(t *testing.T) // prepares the fault, registering its own cleanup
+	inject      func(t *testing.T)
+	raiseWithin time.Duration
+	repair      func(t *testing.T)
+	clearWithin time.Duration
+}
+
+// run injects f, waits for exactly its violations, checks them in both
+// outputs and across snapshots, repairs it, waits for the violations to
+// clear and for the cluster to be healthy again.
+func (r *chaosRig) run(t *testing.T, f fault) {
+	if f.setup != nil {
+		f.setup(t)
+	}
+	since := time.Now()
+	f.inject(t)
+	raised := r.waitRaised(t, f.expect, since, f.raiseWithin)
+	r.checkMetrics(t, f.expect)
+	r.holds(t, f.expect, raised)
+	f.repair(t)
+	r.waitCleared(t, f.expect, time.Now(), f.clearWithin)
+	r.waitHealthy(t)
+}
+
+// faults are the faults that need no more than run's steps. Each raise
+// bound is the grace period plus two polls, plus how long the fault takes
+// to show and chaosSlack; each clear bound is two polls plus how long the
+// repair takes to show and chaosSlack.
+func (r *chaosRig) faults() []fault {
+	redis := func(cmd func(ctx context.Context) error) func(*testing.T) {
+		return func(t *testing.T) { r.redisDo(t, cmd) }
+	}
+	override := func(key, limit string) func(*testing.T) {
+		return redis(func(ctx context.Context) error {
+			return r.c.rdb.HSet(ctx, "ratelimit:limit:"+key, "limit", limit, "window_ms", "60000").Err()
+		})
+	}
+	unset := func(key string) func(*testing.T) {
+		return redis(func(ctx context.Context) error { return r.c.rdb.Del(ctx, "ratelimit:limit:"+key).Err() })
+	}
+	// keyed makes n allowed checks of prefix+"key-0" through targets (all
+	// nodes when empty) and, when allowing, keeps checking it twice a
+	// second while the fault holds.
+	keyed := func(prefix string, n int64, allowing bool, targets ...string) func(*testing.T) {
+		return func(t *testing.T) {
+			key := r.send(t, prefix, n, targets...)
+			t.Cleanup(func() { r.forget(t, key) })
+			if allowing {
+				stop := r.c.load(loadgen.Config{Rate: 2, Keys: 1, KeyPrefix: prefix})
+				t.Cleanup(func() { stop() })
+			}
+		}
+	}
+	skewed, slow := r.c.nodes[2], r.c.nodes[1]
+	// Which way the clock goes: a node counts a key over [its now -
+	// window, +inf). A node behind by d counts a longer window, which
+	// differs from Redis only by members older than the window that no
+	// check pruned yet: almost never. A node ahead by d counts only the
+	// members of the last window - d; with d = 58 s, a key filled through
+	// another node counts 0 there two seconds later while Redis and the
+	// other nodes count 10. The skewed node takes steady traffic too (it
+	// prunes what it checks to its short window), but no check leaves more
+	// than the limit in a key: no over_limit.
+	const ahead = 58 * time.Second
+	drift := `\d+ of \d+ (sampled keys|keys sampled by both) differ (from redis )?by more than 5; worst: key "[^"]+" counts \d+ `
+	const fresh = 40
+	orphans := func(t *testing.T) {
+		r.redisDo(t, func(ctx context.Context) error { _, err := r.orphanSequenceKeys(ctx, true); return err })
+	}
+	return []fault{{
+		name: "counter_without_ttl",
+		expect: expectation{want: []wantViolation{{
+			key:     vkey{health.CounterWithoutTTL, "ttl-key-0"},
+			message: `^counter key "ttl-key-0" has no TTL, so it never expires \(1 keys without TTL in all\)$`,
+		}}},
+		setup:       keyed("ttl-", 3, false),
+		inject:      redis(func(ctx context.Context) error { return r.c.rdb.Persist(ctx, "ratelimit:ttl-key-0").Err() }),
+		raiseWithin: twoPolls + chaosSlack,
+		repair:      redis(func(ctx context.Context) error { return r.c.rdb.Expire(ctx, "ratelimit:ttl-key-0", time.Minute).Err() }),
+		clearWithin: twoPolls + chaosSlack,
+	}, {
+		// The override says 2 per minute, the key already counts 3 and
+		// its clients keep asking with the default limit, which the nodes
+		// apply (quirk: /check ignores overrides), up to 10.
+		name: "over_limit",
+		expect: expectation{want: []wantViolation{{
+			key:     vkey{health.OverLimit, "over-key-0"},
+			message: `^key "over-key-0" counts ([3-9]|10) requests in its window, over its limit of 2$`,
+		}}},
+		setup:       keyed("over-", 3, true),
+		inject:      override("over-key-0", "2"),
+		raiseWithin: twoPolls + chaosSlack,
+		repair:      unset("over-key-0"),
+		clearWithin: twoPolls + chaosSlack,
+	}, {
+		// A zero limit with traffic is ghost_allowing only, not over_limit.
+		name: "ghost_allowing",
+		expect: expectation{want: []wantViolation{{
+			key:     vkey{health.GhostAllowing, "ghost-key-0"},
+			message: `^key "ghost-key-0" has a limit of 0 yet counts ([1-9]|10) requests in its window$`,
+		}}},
+		setup:       keyed("ghost-", 1, true),
+		inject:      override("ghost-key-0", "0"),
+		raiseWithin: twoPolls + chaosSlack,
+		repair:      unset("ghost-key-0"),
+		clearWithin: twoPolls + chaosSlack,
+	}, {
+		// The skewed node disagrees with Redis, and so with each other
+		// node: every key is in every node's sample, the keyspace being
+		// far below the 100 keys of /api/counters.
+		name: "counter_drift",
+		expect: expectation{want: []wantViolation{
+			{key: vkey{health.CounterDrift, skewed.id}, message: `^node "` + skewed.id + `": ` + drift + `on the node, \d+ in redis$`},
+			{key: vkey{health.CounterDrift, "node-1/" + skewed.id}, message: `^nodes "node-1" and "` + skewed.id + `": ` + drift},
+			{key: vkey{health.CounterDrift, "node-2/" + skewed.id}, message: `^nodes "node-2" and "` + skewed.id + `": ` + drift},
+		}},
+		setup: func(t *testing.T) {
+			keyed("drift-", 10, false, r.c.nodes[0].URL())(t)
+			t.Cleanup(func() { skewed.node.SetClockOffset(0) })
+		},
+		inject: func(*testing.T) { skewed.node.SetClockOffset(ahead) },
+		// The filled key leaves the skewed window after window - d.
+		raiseWithin: time.Minute - ahead + driftGrace + twoPolls + chaosSlack,
+		repair:      func(*testing.T) { skewed.node.SetClockOffset(0) },
+		clearWithin: twoPolls + chaosSlack,
+	}, {
+		name: "high_latency",
+		expect: expectation{want: []wantViolation{{
+			key:     vkey{health.HighLatency, slow.id},
+			message: `^node "` + slow.id + `" check latency p99 is [0-9.]+m?s, above the threshold of ` + latencyThreshold.String() + `$`,
+		}}},
+		setup:  func(t *testing.T) { t.Cleanup(func() { slow.node.SetCheckDelay(0) }) },
+		inject: func(*testing.T) { slow.node.SetCheckDelay(checkDelay) },
+		// The first slow checks end after the delay and reach the P99 at
+		// the next scrape (a 10 s rate window holds ~100 checks of the
+		// node, and a scrape brings ~10 slow ones: above 1%).
+		raiseWithin: checkDelay + scrapeInterval + latencyGrace + twoPolls + chaosSlack,
+		repair:      func(*testing.T) { slow.node.SetCheckDelay(0) },
+		// The P99 falls below the threshold once the last slow check (in
+		// flight for up to the delay) and the scrape before it have left
+		// the 10 s rate window.
+		clearWithin: checkDelay + rateWindow + scrapeInterval + twoPolls + chaosSlack,
+	}, {
+		// Short-lived clients, each with its own key and a 1 s window:
+		// each sorted set expires ceil(1000/1000)+1 = 2 s after its check,
+		// and its sequence key stays (quirk: they never expire).
+		name: "sequence_key_leak",
+		expect: expectation{want: []wantViolation{{
+			key:     vkey{health.SequenceKeyLeak, health.SubjectRedis},
+			message: fmt.Sprintf(`^\d+ orphan sequence keys \(no sorted set left\), above the threshold of %d$`, leakLimit),
+		}}},
+		setup: func(t *testing.T) { t.Cleanup(func() { orphans(t) }) },
+		inject: func(t *testing.T) {
+			window := int64(1000)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			tot, err := loadgen.Run(ctx, loadgen.Config{Targets: r.c.urls(), Rate: fresh, Count: fresh, FreshKeys: true, WindowMS: &window, KeyPrefix: "leak-"})
+			if err != nil || tot.Allowed != fresh {
+				t.Fatalf("fresh keys: %+v, %v", tot, err)
+			}
+		},
+		// One second of checks, then the last sorted set expires 2 s later
+		// (Redis's active expiry reclaims it within ~100 ms).
+		raiseWithin: time.Second + 2*time.Second + twoPolls + chaosSlack,
+		repair:      orphans,
+		clearWithin: twoPolls + chaosSlack,
+	}, {
+		name: "source_stale of prometheus",
+		expect: expectation{
+			want: []wantViolation{{
+				key:     vkey{health.SourceStale, snapshot.SourcePrometheus},
+				message: `^source "prometheus" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
+			}},
+			// high_latency reads Prometheus alone: unknown from the first
+			// failed poll on; nothing else is.
+			unknown: []string{health.HighLatency},
+		},
+		setup:       func(t *testing.T) { t.Cleanup(func() { r.c.prom.Start(t) }) },
+		inject:      func(*testing.T) { r.c.prom.Stop() },
+		raiseWithin: staleAfter + twoPolls + chaosSlack,
+		// Start returns once Prometheus answers; a failing source is
+		// polled again within the maximum backoff.
+		repair:      func(t *testing.T) { r.c.prom.Start(t) },
+		clearWithin: maxBackoff + twoPolls + chaosSlack,
+	}}
+}
