@@ -246,20 +246,28 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 	// too, so its violation clears with the others. The registry is empty
 	// until the nodes' next heartbeat, so node_down may flicker then: the
 	// registry entries did vanish. The load resumes once every node has
-	// registered again, that is once its Redis client has reconnected:
-	// checks sent before that fail slowly, as during the outage.
+	// registered again and answers checks, that is once its Redis client
+	// has reconnected: checks sent before that fail slowly, as during the
+	// outage. Registered is not enough: go-redis may refuse new connections
+	// for up to a second more, while dials begun during the outage fail.
 	since = time.Now()
 	r.c.redis.Start(t)
-	testenv.WaitFor(t, heartbeat+chaosSlack, "every node registered again", func() error {
+	testenv.WaitFor(t, heartbeat+time.Second+chaosSlack, "every node registered and checking again", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		for _, n := range r.c.nodes {
 			if ok, err := r.c.rdb.Exists(ctx, "ratelimiter:nodes:"+n.id).Result(); err != nil || ok != 1 {
 				return fmt.Errorf("%s: %d, %v", n.id, ok, err)
 			}
+			limit := int64(1 << 30)
+			tot, err := loadgen.Run(ctx, loadgen.Config{Targets: []string{n.URL()}, Count: 1, Rate: 100, Keys: 1, KeyPrefix: "probe-", Limit: &limit})
+			if err != nil || tot.Allowed != 1 {
+				return fmt.Errorf("%s: a check: %+v, %v", n.id, tot, err)
+			}
 		}
 		return nil
 	})
+	r.redisDo(t, func(ctx context.Context) error { return r.c.rdb.Del(ctx, "ratelimit:probe-key-0", "ratelimit:probe-key-0:seq").Err() })
 	r.stopLoad, restored = r.c.load(steadyLoad()), true
 	// A failing source is polled again within the maximum backoff.
 	r.waitCleared(t, e, since, maxBackoff+twoPolls+chaosSlack)
