@@ -267,7 +267,9 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 		}
 		return nil
 	})
-	r.redisDo(t, func(ctx context.Context) error { return r.c.rdb.Del(ctx, "ratelimit:probe-key-0", "ratelimit:probe-key-0:seq").Err() })
+	r.redisDo(t, func(ctx context.Context) error {
+		return r.c.rdb.Del(ctx, "ratelimit:probe-key-0", "ratelimit:probe-key-0:seq").Err()
+	})
 	r.stopLoad, restored = r.c.load(steadyLoad()), true
 	// A failing source is polled again within the maximum backoff.
 	r.waitCleared(t, e, since, maxBackoff+twoPolls+chaosSlack)

@@ -76,18 +76,25 @@ func TestRedisOnly(t *testing.T) {
 	d.waitReady(t, 15*time.Second)
 	s := d.snapshot(t)
 	c := s.Counters
-	if c.Keys != 3 || c.RequestsInWindow != 17 || c.BlockedKeys != 1 || c.OverLimitKeys != 1 || c.KeysWithoutTTL != 1 || c.OrphanSequenceKeys != 1 {
-		t.Errorf("counters = %+v", c)
+	if c.Keys != seededKeys || c.RequestsInWindow != seededRequests || c.BlockedKeys != 1 || c.OverLimitKeys != 1 || c.KeysWithoutTTL != 1 || c.OrphanSequenceKeys != 1 {
+		t.Errorf("counters = %+v, want %d keys, %d requests", c, seededKeys, seededRequests)
 	}
-	if len(c.Top) != 3 || c.Top[0].Key != "hot" || c.Top[0].Count != 12 || c.Top[0].Limit != 10 {
+	// The top keys by count, then by name.
+	wantTop := []string{"hot", "bulk-0004", "bulk-0009", "bulk-0014"}
+	if len(c.Top) != 20 || c.Top[0].Count != 12 || c.Top[0].Limit != 10 || c.Top[1].Count != 5 {
 		t.Errorf("top = %+v", c.Top)
+	}
+	for i, k := range wantTop {
+		if i < len(c.Top) && c.Top[i].Key != k {
+			t.Errorf("top[%d] = %s, want %s", i, c.Top[i].Key, k)
+		}
 	}
 	if !s.Redis.Connected || s.Redis.Version == "" || s.Sources["redis"].Status != snapshot.StatusOK {
 		t.Errorf("redis = %+v, source = %+v", s.Redis, s.Sources["redis"])
 	}
 	m := d.metrics(t)
 	for name, want := range map[string]string{
-		"observerd_counter_keys": "3", "observerd_counter_requests_in_window": "17", "observerd_counter_blocked_keys": "1",
+		"observerd_counter_keys": fmt.Sprint(seededKeys), "observerd_counter_requests_in_window": fmt.Sprint(seededRequests), "observerd_counter_blocked_keys": "1",
 		"observerd_counter_keys_without_ttl": "1", "observerd_counter_orphan_sequence_keys": "1", "observerd_redis_up": "1",
 		`observerd_counter_requests{key="hot"}`: "12",
 	} {
@@ -103,7 +110,7 @@ func TestRedisOnly(t *testing.T) {
 		}
 		return nil
 	})
-	if stale.Counters.Keys != 3 || stale.Redis.Connected {
+	if stale.Counters.Keys != seededKeys || stale.Redis.Connected {
 		t.Errorf("while Redis is down: counters %+v connected %v; want the last good data, disconnected", stale.Counters, stale.Redis.Connected)
 	}
 	m = d.metrics(t)

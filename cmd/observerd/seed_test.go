@@ -9,10 +9,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// seedKeyspace writes a small known keyspace with the default limit 10:
-// "hot" 12 requests in its window (blocked and over its limit), "cold" 3 in
-// its window and 2 older, without TTL, "vip" 2 under an override of 5 per
-// minute, and one orphan sequence key: 3 keys, 17 requests in window.
+// Figures of the keyspace seedKeyspace writes.
+const (
+	bulkKeys       = 3000
+	seededKeys     = 3 + bulkKeys
+	seededRequests = 17 + bulkKeys/5*(1+2+3+4+5)
+)
+
+// seedKeyspace writes a known keyspace with the default limit 10: "hot" 12
+// requests in its window (blocked and over its limit), "cold" 3 in its
+// window and 2 older, without TTL, "vip" 2 under an override of 5 per
+// minute, one orphan sequence key, and bulkKeys keys "bulk-N" with 1 to 5
+// requests each.
 func seedKeyspace(t *testing.T, addr string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -35,6 +43,11 @@ func seedKeyspace(t *testing.T, addr string) {
 	pipe.Expire(ctx, "ratelimit:vip", 61*time.Second)
 	pipe.HSet(ctx, "ratelimit:limit:vip", "limit", "5", "window_ms", "60000")
 	pipe.Set(ctx, "ratelimit:gone:seq", "7", 0)
+	for i := range bulkKeys {
+		key := fmt.Sprintf("bulk-%04d", i)
+		add(key, 1+i%5, now)
+		pipe.Expire(ctx, "ratelimit:"+key, 61*time.Second)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatalf("seed keyspace: %v", err)
 	}
