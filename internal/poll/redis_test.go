@@ -128,24 +128,6 @@ func newRedisTestClient(t testing.TB, url string, wrap func(redisclient.ScanFunc
 	return c
 }
 
-// replayEveryPage hands every real SCAN page over twice, as SCAN may.
-func replayEveryPage(next redisclient.ScanFunc) redisclient.ScanFunc {
-	const replay = ^uint64(0)
-	var last []string
-	var lastNext uint64
-	return func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
-		if cursor == replay {
-			return last, lastNext, nil
-		}
-		keys, n, err := next(ctx, cursor)
-		if err != nil {
-			return nil, 0, err
-		}
-		last, lastNext = slices.Clone(keys), n
-		return keys, replay, nil
-	}
-}
-
 func pollRedis(t testing.TB, p *RedisPoller) (*snapshot.RedisSection, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -198,7 +180,7 @@ func TestRedisPoller(t *testing.T) {
 		},
 		{
 			name:          "every SCAN page twice",
-			wrap:          replayEveryPage,
+			wrap:          testenv.ReplayPages[redisclient.ScanFunc],
 			listCap:       10,
 			wantBlocks:    []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "atlimit", Count: 10, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}, {Key: "ghost", Count: 3, Limit: 0}},
 			wantOverLimit: []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}},

@@ -138,7 +138,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("seed: %v", err)
 	}
 
-	c := newTestClient(t, Options{ClusterAddrs: addrs[:1], ScanCount: 20, BatchSize: 16, WrapScan: replayPages})
+	c := newTestClient(t, Options{ClusterAddrs: addrs[:1], ScanCount: 20, BatchSize: 16, WrapScan: testenv.ReplayPages[ScanFunc]})
 	if !c.Cluster() {
 		t.Fatal("Cluster() = false")
 	}

@@ -61,25 +61,6 @@ func seedWalk(t *testing.T, ctx context.Context, rc *goredis.Client) time.Time {
 	return now
 }
 
-// replayPages makes SCAN hand every real page over twice, as it may while
-// the server rehashes: the first answer's cursor points at a replay.
-func replayPages(next ScanFunc) ScanFunc {
-	const replay = ^uint64(0)
-	var last []string
-	var lastNext uint64
-	return func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
-		if cursor == replay {
-			return last, lastNext, nil
-		}
-		keys, n, err := next(ctx, cursor)
-		if err != nil {
-			return nil, 0, err
-		}
-		last, lastNext = slices.Clone(keys), n
-		return keys, replay, nil
-	}
-}
-
 func testWindow(key string) time.Duration {
 	if key == "short" {
 		return time.Second
@@ -99,7 +80,7 @@ func TestWalkCounters(t *testing.T) {
 		wantDuplicates int64
 	}{
 		{name: "plain"},
-		{name: "every page twice", wrap: replayPages, wantDuplicates: distinct},
+		{name: "every page twice", wrap: testenv.ReplayPages[ScanFunc], wantDuplicates: distinct},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
