@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,9 +16,10 @@ import (
 // Prometheus is a prometheus child process on a loopback port.
 type Prometheus struct {
 	// Addr is host:port; URL is http://Addr.
-	Addr string
-	URL  string
-	proc *process
+	Addr   string
+	URL    string
+	dbPath string
+	proc   *process
 }
 
 // PrometheusConfig says what the test Prometheus scrapes.
@@ -31,7 +34,8 @@ type PrometheusConfig struct {
 
 // StartPrometheus starts a prometheus on a free loopback port with a
 // generated configuration and an empty database in a temporary directory,
-// and stops it when the test ends.
+// and stops it when the test ends. A port taken between choosing and
+// binding it is given up for another.
 func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	t.Helper()
 	path := LookBinary(t, "prometheus", "prometheus")
@@ -46,26 +50,35 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	if err := os.WriteFile(confPath, []byte(PrometheusYAML(cfg)), 0o644); err != nil {
 		t.Fatalf("write prometheus config: %v", err)
 	}
-	port := FreePort(t)
-	p := &Prometheus{
-		Addr: fmt.Sprintf("127.0.0.1:%d", port),
-		proc: &process{
+	var err error
+	for range startAttempts {
+		port := FreePort(t)
+		p := &Prometheus{
+			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
+			dbPath: filepath.Join(dir, "data-"+itoa(port)),
+		}
+		p.proc = &process{
 			name: "prometheus",
 			path: path,
 			dir:  dir,
 			args: []string{
 				"--config.file=" + confPath,
-				"--storage.tsdb.path=" + filepath.Join(dir, "data"),
+				"--storage.tsdb.path=" + p.dbPath,
 				"--web.listen-address=127.0.0.1:" + itoa(port),
 				"--storage.tsdb.retention.time=1h",
 				"--log.level=warn",
 			},
-		},
+		}
+		p.URL = "http://" + p.Addr
+		t.Cleanup(p.proc.stop)
+		p.proc.start(t)
+		if err = Poll(startTimeout, p.ready); err == nil {
+			return p
+		}
+		p.proc.stop()
 	}
-	p.URL = "http://" + p.Addr
-	t.Cleanup(p.proc.stop)
-	p.Start(t)
-	return p
+	t.Fatalf("start prometheus: %v", err)
+	return nil
 }
 
 // PrometheusYAML renders a scrape configuration for cfg.
@@ -88,23 +101,51 @@ func PrometheusYAML(cfg PrometheusConfig) string {
 func (p *Prometheus) Start(t testing.TB) {
 	t.Helper()
 	p.proc.start(t)
-	WaitFor(t, startTimeout, "prometheus on "+p.Addr, func() error {
-		if p.proc.exited() {
-			return fmt.Errorf("%w: %s", errExited, p.proc.logTail())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("/-/ready answered %s", resp.Status)
-		}
-		return nil
-	})
+	WaitFor(t, startTimeout, "prometheus on "+p.Addr, p.ready)
+}
+
+// ready answers nil once this very Prometheus is ready on Addr: it must
+// report its own database path, or the test would talk to another one.
+func (p *Prometheus) ready() error {
+	if p.proc.exited() {
+		return fmt.Errorf("%w: %s", errExited, p.proc.logTail())
+	}
+	var flags struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := p.getJSON("/api/v1/status/flags", &flags); err != nil {
+		return err
+	}
+	if got := flags.Data["storage.tsdb.path"]; got != p.dbPath {
+		return fmt.Errorf("%s answered by another prometheus (database %s)", p.Addr, got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/-/ready answered %s", resp.Status)
+	}
+	return nil
+}
+
+func (p *Prometheus) getJSON(path string, v any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s answered %s", path, resp.Status)
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }
 
 // Stop stops Prometheus and waits for it to exit.

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,67 +22,117 @@ type Redis struct {
 }
 
 // StartRedis starts a redis-server with no persistence on a free loopback
-// port and stops it when the test ends.
+// port and stops it when the test ends. A port taken between choosing and
+// binding it (by another test binary) is given up for another.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	path := LookBinary(t, "redis-server", "redis-server")
-	port := FreePort(t)
-	dir := t.TempDir()
-	r := &Redis{
-		Addr: fmt.Sprintf("127.0.0.1:%d", port),
-		proc: &process{
-			name: "redis",
-			path: path,
-			dir:  dir,
-			args: []string{
-				"--port", itoa(port), "--bind", "127.0.0.1",
-				"--save", "", "--appendonly", "no", "--dir", dir,
-				"--protected-mode", "no", "--daemonize", "no",
+	var err error
+	for range startAttempts {
+		port := FreePort(t)
+		dir := t.TempDir()
+		r := &Redis{
+			Addr: fmt.Sprintf("127.0.0.1:%d", port),
+			proc: &process{
+				name: "redis",
+				path: path,
+				dir:  dir,
+				args: []string{
+					"--port", itoa(port), "--bind", "127.0.0.1",
+					"--save", "", "--appendonly", "no", "--dir", dir,
+					"--protected-mode", "no", "--daemonize", "no",
+				},
 			},
-		},
+		}
+		r.URL = "redis://" + r.Addr
+		t.Cleanup(r.proc.stop)
+		r.proc.start(t)
+		if err = Poll(startTimeout, r.ready); err == nil {
+			return r
+		}
+		r.proc.stop()
 	}
-	r.URL = "redis://" + r.Addr
-	t.Cleanup(r.proc.stop)
-	r.Start(t)
-	return r
+	t.Fatalf("start redis-server: %v", err)
+	return nil
 }
 
 // Start starts the server again on the same port after Stop (its data is
-// gone) and waits until it answers PING.
+// gone) and waits until it answers.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
 	r.proc.start(t)
-	WaitFor(t, startTimeout, "redis-server on "+r.Addr, func() error {
-		if r.proc.exited() {
-			return fmt.Errorf("%w: %s", errExited, r.proc.logTail())
+	WaitFor(t, startTimeout, "redis-server on "+r.Addr, r.ready)
+}
+
+// ready answers nil once this very process answers on Addr: another
+// redis-server on the port would make the test talk to a stranger.
+func (r *Redis) ready() error {
+	if r.proc.exited() {
+		return fmt.Errorf("%w: %s", errExited, r.proc.logTail())
+	}
+	info, err := r.command("INFO server")
+	if err != nil {
+		return err
+	}
+	want := "process_id:" + itoa(r.proc.pid())
+	for _, line := range strings.Split(info, "\n") {
+		if strings.HasPrefix(line, "process_id:") && strings.TrimSpace(line) != want {
+			return fmt.Errorf("%s answered by another redis-server (%s)", r.Addr, strings.TrimSpace(line))
 		}
-		return r.ping()
-	})
+	}
+	return nil
 }
 
 // Stop stops the server and waits for it to exit.
 func (r *Redis) Stop() { r.proc.stop() }
 
-// ping speaks RESP by hand so that testenv needs no client library.
+// ping answers nil when the server answers PING.
 func (r *Redis) ping() error {
+	line, err := r.command("PING")
+	if err != nil {
+		return err
+	}
+	if line != "PONG" {
+		return fmt.Errorf("PING answered %q", line)
+	}
+	return nil
+}
+
+// command sends one inline command and reads a simple or bulk string
+// reply, speaking RESP by hand so that testenv needs no client library.
+func (r *Redis) command(cmd string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", r.Addr)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		return "", err
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
 	if err != nil {
-		return err
+		return "", err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("%s: bad bulk reply %q", cmd, line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	default:
+		return "", fmt.Errorf("%s answered %q", cmd, line)
 	}
-	return nil
 }

@@ -19,6 +19,10 @@ import (
 // startTimeout bounds how long a server may take to become ready.
 const startTimeout = 30 * time.Second
 
+// startAttempts is how many free ports a server is tried on: a port is free
+// when chosen, but another test binary may bind it before the server does.
+const startAttempts = 3
+
 // LookBinary returns the path of a binary or fails the test with the Debian
 // package that provides it.
 func LookBinary(t testing.TB, name, debianPackage string) string {
@@ -30,15 +34,35 @@ func LookBinary(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut holds the ports FreePort has returned in this test binary, so
+// that two tests never get the same one. Test helpers only: it lives as
+// long as the binary and guards nothing but itself.
+var handedOut = struct {
+	mu    sync.Mutex // guards ports
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no other test of this binary got.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		handedOut.mu.Lock()
+		taken := handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.mu.Unlock()
+		if !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("find a free port: every port offered was handed out before")
+	return 0
 }
 
 // WaitFor calls cond until it returns nil or the timeout passes, and fails
@@ -134,6 +158,16 @@ func (p *process) stop() {
 		<-p.done
 	}
 	p.cmd, p.done = nil, nil
+}
+
+// pid is the process id, 0 when not running.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // exited reports whether the process ended by itself.
