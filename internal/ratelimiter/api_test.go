@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/observerd/observerd/internal/testenv"
 )
 
 // seedCounter writes a counter the way checks do: n members at atMS, and
@@ -34,38 +36,30 @@ func TestCountersSampleInScanOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := tn.do(t, http.MethodGet, "/api/counters", nil)
-	if a.status != http.StatusOK {
-		t.Fatalf("status %d (%s)", a.status, a.raw)
-	}
-	counters := list(t, a.body, "counters")
-	if len(counters) != 100 {
-		t.Fatalf("%d counters, want the cap of 100", len(counters))
-	}
-
-	// The same walk the node makes: SCAN order, sequence keys and override
-	// hashes skipped, the first 100 counters.
+	// The node answers with the first 100 counters of a SCAN walk, as the
+	// test's own walk finds them. Redis rehashes the keyspace in the
+	// background after the seeding, which may reorder SCAN between the two
+	// walks, so both are taken again until they agree.
+	var counters []map[string]any
 	var want []string
-	var cursor uint64
-	for len(want) < 100 {
-		keys, next, err := tn.rdb.Scan(t.Context(), cursor, "ratelimit:*", scanCount).Result()
-		if err != nil {
-			t.Fatal(err)
+	testenv.WaitFor(t, 10*time.Second, "the node's sample equal to a SCAN walk", func() error {
+		a := tn.do(t, http.MethodGet, "/api/counters", nil)
+		if a.status != http.StatusOK {
+			t.Fatalf("status %d (%s)", a.status, a.raw)
 		}
-		for _, k := range keys {
-			if len(want) < 100 && !isSeqOrOverride(k) {
-				want = append(want, k[len("ratelimit:"):])
+		counters = list(t, a.body, "counters")
+		if len(counters) != 100 {
+			t.Fatalf("%d counters, want the cap of 100", len(counters))
+		}
+		want = scanCounters(t, tn.rdb, 100)
+		for i, c := range counters {
+			if c["key"] != want[i] {
+				return fmt.Errorf("counter %d is %v, want %q (SCAN order)", i, c["key"], want[i])
 			}
 		}
-		if next == 0 {
-			break
-		}
-		cursor = next
-	}
+		return nil
+	})
 	for i, c := range counters {
-		if c["key"] != want[i] {
-			t.Fatalf("counter %d is %v, want %q (SCAN order)", i, c["key"], want[i])
-		}
 		var idx int
 		if _, err := fmt.Sscanf(want[i], "k%03d", &idx); err != nil {
 			t.Fatalf("unexpected key %q", want[i])
@@ -88,6 +82,30 @@ func TestCountersSampleInScanOrder(t *testing.T) {
 	if got := testutilGauge(tn.metrics.activeCounters); got != 100 {
 		t.Errorf("ratelimiter_active_counters %v, want 100", got)
 	}
+}
+
+// scanCounters walks SCAN as the node does: sequence keys and override
+// hashes skipped, the first n counters.
+func scanCounters(t *testing.T, rdb *redis.Client, n int) []string {
+	t.Helper()
+	var want []string
+	var cursor uint64
+	for len(want) < n {
+		keys, next, err := rdb.Scan(t.Context(), cursor, "ratelimit:*", scanCount).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if len(want) < n && !isSeqOrOverride(k) {
+				want = append(want, k[len("ratelimit:"):])
+			}
+		}
+		if next == 0 {
+			break
+		}
+		cursor = next
+	}
+	return want
 }
 
 func isSeqOrOverride(k string) bool {
