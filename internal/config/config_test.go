@@ -68,6 +68,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{give: "OBSERVERD_POLL_INTERVAL=0s", want: "OBSERVERD_POLL_INTERVAL: must be positive"},
 		{give: "OBSERVERD_TOP_KEYS=many", want: "OBSERVERD_TOP_KEYS"},
 		{give: "OBSERVERD_TOP_KEYS=-1", want: "OBSERVERD_TOP_KEYS: must be between"},
+		{give: "OBSERVERD_TOP_KEYS=0", want: "OBSERVERD_TOP_KEYS: must be between 1 and 1000"},
 		{give: "OBSERVERD_SOURCES=redis,mysql", want: `OBSERVERD_SOURCES: unknown source "mysql"`},
 		{give: "OBSERVERD_RATELIMITER_URLS=localhost:8000", want: "OBSERVERD_RATELIMITER_URLS"},
 		{give: "OBSERVERD_REDIS_URL=http://localhost:6379", want: "OBSERVERD_REDIS_URL"},

@@ -109,8 +109,8 @@ func (c Config) Validate() error {
 	if c.NodePrefix == "" {
 		bad("NODE_PREFIX", "must not be empty")
 	}
-	if c.TopKeys < 0 || c.TopKeys > 1000 {
-		bad("TOP_KEYS", "must be between 0 and 1000, got %d", c.TopKeys)
+	if c.TopKeys < 1 || c.TopKeys > 1000 {
+		bad("TOP_KEYS", "must be between 1 and 1000, got %d", c.TopKeys)
 	}
 	if c.ListLimit < 1 || c.ListLimit > 100000 {
 		bad("LIST_LIMIT", "must be between 1 and 100000, got %d", c.ListLimit)

@@ -124,11 +124,19 @@ func TestPrometheusPoller(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if !s.Instances[busy.addr].AllowedPerSecond.Valid() || !s.Instances[idle.addr].AllowedPerSecond.Valid() {
+		// A missing instance reads as zero values, which are valid numbers:
+		// ask for presence first.
+		b, okBusy := s.Instances[busy.addr]
+		i, okIdle := s.Instances[idle.addr]
+		d, okDown := s.Instances[down]
+		if !okBusy || !okIdle || !okDown {
+			return fmt.Errorf("not every target seen yet: %+v", s.Instances)
+		}
+		if !b.AllowedPerSecond.Valid() || !i.AllowedPerSecond.Valid() {
 			return fmt.Errorf("no rates yet: %+v", s.Instances)
 		}
-		if !s.Instances[busy.addr].CheckLatencyP99.Valid() || s.Instances[down].Up == nil {
-			return fmt.Errorf("no latency or down target yet: %+v", s.Instances)
+		if !b.CheckLatencyP99.Valid() || d.Up == nil || !s.AllowedPerSecond.Valid() || !s.BlockedPerSecond.Valid() {
+			return fmt.Errorf("no latency, totals or down target yet: %+v", s.Instances)
 		}
 		sec = s
 		return nil

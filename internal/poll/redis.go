@@ -211,13 +211,12 @@ func (l redisLimits) window(key string) time.Duration {
 // redisTally sums the walk as it goes; its lists are bounded heaps, so memory
 // does not grow with the keyspace.
 type redisTally struct {
-	c           snapshot.Counters
-	blocksTotal int
-	top         *topHeap[snapshot.TopKey]
-	blocks      *topHeap[snapshot.Block]
-	overLimit   *topHeap[snapshot.Block]
-	zeroActive  *topHeap[snapshot.Block]
-	withoutTTL  *topHeap[string]
+	c          snapshot.Counters
+	top        *topHeap[snapshot.TopKey]
+	blocks     *topHeap[snapshot.Block]
+	overLimit  *topHeap[snapshot.Block]
+	zeroActive *topHeap[snapshot.Block]
+	withoutTTL *topHeap[string]
 }
 
 func newRedisTally(topN, listCap int) *redisTally {
@@ -241,7 +240,6 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
 	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
 	if cn.Count >= limit {
 		t.c.BlockedKeys++
-		t.blocksTotal++
 		t.blocks.add(b)
 	}
 	// A zero limit with traffic is its own anomaly (ghost_allowing), not
@@ -266,7 +264,7 @@ func (t *redisTally) fill(sec *snapshot.RedisSection) {
 	sec.Counters = t.c
 	sec.Counters.Top = t.top.sorted()
 	sec.Blocks = t.blocks.sorted()
-	sec.BlocksTotal = t.blocksTotal
+	sec.BlocksTotal = int(t.c.BlockedKeys)
 	sec.OverLimit = t.overLimit.sorted()
 	sec.ZeroLimitActive = t.zeroActive.sorted()
 	sec.WithoutTTL = t.withoutTTL.sorted()
