@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -140,21 +141,14 @@ func (c Config) Enabled(source string) bool { return slices.Contains(c.Sources, 
 
 // IntervalFor is the poll interval of source.
 func (c Config) IntervalFor(source string) time.Duration {
-	return perSource(source, c.PollInterval, c.RatelimiterInterval, c.RedisInterval, c.PrometheusInterval)
+	own := map[string]time.Duration{"ratelimiter": c.RatelimiterInterval, "redis": c.RedisInterval, "prometheus": c.PrometheusInterval}
+	return cmp.Or(own[source], c.PollInterval)
 }
 
 // TimeoutFor is the deadline of one poll of source.
 func (c Config) TimeoutFor(source string) time.Duration {
-	return perSource(source, c.PollTimeout, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout)
-}
-
-// perSource picks source's own setting, or def where it has none.
-func perSource(source string, def, ratelimiter, redis, prometheus time.Duration) time.Duration {
-	own := map[string]time.Duration{"ratelimiter": ratelimiter, "redis": redis, "prometheus": prometheus}[source]
-	if own == 0 {
-		return def
-	}
-	return own
+	own := map[string]time.Duration{"ratelimiter": c.RatelimiterTimeout, "redis": c.RedisTimeout, "prometheus": c.PrometheusTimeout}
+	return cmp.Or(own[source], c.PollTimeout)
 }
 
 // StaleAfterFor is the age beyond which source's data is stale:
