@@ -2,16 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/ratelimiter"
+	"github.com/observerd/observerd/internal/ratelimiter/ratelimitertest"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -27,29 +25,8 @@ func startNode(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb, err := ratelimiter.NewRedisClient(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() })
-	node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- node.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String()
+	_, url := ratelimitertest.Start(t, cfg, nil)
+	return url
 }
 
 func TestRunPrintsTotals(t *testing.T) {

@@ -1,15 +1,13 @@
 package loadgen
 
 import (
-	"context"
-	"net"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/ratelimiter"
+	"github.com/observerd/observerd/internal/ratelimiter/ratelimitertest"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -39,24 +37,8 @@ func startNodes(t *testing.T, n int, mutate func(*ratelimiter.Config)) ([]*refNo
 		if mutate != nil {
 			mutate(&cfg)
 		}
-		node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- node.Run(ctx, ln) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("node run: %v", err)
-			}
-		})
-		nodes[i] = &refNode{Node: node, url: "http://" + ln.Addr().String()}
+		node, url := ratelimitertest.Start(t, cfg, rdb)
+		nodes[i] = &refNode{Node: node, url: url}
 	}
 	return nodes, rdb
 }

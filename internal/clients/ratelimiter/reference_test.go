@@ -1,19 +1,16 @@
 package ratelimiter_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	client "github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/ratelimiter"
+	"github.com/observerd/observerd/internal/ratelimiter/ratelimitertest"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -31,29 +28,7 @@ func startReferenceNode(t *testing.T, mutate func(*ratelimiter.Config)) (*rateli
 	cfg.NodeHost = "127.0.0.1"
 	cfg.NodePort = 0
 	mutate(&cfg)
-	rdb, err := ratelimiter.NewRedisClient(cfg)
-	if err != nil {
-		t.Fatalf("redis client: %v", err)
-	}
-	node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("new node: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- node.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("reference node: %v", err)
-		}
-		_ = rdb.Close()
-	})
-	return node, "http://" + ln.Addr().String()
+	return ratelimitertest.Start(t, cfg, nil)
 }
 
 func findCounter(list []snapshot.APICounter, key string) (snapshot.APICounter, bool) {

@@ -1,0 +1,48 @@
+// Package ratelimitertest runs reference rate limiter nodes in tests.
+package ratelimitertest
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/ratelimiter"
+)
+
+// Start runs a reference node with cfg on a free 127.0.0.1 port and stops
+// it when the test ends. With cfg.NodePort 0 the node registers the port it
+// listens on. rdb may be shared by several nodes; nil gives the node a
+// client of its own for cfg.RedisURL, closed after it stops. Start returns
+// the node and its base URL.
+func Start(t testing.TB, cfg ratelimiter.Config, rdb redis.UniversalClient) (*ratelimiter.Node, string) {
+	t.Helper()
+	if rdb == nil {
+		own, err := ratelimiter.NewRedisClient(cfg)
+		if err != nil {
+			t.Fatalf("reference node %s: %v", cfg.NodeID, err)
+		}
+		t.Cleanup(func() { _ = own.Close() }) // runs after the node stopped
+		rdb = own
+	}
+	node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("reference node %s: %v", cfg.NodeID, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("reference node %s: listen: %v", cfg.NodeID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("reference node %s: %v", cfg.NodeID, err)
+		}
+	})
+	return node, "http://" + ln.Addr().String()
+}
