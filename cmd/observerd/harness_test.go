@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,25 +20,7 @@ type daemon struct {
 	URL    string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testenv.Buffer
 }
 
 // startDaemon runs observerd on 127.0.0.1:0 with env added to a minimal
@@ -48,7 +28,7 @@ func (s *syncBuffer) String() string {
 func startDaemon(t *testing.T, env ...string) *daemon {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &daemon{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
+	d := &daemon{cancel: cancel, done: make(chan error, 1), logs: &testenv.Buffer{}}
 	addrs := make(chan net.Addr, 1)
 	environ := append([]string{"OBSERVERD_LISTEN_ADDR=127.0.0.1:0", "OBSERVERD_LOG_LEVEL=debug"}, env...)
 	go func() {

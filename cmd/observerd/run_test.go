@@ -148,7 +148,7 @@ func TestSIGTERM(t *testing.T) {
 		"OBSERVERD_RATELIMITER_URLS=http://127.0.0.1:1",
 		"OBSERVERD_PROMETHEUS_URL=http://127.0.0.1:1",
 	)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
