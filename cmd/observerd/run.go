@@ -71,12 +71,13 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		onListen(ln.Addr())
 	}
 
-	healthCfg := healthConfig(cfg)
-	evaluator := health.NewEvaluator(healthCfg, logger.Named("health"))
+	// One staleness bound per source serves both the store (stale status,
+	// withheld metrics) and the source_stale invariant.
 	staleAfter := make(map[string]time.Duration, len(cfg.Sources))
 	for _, s := range cfg.Sources {
 		staleAfter[s] = cfg.StaleAfterFor(s)
 	}
+	evaluator := health.NewEvaluator(healthConfig(cfg, staleAfter), logger.Named("health"))
 	store := snapshot.NewStore(snapshot.StoreConfig{
 		Enabled:         cfg.Sources,
 		StaleAfter:      staleAfter,
@@ -176,7 +177,7 @@ func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
 }
 
 // healthConfig maps the OBSERVERD_* thresholds onto the invariants.
-func healthConfig(cfg config.Config) health.Config {
+func healthConfig(cfg config.Config, staleAfter map[string]time.Duration) health.Config {
 	h := health.DefaultConfig()
 	inv := cfg.Invariants
 	h.NodeDown.Grace = inv.NodeDownGrace
@@ -191,9 +192,6 @@ func healthConfig(cfg config.Config) health.Config {
 	h.SequenceKeyLeak.Grace = inv.SequenceKeyLeakGrace
 	h.SequenceKeyLeak.Threshold = inv.SequenceKeyLeakThreshold
 	h.SourceStale.Grace = inv.SourceStaleGrace
-	h.SourceStale.StaleAfter = make(map[string]time.Duration, len(cfg.Sources))
-	for _, s := range cfg.Sources {
-		h.SourceStale.StaleAfter[s] = cfg.StaleAfterFor(s)
-	}
+	h.SourceStale.StaleAfter = staleAfter
 	return h
 }
