@@ -21,107 +21,179 @@ type demoCluster struct {
 	nodes      []string // base URLs
 }
 
+// starter holds what every step of startCluster needs.
+type starter struct {
+	ctx  context.Context
+	ps   *procs
+	bins binaries
+	dir  string
+	log  io.Writer
+}
+
+// ready waits until cond holds for pr, or pr exits, or startTimeout passes.
+func (s *starter) ready(pr *proc, cond func(context.Context) error) error {
+	return waitFor(s.ctx, pr, startTimeout, s.dir, cond)
+}
+
 // startCluster starts, in order and each ready before the next, Redis, the
 // nodes, Prometheus, the load and observerd.
 func startCluster(ctx context.Context, ps *procs, bins binaries, dir string, log io.Writer) (*demoCluster, error) {
-	c := &demoCluster{}
-	ready := func(pr *proc, cond func(context.Context) error) error {
-		return waitFor(ctx, pr, startTimeout, dir, cond)
+	s := &starter{ctx: ctx, ps: ps, bins: bins, dir: dir, log: log}
+	redisAddr, err := s.startRedis()
+	if err != nil {
+		return nil, err
 	}
+	nodeAddrs, err := s.startNodes(redisAddr)
+	if err != nil {
+		return nil, err
+	}
+	c := &demoCluster{}
+	for _, addr := range nodeAddrs {
+		c.nodes = append(c.nodes, "http://"+addr)
+	}
+	// observerd's port is chosen before Prometheus starts, since
+	// Prometheus scrapes it.
+	obsAddr, err := loopbackAddr(9750)
+	if err != nil {
+		return nil, err
+	}
+	c.observerd = "http://" + obsAddr
+	if c.prometheus, err = s.startPrometheus(nodeAddrs, obsAddr); err != nil {
+		return nil, err
+	}
+	if err := s.startLoad(c.nodes); err != nil {
+		return nil, err
+	}
+	if err := s.startObserverd(obsAddr, redisAddr, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// loopbackAddr returns 127.0.0.1 with preferred when it is free, else with
+// any free port.
+func loopbackAddr(preferred int) (string, error) {
+	p, err := port(preferred)
+	if err != nil {
+		return "", err
+	}
+	return "127.0.0.1:" + strconv.Itoa(p), nil
+}
+
+// startRedis starts redis-server and returns its address once it accepts
+// connections.
+func (s *starter) startRedis() (string, error) {
 	redisPort, err := port(6390)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	pr, err := ps.start("redis", bins.redis, []string{
+	pr, err := s.ps.start("redis", s.bins.redis, []string{
 		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no",
+		"--dir", s.dir, "--daemonize", "no",
 	}, nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if err := ready(pr, tcpOpen(redisAddr)); err != nil {
-		return nil, err
+	if err := s.ready(pr, tcpOpen(redisAddr)); err != nil {
+		return "", err
 	}
-	fmt.Fprintf(log, "started redis-server on %s\n", redisAddr)
+	fmt.Fprintf(s.log, "started redis-server on %s\n", redisAddr)
+	return redisAddr, nil
+}
 
+// startNodes starts three rate limiter nodes on Redis at redisAddr, one
+// after the other, and returns their addresses once each is healthy.
+func (s *starter) startNodes(redisAddr string) ([]string, error) {
 	var nodeAddrs []string
 	for i := 1; i <= 3; i++ {
-		p, err := port(8000 + i)
+		addr, err := s.startNode(i, redisAddr)
 		if err != nil {
-			return nil, err
-		}
-		addr := "127.0.0.1:" + strconv.Itoa(p)
-		id := "node-" + strconv.Itoa(i)
-		pr, err := ps.start(id, bins.ratelimiterd, nil, []string{
-			"RATELIMITER_REDIS_URL=redis://" + redisAddr,
-			"RATELIMITER_NODE_ID=" + id,
-			"RATELIMITER_NODE_HOST=127.0.0.1",
-			"RATELIMITER_LISTEN_HOST=127.0.0.1",
-			"RATELIMITER_NODE_PORT=" + strconv.Itoa(p),
-			"RATELIMITER_DEFAULT_LIMIT=10",
-			"RATELIMITER_DEFAULT_WINDOW_MS=60000",
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := ready(pr, httpOK("http://"+addr+"/health")); err != nil {
 			return nil, err
 		}
 		nodeAddrs = append(nodeAddrs, addr)
-		c.nodes = append(c.nodes, "http://"+addr)
 	}
-	fmt.Fprintf(log, "started 3 rate limiter nodes on %s\n", strings.Join(nodeAddrs, ", "))
+	fmt.Fprintf(s.log, "started 3 rate limiter nodes on %s\n", strings.Join(nodeAddrs, ", "))
+	return nodeAddrs, nil
+}
 
-	obsPort, err := port(9750)
+// startNode starts node-i and returns its address once it is healthy.
+func (s *starter) startNode(i int, redisAddr string) (string, error) {
+	p, err := port(8000 + i)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	obsAddr := "127.0.0.1:" + strconv.Itoa(obsPort)
-	c.observerd = "http://" + obsAddr
+	addr := "127.0.0.1:" + strconv.Itoa(p)
+	id := "node-" + strconv.Itoa(i)
+	pr, err := s.ps.start(id, s.bins.ratelimiterd, nil, []string{
+		"RATELIMITER_REDIS_URL=redis://" + redisAddr,
+		"RATELIMITER_NODE_ID=" + id,
+		"RATELIMITER_NODE_HOST=127.0.0.1",
+		"RATELIMITER_LISTEN_HOST=127.0.0.1",
+		"RATELIMITER_NODE_PORT=" + strconv.Itoa(p),
+		"RATELIMITER_DEFAULT_LIMIT=10",
+		"RATELIMITER_DEFAULT_WINDOW_MS=60000",
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := s.ready(pr, httpOK("http://"+addr+"/health")); err != nil {
+		return "", err
+	}
+	return addr, nil
+}
 
-	promPort, err := port(9090)
+// startPrometheus starts Prometheus scraping the nodes and observerd at
+// obsAddr, and returns its base URL once it is ready.
+func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, error) {
+	promAddr, err := loopbackAddr(9090)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	promAddr := "127.0.0.1:" + strconv.Itoa(promPort)
-	c.prometheus = "http://" + promAddr
-	promConf := filepath.Join(dir, "prometheus.yml")
+	base := "http://" + promAddr
+	promConf := filepath.Join(s.dir, "prometheus.yml")
 	if err := os.WriteFile(promConf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
-		return nil, err
+		return "", err
 	}
-	pr, err = ps.start("prometheus", bins.prometheus, []string{
+	pr, err := s.ps.start("prometheus", s.bins.prometheus, []string{
 		"--config.file=" + promConf,
-		"--storage.tsdb.path=" + filepath.Join(dir, "prometheus-data"),
+		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus-data"),
 		"--web.listen-address=" + promAddr,
 		"--storage.tsdb.retention.time=1d",
 	}, nil)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if err := ready(pr, httpOK(c.prometheus+"/-/ready")); err != nil {
-		return nil, err
+	if err := s.ready(pr, httpOK(base+"/-/ready")); err != nil {
+		return "", err
 	}
-	fmt.Fprintf(log, "started Prometheus on %s, scraping the nodes every second\n", promAddr)
+	fmt.Fprintf(s.log, "started Prometheus on %s, scraping the nodes every second\n", promAddr)
+	return base, nil
+}
 
-	// Steady traffic with hot keys and bursts, and short-lived keys as
-	// real clients make them.
-	pr, err = ps.start("loadgen", bins.loadgen, []string{
-		"-targets", strings.Join(c.nodes, ","), "-rate", "40", "-hot-share", "0.5", "-hot-keys", "3",
+// startLoad starts two load generators on the nodes: steady traffic with
+// hot keys and bursts, and short-lived keys as real clients make them.
+func (s *starter) startLoad(nodes []string) error {
+	targets := strings.Join(nodes, ",")
+	if _, err := s.ps.start("loadgen", s.bins.loadgen, []string{
+		"-targets", targets, "-rate", "40", "-hot-share", "0.5", "-hot-keys", "3",
 		"-keys", "100", "-burst-every", "15s", "-burst-size", "60", "-key-prefix", "user-",
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := ps.start("loadgen-sessions", bins.loadgen, []string{
-		"-targets", strings.Join(c.nodes, ","), "-rate", "5", "-fresh-keys", "-window-ms", "10000", "-key-prefix", "session-",
 	}, nil); err != nil {
-		return nil, err
+		return err
 	}
-	fmt.Fprintln(log, "started the load generator: 40 checks/s with hot keys and bursts, 5/s on short-lived keys")
+	if _, err := s.ps.start("loadgen-sessions", s.bins.loadgen, []string{
+		"-targets", targets, "-rate", "5", "-fresh-keys", "-window-ms", "10000", "-key-prefix", "session-",
+	}, nil); err != nil {
+		return err
+	}
+	fmt.Fprintln(s.log, "started the load generator: 40 checks/s with hot keys and bursts, 5/s on short-lived keys")
+	return nil
+}
 
-	pr, err = ps.start("observerd", bins.observerd, nil, []string{
+// startObserverd starts observerd on obsAddr as a sidecar of c's first
+// node and waits until it is ready.
+func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) error {
+	pr, err := s.ps.start("observerd", s.bins.observerd, nil, []string{
 		"OBSERVERD_LISTEN_ADDR=" + obsAddr,
 		// As a sidecar of node-1: the other nodes come from the registry.
 		"OBSERVERD_RATELIMITER_URLS=" + c.nodes[0],
@@ -131,13 +203,13 @@ func startCluster(ctx context.Context, ps *procs, bins binaries, dir string, log
 		"OBSERVERD_LOG_FORMAT=console",
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := ready(pr, httpOK(c.observerd+"/readyz")); err != nil {
-		return nil, err
+	if err := s.ready(pr, httpOK(c.observerd+"/readyz")); err != nil {
+		return err
 	}
-	fmt.Fprintf(log, "started observerd on %s\n", obsAddr)
-	return c, nil
+	fmt.Fprintf(s.log, "started observerd on %s\n", obsAddr)
+	return nil
 }
 
 // prometheusConfig scrapes the nodes every second and observerd every five,
