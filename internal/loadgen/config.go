@@ -7,6 +7,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -46,7 +47,7 @@ type Config struct {
 	Keys      int
 	FreshKeys bool
 	// Limit and WindowMS are sent with every request when not nil;
-	// otherwise the node's defaults apply.
+	// otherwise the node's defaults apply. WindowMS must be positive.
 	Limit    *int64
 	WindowMS *int64
 	// KeyPrefix starts every key.
@@ -91,7 +92,7 @@ func (c Config) Validate() error {
 	}
 	for _, t := range c.Targets {
 		u, err := url.Parse(t)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("loadgen: target %q is not an http(s) base URL", t)
 		}
 	}
@@ -116,6 +117,19 @@ func (c Config) Validate() error {
 		return fmt.Errorf("loadgen: concurrency %d is negative", c.Concurrency)
 	case c.Timeout < 0:
 		return fmt.Errorf("loadgen: timeout %s is negative", c.Timeout)
+	case c.WindowMS != nil && (*c.WindowMS <= 0 || *c.WindowMS > maxWindowMS):
+		return fmt.Errorf("loadgen: window %d ms is not between 1 and %d (leave it out for the node's default)", *c.WindowMS, maxWindowMS)
 	}
 	return nil
+}
+
+// maxWindowMS is the longest window, in milliseconds, a time.Duration holds.
+const maxWindowMS = math.MaxInt64 / int64(time.Millisecond)
+
+// window is the window sent with every check; 0 leaves it to the node.
+func (c Config) window() time.Duration {
+	if c.WindowMS == nil {
+		return 0
+	}
+	return time.Duration(*c.WindowMS) * time.Millisecond
 }

@@ -1,21 +1,20 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	rlclient "github.com/observerd/observerd/internal/clients/ratelimiter"
 )
 
 const (
-	// maxAnswerBytes bounds how much of an answer is read (and drained so
-	// that the connection can be reused).
+	// maxAnswerBytes bounds the body of one answer, which is read in full
+	// so that the connection can be reused; a larger body fails the check.
 	maxAnswerBytes = 64 << 10
 	// minTick is the finest steady-rate tick; faster rates send several
 	// requests per tick.
@@ -23,8 +22,8 @@ const (
 )
 
 // Totals counts what a run sent and what the nodes answered: Allowed (200),
-// Blocked (429) and Failed (anything else, including transport errors and
-// timeouts).
+// Blocked (429) and Failed (anything else, including transport errors,
+// timeouts and answers that are not a decision).
 type Totals struct {
 	Sent, Allowed, Blocked, Failed int64
 	// PerTarget holds the same counts per target base URL.
@@ -38,14 +37,6 @@ type TargetTotals struct {
 	Sent, Allowed, Blocked, Failed int64
 }
 
-// checkBody is the body of POST /check; nil fields are left out so that
-// the node's defaults apply.
-type checkBody struct {
-	Key      string `json:"key"`
-	Limit    *int64 `json:"limit,omitempty"`
-	WindowMS *int64 `json:"window_ms,omitempty"`
-}
-
 // counts are one target's counters, updated by the request goroutines.
 type counts struct {
 	sent, allowed, blocked, failed atomic.Int64
@@ -54,7 +45,8 @@ type counts struct {
 // runner is the state of one Run.
 type runner struct {
 	cfg     Config
-	client  *http.Client
+	nodes   []*rlclient.Client // one per target, same index
+	window  time.Duration      // of every check; 0: the node's default
 	keys    *keyGen
 	per     []*counts
 	sem     chan struct{}
@@ -74,19 +66,25 @@ func Run(ctx context.Context, cfg Config) (Totals, error) {
 		return Totals{}, err
 	}
 	r := &runner{
-		cfg:  cfg,
-		keys: newKeyGen(cfg),
-		per:  make([]*counts, len(cfg.Targets)),
-		sem:  make(chan struct{}, cfg.Concurrency),
+		cfg:    cfg,
+		window: cfg.window(),
+		keys:   newKeyGen(cfg),
+		per:    make([]*counts, len(cfg.Targets)),
+		sem:    make(chan struct{}, cfg.Concurrency),
 	}
 	for i := range r.per {
 		r.per[i] = &counts{}
 	}
-	r.client = cfg.Client
-	if r.client == nil {
-		r.client = newClient(cfg)
-		defer r.client.CloseIdleConnections()
+	hc := cfg.Client
+	if hc == nil {
+		hc = newClient(cfg)
+		defer hc.CloseIdleConnections()
 	}
+	nodes, err := newNodeClients(cfg.Targets, hc)
+	if err != nil {
+		return Totals{}, err
+	}
+	r.nodes = nodes
 
 	// The end of ctx or of the duration stops sending; requests already in
 	// flight finish (each bounded by cfg.Timeout), so that the totals count
@@ -116,6 +114,22 @@ func newClient(cfg Config) *http.Client {
 			TLSHandshakeTimeout:   cfg.Timeout,
 		},
 	}
+}
+
+// newNodeClients builds one node client per target, all sending through
+// hc so that they share its connection pool. The http.Client bounds each
+// request (Run's own with Config.Timeout), so the node clients add no
+// timeout of their own.
+func newNodeClients(targets []string, hc *http.Client) ([]*rlclient.Client, error) {
+	nodes := make([]*rlclient.Client, len(targets))
+	for i, t := range targets {
+		c, err := rlclient.New(t, rlclient.Options{HTTPClient: hc, MaxBodyBytes: maxAnswerBytes, Timeout: -1})
+		if err != nil {
+			return nil, fmt.Errorf("loadgen: target %q: %w", t, err)
+		}
+		nodes[i] = c
+	}
+	return nodes, nil
 }
 
 // generate dispatches the steady and burst traffic until genCtx ends or
@@ -195,40 +209,23 @@ func (r *runner) dispatch(genCtx, reqCtx context.Context) bool {
 	go func() {
 		defer r.wg.Done()
 		defer func() { <-r.sem }()
-		r.record(i, r.send(reqCtx, r.cfg.Targets[i], key))
+		r.record(i, r.send(reqCtx, i, key))
 	}()
 	return r.cfg.Count == 0 || r.sent < r.cfg.Count
 }
 
-// outcome of one request.
+// outcome of one check: allowed (200) or blocked (429), unless err says
+// why it failed (an error status, a transport error, a timeout or an
+// answer that is not a decision).
 type outcome struct {
-	status int // 0 for a transport error
-	err    error
+	allowed bool
+	err     error
 }
 
-// send posts one check to target.
-func (r *runner) send(ctx context.Context, target, key string) outcome {
-	body, err := json.Marshal(checkBody{Key: key, Limit: r.cfg.Limit, WindowMS: r.cfg.WindowMS})
-	if err != nil {
-		return outcome{err: fmt.Errorf("encode check of %q: %w", key, err)}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"/check", bytes.NewReader(body))
-	if err != nil {
-		return outcome{err: fmt.Errorf("build POST %s/check: %w", target, err)}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return outcome{err: fmt.Errorf("POST %s/check: %w", target, err)}
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswerBytes)); err != nil {
-		return outcome{status: resp.StatusCode, err: fmt.Errorf("read POST %s/check answer: %w", target, err)}
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusTooManyRequests {
-		return outcome{status: resp.StatusCode, err: fmt.Errorf("POST %s/check answered %s", target, resp.Status)}
-	}
-	return outcome{status: resp.StatusCode}
+// send asks target i for one check of key.
+func (r *runner) send(ctx context.Context, i int, key string) outcome {
+	res, err := r.nodes[i].Check(ctx, rlclient.CheckRequest{Key: key, Limit: r.cfg.Limit, Window: r.window})
+	return outcome{allowed: res.Allowed, err: err}
 }
 
 // record counts one outcome for target i.
@@ -241,7 +238,7 @@ func (r *runner) record(i int, o outcome) {
 		r.errMu.Lock()
 		r.lastErr = o.err.Error()
 		r.errMu.Unlock()
-	case o.status == http.StatusOK:
+	case o.allowed:
 		c.allowed.Add(1)
 	default:
 		c.blocked.Add(1)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -196,6 +198,10 @@ func TestRunCountsFailures(t *testing.T) {
 	defer slow.Close()
 	// Runs before slow.Close, which waits for the handlers.
 	defer close(release)
+	notDecision := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer notDecision.Close()
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closedURL := closed.URL
 	closed.Close()
@@ -207,6 +213,7 @@ func TestRunCountsFailures(t *testing.T) {
 		{name: "500", give: broken.URL},
 		{name: "timeout", give: slow.URL},
 		{name: "refused", give: closedURL},
+		{name: "200 that is not a decision", give: notDecision.URL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,6 +225,33 @@ func TestRunCountsFailures(t *testing.T) {
 				t.Errorf("totals %+v, want 4 failed with an error", got)
 			}
 		})
+	}
+}
+
+// TestRunReusesConnections checks that the checks share pooled
+// connections: no more are opened than requests run at once.
+func TestRunReusesConnections(t *testing.T) {
+	var opened atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"allowed": true, "current_count": 1, "remaining": 9}`))
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	got, err := Run(t.Context(), Config{Targets: []string{srv.URL}, Rate: 1000, Count: 100, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sent != 100 || got.Allowed != 100 {
+		t.Errorf("totals %+v, want 100 allowed", got)
+	}
+	if n := opened.Load(); n > 2 {
+		t.Errorf("%d connections opened for 100 checks, want at most 2 (the concurrency)", n)
 	}
 }
 
@@ -235,6 +269,8 @@ func TestValidate(t *testing.T) {
 		{name: "hot share above 1", give: func(c *Config) { c.HotShare = 1.5; c.HotKeys = 1 }, want: "outside [0, 1]"},
 		{name: "hot share without keys", give: func(c *Config) { c.HotShare = 0.5 }, want: "hot key"},
 		{name: "negative count", give: func(c *Config) { c.Count = -1 }, want: "count"},
+		{name: "target with a query", give: func(c *Config) { c.Targets = []string{"http://127.0.0.1:8000?a=b"} }, want: "not an http(s) base URL"},
+		{name: "zero window", give: func(c *Config) { c.WindowMS = ptr(0) }, want: "window 0 ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
