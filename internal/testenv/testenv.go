@@ -34,16 +34,41 @@ func LookBinary(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
-// handedOut holds the ports FreePort has returned in this test binary, so
-// that two tests never get the same one. Test helpers only: it lives as
-// long as the binary and guards nothing but itself.
-var handedOut = struct {
+// handedOut holds the ports FreePort has returned in this test binary.
+//
+// It has to be process-wide state. The kernel, asked for 127.0.0.1:0, only
+// avoids ports bound at that moment, and a port FreePort returns stays
+// unbound for a while: until the server binds it, and again whenever a test
+// stops a server to start it later on the same port (Redis.Start and
+// Prometheus.Start do). Two tests of one binary may run at once, and
+// nothing they share but the process itself can remember the port in
+// between. The binding is never reassigned; the set keeps its own lock and
+// only grows, for as long as the binary runs.
+var handedOut = newPortSet()
+
+// portSet is a set of ports that only grows. It is safe for concurrent use.
+type portSet struct {
 	mu    sync.Mutex // guards ports
 	ports map[int]bool
-}{ports: map[int]bool{}}
+}
+
+func newPortSet() *portSet { return &portSet{ports: map[int]bool{}} }
+
+// claim adds port to the set and reports whether it was not there before.
+func (s *portSet) claim(port int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ports[port] {
+		return false
+	}
+	s.ports[port] = true
+	return true
+}
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no other test of this binary got.
+// that no other call in this test binary got, so that a test may stop its
+// server and start it again on the port without another test taking it in
+// between. Another test binary may still bind it (see startAttempts).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
@@ -52,12 +77,10 @@ func FreePort(t testing.TB) int {
 			t.Fatalf("find a free port: %v", err)
 		}
 		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		handedOut.mu.Lock()
-		taken := handedOut.ports[port]
-		handedOut.ports[port] = true
-		handedOut.mu.Unlock()
-		if !taken {
+		if err := l.Close(); err != nil {
+			t.Fatalf("find a free port: close the probe on %d: %v", port, err)
+		}
+		if handedOut.claim(port) {
 			return port
 		}
 	}
