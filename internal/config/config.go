@@ -99,6 +99,19 @@ func Load(environ []string) (Config, error) {
 	return cfg, nil
 }
 
+// Default is the configuration of an empty environment: every variable at
+// its default. It is the one owner of the defaults that the other packages
+// and their tests start from.
+func Default() Config {
+	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}, Prefix: Prefix})
+	if err != nil {
+		// The defaults are constants of this package; TestDefaultIsValid
+		// proves they parse and validate.
+		panic(fmt.Sprintf("config: the defaults do not parse: %v", err))
+	}
+	return cfg
+}
+
 // explain rewrites the parser's errors, which name Go fields, so that they
 // name the variables instead.
 func explain(err error) error {

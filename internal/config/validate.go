@@ -9,157 +9,237 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/source"
 )
 
-// knownSources are the sources observerd can poll; never modified.
-var knownSources = []string{"ratelimiter", "redis", "prometheus"}
+// StaleIntervals is how many poll intervals a source may go without a
+// success before its data is stale, when OBSERVERD_STALE_AFTER is 0.
+const StaleIntervals = 3
 
-// Validate checks every value; each error names its variable.
+// KeysOfInterestLimit bounds the keys whose Redis counts are compared with
+// the nodes' samples (counter_drift): at most 100 per node (the nodes'
+// /api/counters cap) for fifty nodes.
+const KeysOfInterestLimit = 5000
+
+// problems collects the errors of Validate in the order they are found,
+// each naming its variable.
+type problems []error
+
+func (p *problems) add(name, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+}
+
+// setting is one variable's name with its value, for the checks that apply
+// the same rule to several variables, in a fixed order.
+type setting[T any] struct {
+	name  string
+	value T
+}
+
+// Validate checks every value and reports every bad one at once, in the
+// order of the variables; each error names its variable.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	var p problems
+	c.validateServing(&p)
+	c.validateSources(&p)
+	c.validateEndpoints(&p)
+	c.validateDurations(&p)
+	c.validateThresholds(&p)
+	c.validateKeys(&p)
+	if len(p) > 0 {
+		return fmt.Errorf("config: %w", errors.Join(p...))
 	}
+	return nil
+}
+
+func (c Config) validateServing(p *problems) {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
-		bad("LISTEN_ADDR", "%q is not host:port: %v", c.ListenAddr, err)
+		p.add("LISTEN_ADDR", "%q is not host:port: %v", c.ListenAddr, err)
 	}
+	if c.CORSOrigin != "" && c.CORSOrigin != "*" {
+		if err := httpURL(c.CORSOrigin); err != nil {
+			p.add("CORS_ORIGIN", "%v", err)
+		}
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		p.add("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		p.add("LOG_FORMAT", "%q is not json or console", c.LogFormat)
+	}
+}
+
+func (c Config) validateSources(p *problems) {
+	known := source.All()
 	if len(c.Sources) == 0 {
-		bad("SOURCES", "empty: name at least one of %s", strings.Join(knownSources, ","))
+		p.add("SOURCES", "empty: name at least one of %s", strings.Join(known, ","))
 	}
 	for i, s := range c.Sources {
-		if !slices.Contains(knownSources, s) {
-			bad("SOURCES", "unknown source %q (known: %s)", s, strings.Join(knownSources, ","))
+		if !slices.Contains(known, s) {
+			p.add("SOURCES", "unknown source %q (known: %s)", s, strings.Join(known, ","))
 		}
 		if slices.Contains(c.Sources[:i], s) {
-			bad("SOURCES", "source %q named twice", s)
+			p.add("SOURCES", "source %q named twice", s)
 		}
 	}
-	if c.Enabled("ratelimiter") {
-		if len(c.RatelimiterURLs) == 0 && !(c.RatelimiterDiscover && c.Enabled("redis")) {
-			bad("RATELIMITER_URLS", "empty, and no discovery through Redis: no node to poll")
+}
+
+// validateEndpoints checks the addresses of the enabled sources only: a
+// disabled source's defaults are never dialled.
+func (c Config) validateEndpoints(p *problems) {
+	if c.Enabled(source.Ratelimiter) {
+		if len(c.RatelimiterURLs) == 0 && !(c.RatelimiterDiscover && c.Enabled(source.Redis)) {
+			p.add("RATELIMITER_URLS", "empty, and no discovery through Redis: no node to poll")
 		}
 		for _, u := range c.RatelimiterURLs {
 			if err := httpURL(u); err != nil {
-				bad("RATELIMITER_URLS", "%v", err)
+				p.add("RATELIMITER_URLS", "%v", err)
 			}
 		}
 	}
-	if c.Enabled("redis") {
+	if c.Enabled(source.Redis) {
 		if len(c.RedisClusterAddrs) == 0 {
 			if err := redisURL(c.RedisURL); err != nil {
-				bad("REDIS_URL", "%v", err)
+				p.add("REDIS_URL", "%v", err)
 			}
 		}
 		for _, a := range c.RedisClusterAddrs {
 			if _, _, err := net.SplitHostPort(a); err != nil {
-				bad("REDIS_CLUSTER_ADDRS", "%q is not host:port", a)
+				p.add("REDIS_CLUSTER_ADDRS", "%q is not host:port", a)
 			}
 		}
 	}
-	if c.Enabled("prometheus") {
+	if c.Enabled(source.Prometheus) {
 		if err := httpURL(c.PrometheusURL); err != nil {
-			bad("PROMETHEUS_URL", "%v", err)
+			p.add("PROMETHEUS_URL", "%v", err)
 		}
 	}
-	positive := map[string]time.Duration{"POLL_INTERVAL": c.PollInterval, "POLL_TIMEOUT": c.PollTimeout, "POLL_MAX_BACKOFF": c.PollMaxBackoff, "DEFAULT_WINDOW": c.DefaultWindow, "NODE_FORGET_AFTER": c.NodeForgetAfter}
-	for name, d := range positive {
-		if d <= 0 {
-			bad(name, "must be positive, got %s", d)
+}
+
+func (c Config) validateDurations(p *problems) {
+	for _, s := range []setting[time.Duration]{
+		{"POLL_INTERVAL", c.PollInterval}, {"POLL_TIMEOUT", c.PollTimeout}, {"POLL_MAX_BACKOFF", c.PollMaxBackoff},
+		{"NODE_FORGET_AFTER", c.NodeForgetAfter}, {"DEFAULT_WINDOW", c.DefaultWindow},
+	} {
+		if s.value <= 0 {
+			p.add(s.name, "must be positive, got %s", s.value)
 		}
 	}
-	notNegative := map[string]time.Duration{
-		"RATELIMITER_POLL_INTERVAL": c.RatelimiterInterval, "REDIS_POLL_INTERVAL": c.RedisInterval,
-		"PROMETHEUS_POLL_INTERVAL": c.PrometheusInterval, "STALE_AFTER": c.StaleAfter,
-		"RATELIMITER_POLL_TIMEOUT": c.RatelimiterTimeout, "REDIS_POLL_TIMEOUT": c.RedisTimeout, "PROMETHEUS_POLL_TIMEOUT": c.PrometheusTimeout,
-		"NODE_DOWN_GRACE": c.Invariants.NodeDownGrace, "REDIS_DISCONNECTED_GRACE": c.Invariants.RedisDisconnectedGrace,
-		"HIGH_LATENCY_GRACE": c.Invariants.HighLatencyGrace, "OVER_LIMIT_GRACE": c.Invariants.OverLimitGrace,
-		"GHOST_ALLOWING_GRACE": c.Invariants.GhostAllowingGrace, "COUNTER_DRIFT_GRACE": c.Invariants.CounterDriftGrace,
-		"COUNTER_WITHOUT_TTL_GRACE": c.Invariants.CounterWithoutTTLGrace, "SEQUENCE_KEY_LEAK_GRACE": c.Invariants.SequenceKeyLeakGrace,
-		"SOURCE_STALE_GRACE": c.Invariants.SourceStaleGrace,
-	}
-	for name, d := range notNegative {
-		if d < 0 {
-			bad(name, "must not be negative, got %s", d)
+	inv := c.Invariants
+	for _, s := range []setting[time.Duration]{
+		{"RATELIMITER_POLL_INTERVAL", c.RatelimiterInterval}, {"REDIS_POLL_INTERVAL", c.RedisInterval},
+		{"PROMETHEUS_POLL_INTERVAL", c.PrometheusInterval},
+		{"RATELIMITER_POLL_TIMEOUT", c.RatelimiterTimeout}, {"REDIS_POLL_TIMEOUT", c.RedisTimeout},
+		{"PROMETHEUS_POLL_TIMEOUT", c.PrometheusTimeout}, {"STALE_AFTER", c.StaleAfter},
+		{"NODE_DOWN_GRACE", inv.NodeDownGrace}, {"REDIS_DISCONNECTED_GRACE", inv.RedisDisconnectedGrace},
+		{"HIGH_LATENCY_GRACE", inv.HighLatencyGrace}, {"OVER_LIMIT_GRACE", inv.OverLimitGrace},
+		{"GHOST_ALLOWING_GRACE", inv.GhostAllowingGrace}, {"COUNTER_DRIFT_GRACE", inv.CounterDriftGrace},
+		{"COUNTER_WITHOUT_TTL_GRACE", inv.CounterWithoutTTLGrace}, {"SEQUENCE_KEY_LEAK_GRACE", inv.SequenceKeyLeakGrace},
+		{"SOURCE_STALE_GRACE", inv.SourceStaleGrace},
+	} {
+		if s.value < 0 {
+			p.add(s.name, "must not be negative, got %s", s.value)
 		}
 	}
 	if c.StaleAfter > 0 {
 		for _, src := range c.Sources {
 			if gap := c.IntervalFor(src) + c.TimeoutFor(src); c.StaleAfter < gap {
-				bad("STALE_AFTER", "%s is shorter than the %s between two successful polls of %s at worst (interval plus timeout): it would be stale while healthy", c.StaleAfter, gap, src)
+				p.add("STALE_AFTER", "%s is shorter than the %s between two successful polls of %s at worst (interval plus timeout): it would be stale while healthy", c.StaleAfter, gap, src)
 			}
 		}
 	}
-	if c.Invariants.HighLatencyThreshold <= 0 {
-		bad("HIGH_LATENCY_THRESHOLD", "must be positive, got %s", c.Invariants.HighLatencyThreshold)
+}
+
+func (c Config) validateThresholds(p *problems) {
+	inv := c.Invariants
+	if inv.HighLatencyThreshold <= 0 {
+		p.add("HIGH_LATENCY_THRESHOLD", "must be positive, got %s", inv.HighLatencyThreshold)
 	}
-	if c.Invariants.CounterDriftThreshold < 0 {
-		bad("COUNTER_DRIFT_THRESHOLD", "must not be negative, got %d", c.Invariants.CounterDriftThreshold)
-	}
-	if c.Invariants.SequenceKeyLeakThreshold < 0 {
-		bad("SEQUENCE_KEY_LEAK_THRESHOLD", "must not be negative, got %d", c.Invariants.SequenceKeyLeakThreshold)
-	}
-	if c.Invariants.ViolationSubjectsLimit < 1 {
-		bad("VIOLATION_SUBJECTS_LIMIT", "must be at least 1, got %d", c.Invariants.ViolationSubjectsLimit)
-	}
-	if c.MaxResponseBytes < 1024 {
-		bad("MAX_RESPONSE_BYTES", "must be at least 1024, got %d", c.MaxResponseBytes)
-	}
-	if c.KeyPrefix == "" {
-		bad("KEY_PREFIX", "must not be empty")
-	}
-	if c.NodePrefix == "" {
-		bad("NODE_PREFIX", "must not be empty")
-	}
-	if c.TopKeys < 1 || c.TopKeys > 1000 {
-		bad("TOP_KEYS", "must be between 1 and 1000, got %d", c.TopKeys)
-	}
-	if c.ListLimit < 1 || c.ListLimit > 100000 {
-		bad("LIST_LIMIT", "must be between 1 and 100000, got %d", c.ListLimit)
-	}
-	if c.DefaultLimit < 0 {
-		bad("DEFAULT_LIMIT", "must not be negative, got %d", c.DefaultLimit)
-	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
-		bad("LOG_LEVEL", "%q is not one of debug, info, warn, error", c.LogLevel)
-	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		bad("LOG_FORMAT", "%q is not json or console", c.LogFormat)
-	}
-	if c.CORSOrigin != "" && c.CORSOrigin != "*" {
-		if err := httpURL(c.CORSOrigin); err != nil {
-			bad("CORS_ORIGIN", "%v", err)
+	for _, s := range []setting[int64]{
+		{"COUNTER_DRIFT_THRESHOLD", inv.CounterDriftThreshold}, {"SEQUENCE_KEY_LEAK_THRESHOLD", inv.SequenceKeyLeakThreshold},
+		{"DEFAULT_LIMIT", c.DefaultLimit},
+	} {
+		if s.value < 0 {
+			p.add(s.name, "must not be negative, got %d", s.value)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("config: %w", errors.Join(errs...))
+	if inv.ViolationSubjectsLimit < 1 {
+		p.add("VIOLATION_SUBJECTS_LIMIT", "must be at least 1, got %d", inv.ViolationSubjectsLimit)
 	}
-	return nil
 }
 
-// Enabled reports whether source is in OBSERVERD_SOURCES.
-func (c Config) Enabled(source string) bool { return slices.Contains(c.Sources, source) }
-
-// IntervalFor is the poll interval of source.
-func (c Config) IntervalFor(source string) time.Duration {
-	own := map[string]time.Duration{"ratelimiter": c.RatelimiterInterval, "redis": c.RedisInterval, "prometheus": c.PrometheusInterval}
-	return cmp.Or(own[source], c.PollInterval)
+func (c Config) validateKeys(p *problems) {
+	if c.MaxResponseBytes < 1024 {
+		p.add("MAX_RESPONSE_BYTES", "must be at least 1024, got %d", c.MaxResponseBytes)
+	}
+	if c.KeyPrefix == "" {
+		p.add("KEY_PREFIX", "must not be empty")
+	}
+	if c.NodePrefix == "" {
+		p.add("NODE_PREFIX", "must not be empty")
+	}
+	if c.TopKeys < 1 || c.TopKeys > 1000 {
+		p.add("TOP_KEYS", "must be between 1 and 1000, got %d", c.TopKeys)
+	}
+	if c.ListLimit < 1 || c.ListLimit > 100000 {
+		p.add("LIST_LIMIT", "must be between 1 and 100000, got %d", c.ListLimit)
+	}
 }
 
-// TimeoutFor is the deadline of one poll of source.
-func (c Config) TimeoutFor(source string) time.Duration {
-	own := map[string]time.Duration{"ratelimiter": c.RatelimiterTimeout, "redis": c.RedisTimeout, "prometheus": c.PrometheusTimeout}
-	return cmp.Or(own[source], c.PollTimeout)
+// Enabled reports whether src is in OBSERVERD_SOURCES.
+func (c Config) Enabled(src string) bool { return slices.Contains(c.Sources, src) }
+
+// IntervalFor is the poll interval of src: its own, else
+// OBSERVERD_POLL_INTERVAL.
+func (c Config) IntervalFor(src string) time.Duration {
+	var own time.Duration
+	switch src {
+	case source.Ratelimiter:
+		own = c.RatelimiterInterval
+	case source.Redis:
+		own = c.RedisInterval
+	case source.Prometheus:
+		own = c.PrometheusInterval
+	}
+	return cmp.Or(own, c.PollInterval)
 }
 
-// StaleAfterFor is the age beyond which source's data is stale:
-// OBSERVERD_STALE_AFTER, else 3 poll intervals, and never less than one
-// interval plus one poll's deadline, the longest a healthy source may go
-// between successes.
-func (c Config) StaleAfterFor(source string) time.Duration {
+// TimeoutFor is the deadline of one poll of src: its own, else
+// OBSERVERD_POLL_TIMEOUT.
+func (c Config) TimeoutFor(src string) time.Duration {
+	var own time.Duration
+	switch src {
+	case source.Ratelimiter:
+		own = c.RatelimiterTimeout
+	case source.Redis:
+		own = c.RedisTimeout
+	case source.Prometheus:
+		own = c.PrometheusTimeout
+	}
+	return cmp.Or(own, c.PollTimeout)
+}
+
+// StaleAfterFor is the age beyond which src's data is stale:
+// OBSERVERD_STALE_AFTER, else StaleIntervals poll intervals, and never less
+// than one interval plus one poll's deadline, the longest a healthy source
+// may go between successes.
+func (c Config) StaleAfterFor(src string) time.Duration {
 	if c.StaleAfter > 0 {
 		return c.StaleAfter
 	}
-	return max(3*c.IntervalFor(source), c.IntervalFor(source)+c.TimeoutFor(source))
+	return max(StaleIntervals*c.IntervalFor(src), c.IntervalFor(src)+c.TimeoutFor(src))
+}
+
+// StaleAfterBySource is StaleAfterFor of every enabled source: one bound
+// per source serves both the stale status of the snapshot and the
+// source_stale invariant.
+func (c Config) StaleAfterBySource() map[string]time.Duration {
+	out := make(map[string]time.Duration, len(c.Sources))
+	for _, s := range c.Sources {
+		out[s] = c.StaleAfterFor(s)
+	}
+	return out
 }
 
 func httpURL(raw string) error {
