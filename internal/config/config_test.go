@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/observerd/observerd/internal/source"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -130,4 +133,169 @@ func TestUsageListsEveryVariable(t *testing.T) {
 			t.Errorf("usage lacks %q", want)
 		}
 	}
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	cfg := Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	loaded, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(loaded, cfg, cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() })); diff != "" {
+		t.Errorf("Default() differs from Load(nil) (-load +default):\n%s", diff)
+	}
+	if diff := cmp.Diff(source.All(), cfg.Sources); diff != "" {
+		t.Errorf("OBSERVERD_SOURCES default is not every source (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadRejectsOutOfRange pins each bound just past its edge: a rule that
+// is loosened, or a bad value replaced by a default, fails here.
+func TestLoadRejectsOutOfRange(t *testing.T) {
+	tests := []struct {
+		give []string
+		want string
+	}{
+		{give: []string{"OBSERVERD_LIST_LIMIT=0"}, want: "OBSERVERD_LIST_LIMIT: must be between 1 and 100000, got 0"},
+		{give: []string{"OBSERVERD_LIST_LIMIT=100001"}, want: "OBSERVERD_LIST_LIMIT: must be between 1 and 100000, got 100001"},
+		{give: []string{"OBSERVERD_MAX_RESPONSE_BYTES=1023"}, want: "OBSERVERD_MAX_RESPONSE_BYTES: must be at least 1024, got 1023"},
+		{give: []string{"OBSERVERD_DEFAULT_LIMIT=-1"}, want: "OBSERVERD_DEFAULT_LIMIT: must not be negative, got -1"},
+		{give: []string{"OBSERVERD_HIGH_LATENCY_THRESHOLD=0s"}, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got 0s"},
+		{give: []string{"OBSERVERD_HIGH_LATENCY_THRESHOLD=-1s"}, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got -1s"},
+		{give: []string{"OBSERVERD_COUNTER_DRIFT_THRESHOLD=-1"}, want: "OBSERVERD_COUNTER_DRIFT_THRESHOLD: must not be negative, got -1"},
+		{give: []string{"OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=-1"}, want: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1"},
+		{give: []string{"OBSERVERD_SOURCES=redis,redis"}, want: `OBSERVERD_SOURCES: source "redis" named twice`},
+		{give: []string{"OBSERVERD_TOP_KEYS=1001"}, want: "OBSERVERD_TOP_KEYS: must be between 1 and 1000, got 1001"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
+			_, err := Load(tt.give)
+			if err == nil {
+				t.Fatalf("Load(%q) succeeded, want %q", tt.give, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadKeepsBoundaryValues loads each bound at its edge: it is accepted
+// and kept as given.
+func TestLoadKeepsBoundaryValues(t *testing.T) {
+	tests := []struct {
+		give  string
+		field func(Config) any
+		want  any
+	}{
+		{give: "OBSERVERD_LIST_LIMIT=1", field: func(c Config) any { return c.ListLimit }, want: 1},
+		{give: "OBSERVERD_LIST_LIMIT=100000", field: func(c Config) any { return c.ListLimit }, want: 100000},
+		{give: "OBSERVERD_MAX_RESPONSE_BYTES=1024", field: func(c Config) any { return c.MaxResponseBytes }, want: int64(1024)},
+		{give: "OBSERVERD_DEFAULT_LIMIT=0", field: func(c Config) any { return c.DefaultLimit }, want: int64(0)},
+		{give: "OBSERVERD_COUNTER_DRIFT_THRESHOLD=0", field: func(c Config) any { return c.Invariants.CounterDriftThreshold }, want: int64(0)},
+		{give: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=0", field: func(c Config) any { return c.Invariants.SequenceKeyLeakThreshold }, want: int64(0)},
+		{give: "OBSERVERD_TOP_KEYS=1000", field: func(c Config) any { return c.TopKeys }, want: 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			cfg, err := Load([]string{tt.give})
+			if err != nil {
+				t.Fatalf("Load(%q): %v", tt.give, err)
+			}
+			if diff := cmp.Diff(tt.want, tt.field(cfg)); diff != "" {
+				t.Errorf("Load(%q) (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
+// TestLoadExplicitlyEmpty sets variables that have a default to the empty
+// string: the operator asked for nothing, which is an error for a prefix or
+// the source list, and for the node URLs means "only the discovered nodes".
+// The parser must not swap in the default.
+// TestEmptyVariableCountsAsUnset: an empty variable takes its default, as
+// `observerd -h` says; the rules against empty values hold for Validate
+// (see validate_test.go).
+func TestEmptyVariableCountsAsUnset(t *testing.T) {
+	cfg, err := Load([]string{"OBSERVERD_KEY_PREFIX=", "OBSERVERD_NODE_PREFIX=", "OBSERVERD_SOURCES=", "OBSERVERD_RATELIMITER_URLS=", "OBSERVERD_POLL_INTERVAL="})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if diff := cmp.Diff(Default(), cfg, cmp.Comparer(func(a, b *time.Location) bool { return a.String() == b.String() })); diff != "" {
+		t.Errorf("empty variables did not take their defaults (-want +got):\n%s", diff)
+	}
+}
+
+// TestLoadReportsEveryError sets several bad variables at once: each is
+// reported, in the same fixed order on every call, whatever the order of
+// the environment.
+func TestLoadReportsEveryError(t *testing.T) {
+	tests := []struct {
+		name string
+		give []string
+		sep  string // between two problems
+		want []string
+	}{
+		{
+			name: "invalid values",
+			sep:  "\n",
+			give: []string{
+				"OBSERVERD_LIST_LIMIT=0", "OBSERVERD_TOP_KEYS=1001", "OBSERVERD_NODE_PREFIX=x", "OBSERVERD_MAX_RESPONSE_BYTES=1023",
+				"OBSERVERD_DEFAULT_LIMIT=-1", "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=-1", "OBSERVERD_HIGH_LATENCY_THRESHOLD=0s",
+				"OBSERVERD_POLL_TIMEOUT=-1s", "OBSERVERD_SOURCES=redis,redis", "OBSERVERD_LOG_LEVEL=loud",
+			},
+			want: []string{
+				`config: OBSERVERD_LOG_LEVEL: "loud" is not one of debug, info, warn, error`,
+				`OBSERVERD_SOURCES: source "redis" named twice`,
+				"OBSERVERD_POLL_TIMEOUT: must be positive, got -1s",
+				"OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got 0s",
+				"OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1",
+				"OBSERVERD_DEFAULT_LIMIT: must not be negative, got -1",
+				"OBSERVERD_MAX_RESPONSE_BYTES: must be at least 1024, got 1023",
+				"OBSERVERD_TOP_KEYS: must be between 1 and 1000, got 1001",
+				"OBSERVERD_LIST_LIMIT: must be between 1 and 100000, got 0",
+			},
+		},
+		{
+			name: "unparsable values",
+			sep:  "; ",
+			give: []string{"OBSERVERD_TOP_KEYS=many", "OBSERVERD_RATELIMITER_DISCOVER=maybe", "OBSERVERD_POLL_INTERVAL=soon"},
+			want: []string{
+				`config: OBSERVERD_RATELIMITER_DISCOVER: strconv.ParseBool: parsing "maybe": invalid syntax`,
+				`OBSERVERD_POLL_INTERVAL: unable to parse duration: time: invalid duration "soon"`,
+				`OBSERVERD_TOP_KEYS: strconv.ParseInt: parsing "many": invalid syntax`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			first := loadError(t, tt.give)
+			for i := range 20 {
+				if diff := cmp.Diff(first, loadError(t, tt.give)); diff != "" {
+					t.Fatalf("call %d reports otherwise than the first (-first +this):\n%s", i+2, diff)
+				}
+			}
+			lines := strings.Split(first, tt.sep)
+			if len(lines) != len(tt.want) {
+				t.Fatalf("Load reports %d problems, want %d:\n%s", len(lines), len(tt.want), first)
+			}
+			for i, want := range tt.want {
+				if !strings.Contains(lines[i], want) {
+					t.Errorf("problem %d = %q, want it to contain %q", i+1, lines[i], want)
+				}
+			}
+		})
+	}
+}
+
+func loadError(t *testing.T, environ []string) string {
+	t.Helper()
+	_, err := Load(environ)
+	if err == nil {
+		t.Fatalf("Load(%q) succeeded", environ)
+	}
+	return err.Error()
 }
