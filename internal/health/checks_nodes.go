@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // checkNodeDown: a known node is unreachable, or its registry entry expired.
@@ -21,19 +22,19 @@ import (
 // unknown; when only the registry cannot be judged, reachable nodes are
 // undecided.
 func (e *Evaluator) checkNodeDown(v *view) verdict {
-	apiOn := v.enabled[snapshot.SourceRatelimiter]
-	registryOn := v.enabled[snapshot.SourceRedis]
+	apiOn := v.enabled[source.Ratelimiter]
+	registryOn := v.enabled[source.Redis]
 	if !apiOn && !registryOn {
 		return verdict{skip: true}
 	}
 	if apiOn {
-		if r := v.staleReason(snapshot.SourceRatelimiter); r != "" {
+		if r := v.staleReason(source.Ratelimiter); r != "" {
 			return verdict{unknown: r}
 		}
 	}
 	registryReason := ""
 	if registryOn {
-		registryReason = v.staleReason(snapshot.SourceRedis)
+		registryReason = v.staleReason(source.Redis)
 	}
 	registryKnown := registryOn && registryReason == ""
 	if !apiOn && !registryKnown {
@@ -42,7 +43,7 @@ func (e *Evaluator) checkNodeDown(v *view) verdict {
 	polled := v.polledNodes()
 	var vd verdict
 	for _, n := range v.snap.Nodes {
-		subject := nodeSubject(n)
+		subject := n.Name()
 		unreachable := apiOn && !n.Reachable && (n.URL != "" || polled[n.ID] || polled[n.Address])
 		expired := registryKnown && !n.Registered && e.registered[subject]
 		if !unreachable && !expired {
@@ -75,7 +76,7 @@ func (v *view) polledNodes() map[string]bool {
 
 // nodeDownMessage says why a node is down.
 func nodeDownMessage(n snapshot.Node, unreachable, expired bool) string {
-	name := fmt.Sprintf("node %q (%s)", nodeSubject(n), n.Address)
+	name := fmt.Sprintf("node %q (%s)", n.Name(), n.Address)
 	var msg string
 	switch {
 	case unreachable && expired:
@@ -99,12 +100,12 @@ func nodeDownMessage(n snapshot.Node, unreachable, expired bool) string {
 // poll failed, or the poll succeeded but Redis reported itself not
 // connected. Unknown before the first poll has finished.
 func (e *Evaluator) checkRedisDisconnected(v *view) verdict {
-	if !v.enabled[snapshot.SourceRedis] {
+	if !v.enabled[source.Redis] {
 		return verdict{skip: true}
 	}
-	st, ok := v.snap.Sources[snapshot.SourceRedis]
+	st, ok := v.snap.Sources[source.Redis]
 	if !ok || st.Status == snapshot.StatusPending {
-		return verdict{unknown: v.staleReason(snapshot.SourceRedis)}
+		return verdict{unknown: v.staleReason(source.Redis)}
 	}
 	var msg string
 	switch {
@@ -127,26 +128,23 @@ func (e *Evaluator) checkRedisDisconnected(v *view) verdict {
 // checkHighLatency: a node's check-latency P99, from Prometheus, is above
 // the threshold. Nodes without a valid figure are not judged.
 func (e *Evaluator) checkHighLatency(v *view) verdict {
-	if !v.enabled[snapshot.SourcePrometheus] {
+	if !v.enabled[source.Prometheus] {
 		return verdict{skip: true}
 	}
-	if r := v.staleReason(snapshot.SourcePrometheus); r != "" {
+	if r := v.staleReason(source.Prometheus); r != "" {
 		return verdict{unknown: r}
 	}
 	limit := e.cfg.HighLatency.Threshold
 	var vd verdict
 	for _, n := range v.snap.Nodes {
-		if !n.CheckLatencyP99Ms.Valid() {
-			continue
-		}
-		p99 := time.Duration(float64(n.CheckLatencyP99Ms) * float64(time.Millisecond))
-		if p99 <= limit {
+		p99 := n.CheckLatencyP99.Duration
+		if !n.CheckLatencyP99.Valid || p99 <= limit {
 			continue
 		}
 		vd.findings = append(vd.findings, finding{
-			subject: nodeSubject(n),
+			subject: n.Name(),
 			message: fmt.Sprintf("node %q check latency p99 is %s, above the threshold of %s",
-				nodeSubject(n), p99.Round(time.Microsecond), limit),
+				n.Name(), p99.Round(time.Microsecond), limit),
 		})
 	}
 	return vd
@@ -158,7 +156,10 @@ func (e *Evaluator) checkHighLatency(v *view) verdict {
 func (e *Evaluator) checkSourceStale(v *view) verdict {
 	var vd verdict
 	for _, src := range slices.Sorted(maps.Keys(v.enabled)) {
-		bound := e.cfg.staleAfter(src)
+		bound, ok := e.cfg.staleAfter(src)
+		if !ok {
+			continue
+		}
 		st := v.snap.Sources[src]
 		var msg string
 		switch {

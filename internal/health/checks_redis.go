@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // The Redis-based invariants read the last good Redis section and keep no
@@ -12,7 +13,7 @@ import (
 
 // redisVerdict runs judge when the Redis-based invariants can be judged.
 func redisVerdict(v *view, judge func(*snapshot.RedisSection) []finding) verdict {
-	if !v.enabled[snapshot.SourceRedis] {
+	if !v.enabled[source.Redis] {
 		return verdict{skip: true}
 	}
 	if r := v.redisReady(); r != "" {

@@ -1,11 +1,11 @@
 package health
 
 import (
-	"math"
 	"testing"
 	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // redisUnknown are the invariants that need a fresh redis source, by name.
@@ -59,7 +59,7 @@ func TestChecks(t *testing.T) {
 		{
 			name: "ratelimiter source stale makes node_down and counter_drift unknown",
 			give: func(in *Input) {
-				staleSource(in, snapshot.SourceRatelimiter, "boom")
+				staleSource(in, source.Ratelimiter, "boom")
 				nodeAt(in, "node-2").Reachable = false
 			},
 			wantUnknown: []string{CounterDrift, NodeDown},
@@ -67,15 +67,15 @@ func TestChecks(t *testing.T) {
 		{
 			name: "without the ratelimiter source unreachability says nothing",
 			give: func(in *Input) {
-				in.Enabled = []string{snapshot.SourceRedis, snapshot.SourcePrometheus}
+				in.Enabled = []string{source.Redis, source.Prometheus}
 				nodeAt(in, "node-2").Reachable = false
 			},
 		},
 		{
 			name: "without the ratelimiter source and with redis stale node_down is unknown",
 			give: func(in *Input) {
-				in.Enabled = []string{snapshot.SourceRedis}
-				staleSource(in, snapshot.SourceRedis, "boom")
+				in.Enabled = []string{source.Redis}
+				staleSource(in, source.Redis, "boom")
 			},
 			want:        []string{"critical redis_disconnected redis first=0s last=0s"},
 			wantUnknown: []string{CounterWithoutTTL, GhostAllowing, NodeDown, OverLimit, SequenceKeyLeak},
@@ -84,15 +84,15 @@ func TestChecks(t *testing.T) {
 		// redis_disconnected
 		{
 			name:        "failing redis polls",
-			give:        func(in *Input) { staleSource(in, snapshot.SourceRedis, "connection refused") },
+			give:        func(in *Input) { staleSource(in, source.Redis, "connection refused") },
 			want:        []string{"critical redis_disconnected redis first=0s last=0s"},
 			wantUnknown: redisUnknown,
 		},
 		{
 			name: "redis source in error",
 			give: func(in *Input) {
-				staleSource(in, snapshot.SourceRedis, "x")
-				setStatus(in, snapshot.SourceRedis, snapshot.StatusError)
+				staleSource(in, source.Redis, "x")
+				setStatus(in, source.Redis, snapshot.StatusError)
 			},
 			want:        []string{"critical redis_disconnected redis first=0s last=0s"},
 			wantUnknown: redisUnknown,
@@ -105,8 +105,8 @@ func TestChecks(t *testing.T) {
 		{
 			name: "redis not polled yet is unknown, not disconnected",
 			give: func(in *Input) {
-				in.Snapshot.Sources[snapshot.SourceRedis] = snapshot.SourceStatus{Status: snapshot.StatusPending}
-				in.Fresh[snapshot.SourceRedis] = false
+				in.Snapshot.Sources[source.Redis] = snapshot.SourceStatus{Status: snapshot.StatusPending}
+				in.Fresh[source.Redis] = false
 				in.Redis = nil
 				in.Snapshot.Redis.Connected = false
 			},
@@ -115,9 +115,9 @@ func TestChecks(t *testing.T) {
 		{
 			name: "redis disabled is not judged",
 			give: func(in *Input) {
-				in.Enabled = []string{snapshot.SourceRatelimiter, snapshot.SourcePrometheus}
-				delete(in.Snapshot.Sources, snapshot.SourceRedis)
-				in.Fresh[snapshot.SourceRedis] = false
+				in.Enabled = []string{source.Ratelimiter, source.Prometheus}
+				delete(in.Snapshot.Sources, source.Redis)
+				in.Fresh[source.Redis] = false
 				in.Snapshot.Redis.Connected = false
 				in.Redis = nil
 			},
@@ -126,33 +126,33 @@ func TestChecks(t *testing.T) {
 		// high_latency
 		{
 			name: "check latency above the threshold",
-			give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 },
+			give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250)) },
 			want: []string{"warning high_latency node-1 first=0s last=0s"},
 		},
 		{
 			name: "check latency at the threshold",
-			give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 100 },
+			give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(100)) },
 		},
 		{
 			name: "check latency NaN or infinite is not judged",
 			give: func(in *Input) {
-				nodeAt(in, "node-1").CheckLatencyP99Ms = snapshot.Null()
-				nodeAt(in, "node-2").CheckLatencyP99Ms = snapshot.Float(math.Inf(1))
+				nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Duration{}
+				nodeAt(in, "node-2").CheckLatencyP99 = snapshot.Duration{}
 			},
 		},
 		{
 			name: "prometheus stale makes high_latency unknown",
 			give: func(in *Input) {
-				staleSource(in, snapshot.SourcePrometheus, "timeout")
-				nodeAt(in, "node-1").CheckLatencyP99Ms = 250
+				staleSource(in, source.Prometheus, "timeout")
+				nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250))
 			},
 			wantUnknown: []string{HighLatency},
 		},
 		{
 			name: "prometheus disabled is not judged",
 			give: func(in *Input) {
-				in.Enabled = []string{snapshot.SourceRatelimiter, snapshot.SourceRedis}
-				nodeAt(in, "node-1").CheckLatencyP99Ms = 250
+				in.Enabled = []string{source.Ratelimiter, source.Redis}
+				nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250))
 			},
 		},
 
@@ -189,7 +189,7 @@ func TestChecks(t *testing.T) {
 		{
 			name: "stale redis data raises nothing",
 			give: func(in *Input) {
-				staleSource(in, snapshot.SourceRedis, "boom")
+				staleSource(in, source.Redis, "boom")
 				in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 6, Limit: 5}}
 				in.Redis.ZeroLimitActive = []snapshot.Block{{Key: "g", Count: 3}}
 				in.Redis.WithoutTTL = []string{"x"}
@@ -252,7 +252,7 @@ func TestChecks(t *testing.T) {
 		{
 			name: "without redis nodes are compared with each other",
 			give: func(in *Input) {
-				in.Enabled = []string{snapshot.SourceRatelimiter}
+				in.Enabled = []string{source.Ratelimiter}
 				in.Redis = nil
 				in.Nodes.Nodes[0].Counters[0].Count = 20
 			},
@@ -267,24 +267,24 @@ func TestChecks(t *testing.T) {
 		// source_stale
 		{
 			name: "source without success for longer than its bound",
-			give: func(in *Input) { lastSuccess(in, snapshot.SourcePrometheus, 16*time.Second) },
+			give: func(in *Input) { lastSuccess(in, source.Prometheus, 16*time.Second) },
 			want: []string{"warning source_stale prometheus first=0s last=0s"},
 		},
 		{
 			name: "source without success for exactly its bound",
-			give: func(in *Input) { lastSuccess(in, snapshot.SourcePrometheus, 15*time.Second) },
+			give: func(in *Input) { lastSuccess(in, source.Prometheus, 15*time.Second) },
 		},
 		{
 			name: "disabled source is not judged",
 			give: func(in *Input) {
-				lastSuccess(in, snapshot.SourcePrometheus, time.Hour)
-				in.Enabled = []string{snapshot.SourceRatelimiter, snapshot.SourceRedis}
+				lastSuccess(in, source.Prometheus, time.Hour)
+				in.Enabled = []string{source.Ratelimiter, source.Redis}
 			},
 		},
 		{
 			name: "enabled sources default to the snapshot's sources",
 			give: func(in *Input) {
-				lastSuccess(in, snapshot.SourcePrometheus, time.Hour)
+				lastSuccess(in, source.Prometheus, time.Hour)
 				in.Enabled = nil
 			},
 			want: []string{"warning source_stale prometheus first=0s last=0s"},

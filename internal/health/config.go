@@ -3,20 +3,15 @@ package health
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/observerd/observerd/internal/config"
 )
 
 // ErrInvalidConfig is wrapped by every error Config.Validate returns.
 var ErrInvalidConfig = errors.New("invalid health config")
-
-// StaleIntervals is how many poll intervals a source may go without success
-// before source_stale holds; callers set Config.SourceStale.StaleAfter to
-// this many times each source's interval.
-const StaleIntervals = 3
-
-// defaultPollInterval is OBSERVERD_POLL_INTERVAL's default, from which
-// DefaultConfig derives the default staleness bound.
-const defaultPollInterval = 5 * time.Second
 
 // Rule is the part of an invariant's settings that every invariant has.
 type Rule struct {
@@ -45,10 +40,9 @@ type CountRule struct {
 type StaleRule struct {
 	Rule
 	// StaleAfter is, per source name, how long the source may go without
-	// a successful poll; normally StaleIntervals times its poll interval.
+	// a successful poll (config.Config.StaleAfterBySource). A source
+	// missing from it is not judged.
 	StaleAfter map[string]time.Duration
-	// DefaultStaleAfter applies to sources missing from StaleAfter.
-	DefaultStaleAfter time.Duration
 }
 
 // Config holds the settings of every invariant.
@@ -72,39 +66,35 @@ type Config struct {
 	SequenceKeyLeak CountRule
 	// SourceStale: a source has not succeeded for longer than its bound.
 	SourceStale StaleRule
-	// MaxSubjects bounds how many violations one invariant reports at
-	// once, keeping the violation metric's cardinality bounded. Subjects
-	// already reported are kept first.
-	MaxSubjects int
 }
 
-// DefaultConfig returns the defaults of DESIGN.md. SourceStale has no
-// per-source bounds: every source gets StaleIntervals times the default
-// poll interval until the caller fills StaleAfter.
-func DefaultConfig() Config {
+// NewConfig gives every invariant its severity, which is the invariant's
+// own, and the thresholds and grace periods of inv (OBSERVERD_*_GRACE and
+// *_THRESHOLD, whose defaults the config package owns). staleAfter is the
+// staleness bound of each enabled source.
+func NewConfig(inv config.Invariants, staleAfter map[string]time.Duration) Config {
 	return Config{
-		NodeDown:          Rule{Severity: SeverityCritical},
-		RedisDisconnected: Rule{Severity: SeverityCritical},
+		NodeDown:          Rule{Severity: SeverityCritical, Grace: inv.NodeDownGrace},
+		RedisDisconnected: Rule{Severity: SeverityCritical, Grace: inv.RedisDisconnectedGrace},
 		HighLatency: LatencyRule{
-			Rule:      Rule{Severity: SeverityWarning, Grace: 60 * time.Second},
-			Threshold: 100 * time.Millisecond,
+			Rule:      Rule{Severity: SeverityWarning, Grace: inv.HighLatencyGrace},
+			Threshold: inv.HighLatencyThreshold,
 		},
-		OverLimit:     Rule{Severity: SeverityWarning},
-		GhostAllowing: Rule{Severity: SeverityWarning},
+		OverLimit:     Rule{Severity: SeverityWarning, Grace: inv.OverLimitGrace},
+		GhostAllowing: Rule{Severity: SeverityWarning, Grace: inv.GhostAllowingGrace},
 		CounterDrift: CountRule{
-			Rule:      Rule{Severity: SeverityWarning, Grace: 30 * time.Second},
-			Threshold: 5,
+			Rule:      Rule{Severity: SeverityWarning, Grace: inv.CounterDriftGrace},
+			Threshold: inv.CounterDriftThreshold,
 		},
-		CounterWithoutTTL: Rule{Severity: SeverityWarning},
+		CounterWithoutTTL: Rule{Severity: SeverityWarning, Grace: inv.CounterWithoutTTLGrace},
 		SequenceKeyLeak: CountRule{
-			Rule:      Rule{Severity: SeverityInfo},
-			Threshold: 10000,
+			Rule:      Rule{Severity: SeverityInfo, Grace: inv.SequenceKeyLeakGrace},
+			Threshold: inv.SequenceKeyLeakThreshold,
 		},
 		SourceStale: StaleRule{
-			Rule:              Rule{Severity: SeverityWarning},
-			DefaultStaleAfter: StaleIntervals * defaultPollInterval,
+			Rule:       Rule{Severity: SeverityWarning, Grace: inv.SourceStaleGrace},
+			StaleAfter: maps.Clone(staleAfter),
 		},
-		MaxSubjects: 50,
 	}
 }
 
@@ -134,16 +124,11 @@ func (c Config) Validate() error {
 	if c.SequenceKeyLeak.Threshold < 0 {
 		bad("%s: threshold must not be negative, got %d", SequenceKeyLeak, c.SequenceKeyLeak.Threshold)
 	}
-	if c.SourceStale.DefaultStaleAfter <= 0 {
-		bad("%s: default bound must be positive, got %s", SourceStale, c.SourceStale.DefaultStaleAfter)
-	}
-	for src, d := range c.SourceStale.StaleAfter {
+	for _, src := range slices.Sorted(maps.Keys(c.SourceStale.StaleAfter)) {
+		d := c.SourceStale.StaleAfter[src]
 		if d <= 0 {
 			bad("%s: bound of source %q must be positive, got %s", SourceStale, src, d)
 		}
-	}
-	if c.MaxSubjects <= 0 {
-		bad("max subjects must be positive, got %d", c.MaxSubjects)
 	}
 	return errors.Join(errs...)
 }
@@ -174,10 +159,9 @@ func (c Config) rule(name string) Rule {
 	}
 }
 
-// staleAfter is the staleness bound of the named source.
-func (c Config) staleAfter(source string) time.Duration {
-	if d, ok := c.SourceStale.StaleAfter[source]; ok {
-		return d
-	}
-	return c.SourceStale.DefaultStaleAfter
+// staleAfter is the staleness bound of the named source; ok is false for
+// a source without one.
+func (c Config) staleAfter(source string) (bound time.Duration, ok bool) {
+	bound, ok = c.SourceStale.StaleAfter[source]
+	return bound, ok
 }

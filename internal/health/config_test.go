@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-func TestDefaultConfig(t *testing.T) {
-	c := DefaultConfig()
+func TestConfigFromDefaults(t *testing.T) {
+	c := defaultConfig()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("default config invalid: %v", err)
 	}
@@ -41,7 +41,7 @@ func TestDefaultConfig(t *testing.T) {
 		{HighLatency, c.HighLatency.Threshold, 100 * time.Millisecond},
 		{CounterDrift, c.CounterDrift.Threshold, int64(5)},
 		{SequenceKeyLeak, c.SequenceKeyLeak.Threshold, int64(10000)},
-		{SourceStale, c.staleAfter("redis"), 15 * time.Second},
+		{SourceStale, mustStaleAfter(t, c, "redis"), 15 * time.Second},
 	}
 	for _, tt := range thresholds {
 		if tt.give != tt.want {
@@ -90,23 +90,17 @@ func TestValidate(t *testing.T) {
 		{
 			name: "bad staleness bounds",
 			give: func(c *Config) {
-				c.SourceStale.DefaultStaleAfter = 0
-				c.SourceStale.StaleAfter = map[string]time.Duration{"redis": -time.Second}
+				c.SourceStale.StaleAfter = map[string]time.Duration{"redis": -time.Second, "prometheus": 0}
 			},
 			want: []string{
-				"source_stale: default bound must be positive, got 0s",
+				`source_stale: bound of source "prometheus" must be positive, got 0s`,
 				`source_stale: bound of source "redis" must be positive, got -1s`,
 			},
-		},
-		{
-			name: "no subjects",
-			give: func(c *Config) { c.MaxSubjects = 0 },
-			want: []string{"max subjects must be positive, got 0"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultConfig()
+			c := defaultConfig()
 			tt.give(&c)
 			err := c.Validate()
 			if !errors.Is(err, ErrInvalidConfig) {
@@ -129,4 +123,13 @@ func TestZeroConfigIsInvalid(t *testing.T) {
 	if err := (Config{}).Validate(); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("zero config: got %v, want ErrInvalidConfig", err)
 	}
+}
+
+func mustStaleAfter(t *testing.T, c Config, src string) time.Duration {
+	t.Helper()
+	d, ok := c.staleAfter(src)
+	if !ok {
+		t.Fatalf("no staleness bound for %s", src)
+	}
+	return d
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // checkCounterDrift: a node's API count for a key differs from Redis by more
@@ -20,16 +21,16 @@ import (
 // Unknown when the ratelimiter source, or the redis source when enabled, is
 // not fresh.
 func (e *Evaluator) checkCounterDrift(v *view) verdict {
-	if !v.enabled[snapshot.SourceRatelimiter] {
+	if !v.enabled[source.Ratelimiter] {
 		return verdict{skip: true}
 	}
-	if r := v.staleReason(snapshot.SourceRatelimiter); r != "" {
+	if r := v.staleReason(source.Ratelimiter); r != "" {
 		return verdict{unknown: r}
 	}
 	if v.nodes == nil {
 		return verdict{unknown: "ratelimiter source has no data yet"}
 	}
-	redisOn := v.enabled[snapshot.SourceRedis]
+	redisOn := v.enabled[source.Redis]
 	if redisOn {
 		if r := v.redisReady(); r != "" {
 			return verdict{unknown: r}
@@ -79,10 +80,7 @@ func nodeSamples(ns *snapshot.NodesSection) []sample {
 	var out []sample
 	seen := make(map[string]bool)
 	for _, r := range ns.Nodes {
-		subject := r.ID
-		if subject == "" {
-			subject = r.Address
-		}
+		subject := r.Name()
 		// A nil sample means the endpoint failed and says nothing.
 		if r.Counters == nil || seen[subject] {
 			continue

@@ -156,7 +156,7 @@ func (e *Evaluator) apply(name string, vd verdict, now time.Time) {
 	}
 	holding := make(map[string]bool, len(vd.findings))
 	if !vd.skip && vd.unknown == "" {
-		for _, f := range e.bound(name, vd.findings) {
+		for _, f := range distinct(vd.findings) {
 			holding[f.subject] = true
 			e.hold(stateKey{invariant: name, subject: f.subject}, f.message, rule, now)
 		}
@@ -214,11 +214,10 @@ func (e *Evaluator) clear(k stateKey, st *state, now time.Time) {
 		zap.Duration("held", now.Sub(st.firstSeen)))
 }
 
-// bound de-duplicates findings by subject (the first wins) and keeps at most
-// MaxSubjects of them: reported ones first, then pending ones, oldest first,
-// then new ones by subject, so that a crowd of new subjects does not push
-// out a violation that is already reported.
-func (e *Evaluator) bound(name string, fs []finding) []finding {
+// distinct de-duplicates findings by subject; the first wins. Findings are
+// bounded by their inputs: the key lists of a Redis section are capped by
+// OBSERVERD_LIST_LIMIT, and nodes are as many as the cluster has.
+func distinct(fs []finding) []finding {
 	seen := make(map[string]bool, len(fs))
 	out := make([]finding, 0, len(fs))
 	for _, f := range fs {
@@ -227,32 +226,7 @@ func (e *Evaluator) bound(name string, fs []finding) []finding {
 			out = append(out, f)
 		}
 	}
-	if len(out) <= e.cfg.MaxSubjects {
-		return out
-	}
-	rank := func(f finding) (int, time.Time) {
-		st, ok := e.states[stateKey{invariant: name, subject: f.subject}]
-		switch {
-		case !ok:
-			return 2, time.Time{}
-		case st.reported:
-			return 0, st.firstSeen
-		default:
-			return 1, st.firstSeen
-		}
-	}
-	slices.SortFunc(out, func(a, b finding) int {
-		ra, ta := rank(a)
-		rb, tb := rank(b)
-		if ra != rb {
-			return ra - rb
-		}
-		if c := ta.Compare(tb); c != 0 {
-			return c
-		}
-		return strings.Compare(a.subject, b.subject)
-	})
-	return out[:e.cfg.MaxSubjects]
+	return out
 }
 
 // violations lists the reported conditions, sorted.

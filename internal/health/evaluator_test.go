@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // drifting makes node-1 disagree with Redis and node-2 on key "a".
@@ -25,7 +27,7 @@ func both(fs ...func(*Input)) func(*Input) {
 	}
 }
 
-func redisStale(in *Input) { staleSource(in, snapshot.SourceRedis, "boom") }
+func redisStale(in *Input) { staleSource(in, source.Redis, "boom") }
 
 func TestGracePeriods(t *testing.T) {
 	tests := []struct {
@@ -58,11 +60,11 @@ func TestGracePeriods(t *testing.T) {
 		{
 			name: "a pending condition that stops holding starts over",
 			steps: []step{
-				{at: 0, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
+				{at: 0, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250)) }},
 				{at: 50 * time.Second},
-				{at: 60 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
-				{at: 110 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }},
-				{at: 120 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250 }, want: []string{
+				{at: 60 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250)) }},
+				{at: 110 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250)) }},
+				{at: 120 * time.Second, give: func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250)) }, want: []string{
 					"warning high_latency node-1 first=1m0s last=2m0s",
 				}},
 			},
@@ -77,7 +79,7 @@ func TestGracePeriods(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, defaultConfig(), tt.steps) })
 	}
 }
 
@@ -145,14 +147,14 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 					"critical node_down node-2 first=0s last=0s",
 				}},
 				{at: 10 * time.Second, give: func(in *Input) {
-					staleSource(in, snapshot.SourceRatelimiter, "boom")
+					staleSource(in, source.Ratelimiter, "boom")
 				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{CounterDrift, NodeDown}},
 				{at: 20 * time.Second},
 			},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, defaultConfig(), tt.steps) })
 	}
 }
 
@@ -202,26 +204,26 @@ func TestRegistryExpiry(t *testing.T) {
 		{
 			name: "without the ratelimiter source the registry alone decides",
 			steps: []step{
-				{at: 0, give: func(in *Input) { in.Enabled = []string{snapshot.SourceRedis} }},
+				{at: 0, give: func(in *Input) { in.Enabled = []string{source.Redis} }},
 				{at: 10 * time.Second, give: func(in *Input) {
-					in.Enabled = []string{snapshot.SourceRedis}
+					in.Enabled = []string{source.Redis}
 					unregistered(in)
 				}, want: []string{"critical node_down node-2 first=10s last=10s"}},
 			},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { runSteps(t, DefaultConfig(), tt.steps) })
+		t.Run(tt.name, func(t *testing.T) { runSteps(t, defaultConfig(), tt.steps) })
 	}
 }
 
 func TestSourceNeverSucceeded(t *testing.T) {
 	never := func(in *Input) {
-		in.Snapshot.Sources[snapshot.SourcePrometheus] = snapshot.SourceStatus{Status: snapshot.StatusError, Error: "refused"}
-		in.Fresh[snapshot.SourcePrometheus] = false
+		in.Snapshot.Sources[source.Prometheus] = snapshot.SourceStatus{Status: snapshot.StatusError, Error: "refused"}
+		in.Fresh[source.Prometheus] = false
 	}
-	cfg := DefaultConfig()
-	cfg.SourceStale.StaleAfter = map[string]time.Duration{snapshot.SourcePrometheus: 30 * time.Second}
+	cfg := defaultConfig()
+	cfg.SourceStale.StaleAfter = map[string]time.Duration{source.Prometheus: 30 * time.Second}
 	runSteps(t, cfg, []step{
 		{at: 0, give: never, wantUnknown: []string{HighLatency}},
 		{at: 30 * time.Second, give: never, wantUnknown: []string{HighLatency}},
@@ -237,11 +239,11 @@ func TestSorting(t *testing.T) {
 		in.Snapshot.Redis.Connected = false
 		nodeAt(in, "node-2").Reachable = false
 		nodeAt(in, "node-1").Reachable = false
-		nodeAt(in, "node-1").CheckLatencyP99Ms = 300
+		nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(300))
 		in.Redis.OverLimit = []snapshot.Block{{Key: "b", Count: 9, Limit: 5}, {Key: "a", Count: 9, Limit: 5}}
 		in.Redis.WithoutTTL = []string{"z"}
 		in.Redis.Counters.OrphanSequenceKeys = 20000
-		lastSuccess(in, snapshot.SourcePrometheus, time.Minute)
+		lastSuccess(in, source.Prometheus, time.Minute)
 	}
 	runSteps(t, noGrace(), []step{{give: give, want: []string{
 		"critical node_down node-1 first=0s last=0s",
@@ -256,35 +258,34 @@ func TestSorting(t *testing.T) {
 	}}})
 }
 
-func TestMaxSubjectsKeepsReportedFirst(t *testing.T) {
+// TestEverySubjectIsReported: no hidden cap makes the violations a sample;
+// each distinct subject is one violation (the inputs are capped by
+// OBSERVERD_LIST_LIMIT, and the exporter folds beyond its own limit).
+func TestEverySubjectIsReported(t *testing.T) {
 	keys := func(ks ...string) func(*Input) {
 		return func(in *Input) {
-			for _, k := range ks {
-				in.Redis.WithoutTTL = append(in.Redis.WithoutTTL, k)
-			}
+			in.Redis.WithoutTTL = append(in.Redis.WithoutTTL, ks...)
 		}
 	}
-	cfg := DefaultConfig()
-	cfg.MaxSubjects = 2
-	runSteps(t, cfg, []step{
+	many := make([]string, 60)
+	want := make([]string, len(many))
+	for i := range many {
+		many[i] = fmt.Sprintf("k%02d", i)
+		want[i] = fmt.Sprintf("warning counter_without_ttl k%02d first=10s last=10s", i)
+	}
+	runSteps(t, defaultConfig(), []step{
 		{at: 0, give: keys("c", "b", "b", "d"), want: []string{
 			"warning counter_without_ttl b first=0s last=0s",
 			"warning counter_without_ttl c first=0s last=0s",
+			"warning counter_without_ttl d first=0s last=0s",
 		}},
-		{at: 10 * time.Second, give: keys("a", "b", "c"), want: []string{
-			"warning counter_without_ttl b first=0s last=10s",
-			"warning counter_without_ttl c first=0s last=10s",
-		}},
-		{at: 20 * time.Second, give: keys("a", "c"), want: []string{
-			"warning counter_without_ttl a first=20s last=20s",
-			"warning counter_without_ttl c first=0s last=20s",
-		}},
+		{at: 10 * time.Second, give: keys(many...), want: want},
 	})
 }
 
 func TestLogsOnceOnRaiseAndClear(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	e := NewEvaluator(DefaultConfig(), zap.New(core))
+	e := NewEvaluator(defaultConfig(), zap.New(core))
 	steps := []struct {
 		at   time.Duration
 		give func(*Input)
@@ -328,12 +329,12 @@ func TestLogsOnceOnRaiseAndClear(t *testing.T) {
 }
 
 func TestEvaluatorCopiesStaleBounds(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.SourceStale.StaleAfter = map[string]time.Duration{snapshot.SourcePrometheus: time.Hour}
+	cfg := defaultConfig()
+	cfg.SourceStale.StaleAfter = map[string]time.Duration{source.Prometheus: time.Hour}
 	e := NewEvaluator(cfg, nil)
-	cfg.SourceStale.StaleAfter[snapshot.SourcePrometheus] = time.Second
+	cfg.SourceStale.StaleAfter[source.Prometheus] = time.Second
 	in := healthy(t0)
-	lastSuccess(&in, snapshot.SourcePrometheus, time.Minute)
+	lastSuccess(&in, source.Prometheus, time.Minute)
 	if res := e.Evaluate(in); len(res.Violations) != 0 {
 		t.Fatalf("caller's map changed the evaluator: %v", res.Violations)
 	}

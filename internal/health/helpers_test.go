@@ -8,7 +8,9 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // t0 is the time of the first evaluation of every sequence.
@@ -25,7 +27,7 @@ func healthy(now time.Time) Input {
 	node := func(id, addr string) snapshot.Node {
 		return snapshot.Node{
 			ID: id, Address: addr, URL: "http://" + addr,
-			Registered: true, Reachable: true, CheckLatencyP99Ms: 2.5,
+			Registered: true, Reachable: true, CheckLatencyP99: snapshot.Known(ms(2.5)),
 		}
 	}
 	report := func(id, addr string) snapshot.NodeReport {
@@ -38,9 +40,9 @@ func healthy(now time.Time) Input {
 		Now: now,
 		Snapshot: &snapshot.Snapshot{
 			Sources: map[string]snapshot.SourceStatus{
-				snapshot.SourceRatelimiter: ok(),
-				snapshot.SourceRedis:       ok(),
-				snapshot.SourcePrometheus:  ok(),
+				source.Ratelimiter: ok(),
+				source.Redis:       ok(),
+				source.Prometheus:  ok(),
 			},
 			Nodes: []snapshot.Node{node("node-1", "10.0.0.1:8000"), node("node-2", "10.0.0.2:8000")},
 			Redis: snapshot.RedisInfo{Connected: true},
@@ -50,18 +52,18 @@ func healthy(now time.Time) Input {
 			report("node-1", "10.0.0.1:8000"), report("node-2", "10.0.0.2:8000"),
 		}},
 		Fresh: map[string]bool{
-			snapshot.SourceRatelimiter: true,
-			snapshot.SourceRedis:       true,
-			snapshot.SourcePrometheus:  true,
+			source.Ratelimiter: true,
+			source.Redis:       true,
+			source.Prometheus:  true,
 		},
-		Enabled: []string{snapshot.SourceRatelimiter, snapshot.SourceRedis, snapshot.SourcePrometheus},
+		Enabled: []string{source.Ratelimiter, source.Redis, source.Prometheus},
 	}
 }
 
 // noGrace is the default config with every grace period zero, so that one
 // evaluation decides.
 func noGrace() Config {
-	c := DefaultConfig()
+	c := defaultConfig()
 	for _, r := range []*Rule{
 		&c.NodeDown, &c.RedisDisconnected, &c.HighLatency.Rule, &c.OverLimit, &c.GhostAllowing,
 		&c.CounterDrift.Rule, &c.CounterWithoutTTL, &c.SequenceKeyLeak.Rule, &c.SourceStale.Rule,
@@ -137,3 +139,13 @@ func nodeAt(in *Input, id string) *snapshot.Node {
 	}
 	panic("no node " + id)
 }
+
+// defaultConfig is the invariants' configuration of an empty environment,
+// with every source stale after the default bound.
+func defaultConfig() Config {
+	cfg := config.Default()
+	return NewConfig(cfg.Invariants, cfg.StaleAfterBySource())
+}
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }

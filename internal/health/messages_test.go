@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 func TestMessages(t *testing.T) {
@@ -30,7 +31,7 @@ func TestMessages(t *testing.T) {
 		},
 		{
 			name:      "redis_disconnected after failed polls",
-			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, "dial tcp 127.0.0.1:6379: connection refused") },
+			give:      func(in *Input) { staleSource(in, source.Redis, "dial tcp 127.0.0.1:6379: connection refused") },
 			invariant: RedisDisconnected, subject: SubjectRedis,
 			want: "redis does not answer: source is stale after 3 consecutive failures: dial tcp 127.0.0.1:6379: connection refused",
 		},
@@ -42,7 +43,7 @@ func TestMessages(t *testing.T) {
 		},
 		{
 			name:      "high_latency",
-			give:      func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99Ms = 250.0004 },
+			give:      func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250.0004)) },
 			invariant: HighLatency, subject: "node-1",
 			want: `node "node-1" check latency p99 is 250ms, above the threshold of 100ms`,
 		},
@@ -91,10 +92,10 @@ func TestMessages(t *testing.T) {
 		{
 			name: "source_stale with the error",
 			give: func(in *Input) {
-				staleSource(in, snapshot.SourcePrometheus, "context deadline exceeded")
-				lastSuccess(in, snapshot.SourcePrometheus, 20*time.Second)
+				staleSource(in, source.Prometheus, "context deadline exceeded")
+				lastSuccess(in, source.Prometheus, 20*time.Second)
 			},
-			invariant: SourceStale, subject: snapshot.SourcePrometheus,
+			invariant: SourceStale, subject: source.Prometheus,
 			want: `source "prometheus" last succeeded 20s ago, above its bound of 15s: context deadline exceeded`,
 		},
 	}
@@ -126,30 +127,30 @@ func TestUnknownReasons(t *testing.T) {
 	}{
 		{
 			name:      "stale source with its error",
-			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, "i/o timeout") },
+			give:      func(in *Input) { staleSource(in, source.Redis, "i/o timeout") },
 			invariant: OverLimit,
 			want:      "redis source is stale: i/o timeout",
 		},
 		{
 			name: "source not polled yet",
 			give: func(in *Input) {
-				in.Snapshot.Sources[snapshot.SourcePrometheus] = snapshot.SourceStatus{Status: snapshot.StatusPending}
-				in.Fresh[snapshot.SourcePrometheus] = false
+				in.Snapshot.Sources[source.Prometheus] = snapshot.SourceStatus{Status: snapshot.StatusPending}
+				in.Fresh[source.Prometheus] = false
 			},
 			invariant: HighLatency,
 			want:      "prometheus source has not been polled yet",
 		},
 		{
 			name:      "source too old without an error",
-			give:      func(in *Input) { staleSource(in, snapshot.SourceRatelimiter, "") },
+			give:      func(in *Input) { staleSource(in, source.Ratelimiter, "") },
 			invariant: NodeDown,
 			want:      "ratelimiter source is not fresh (status stale)",
 		},
 		{
 			name: "source without status",
 			give: func(in *Input) {
-				delete(in.Snapshot.Sources, snapshot.SourceRatelimiter)
-				in.Fresh[snapshot.SourceRatelimiter] = false
+				delete(in.Snapshot.Sources, source.Ratelimiter)
+				in.Fresh[source.Ratelimiter] = false
 			},
 			invariant: CounterDrift,
 			want:      "ratelimiter source has no status",
@@ -162,7 +163,7 @@ func TestUnknownReasons(t *testing.T) {
 		},
 		{
 			name:      "long error is cut on a rune boundary",
-			give:      func(in *Input) { staleSource(in, snapshot.SourceRedis, long) },
+			give:      func(in *Input) { staleSource(in, source.Redis, long) },
 			invariant: GhostAllowing,
 			want:      "redis source is stale: " + strings.Repeat("é", maxReasonBytes/2) + "...",
 		},

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // maxReasonBytes bounds the source error text copied into messages and
@@ -68,7 +69,7 @@ func (v *view) staleReason(src string) string {
 // redisReady is "" when the Redis-based invariants can be judged, else why
 // not. It is only asked when the redis source is enabled.
 func (v *view) redisReady() string {
-	if r := v.staleReason(snapshot.SourceRedis); r != "" {
+	if r := v.staleReason(source.Redis); r != "" {
 		return r
 	}
 	if v.redis == nil {
@@ -93,9 +94,9 @@ func (e *Evaluator) track(v *view) {
 		}
 	}
 	present := make(map[string]bool, len(v.snap.Nodes))
-	registryFresh := v.enabled[snapshot.SourceRedis] && v.fresh[snapshot.SourceRedis]
+	registryFresh := v.enabled[source.Redis] && v.fresh[source.Redis]
 	for _, n := range v.snap.Nodes {
-		s := nodeSubject(n)
+		s := n.Name()
 		present[s] = true
 		if registryFresh && n.Registered {
 			e.registered[s] = true
@@ -106,14 +107,6 @@ func (e *Evaluator) track(v *view) {
 			delete(e.registered, s)
 		}
 	}
-}
-
-// nodeSubject names a node: its id, or its address while the id is unknown.
-func nodeSubject(n snapshot.Node) string {
-	if n.ID != "" {
-		return n.ID
-	}
-	return n.Address
 }
 
 // truncate bounds s to maxReasonBytes without splitting a UTF-8 sequence.
