@@ -8,14 +8,14 @@ package prometheus
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds an answer's body when Options.MaxBodyBytes is 0.
@@ -66,11 +66,7 @@ func New(baseURL string, opts Options) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		// url.Error repeats the raw URL, which may hold a password.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("prometheus: parse base URL: %w", err)
+		return nil, fmt.Errorf("prometheus: parse base URL: %w", redact.URLError(err))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return nil, fmt.Errorf("prometheus: base URL %s: scheme must be http or https", u.Redacted())
@@ -180,11 +176,7 @@ func (c *Client) get(ctx context.Context, params url.Values) ([]byte, int, error
 	if err != nil {
 		// url.Error repeats the whole request URL with the query; the
 		// endpoint is enough, and the cause stays matchable.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, 0, fmt.Errorf("prometheus query %s: %w", c.endpoint, err)
+		return nil, 0, fmt.Errorf("prometheus query %s: %w", c.endpoint, redact.URLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
@@ -205,10 +197,5 @@ func (c *Client) scrub(s string) string {
 		// The Authorization header's form, should it be echoed.
 		basic = base64.StdEncoding.EncodeToString([]byte(c.username + ":" + c.password))
 	}
-	for _, secret := range []string{c.password, c.token, basic} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[REDACTED]")
-		}
-	}
-	return s
+	return redact.Secrets(s, c.password, c.token, basic)
 }

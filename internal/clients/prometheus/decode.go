@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/observerd/observerd/internal/snapshot"
 )
 
 // Result types of an instant query.
@@ -52,7 +50,7 @@ type Result struct {
 // (a histogram without observations yields NaN) and stay as they came.
 type Sample struct {
 	Labels map[string]string
-	Value  snapshot.Float
+	Value  float64
 	Time   time.Time
 }
 
@@ -157,14 +155,14 @@ func decodeResponse(body []byte, status int, scrub func(string) string) (Result,
 			if s.Value == nil {
 				return Result{}, fmt.Errorf("decode vector: sample %d has no float value", i)
 			}
-			res.Vector = append(res.Vector, Sample{Labels: s.Metric, Value: snapshot.Float(s.Value.value), Time: s.Value.time})
+			res.Vector = append(res.Vector, Sample{Labels: s.Metric, Value: s.Value.value, Time: s.Value.time})
 		}
 	case ResultScalar:
 		var p samplePair
 		if err := json.Unmarshal(r.Data.Result, &p); err != nil {
 			return Result{}, fmt.Errorf("decode scalar: %w", err)
 		}
-		res.Scalar = Sample{Value: snapshot.Float(p.value), Time: p.time}
+		res.Scalar = Sample{Value: p.value, Time: p.time}
 	case "matrix", "string":
 		return Result{}, fmt.Errorf("%w %q: use an instant vector or scalar query", ErrUnsupportedResult, r.Data.ResultType)
 	default:

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
-	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/timestamp"
 )
 
-// Endpoint paths of the node HTTP API, as used in errors and in
-// snapshot.NodeReport.Errors.
+// Endpoint paths of the node HTTP API, as used in errors and as the keys
+// of a node's endpoint errors.
 const (
 	PathCheck    = "/check"
 	PathHealth   = "/health"
@@ -22,6 +22,30 @@ const (
 
 // StatusHealthy is the status of a healthy node's /health answer.
 const StatusHealthy = "healthy"
+
+// Peer is one entry of a node's /api/nodes answer: a node it sees in the
+// registry.
+type Peer struct {
+	ID           string
+	Address      string
+	State        string
+	RegisteredAt *time.Time // nil when null or absent
+}
+
+// Counter is one key as a node's /api/counters or /api/blocks shows it,
+// without the key prefix.
+type Counter struct {
+	Key       string
+	Count     int64
+	Limit     int64
+	Remaining int64
+}
+
+// Limits is a node's /api/limits answer.
+type Limits struct {
+	DefaultLimit  int64
+	DefaultWindow time.Duration
+}
 
 // Health is a node's /health answer.
 type Health struct {
@@ -50,16 +74,16 @@ func (c *Client) Health(ctx context.Context) (Health, error) {
 // Nodes asks GET /api/nodes: the nodes the answering node sees in the
 // registry. A registered_at that is null or absent is nil; one that is
 // neither RFC 3339 nor isoformat() fails the call.
-func (c *Client) Nodes(ctx context.Context) ([]snapshot.PeerNode, error) {
+func (c *Client) Nodes(ctx context.Context) ([]Peer, error) {
 	var w wireNodes
 	if err := c.get(ctx, PathNodes, &w); err != nil {
 		return nil, err
 	}
 	var f fields
 	list := need(&f, "nodes", w.Nodes)
-	peers := make([]snapshot.PeerNode, 0, len(list))
+	peers := make([]Peer, 0, len(list))
 	for i, wp := range list {
-		p := snapshot.PeerNode{
+		p := Peer{
 			ID:      need(&f, fmt.Sprintf("nodes[%d].id", i), wp.ID),
 			Address: need(&f, fmt.Sprintf("nodes[%d].address", i), wp.Address),
 		}
@@ -83,16 +107,16 @@ func (c *Client) Nodes(ctx context.Context) ([]snapshot.PeerNode, error) {
 
 // Counters asks GET /api/counters: a sample of at most 100 keys in Redis
 // SCAN order, keys without their prefix.
-func (c *Client) Counters(ctx context.Context) ([]snapshot.APICounter, error) {
+func (c *Client) Counters(ctx context.Context) ([]Counter, error) {
 	var w wireCounters
 	if err := c.get(ctx, PathCounters, &w); err != nil {
 		return nil, err
 	}
 	var f fields
 	list := need(&f, "counters", w.Counters)
-	out := make([]snapshot.APICounter, 0, len(list))
+	out := make([]Counter, 0, len(list))
 	for i, wc := range list {
-		out = append(out, snapshot.APICounter{
+		out = append(out, Counter{
 			Key:       need(&f, fmt.Sprintf("counters[%d].key", i), wc.Key),
 			Count:     need(&f, fmt.Sprintf("counters[%d].count", i), wc.Count),
 			Limit:     need(&f, fmt.Sprintf("counters[%d].limit", i), wc.Limit),
@@ -106,7 +130,7 @@ func (c *Client) Counters(ctx context.Context) ([]snapshot.APICounter, error) {
 }
 
 // Limits asks GET /api/limits: the node's default limit and window.
-func (c *Client) Limits(ctx context.Context) (*snapshot.APILimits, error) {
+func (c *Client) Limits(ctx context.Context) (*Limits, error) {
 	var w wireLimits
 	if err := c.get(ctx, PathLimits, &w); err != nil {
 		return nil, err
@@ -121,22 +145,22 @@ func (c *Client) Limits(ctx context.Context) (*snapshot.APILimits, error) {
 	if err != nil {
 		return nil, c.errorf(http.MethodGet, PathLimits, err)
 	}
-	return &snapshot.APILimits{DefaultLimit: limit, DefaultWindow: window}, nil
+	return &Limits{DefaultLimit: limit, DefaultWindow: window}, nil
 }
 
 // Blocks asks GET /api/blocks: keys at or over the node's default limit
 // (quirk: per-key overrides are ignored). Remaining is derived as
 // max(0, limit - count), the contract's definition.
-func (c *Client) Blocks(ctx context.Context) ([]snapshot.APICounter, error) {
+func (c *Client) Blocks(ctx context.Context) ([]Counter, error) {
 	var w wireBlocks
 	if err := c.get(ctx, PathBlocks, &w); err != nil {
 		return nil, err
 	}
 	var f fields
 	list := need(&f, "blocked", w.Blocked)
-	out := make([]snapshot.APICounter, 0, len(list))
+	out := make([]Counter, 0, len(list))
 	for i, wb := range list {
-		b := snapshot.APICounter{
+		b := Counter{
 			Key:   need(&f, fmt.Sprintf("blocked[%d].key", i), wb.Key),
 			Count: need(&f, fmt.Sprintf("blocked[%d].current_count", i), wb.CurrentCount),
 			Limit: need(&f, fmt.Sprintf("blocked[%d].limit", i), wb.Limit),

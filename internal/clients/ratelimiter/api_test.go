@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"testing"
 	"time"
-
-	"github.com/observerd/observerd/internal/snapshot"
 )
 
 func TestHealth(t *testing.T) {
@@ -44,25 +42,25 @@ func TestNodes(t *testing.T) {
 		name    string
 		give    string
 		loc     *time.Location
-		want    []snapshot.PeerNode
+		want    []Peer
 		wantErr error
 	}{
 		{
 			name: "isoformat with microseconds",
 			give: `{"nodes": [{"id": "node-1", "address": "10.0.0.1:8000", "state": "Up", "registered_at": "2026-01-27T01:48:37.123456"}]}`,
-			want: []snapshot.PeerNode{{ID: "node-1", Address: "10.0.0.1:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 27, 1, 48, 37, 123456000, time.UTC))}},
+			want: []Peer{{ID: "node-1", Address: "10.0.0.1:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 27, 1, 48, 37, 123456000, time.UTC))}},
 		},
 		{
 			name: "isoformat without microseconds in the nodes' zone",
 			give: `{"nodes": [{"id": "node-1", "address": "10.0.0.1:8000", "state": "Up", "registered_at": "2026-01-27T01:48:37"}]}`,
 			loc:  berlin,
-			want: []snapshot.PeerNode{{ID: "node-1", Address: "10.0.0.1:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 27, 0, 48, 37, 0, time.UTC))}},
+			want: []Peer{{ID: "node-1", Address: "10.0.0.1:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 27, 0, 48, 37, 0, time.UTC))}},
 		},
 		{
 			name: "RFC 3339 with offset ignores the zone",
 			give: `{"nodes": [{"id": "node-2", "address": "10.0.0.2:8000", "state": "Up", "registered_at": "2026-01-27T01:48:37+02:00"}]}`,
 			loc:  berlin,
-			want: []snapshot.PeerNode{{ID: "node-2", Address: "10.0.0.2:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 26, 23, 48, 37, 0, time.UTC))}},
+			want: []Peer{{ID: "node-2", Address: "10.0.0.2:8000", State: "Up", RegisteredAt: at(time.Date(2026, 1, 26, 23, 48, 37, 0, time.UTC))}},
 		},
 		{
 			name: "null, absent and empty timestamps",
@@ -70,9 +68,9 @@ func TestNodes(t *testing.T) {
 				{"id": "a", "address": "h:1", "state": "Up", "registered_at": null},
 				{"id": "b", "address": "h:2", "state": "Up"},
 				{"id": "c", "address": "h:3", "registered_at": "", "zone": "eu"}]}`,
-			want: []snapshot.PeerNode{{ID: "a", Address: "h:1", State: "Up"}, {ID: "b", Address: "h:2", State: "Up"}, {ID: "c", Address: "h:3"}},
+			want: []Peer{{ID: "a", Address: "h:1", State: "Up"}, {ID: "b", Address: "h:2", State: "Up"}, {ID: "c", Address: "h:3"}},
 		},
-		{name: "no nodes", give: `{"nodes": []}`, want: []snapshot.PeerNode{}},
+		{name: "no nodes", give: `{"nodes": []}`, want: []Peer{}},
 		{name: "unparsable timestamp", give: `{"nodes": [{"id": "a", "address": "h:1", "registered_at": "yesterday"}]}`, wantErr: ErrBadAnswer},
 		{name: "numeric timestamp", give: `{"nodes": [{"id": "a", "address": "h:1", "registered_at": 1769478517}]}`, wantErr: ErrBadAnswer},
 		{name: "address missing", give: `{"nodes": [{"id": "a"}]}`, wantErr: ErrBadAnswer},
@@ -102,7 +100,7 @@ func TestCountersLimitsBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Counters(): %v", err)
 	}
-	wantCounters := []snapshot.APICounter{{Key: "user:1", Count: 12, Limit: 10}, {Key: "user:2"}}
+	wantCounters := []Counter{{Key: "user:1", Count: 12, Limit: 10}, {Key: "user:2"}}
 	if !reflect.DeepEqual(counters, wantCounters) {
 		t.Errorf("Counters() = %+v, want %+v", counters, wantCounters)
 	}
@@ -111,7 +109,7 @@ func TestCountersLimitsBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Limits(): %v", err)
 	}
-	if want := (snapshot.APILimits{DefaultLimit: 100, DefaultWindow: time.Minute}); *limits != want {
+	if want := (Limits{DefaultLimit: 100, DefaultWindow: time.Minute}); *limits != want {
 		t.Errorf("Limits() = %+v, want %+v", *limits, want)
 	}
 
@@ -119,7 +117,7 @@ func TestCountersLimitsBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Blocks(): %v", err)
 	}
-	wantBlocks := []snapshot.APICounter{{Key: "user:1", Count: 12, Limit: 10}, {Key: "user:3", Count: 10, Limit: 10}}
+	wantBlocks := []Counter{{Key: "user:1", Count: 12, Limit: 10}, {Key: "user:3", Count: 10, Limit: 10}}
 	if !reflect.DeepEqual(blocks, wantBlocks) {
 		t.Errorf("Blocks() = %+v, want %+v", blocks, wantBlocks)
 	}

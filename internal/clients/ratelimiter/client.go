@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds the body of an answer when Options leaves it zero.
@@ -210,11 +212,7 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		// The url.Error repeats the method and URL that do already names.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return nil, ue.Err
-		}
-		return nil, err
+		return nil, redact.URLError(err)
 	}
 	defer resp.Body.Close()
 	b, readErr := readBounded(resp.Body, c.maxBody)

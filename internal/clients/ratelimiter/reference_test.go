@@ -11,7 +11,6 @@ import (
 	client "github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/ratelimiter"
 	"github.com/observerd/observerd/internal/ratelimiter/ratelimitertest"
-	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -31,10 +30,10 @@ func startReferenceNode(t *testing.T, mutate func(*ratelimiter.Config)) (*rateli
 	return ratelimitertest.Start(t, cfg, nil)
 }
 
-func findCounter(list []snapshot.APICounter, key string) (snapshot.APICounter, bool) {
-	i := slices.IndexFunc(list, func(c snapshot.APICounter) bool { return c.Key == key })
+func findCounter(list []client.Counter, key string) (client.Counter, bool) {
+	i := slices.IndexFunc(list, func(c client.Counter) bool { return c.Key == key })
 	if i < 0 {
-		return snapshot.APICounter{}, false
+		return client.Counter{}, false
 	}
 	return list[i], true
 }
@@ -57,7 +56,7 @@ func TestReferenceNode(t *testing.T) {
 		t.Fatalf("Health() = %+v, %v", h, err)
 	}
 	limits, err := c.Limits(ctx)
-	if err != nil || *limits != (snapshot.APILimits{DefaultLimit: 3, DefaultWindow: time.Minute}) {
+	if err != nil || *limits != (client.Limits{DefaultLimit: 3, DefaultWindow: time.Minute}) {
 		t.Fatalf("Limits() = %+v, %v", limits, err)
 	}
 
@@ -74,7 +73,7 @@ func TestReferenceNode(t *testing.T) {
 		}
 	}
 	counters, err := c.Counters(ctx)
-	if got, ok := findCounter(counters, "user:1"); err != nil || !ok || got != (snapshot.APICounter{Key: "user:1", Count: 3, Limit: 3}) {
+	if got, ok := findCounter(counters, "user:1"); err != nil || !ok || got != (client.Counter{Key: "user:1", Count: 3, Limit: 3}) {
 		t.Errorf("Counters() = %+v, %v; want user:1 at 3 of 3", counters, err)
 	}
 	blocks, err := c.Blocks(ctx)
@@ -87,7 +86,7 @@ func TestReferenceNode(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(peers, func(p snapshot.PeerNode) bool { return p.ID == "node-ref" })
+		i := slices.IndexFunc(peers, func(p client.Peer) bool { return p.ID == "node-ref" })
 		if i < 0 || peers[i].Address != c.Address() || peers[i].RegisteredAt == nil || peers[i].State != "Up" {
 			return fmt.Errorf("peers %+v", peers)
 		}

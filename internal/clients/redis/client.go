@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/observerd/observerd/internal/redact"
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Defaults of Options.
@@ -29,12 +29,9 @@ const (
 	DefaultBatchSize   = 500
 )
 
-const (
-	redactedPassword = "xxxxx"
-	// maxRetries is go-redis's retry budget per command: one, because the
-	// poller has its own deadline and backoff.
-	maxRetries = 1
-)
+// maxRetries is go-redis's retry budget per command: one, because the
+// poller has its own deadline and backoff.
+const maxRetries = 1
 
 // ErrInvalidURL is returned by New for a URL that is not redis:// or
 // rediss://. The message shows the URL with its password redacted.
@@ -164,12 +161,12 @@ func withDefaults(o Options) Options {
 func parseURL(raw string) (*goredis.Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		return nil, fmt.Errorf("%w %q: want redis://host:port or rediss://host:port", ErrInvalidURL, Redact(raw))
+		return nil, fmt.Errorf("%w %q: want redis://host:port or rediss://host:port", ErrInvalidURL, redact.URL(raw))
 	}
 	o, err := goredis.ParseURL(raw)
 	if err != nil {
-		detail := fmt.Sprintf("%q: %s", Redact(raw), err)
-		return nil, fmt.Errorf("%w %s", ErrInvalidURL, scrubText(detail, urlPassword(u)))
+		detail := fmt.Sprintf("%q: %s", redact.URL(raw), err)
+		return nil, fmt.Errorf("%w %s", ErrInvalidURL, redact.Secrets(detail, urlPassword(u)))
 	}
 	return o, nil
 }
@@ -180,66 +177,6 @@ func urlPassword(u *url.URL) string {
 	}
 	p, _ := u.User.Password()
 	return p
-}
-
-// tlsConfig picks the TLS settings. An empty ServerName is taken from each
-// dialled address, which is what a cluster needs: every node is verified by
-// its own name, not by the URL's host.
-func tlsConfig(o Options, base *goredis.Options) *tls.Config {
-	switch {
-	case o.TLSConfig != nil:
-		return o.TLSConfig.Clone()
-	case base.TLSConfig != nil:
-		cfg := base.TLSConfig.Clone()
-		if len(o.ClusterAddrs) > 0 {
-			cfg.ServerName = ""
-		}
-		return cfg
-	default:
-		return &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-}
-
-// tune sets what this package wants of every connection: a small pool,
-// short timeouts and at most one retry, because the poller has its own
-// deadline and backoff and a slow answer is better reported than hidden.
-func tune(o *goredis.Options, opts Options) {
-	o.PoolSize = opts.PoolSize
-	o.MinIdleConns = 0
-	o.DialTimeout = opts.DialTimeout
-	o.ReadTimeout = opts.ReadTimeout
-	o.WriteTimeout = opts.ReadTimeout
-	o.PoolTimeout = opts.ReadTimeout
-	o.ContextTimeoutEnabled = true
-	o.MaxRetries = maxRetries
-	o.DialerRetries = 1
-	o.Protocol = 2
-	o.DisableIdentity = true
-	o.PipelinePoolSize = -1
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-}
-
-func clusterOptions(o Options, base *goredis.Options) *goredis.ClusterOptions {
-	tune(base, o)
-	return &goredis.ClusterOptions{
-		Addrs:                    o.ClusterAddrs,
-		Username:                 base.Username,
-		Password:                 base.Password,
-		TLSConfig:                base.TLSConfig,
-		PoolSize:                 base.PoolSize,
-		DialTimeout:              base.DialTimeout,
-		ReadTimeout:              base.ReadTimeout,
-		WriteTimeout:             base.WriteTimeout,
-		PoolTimeout:              base.PoolTimeout,
-		ContextTimeoutEnabled:    true,
-		MaxRetries:               base.MaxRetries,
-		DialerRetries:            base.DialerRetries,
-		MaxRedirects:             2,
-		Protocol:                 base.Protocol,
-		DisableIdentity:          true,
-		PipelinePoolSize:         base.PipelinePoolSize,
-		MaintNotificationsConfig: base.MaintNotificationsConfig,
-	}
 }
 
 // Close releases every connection.
@@ -298,7 +235,7 @@ func (c *Client) wrap(op, endpoint string, err error) error {
 	if c.password == "" || !strings.Contains(err.Error(), c.password) {
 		return err
 	}
-	return &scrubbedError{msg: scrubText(err.Error(), c.password), err: err}
+	return &scrubbedError{msg: redact.Secrets(err.Error(), c.password), err: err}
 }
 
 // scrubbedError keeps errors.Is and errors.As working while its text hides
@@ -310,32 +247,3 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
-
-func scrubText(s, password string) string {
-	if password == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, password, redactedPassword)
-}
-
-// Redact returns raw with any password replaced by "xxxxx". A URL that
-// does not parse loses everything between "://" and the last "@".
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err == nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), redactedPassword)
-			return u.String()
-		}
-		return raw
-	}
-	at := strings.LastIndex(raw, "@")
-	if at < 0 {
-		return raw
-	}
-	start := 0
-	if i := strings.Index(raw, "://"); i >= 0 && i < at {
-		start = i + len("://")
-	}
-	return raw[:start] + redactedPassword + raw[at:]
-}

@@ -7,29 +7,6 @@ import (
 	"testing"
 )
 
-func TestRedact(t *testing.T) {
-	tests := []struct {
-		give string
-		want string
-	}{
-		{give: "redis://localhost:6379", want: "redis://localhost:6379"},
-		{give: "redis://:s3cret@localhost:6379/0", want: "redis://:xxxxx@localhost:6379/0"},
-		{give: "rediss://admin:s3cret@redis.example:6380", want: "rediss://admin:xxxxx@redis.example:6380"},
-		{give: "redis://admin@localhost:6379", want: "redis://admin@localhost:6379"},
-		{give: "redis://:p%40ss@host:1", want: "redis://:xxxxx@host:1"},
-		{give: "redis://:bad%zzpass@host:1", want: "redis://xxxxx@host:1"},
-		{give: "::not a url", want: "::not a url"},
-		{give: "", want: ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			if got := Redact(tt.give); got != tt.want {
-				t.Errorf("Redact(%q) = %q, want %q", tt.give, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestNewRejectsBadURLWithoutPassword(t *testing.T) {
 	const password = "hunter2secret"
 	tests := []struct {
