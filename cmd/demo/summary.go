@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // summarize prints one line about the current snapshot every interval
@@ -59,24 +60,24 @@ func fetchSnapshot(ctx context.Context, base string) (*snapshot.Snapshot, error)
 // summaryLine is one line a person can read at a glance.
 func summaryLine(s *snapshot.Snapshot) string {
 	up := 0
-	p99 := snapshot.Null()
+	var p99 snapshot.Duration
 	for _, n := range s.Nodes {
 		if n.Reachable {
 			up++
 		}
-		if n.CheckLatencyP99Ms.Valid() && (!p99.Valid() || n.CheckLatencyP99Ms > p99) {
-			p99 = n.CheckLatencyP99Ms
+		if n.CheckLatencyP99.Valid && (!p99.Valid || n.CheckLatencyP99.Duration > p99.Duration) {
+			p99 = n.CheckLatencyP99
 		}
 	}
 	sources := ""
-	for _, name := range []string{snapshot.SourceRatelimiter, snapshot.SourceRedis, snapshot.SourcePrometheus} {
+	for _, name := range []string{source.Ratelimiter, source.Redis, source.Prometheus} {
 		if st, ok := s.Sources[name]; ok && st.Status != snapshot.StatusOK {
 			sources += fmt.Sprintf("  %s %s", name, st.Status)
 		}
 	}
 	return fmt.Sprintf("%s  #%d  nodes %d/%d up  keys %d  in window %d  allowed %s/s  blocked %s/s  p99 %s ms  violations %d%s",
 		s.GeneratedAt.Local().Format(time.TimeOnly), s.Sequence, up, len(s.Nodes), s.Counters.Keys, s.Counters.RequestsInWindow,
-		num(s.Traffic.AllowedPerSecond), num(s.Traffic.BlockedPerSecond), num(p99), len(s.Violations), sources)
+		num(s.Traffic.AllowedPerSecond), num(s.Traffic.BlockedPerSecond), millis(p99), len(s.Violations), sources)
 }
 
 func num(f snapshot.Float) string {
@@ -84,4 +85,12 @@ func num(f snapshot.Float) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f", float64(f))
+}
+
+// millis writes d in milliseconds, or "-" when unknown.
+func millis(d snapshot.Duration) string {
+	if !d.Valid {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(d.Duration)/float64(time.Millisecond))
 }

@@ -44,6 +44,66 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Millis converts a duration to fractional milliseconds, the unit of every
+// millis converts a duration to fractional milliseconds, the unit of every
 // *_ms field of the schema.
-func Millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Duration is a time.Duration of the schema that may be unknown, such as
+// the latency of a node that does not answer. The code reads the embedded
+// time.Duration; JSON writes it as fractional milliseconds (the schema's
+// *_ms fields), or null when it is not Valid. The zero value is unknown.
+type Duration struct {
+	time.Duration
+	Valid bool
+}
+
+// Known is the Duration d.
+func Known(d time.Duration) Duration { return Duration{Duration: d, Valid: true} }
+
+// MarshalJSON writes the duration in milliseconds, or null.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	if !d.Valid {
+		return []byte("null"), nil
+	}
+	return Float(millis(d.Duration)).MarshalJSON()
+}
+
+// UnmarshalJSON reads milliseconds, and null as unknown.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var f Float
+	if err := f.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	if !f.Valid() {
+		*d = Duration{}
+		return nil
+	}
+	*d = Known(time.Duration(float64(f) * float64(time.Millisecond)))
+	return nil
+}
+
+// Milliseconds is a time.Duration that JSON writes as a whole number of
+// milliseconds, as windows and TTLs are given in Redis and by the nodes. A
+// negative one (no TTL) is written -1.
+type Milliseconds time.Duration
+
+// MarshalJSON writes whole milliseconds.
+func (m Milliseconds) MarshalJSON() ([]byte, error) {
+	if m < 0 {
+		return []byte("-1"), nil
+	}
+	return strconv.AppendInt(nil, time.Duration(m).Milliseconds(), 10), nil
+}
+
+// UnmarshalJSON reads whole milliseconds.
+func (m *Milliseconds) UnmarshalJSON(b []byte) error {
+	ms, err := strconv.ParseInt(string(bytes.TrimSpace(b)), 10, 64)
+	if err != nil {
+		return err
+	}
+	*m = Milliseconds(time.Duration(ms) * time.Millisecond)
+	return nil
+}
+
+// Seconds is the duration in seconds, the unit of the exported metrics.
+func (m Milliseconds) Seconds() float64 { return time.Duration(m).Seconds() }

@@ -2,8 +2,6 @@ package snapshot
 
 import (
 	"slices"
-	"sort"
-	"time"
 )
 
 // mergeLimits sets the cluster defaults from the first node (by address)
@@ -14,7 +12,7 @@ func mergeLimits(snap *Snapshot, nodes *NodesSection, redis *RedisSection) {
 		for _, n := range nodes.Nodes {
 			if n.Limits != nil {
 				snap.Limits.DefaultLimit = n.Limits.DefaultLimit
-				snap.Limits.DefaultWindowMs = n.Limits.DefaultWindow.Milliseconds()
+				snap.Limits.DefaultWindow = Milliseconds(n.Limits.DefaultWindow)
 				snap.Limits.DefaultsFrom = "api"
 				break
 			}
@@ -37,7 +35,7 @@ func mergeRedis(snap *Snapshot, redis *RedisSection, connected bool) {
 	snap.Redis = redis.Info
 	snap.Redis.Connected = connected && redis.Info.Connected
 	if !snap.Redis.Connected {
-		snap.Redis.PingMs = Null()
+		snap.Redis.Ping = Duration{}
 	}
 	snap.Counters = redis.Counters
 	snap.Counters.Top = make([]TopKey, len(redis.Counters.Top))
@@ -69,35 +67,6 @@ func addAPICounts(top []TopKey, nodes *NodesSection) {
 			top[i].APICount = &count
 		}
 	}
-}
-
-// hintsFrom derives what the pollers need from the merged snapshot.
-func hintsFrom(snap *Snapshot, redis *RedisSection, nodes *NodesSection) Hints {
-	h := Hints{
-		DefaultLimit:  snap.Limits.DefaultLimit,
-		DefaultWindow: time.Duration(snap.Limits.DefaultWindowMs) * time.Millisecond,
-	}
-	if redis != nil {
-		for _, e := range redis.Registry {
-			if e.Address != "" {
-				h.RegistryAddrs = append(h.RegistryAddrs, e.Address)
-			}
-		}
-	}
-	if nodes != nil {
-		seen := make(map[string]struct{})
-		for _, n := range nodes.Nodes {
-			for _, c := range n.Counters {
-				if _, dup := seen[c.Key]; dup || len(seen) >= maxKeysOfInterest {
-					continue
-				}
-				seen[c.Key] = struct{}{}
-				h.KeysOfInterest = append(h.KeysOfInterest, c.Key)
-			}
-		}
-		sort.Strings(h.KeysOfInterest)
-	}
-	return h
 }
 
 // endpointErrors flattens the per-node endpoint errors of a node API poll

@@ -35,111 +35,159 @@ func identity(n *Node) string {
 // API answers and Prometheus, joined by id and by address, then adds the
 // nodes remembered from earlier snapshots. It returns a fresh slice.
 func (m nodeMemory) merge(in mergeInput) []Node {
-	cur := map[string]*Node{}
-	byAddr := map[string]*Node{}
-	get := func(id, addr string) *Node {
-		if id != "" {
-			if n, ok := cur[id]; ok {
-				if n.Address == "" {
-					n.Address = addr
-					byAddr[addr] = n
-				}
-				return n
-			}
-		}
-		if addr != "" {
-			if n, ok := byAddr[addr]; ok {
-				if n.ID == "" && id != "" {
-					delete(cur, identity(n))
-					n.ID = id
-					cur[id] = n
-				}
-				return n
-			}
-		}
-		// A node that no longer answers /health is only known by address
-		// now; who it is (id, URL, registration) comes from memory.
-		if id == "" {
-			for _, old := range m {
-				if old.Address == addr && old.ID != "" {
-					if n, ok := cur[old.ID]; ok {
-						return n
-					}
-					n := forgotten(old)
-					cur[n.ID] = n
-					byAddr[addr] = n
-					return n
-				}
-			}
-		}
-		n := &Node{ID: id, Address: addr, RegistryTTLMs: Null(), HealthLatencyMs: Null(),
-			CheckLatencyP99Ms: Null(), AllowedPerSecond: Null(), BlockedPerSecond: Null()}
-		cur[identity(n)] = n
-		if addr != "" {
-			byAddr[addr] = n
-		}
-		return n
-	}
-
+	j := &nodeJoin{mem: m, byKey: map[string]*Node{}, byAddr: map[string]*Node{}}
 	if in.redis != nil {
-		for _, e := range in.redis.Registry {
-			n := get(e.ID, e.Address)
-			n.Registered = true
-			if e.TTL >= 0 {
-				n.RegistryTTLMs = Float(Millis(e.TTL))
-			}
-			n.RegisteredAt = cloneTime(e.RegisteredAt)
-		}
+		j.addRegistry(in.redis.Registry)
 	}
 	if in.nodes != nil {
-		for _, r := range in.nodes.Nodes {
-			n := get(r.ID, r.Address)
-			n.URL = r.URL
-			n.Reachable = r.Reachable
-			if r.Reachable {
-				n.HealthLatencyMs = Float(Millis(r.HealthLatency))
-			}
-			if len(r.Errors) > 0 {
-				n.EndpointErrors = maps.Clone(r.Errors)
-			}
-		}
+		j.addReports(in.nodes.Nodes)
 		// Without Redis, the nodes' own view of the registry says which
 		// nodes are registered.
 		if in.redis == nil {
-			for _, r := range in.nodes.Nodes {
-				for _, p := range r.Peers {
-					n := get(p.ID, p.Address)
-					n.Registered = true
-					if n.RegisteredAt == nil {
-						n.RegisteredAt = cloneTime(p.RegisteredAt)
-					}
-				}
-			}
+			j.addPeers(in.nodes.Nodes)
 		}
 	}
 	if in.prom != nil {
-		for inst, st := range in.prom.Instances {
-			n := byAddr[inst]
-			if n == nil {
-				n = byURLHost(cur, inst)
-			}
-			if n == nil {
-				n = get("", inst)
-				// Known to Prometheus only: its scrape says whether it is
-				// there, since observerd does not poll its API.
-				n.Reachable = st.Up != nil && *st.Up
-			}
-			n.CheckLatencyP99Ms = Float(float64(st.CheckLatencyP99) * 1000)
-			n.AllowedPerSecond = st.AllowedPerSecond
-			n.BlockedPerSecond = st.BlockedPerSecond
-			if st.Up != nil {
-				up := *st.Up
-				n.ScrapeUp = &up
+		j.addInstances(in.prom.Instances)
+	}
+	m.remember(j.byKey, in.now, in.forgetAfter)
+
+	out := make([]Node, 0, len(j.byKey))
+	for _, n := range j.byKey {
+		out = append(out, *cloneNode(n))
+	}
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].ID != out[k].ID {
+			return out[i].ID < out[k].ID
+		}
+		return out[i].Address < out[k].Address
+	})
+	return out
+}
+
+// nodeJoin is the node list of one merge while it is built: every node by
+// identity and by address.
+type nodeJoin struct {
+	mem    nodeMemory
+	byKey  map[string]*Node
+	byAddr map[string]*Node
+}
+
+// get returns the node known by id or by addr, creating it if neither is
+// known yet. A node first known by address only takes its id when a later
+// source names it.
+func (j *nodeJoin) get(id, addr string) *Node {
+	if n, ok := j.byKey[id]; ok && id != "" {
+		if n.Address == "" {
+			n.Address = addr
+			j.byAddr[addr] = n
+		}
+		return n
+	}
+	if n, ok := j.byAddr[addr]; ok && addr != "" {
+		if n.ID == "" && id != "" {
+			delete(j.byKey, identity(n))
+			n.ID = id
+			j.byKey[id] = n
+		}
+		return n
+	}
+	if id == "" {
+		if n := j.remembered(addr); n != nil {
+			return n
+		}
+	}
+	n := &Node{ID: id, Address: addr, AllowedPerSecond: Null(), BlockedPerSecond: Null()}
+	j.byKey[identity(n)] = n
+	if addr != "" {
+		j.byAddr[addr] = n
+	}
+	return n
+}
+
+// remembered finds a node that no longer answers /health, so is only known
+// by address now: who it is (id, URL, registration) comes from memory.
+func (j *nodeJoin) remembered(addr string) *Node {
+	for _, old := range j.mem {
+		if old.Address != addr || old.ID == "" {
+			continue
+		}
+		if n, ok := j.byKey[old.ID]; ok {
+			return n
+		}
+		n := forgotten(old)
+		j.byKey[n.ID] = n
+		j.byAddr[addr] = n
+		return n
+	}
+	return nil
+}
+
+func (j *nodeJoin) addRegistry(entries []RegistryEntry) {
+	for _, e := range entries {
+		n := j.get(e.ID, e.Address)
+		n.Registered = true
+		if e.TTL >= 0 {
+			n.RegistryTTL = Known(e.TTL)
+		}
+		n.RegisteredAt = cloneTime(e.RegisteredAt)
+	}
+}
+
+func (j *nodeJoin) addReports(reports []NodeReport) {
+	for _, r := range reports {
+		n := j.get(r.ID, r.Address)
+		n.URL = r.URL
+		n.Reachable = r.Reachable
+		if r.Reachable {
+			n.HealthLatency = Known(r.HealthLatency)
+		}
+		if len(r.Errors) > 0 {
+			n.EndpointErrors = maps.Clone(r.Errors)
+		}
+	}
+}
+
+func (j *nodeJoin) addPeers(reports []NodeReport) {
+	for _, r := range reports {
+		for _, p := range r.Peers {
+			n := j.get(p.ID, p.Address)
+			n.Registered = true
+			if n.RegisteredAt == nil {
+				n.RegisteredAt = cloneTime(p.RegisteredAt)
 			}
 		}
 	}
+}
 
-	now := in.now
+// addInstances ties Prometheus's figures to nodes by their instance label:
+// the node's address, or the host:port of the URL it is polled at.
+func (j *nodeJoin) addInstances(instances map[string]InstanceStats) {
+	for inst, st := range instances {
+		n := j.byAddr[inst]
+		if n == nil {
+			n = byURLHost(j.byKey, inst)
+		}
+		if n == nil {
+			n = j.get("", inst)
+			// Known to Prometheus only: its scrape says whether it is
+			// there, since observerd does not poll its API.
+			n.Reachable = st.Up != nil && *st.Up
+		}
+		n.CheckLatencyP99 = st.CheckLatencyP99
+		n.AllowedPerSecond = st.AllowedPerSecond
+		n.BlockedPerSecond = st.BlockedPerSecond
+		if st.Up != nil {
+			up := *st.Up
+			n.ScrapeUp = &up
+		}
+	}
+}
+
+// remember stamps the nodes of this merge as seen, stores copies of them,
+// forgets nodes unseen for longer than forgetAfter and adds the others,
+// as down, to cur.
+func (m nodeMemory) remember(cur map[string]*Node, now time.Time, forgetAfter time.Duration) {
 	for key, n := range cur {
 		if n.Reachable || n.Registered {
 			t := now
@@ -153,24 +201,12 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 		if _, ok := cur[key]; ok {
 			continue
 		}
-		if old.LastSeen == nil || now.Sub(*old.LastSeen) > in.forgetAfter {
+		if old.LastSeen == nil || now.Sub(*old.LastSeen) > forgetAfter {
 			delete(m, key)
 			continue
 		}
 		cur[key] = forgotten(old)
 	}
-
-	out := make([]Node, 0, len(cur))
-	for _, n := range cur {
-		out = append(out, *cloneNode(n))
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].ID != out[j].ID {
-			return out[i].ID < out[j].ID
-		}
-		return out[i].Address < out[j].Address
-	})
-	return out
 }
 
 // forgotten is a remembered node that no source reports now: who it is and
@@ -178,8 +214,8 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 func forgotten(old *Node) *Node {
 	n := cloneNode(old)
 	n.Registered, n.Reachable = false, false
-	n.RegistryTTLMs, n.HealthLatencyMs = Null(), Null()
-	n.CheckLatencyP99Ms, n.AllowedPerSecond, n.BlockedPerSecond = Null(), Null(), Null()
+	n.RegistryTTL, n.HealthLatency, n.CheckLatencyP99 = Duration{}, Duration{}, Duration{}
+	n.AllowedPerSecond, n.BlockedPerSecond = Null(), Null()
 	n.ScrapeUp, n.EndpointErrors = nil, nil
 	return n
 }

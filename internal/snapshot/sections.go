@@ -1,6 +1,10 @@
 package snapshot
 
-import "time"
+import (
+	"time"
+
+	"github.com/observerd/observerd/internal/source"
+)
 
 // Section is what one poll of one source produced. Each source has its own
 // section type; the Store keeps the last good one per source and merges them.
@@ -41,7 +45,7 @@ type RedisSection struct {
 }
 
 // SourceName implements Section.
-func (*RedisSection) SourceName() string { return SourceRedis }
+func (*RedisSection) SourceName() string { return source.Redis }
 
 // RegistryEntry is one ratelimiter:nodes:{id} hash.
 type RegistryEntry struct {
@@ -57,7 +61,7 @@ type NodesSection struct {
 }
 
 // SourceName implements Section.
-func (*NodesSection) SourceName() string { return SourceRatelimiter }
+func (*NodesSection) SourceName() string { return source.Ratelimiter }
 
 // NodeReport is what one node's API answered. A nil slice or pointer means
 // the endpoint failed (see Errors) and says nothing; an empty one means the
@@ -74,6 +78,10 @@ type NodeReport struct {
 	Blocked       []APICounter      // /api/blocks (judged by the default limit only)
 	Errors        map[string]string // endpoint path -> error text
 }
+
+// Name is the node's name as Node.Name gives it: its id from /health, or
+// its address when it did not answer.
+func (r NodeReport) Name() string { return nodeName(r.ID, r.Address) }
 
 // PeerNode is one entry of a node's /api/nodes answer.
 type PeerNode struct {
@@ -110,11 +118,11 @@ type PrometheusSection struct {
 }
 
 // SourceName implements Section.
-func (*PrometheusSection) SourceName() string { return SourcePrometheus }
+func (*PrometheusSection) SourceName() string { return source.Prometheus }
 
 // InstanceStats is what Prometheus says of one node.
 type InstanceStats struct {
-	CheckLatencyP99  Float // seconds
+	CheckLatencyP99  Duration
 	AllowedPerSecond Float
 	BlockedPerSecond Float
 	Up               *bool // the node job's up series; nil when absent

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/observerd/observerd/internal/source"
 	"go.uber.org/zap"
 )
 
@@ -40,6 +41,8 @@ type StoreConfig struct {
 	// /api/limits.
 	DefaultLimit  int64
 	DefaultWindow time.Duration
+	// MaxKeysOfInterest bounds Hints.KeysOfInterest.
+	MaxKeysOfInterest int
 	// NodeForgetAfter is how long a node that is neither registered nor
 	// polled stays in the list (as down) after it was last seen.
 	NodeForgetAfter time.Duration
@@ -59,18 +62,6 @@ type Published struct {
 	ETag     string // quoted, strong
 	Hints    Hints
 }
-
-// Hints are what one source's poller needs from the others' last answers.
-type Hints struct {
-	DefaultLimit   int64
-	DefaultWindow  time.Duration
-	RegistryAddrs  []string // addresses in the Redis node registry
-	KeysOfInterest []string // keys the nodes' /api/counters reported
-}
-
-// maxKeysOfInterest bounds the keys whose Redis counts are fetched for the
-// drift check: at most 100 per node (the /api/counters cap) for many nodes.
-const maxKeysOfInterest = 5000
 
 // Store merges the sections of every source into snapshots and publishes
 // them. Update is the single writer path; Load never blocks.
@@ -144,13 +135,13 @@ func (s *Store) build(now time.Time) (*Published, error) {
 		Violations:    []Violation{},
 		Unknown:       []UnknownInvariant{},
 		Limits: Limits{
-			DefaultLimit:    s.cfg.DefaultLimit,
-			DefaultWindowMs: s.cfg.DefaultWindow.Milliseconds(),
-			DefaultsFrom:    "config",
-			Overrides:       []Override{},
+			DefaultLimit:  s.cfg.DefaultLimit,
+			DefaultWindow: Milliseconds(s.cfg.DefaultWindow),
+			DefaultsFrom:  "config",
+			Overrides:     []Override{},
 		},
 		Counters: Counters{Top: []TopKey{}},
-		Redis:    RedisInfo{PingMs: Null()},
+		Redis:    RedisInfo{},
 		Traffic:  Traffic{AllowedPerSecond: Null(), BlockedPerSecond: Null()},
 	}
 	fresh := make(map[string]bool, len(s.cfg.Enabled))
@@ -161,12 +152,12 @@ func (s *Store) build(now time.Time) (*Published, error) {
 		fresh[name] = status.Status == StatusOK
 	}
 
-	redis, _ := s.states[SourceRedis].Section.(*RedisSection)
-	nodes, _ := s.states[SourceRatelimiter].Section.(*NodesSection)
-	prom, _ := s.states[SourcePrometheus].Section.(*PrometheusSection)
+	redis, _ := s.states[source.Redis].Section.(*RedisSection)
+	nodes, _ := s.states[source.Ratelimiter].Section.(*NodesSection)
+	prom, _ := s.states[source.Prometheus].Section.(*PrometheusSection)
 
 	mergeLimits(snap, nodes, redis)
-	mergeRedis(snap, redis, s.states[SourceRedis].Err == nil)
+	mergeRedis(snap, redis, s.states[source.Redis].Err == nil)
 	if prom != nil {
 		snap.Traffic = Traffic{AllowedPerSecond: prom.AllowedPerSecond, BlockedPerSecond: prom.BlockedPerSecond}
 	}
@@ -182,7 +173,7 @@ func (s *Store) build(now time.Time) (*Published, error) {
 			snap.Unknown = u
 		}
 	}
-	return s.publish(snap, hintsFrom(snap, redis, nodes))
+	return s.publish(snap, hintsFrom(snap, redis, nodes, s.cfg.MaxKeysOfInterest))
 }
 
 // publish serializes snap once, plain and compressed. Called with mu held.
@@ -219,8 +210,7 @@ func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
 func (s *Store) status(st SourceState, now time.Time) SourceStatus {
 	out := SourceStatus{
 		Status:              StatusPending,
-		AgeMs:               Null(),
-		DurationMs:          Millis(st.Duration),
+		Duration:            Known(st.Duration),
 		ConsecutiveFailures: st.ConsecutiveFailures,
 		FailuresTotal:       st.FailuresTotal,
 	}
@@ -231,7 +221,7 @@ func (s *Store) status(st SourceState, now time.Time) SourceStatus {
 	if !st.LastSuccess.IsZero() {
 		t := st.LastSuccess.UTC()
 		out.LastSuccess = &t
-		out.AgeMs = Float(Millis(now.Sub(st.LastSuccess)))
+		out.Age = Known(now.Sub(st.LastSuccess))
 	}
 	if st.Err != nil {
 		out.Error = st.Err.Error()

@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/source"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -30,23 +34,24 @@ func (c *clock) Add(d time.Duration) {
 func newTestStore(t *testing.T, c *clock) *Store {
 	t.Helper()
 	return NewStore(StoreConfig{
-		Enabled:         []string{SourceRatelimiter, SourceRedis, SourcePrometheus},
-		StaleAfter:      map[string]time.Duration{SourceRedis: 15 * time.Second, SourceRatelimiter: 15 * time.Second, SourcePrometheus: 15 * time.Second},
-		DefaultLimit:    100,
-		DefaultWindow:   time.Minute,
-		NodeForgetAfter: 10 * time.Minute,
-		Logger:          zaptest.NewLogger(t),
-		Now:             c.Now,
+		Enabled:           []string{source.Ratelimiter, source.Redis, source.Prometheus},
+		StaleAfter:        map[string]time.Duration{source.Redis: 15 * time.Second, source.Ratelimiter: 15 * time.Second, source.Prometheus: 15 * time.Second},
+		DefaultLimit:      100,
+		DefaultWindow:     time.Minute,
+		NodeForgetAfter:   10 * time.Minute,
+		MaxKeysOfInterest: config.KeysOfInterestLimit,
+		Logger:            zaptest.NewLogger(t),
+		Now:               c.Now,
 	})
 }
 
 func redisSection() *RedisSection {
 	reg := t0.Add(-time.Hour)
 	return &RedisSection{
-		Info:        RedisInfo{Connected: true, PingMs: 0.3, Version: "7.0.15", Role: "master", UsedMemoryBytes: 1 << 20, ConnectedClients: 7, DBKeys: 12},
+		Info:        RedisInfo{Connected: true, Ping: Known(ms(0.3)), Version: "7.0.15", Role: "master", UsedMemoryBytes: 1 << 20, ConnectedClients: 7, DBKeys: 12},
 		Registry:    []RegistryEntry{{ID: "node-1", Address: "10.0.0.1:8000", RegisteredAt: &reg, TTL: 21 * time.Second}, {ID: "node-2", Address: "10.0.0.2:8000", TTL: 25 * time.Second}},
-		Overrides:   []Override{{Key: "vip", Limit: 5, WindowMs: 1000}},
-		Counters:    Counters{Keys: 3, RequestsInWindow: 30, BlockedKeys: 1, Top: []TopKey{{Key: "a", Count: 20, Limit: 10, Remaining: 0, TTLMs: 60000}, {Key: "b", Count: 10, Limit: 100, Remaining: 90, TTLMs: 1000}}},
+		Overrides:   []Override{{Key: "vip", Limit: 5, Window: Milliseconds(1000 * time.Millisecond)}},
+		Counters:    Counters{Keys: 3, RequestsInWindow: 30, BlockedKeys: 1, Top: []TopKey{{Key: "a", Count: 20, Limit: 10, Remaining: 0, TTL: Milliseconds(60000 * time.Millisecond)}, {Key: "b", Count: 10, Limit: 100, Remaining: 90, TTL: Milliseconds(1000 * time.Millisecond)}}},
 		Blocks:      []Block{{Key: "a", Count: 20, Limit: 10}},
 		BlocksTotal: 1,
 	}
@@ -65,20 +70,20 @@ func TestStoreBeforeFirstUpdate(t *testing.T) {
 func TestStoreSourceStatus(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Duration: 2 * time.Millisecond, Section: redisSection()})
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Duration: 2 * time.Millisecond, Section: redisSection()})
 	snap := s.Load().Snapshot
-	if got := snap.Sources[SourceRedis].Status; got != StatusOK {
+	if got := snap.Sources[source.Redis].Status; got != StatusOK {
 		t.Errorf("redis status = %q, want ok", got)
 	}
-	if got := snap.Sources[SourcePrometheus].Status; got != StatusPending {
+	if got := snap.Sources[source.Prometheus].Status; got != StatusPending {
 		t.Errorf("prometheus status = %q, want pending", got)
 	}
 
 	// A failure keeps the last good data, marked stale with the error.
 	c.Add(5 * time.Second)
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: t0, ConsecutiveFailures: 1, FailuresTotal: 1, Err: errors.New("dial tcp: connection refused"), Section: redisSection()})
+	s.Update(SourceState{Source: source.Redis, LastAttempt: c.Now(), LastSuccess: t0, ConsecutiveFailures: 1, FailuresTotal: 1, Err: errors.New("dial tcp: connection refused"), Section: redisSection()})
 	snap = s.Load().Snapshot
-	st := snap.Sources[SourceRedis]
+	st := snap.Sources[source.Redis]
 	if st.Status != StatusStale || st.Error != "dial tcp: connection refused" || st.ConsecutiveFailures != 1 {
 		t.Errorf("redis source = %+v, want stale with the error", st)
 	}
@@ -88,21 +93,21 @@ func TestStoreSourceStatus(t *testing.T) {
 	if snap.Redis.Connected {
 		t.Error("redis.connected stays true while Redis fails")
 	}
-	if float64(st.AgeMs) != 5000 {
-		t.Errorf("age_ms = %v, want 5000", st.AgeMs)
+	if st.Age != Known(5*time.Second) {
+		t.Errorf("age = %v, want 5s", st.Age)
 	}
 
 	// Failing with nothing good at all is an error.
-	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), ConsecutiveFailures: 1, Err: errors.New("boom")})
-	if got := s.Load().Snapshot.Sources[SourcePrometheus].Status; got != StatusError {
+	s.Update(SourceState{Source: source.Prometheus, LastAttempt: c.Now(), ConsecutiveFailures: 1, Err: errors.New("boom")})
+	if got := s.Load().Snapshot.Sources[source.Prometheus].Status; got != StatusError {
 		t.Errorf("prometheus status = %q, want error", got)
 	}
 
 	// Data older than the bound is stale although no poll failed.
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
 	c.Add(16 * time.Second)
-	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), ConsecutiveFailures: 2, Err: errors.New("boom")})
-	if st := s.Load().Snapshot.Sources[SourceRatelimiter]; st.Status != StatusStale || !strings.Contains(st.Error, "more than 15s") {
+	s.Update(SourceState{Source: source.Prometheus, LastAttempt: c.Now(), ConsecutiveFailures: 2, Err: errors.New("boom")})
+	if st := s.Load().Snapshot.Sources[source.Ratelimiter]; st.Status != StatusStale || !strings.Contains(st.Error, "more than 15s") {
 		t.Errorf("old ratelimiter data = %+v, want stale", st)
 	}
 }
@@ -111,7 +116,7 @@ func TestStoreSequenceAndJSON(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
 	for i := 1; i <= 3; i++ {
-		s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+		s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
 		if got := s.Load().Snapshot.Sequence; got != uint64(i) {
 			t.Fatalf("sequence = %d, want %d", got, i)
 		}
@@ -135,8 +140,8 @@ func TestStoreNaNBecomesNull(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
 	up := true
-	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
-		Instances:        map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: Float(math.NaN()), AllowedPerSecond: Float(math.Inf(1)), BlockedPerSecond: 0.5, Up: &up}},
+	s.Update(SourceState{Source: source.Prometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
+		Instances:        map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: Duration{}, AllowedPerSecond: Float(math.Inf(1)), BlockedPerSecond: 0.5, Up: &up}},
 		AllowedPerSecond: Float(math.Inf(-1)),
 		BlockedPerSecond: Null(),
 	}})
@@ -162,12 +167,12 @@ func TestStoreNaNBecomesNull(t *testing.T) {
 func TestStoreMergesNodes(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
 	up := true
-	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
-		Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: 0.0025, AllowedPerSecond: 12.5, BlockedPerSecond: 0.5, Up: &up}},
+	s.Update(SourceState{Source: source.Prometheus, LastAttempt: t0, LastSuccess: t0, Section: &PrometheusSection{
+		Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: Known(2500 * time.Microsecond), AllowedPerSecond: 12.5, BlockedPerSecond: 0.5, Up: &up}},
 	}})
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
 		// Configured as localhost, registered as 10.0.0.1: joined by id.
 		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true, HealthLatency: 1400 * time.Microsecond,
 			Counters: []APICounter{{Key: "a", Count: 19, Limit: 10}}, Limits: &APILimits{DefaultLimit: 10, DefaultWindow: 60 * time.Second}},
@@ -178,7 +183,7 @@ func TestStoreMergesNodes(t *testing.T) {
 		t.Fatalf("nodes = %+v, want 2", snap.Nodes)
 	}
 	n1, n2 := snap.Nodes[0], snap.Nodes[1]
-	if n1.ID != "node-1" || n1.Address != "10.0.0.1:8000" || !n1.Registered || !n1.Reachable || float64(n1.HealthLatencyMs) != 1.4 || float64(n1.CheckLatencyP99Ms) != 2.5 || float64(n1.AllowedPerSecond) != 12.5 || n1.RegisteredAt == nil {
+	if n1.ID != "node-1" || n1.Address != "10.0.0.1:8000" || !n1.Registered || !n1.Reachable || n1.HealthLatency != Known(1400*time.Microsecond) || n1.CheckLatencyP99 != Known(2500*time.Microsecond) || float64(n1.AllowedPerSecond) != 12.5 || n1.RegisteredAt == nil {
 		t.Errorf("node-1 = %+v", n1)
 	}
 	if n2.ID != "node-2" || n2.Reachable || !n2.Registered || n2.EndpointErrors["/health"] == "" {
@@ -202,8 +207,8 @@ func TestStoreMergesNodes(t *testing.T) {
 	c.Add(time.Minute)
 	sec := redisSection()
 	sec.Registry = sec.Registry[:1]
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
+	s.Update(SourceState{Source: source.Redis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
 		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true},
 	}}})
 	snap = s.Load().Snapshot
@@ -211,7 +216,7 @@ func TestStoreMergesNodes(t *testing.T) {
 		t.Errorf("vanished node-2 not kept as down: %+v", snap.Nodes)
 	}
 	c.Add(11 * time.Minute)
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{Nodes: []NodeReport{
 		{URL: "http://localhost:8000", Address: "localhost:8000", ID: "node-1", Reachable: true},
 	}}})
 	if snap = s.Load().Snapshot; len(snap.Nodes) != 1 {
@@ -223,14 +228,14 @@ func TestStoreJudge(t *testing.T) {
 	c := &clock{now: t0}
 	var got JudgeInput
 	s := NewStore(StoreConfig{
-		Enabled: []string{SourceRedis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute, Now: c.Now,
+		Enabled: []string{source.Redis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute, Now: c.Now,
 		Judge: func(in JudgeInput) ([]Violation, []UnknownInvariant) {
 			got = in
 			return []Violation{{Invariant: "over_limit", Subject: "a", Severity: "warning"}}, nil
 		},
 	})
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
-	if got.Redis == nil || !got.Fresh[SourceRedis] || got.Snapshot == nil {
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	if got.Redis == nil || !got.Fresh[source.Redis] || got.Snapshot == nil {
 		t.Errorf("judge input = %+v", got)
 	}
 	if v := s.Load().Snapshot.Violations; len(v) != 1 || v[0].Subject != "a" {
@@ -243,7 +248,7 @@ func TestStoreJudge(t *testing.T) {
 func TestStoreConcurrentReaders(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 2 {
@@ -280,15 +285,15 @@ func TestStoreConcurrentReaders(t *testing.T) {
 		}()
 	}
 	for i := range 150 {
-		src := []string{SourceRedis, SourceRatelimiter, SourcePrometheus}[i%3]
+		src := []string{source.Redis, source.Ratelimiter, source.Prometheus}[i%3]
 		var sec Section
 		switch src {
-		case SourceRedis:
+		case source.Redis:
 			sec = redisSection()
-		case SourceRatelimiter:
+		case source.Ratelimiter:
 			sec = &NodesSection{Nodes: []NodeReport{{Address: "10.0.0.1:8000", ID: "node-1", Reachable: true, Counters: []APICounter{{Key: "a", Count: int64(i)}}}}}
 		default:
-			sec = &PrometheusSection{Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: 0.001}}}
+			sec = &PrometheusSection{Instances: map[string]InstanceStats{"10.0.0.1:8000": {CheckLatencyP99: Known(time.Millisecond)}}}
 		}
 		s.Update(SourceState{Source: src, LastAttempt: t0, LastSuccess: t0, Section: sec})
 	}
@@ -304,18 +309,18 @@ func TestStoreConcurrentReaders(t *testing.T) {
 func TestStoreRemembersVanishedNode(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: t0, LastSuccess: t0, Section: &NodesSection{Nodes: []NodeReport{
 		{URL: "http://10.0.0.2:8000", Address: "10.0.0.2:8000", ID: "node-2", Reachable: true},
 	}}})
 	c.Add(time.Minute)
 	sec := redisSection()
 	sec.Registry = sec.Registry[:1]
 	down := false
-	s.Update(SourceState{Source: SourceRedis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
-	s.Update(SourceState{Source: SourceRatelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
-	s.Update(SourceState{Source: SourcePrometheus, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &PrometheusSection{
-		Instances: map[string]InstanceStats{"10.0.0.2:8000": {CheckLatencyP99: Null(), AllowedPerSecond: Null(), BlockedPerSecond: Null(), Up: &down}},
+	s.Update(SourceState{Source: source.Redis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
+	s.Update(SourceState{Source: source.Ratelimiter, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &NodesSection{}})
+	s.Update(SourceState{Source: source.Prometheus, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: &PrometheusSection{
+		Instances: map[string]InstanceStats{"10.0.0.2:8000": {CheckLatencyP99: Duration{}, AllowedPerSecond: Null(), BlockedPerSecond: Null(), Up: &down}},
 	}})
 	for _, n := range s.Load().Snapshot.Nodes {
 		if n.Address != "10.0.0.2:8000" {
@@ -327,4 +332,30 @@ func TestStoreRemembersVanishedNode(t *testing.T) {
 		return
 	}
 	t.Error("vanished node-2 is not listed")
+}
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
+
+func TestHintsKeysOfInterest(t *testing.T) {
+	nodes := &NodesSection{Nodes: []NodeReport{
+		{Address: "a:1", Counters: []APICounter{{Key: "zeta"}, {Key: "alpha"}, {Key: "mid"}}},
+		{Address: "b:1", Counters: []APICounter{{Key: "alpha"}, {Key: "beta"}}},
+		{Address: "c:1"}, // /api/counters failed: says nothing
+	}}
+	tests := []struct {
+		max  int
+		want []string
+	}{
+		{max: 10, want: []string{"alpha", "beta", "mid", "zeta"}},
+		{max: 2, want: []string{"alpha", "beta"}},
+		{max: 0, want: []string{}},
+	}
+	for _, tt := range tests {
+		h := hintsFrom(&Snapshot{Limits: Limits{DefaultLimit: 7, DefaultWindow: Milliseconds(time.Second)}}, nil, nodes, tt.max)
+		want := Hints{DefaultLimit: 7, DefaultWindow: time.Second, KeysOfInterest: tt.want}
+		if diff := cmp.Diff(want, h, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("hints with at most %d keys (-want +got):\n%s", tt.max, diff)
+		}
+	}
 }

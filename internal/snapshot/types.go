@@ -6,14 +6,6 @@ import "time"
 // Fields may be added within a version; renaming one needs a new version.
 const SchemaVersion = 1
 
-// Source names, as used in OBSERVERD_SOURCES, in Snapshot.Sources and in the
-// source label of the metrics.
-const (
-	SourceRatelimiter = "ratelimiter"
-	SourceRedis       = "redis"
-	SourcePrometheus  = "prometheus"
-)
-
 // Source states.
 const (
 	StatusOK      = "ok"      // the last poll succeeded and its data is fresh
@@ -49,8 +41,8 @@ type SourceStatus struct {
 	Status              string     `json:"status"`
 	LastAttempt         *time.Time `json:"last_attempt"`
 	LastSuccess         *time.Time `json:"last_success"`
-	AgeMs               Float      `json:"age_ms"` // since last success; null before the first
-	DurationMs          float64    `json:"duration_ms"`
+	Age                 Duration   `json:"age_ms"`      // since last success; null before the first
+	Duration            Duration   `json:"duration_ms"` // of the last poll
 	ConsecutiveFailures int        `json:"consecutive_failures"`
 	FailuresTotal       uint64     `json:"failures_total"`
 	Error               string     `json:"error"`
@@ -62,26 +54,37 @@ type SourceStatus struct {
 // Node is one rate limiter node, merged from the Redis registry, the
 // configured URLs, the nodes' own API answers and Prometheus targets.
 type Node struct {
-	ID                string            `json:"id"`
-	Address           string            `json:"address"`
-	URL               string            `json:"url,omitempty"`
-	Registered        bool              `json:"registered"`
-	RegistryTTLMs     Float             `json:"registry_ttl_ms"`
-	RegisteredAt      *time.Time        `json:"registered_at"`
-	Reachable         bool              `json:"reachable"`
-	HealthLatencyMs   Float             `json:"health_latency_ms"`
-	CheckLatencyP99Ms Float             `json:"check_latency_p99_ms"`
-	AllowedPerSecond  Float             `json:"allowed_per_second"`
-	BlockedPerSecond  Float             `json:"blocked_per_second"`
-	ScrapeUp          *bool             `json:"scrape_up"`
-	LastSeen          *time.Time        `json:"last_seen"`
-	EndpointErrors    map[string]string `json:"endpoint_errors,omitempty"`
+	ID               string            `json:"id"`
+	Address          string            `json:"address"`
+	URL              string            `json:"url,omitempty"`
+	Registered       bool              `json:"registered"`
+	RegistryTTL      Duration          `json:"registry_ttl_ms"`
+	RegisteredAt     *time.Time        `json:"registered_at"`
+	Reachable        bool              `json:"reachable"`
+	HealthLatency    Duration          `json:"health_latency_ms"`
+	CheckLatencyP99  Duration          `json:"check_latency_p99_ms"`
+	AllowedPerSecond Float             `json:"allowed_per_second"`
+	BlockedPerSecond Float             `json:"blocked_per_second"`
+	ScrapeUp         *bool             `json:"scrape_up"`
+	LastSeen         *time.Time        `json:"last_seen"`
+	EndpointErrors   map[string]string `json:"endpoint_errors,omitempty"`
+}
+
+// Name is how the node is named in violations and metrics: its id, or its
+// address while no source has told its id.
+func (n Node) Name() string { return nodeName(n.ID, n.Address) }
+
+func nodeName(id, address string) string {
+	if id != "" {
+		return id
+	}
+	return address
 }
 
 // Limits are the cluster's default limit and window and every per-key override.
 type Limits struct {
-	DefaultLimit    int64 `json:"default_limit"`
-	DefaultWindowMs int64 `json:"default_window_ms"`
+	DefaultLimit  int64        `json:"default_limit"`
+	DefaultWindow Milliseconds `json:"default_window_ms"`
 	// DefaultsFrom says where the defaults come from: "api" (a node's
 	// /api/limits) or "config" (OBSERVERD_DEFAULT_LIMIT/WINDOW).
 	DefaultsFrom string     `json:"defaults_from"`
@@ -90,9 +93,9 @@ type Limits struct {
 
 // Override is a per-key limit stored in Redis under ratelimit:limit:{key}.
 type Override struct {
-	Key      string `json:"key"`
-	Limit    int64  `json:"limit"`
-	WindowMs int64  `json:"window_ms"`
+	Key    string       `json:"key"`
+	Limit  int64        `json:"limit"`
+	Window Milliseconds `json:"window_ms"`
 }
 
 // Counters summarise every counter key in Redis.
@@ -109,12 +112,12 @@ type Counters struct {
 
 // TopKey is one of the hottest counter keys.
 type TopKey struct {
-	Key       string `json:"key"`
-	Count     int64  `json:"count"`
-	Limit     int64  `json:"limit"`
-	Remaining int64  `json:"remaining"`
-	TTLMs     int64  `json:"ttl_ms"` // -1: no TTL
-	APICount  *int64 `json:"api_count"`
+	Key       string       `json:"key"`
+	Count     int64        `json:"count"`
+	Limit     int64        `json:"limit"`
+	Remaining int64        `json:"remaining"`
+	TTL       Milliseconds `json:"ttl_ms"` // negative, written -1: no TTL
+	APICount  *int64       `json:"api_count"`
 }
 
 // Block is a key at or over its own limit.
@@ -126,13 +129,13 @@ type Block struct {
 
 // RedisInfo is what Redis says of itself.
 type RedisInfo struct {
-	Connected        bool   `json:"connected"`
-	PingMs           Float  `json:"ping_ms"`
-	Version          string `json:"version"`
-	Role             string `json:"role"`
-	UsedMemoryBytes  int64  `json:"used_memory_bytes"`
-	ConnectedClients int64  `json:"connected_clients"`
-	DBKeys           int64  `json:"db_keys"`
+	Connected        bool     `json:"connected"`
+	Ping             Duration `json:"ping_ms"`
+	Version          string   `json:"version"`
+	Role             string   `json:"role"`
+	UsedMemoryBytes  int64    `json:"used_memory_bytes"`
+	ConnectedClients int64    `json:"connected_clients"`
+	DBKeys           int64    `json:"db_keys"`
 }
 
 // Traffic is the cluster-wide request rate, from Prometheus.
