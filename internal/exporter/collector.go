@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // Loader gives the current published snapshot, or nil before the first.
@@ -75,7 +76,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.collectRedis(ch, s)
 	c.collectLimits(ch, s)
 	c.collectCounters(ch, s)
-	if c.fresh(s, snapshot.SourcePrometheus) {
+	if c.fresh(s, source.Prometheus) {
 		gaugeIfValid(ch, d.trafficAllowed, s.Traffic.AllowedPerSecond)
 		gaugeIfValid(ch, d.trafficBlocked, s.Traffic.BlockedPerSecond)
 	}
@@ -107,7 +108,7 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric, s *snapshot.Snap
 			ch <- prometheus.MustNewConstMetric(d.sourceLastSuccess, prometheus.GaugeValue, float64(st.LastSuccess.UnixNano())/1e9, name)
 		}
 		if st.LastAttempt != nil {
-			ch <- prometheus.MustNewConstMetric(d.sourceDuration, prometheus.GaugeValue, st.DurationMs/1000, name)
+			ch <- prometheus.MustNewConstMetric(d.sourceDuration, prometheus.GaugeValue, st.Duration.Seconds(), name)
 		}
 		ch <- prometheus.MustNewConstMetric(d.sourceFailures, prometheus.CounterValue, float64(st.FailuresTotal), name)
 		ch <- prometheus.MustNewConstMetric(d.sourceConsecutive, prometheus.GaugeValue, float64(st.ConsecutiveFailures), name)
@@ -116,14 +117,11 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric, s *snapshot.Snap
 
 func (c *Collector) collectNodes(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	d := &c.d
-	apiFresh := c.fresh(s, snapshot.SourceRatelimiter)
-	redisFresh := c.fresh(s, snapshot.SourceRedis)
-	promFresh := c.fresh(s, snapshot.SourcePrometheus)
+	apiFresh := c.fresh(s, source.Ratelimiter)
+	redisFresh := c.fresh(s, source.Redis)
+	promFresh := c.fresh(s, source.Prometheus)
 	for _, n := range s.Nodes {
-		name := n.ID
-		if name == "" {
-			name = n.Address
-		}
+		name := n.Name()
 		if apiFresh || redisFresh {
 			ch <- prometheus.MustNewConstMetric(d.nodeUp, prometheus.GaugeValue, boolValue(n.Reachable), name, n.Address)
 		}
@@ -131,10 +129,10 @@ func (c *Collector) collectNodes(ch chan<- prometheus.Metric, s *snapshot.Snapsh
 			ch <- prometheus.MustNewConstMetric(d.nodeRegistered, prometheus.GaugeValue, boolValue(n.Registered), name, n.Address)
 		}
 		if apiFresh {
-			gaugeIfValid(ch, d.nodeHealthLatency, n.HealthLatencyMs/1000, name)
+			secondsIfValid(ch, d.nodeHealthLatency, n.HealthLatency, name)
 		}
 		if promFresh {
-			gaugeIfValid(ch, d.nodeP99, n.CheckLatencyP99Ms/1000, name)
+			secondsIfValid(ch, d.nodeP99, n.CheckLatencyP99, name)
 			gaugeIfValid(ch, d.nodeAllowed, n.AllowedPerSecond, name)
 			gaugeIfValid(ch, d.nodeBlocked, n.BlockedPerSecond, name)
 		}
@@ -143,14 +141,14 @@ func (c *Collector) collectNodes(ch chan<- prometheus.Metric, s *snapshot.Snapsh
 
 func (c *Collector) collectRedis(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	d := &c.d
-	if _, enabled := s.Sources[snapshot.SourceRedis]; !enabled {
+	if _, enabled := s.Sources[source.Redis]; !enabled {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(d.redisUp, prometheus.GaugeValue, boolValue(s.Redis.Connected))
-	if !c.fresh(s, snapshot.SourceRedis) {
+	if !c.fresh(s, source.Redis) {
 		return
 	}
-	gaugeIfValid(ch, d.redisPing, s.Redis.PingMs/1000)
+	secondsIfValid(ch, d.redisPing, s.Redis.Ping)
 	ch <- prometheus.MustNewConstMetric(d.redisMemory, prometheus.GaugeValue, float64(s.Redis.UsedMemoryBytes))
 	ch <- prometheus.MustNewConstMetric(d.redisClients, prometheus.GaugeValue, float64(s.Redis.ConnectedClients))
 	ch <- prometheus.MustNewConstMetric(d.redisDBKeys, prometheus.GaugeValue, float64(s.Redis.DBKeys))
@@ -159,15 +157,15 @@ func (c *Collector) collectRedis(ch chan<- prometheus.Metric, s *snapshot.Snapsh
 func (c *Collector) collectLimits(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	d := &c.d
 	ch <- prometheus.MustNewConstMetric(d.limitDefault, prometheus.GaugeValue, float64(s.Limits.DefaultLimit))
-	ch <- prometheus.MustNewConstMetric(d.limitWindow, prometheus.GaugeValue, float64(s.Limits.DefaultWindowMs)/1000)
-	if c.fresh(s, snapshot.SourceRedis) {
+	ch <- prometheus.MustNewConstMetric(d.limitWindow, prometheus.GaugeValue, s.Limits.DefaultWindow.Seconds())
+	if c.fresh(s, source.Redis) {
 		ch <- prometheus.MustNewConstMetric(d.limitOverrides, prometheus.GaugeValue, float64(len(s.Limits.Overrides)))
 	}
 }
 
 func (c *Collector) collectCounters(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
 	d := &c.d
-	if !c.fresh(s, snapshot.SourceRedis) {
+	if !c.fresh(s, source.Redis) {
 		return
 	}
 	k := s.Counters
@@ -231,6 +229,15 @@ func gaugeIfValid(ch chan<- prometheus.Metric, desc *prometheus.Desc, v snapshot
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), labels...)
+}
+
+// secondsIfValid exports a known duration in seconds, the unit of every
+// duration observerd exports.
+func secondsIfValid(ch chan<- prometheus.Metric, desc *prometheus.Desc, d snapshot.Duration, labels ...string) {
+	if !d.Valid {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, d.Seconds(), labels...)
 }
 
 func boolValue(b bool) float64 {

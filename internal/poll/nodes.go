@@ -16,6 +16,7 @@ import (
 
 	"github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // DefaultNodesConcurrency bounds how many nodes one poll asks at once when
@@ -30,10 +31,10 @@ var ErrNoNodes = errors.New("no rate limiter nodes to poll")
 type NodesConfig struct {
 	// URLs are the configured node base URLs.
 	URLs []string
-	// Discover returns the host:port addresses of the nodes in the Redis
-	// registry; nil disables discovery. It is called once per poll and
-	// must not block.
-	Discover func() []string
+	// Discover gives the host:port addresses of the nodes in the Redis
+	// registry (snapshot.Hints.RegistryAddrs); nil disables discovery. It
+	// is asked once per poll and must not block.
+	Discover snapshot.HintSource
 	// Client configures every node client (per-request timeout, body
 	// limit, HTTP client).
 	Client ratelimiter.Options
@@ -50,7 +51,7 @@ type NodesConfig struct {
 // NodesPoller asks every rate limiter node's HTTP API once per poll.
 type NodesPoller struct {
 	opts        ratelimiter.Options
-	discover    func() []string
+	discover    snapshot.HintSource
 	concurrency int
 	log         *zap.Logger
 	configured  []*ratelimiter.Client
@@ -94,7 +95,7 @@ func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 }
 
 // Name implements Poller.
-func (p *NodesPoller) Name() string { return snapshot.SourceRatelimiter }
+func (*NodesPoller) Name() string { return source.Ratelimiter }
 
 // Close closes the idle connections of every node client.
 func (p *NodesPoller) Close() {
@@ -154,7 +155,7 @@ func (p *NodesPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 func (p *NodesPoller) targets() []target {
 	var addrs []string
 	if p.discover != nil {
-		addrs = p.discover()
+		addrs = p.discover.Hints().RegistryAddrs
 	}
 	seen := make(map[string]bool, len(p.configured)+len(addrs))
 	out := make([]target, 0, len(p.configured)+len(addrs))
@@ -207,90 +208,6 @@ func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, 
 		return nil, fmt.Errorf("registry address %q: not host:port", addr)
 	}
 	return ratelimiter.New(base, p.opts)
-}
-
-// pollNode asks one node every read endpoint and reports whether it
-// answered at all. /health comes first: a node that does not answer it is
-// not asked the rest. The other endpoints are asked at once, and each
-// failure blanks only its own field (quirk: any single endpoint may answer
-// 5xx while the others work).
-func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
-	r := snapshot.NodeReport{URL: t.url, Address: t.address}
-	if t.err != nil {
-		r.Errors = map[string]string{ratelimiter.PathHealth: t.err.Error()}
-		return r, false
-	}
-	c := t.client
-	errs := make(map[string]string)
-	start := time.Now()
-	h, err := c.Health(ctx)
-	latency := time.Since(start)
-	switch {
-	case err != nil && !answeredWith(err):
-		r.Errors = map[string]string{ratelimiter.PathHealth: err.Error()}
-		return r, false
-	case err != nil:
-		r.HealthLatency = latency
-		errs[ratelimiter.PathHealth] = err.Error()
-	default:
-		r.HealthLatency = latency
-		r.ID = h.NodeID
-		r.Reachable = h.Healthy()
-		if !r.Reachable {
-			errs[ratelimiter.PathHealth] = fmt.Sprintf("GET %s%s: node reports status %q", c.BaseURL(), ratelimiter.PathHealth, h.Status)
-		}
-	}
-
-	var (
-		wg sync.WaitGroup
-		mu sync.Mutex // guards errs
-	)
-	record := func(path string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		errs[path] = err.Error()
-	}
-	// Each goroutine writes only its own field of r.
-	wg.Go(func() {
-		v, err := c.Nodes(ctx)
-		if err != nil {
-			record(ratelimiter.PathNodes, err)
-		}
-		r.Peers = v
-	})
-	wg.Go(func() {
-		v, err := c.Counters(ctx)
-		if err != nil {
-			record(ratelimiter.PathCounters, err)
-		}
-		r.Counters = v
-	})
-	wg.Go(func() {
-		v, err := c.Limits(ctx)
-		if err != nil {
-			record(ratelimiter.PathLimits, err)
-		}
-		r.Limits = v
-	})
-	wg.Go(func() {
-		v, err := c.Blocks(ctx)
-		if err != nil {
-			record(ratelimiter.PathBlocks, err)
-		}
-		r.Blocked = v
-	})
-	wg.Wait()
-	if len(errs) > 0 {
-		r.Errors = errs
-	}
-	return r, true
-}
-
-// answeredWith reports whether err came from an answer (an error status or
-// a bad body) rather than from a node that did not answer at all.
-func answeredWith(err error) bool {
-	var he *ratelimiter.HTTPError
-	return errors.As(err, &he) || errors.Is(err, ratelimiter.ErrBadAnswer) || errors.Is(err, ratelimiter.ErrBodyTooLarge)
 }
 
 // logChanges logs nodes that became reachable or unreachable, and nodes

@@ -16,6 +16,7 @@ import (
 
 	"github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // apiNodeAnswers are a healthy node's answers, by path.
@@ -254,7 +255,7 @@ func TestNodesPollerDiscovery(t *testing.T) {
 	var discovered []string
 	p := newNodesPoller(t, NodesConfig{
 		URLs:     []string{urlA, urlA + "/"},
-		Discover: func() []string { return discovered },
+		Discover: snapshot.HintsFunc(func() snapshot.Hints { return snapshot.Hints{RegistryAddrs: discovered} }),
 	})
 	tests := []struct {
 		name       string
@@ -339,8 +340,10 @@ func TestNodesPollerFails(t *testing.T) {
 		wantErr error
 	}{
 		{
-			name:    "no nodes",
-			give:    func(t *testing.T) NodesConfig { return NodesConfig{Discover: func() []string { return nil }} },
+			name: "no nodes",
+			give: func(t *testing.T) NodesConfig {
+				return NodesConfig{Discover: snapshot.HintsFunc(func() snapshot.Hints { return snapshot.Hints{} })}
+			},
 			wantErr: ErrNoNodes,
 		},
 		{
@@ -379,7 +382,7 @@ func TestNewNodesPoller(t *testing.T) {
 		t.Error("NewNodesPoller accepted a URL without scheme")
 	}
 	p := newNodesPoller(t, NodesConfig{URLs: []string{startAPINode(t, "n", nil)}, Location: berlin})
-	if p.Name() != snapshot.SourceRatelimiter {
+	if p.Name() != source.Ratelimiter {
 		t.Errorf("Name() = %q", p.Name())
 	}
 	got := pollNodes(t, p, 5*time.Second)

@@ -12,7 +12,7 @@ import (
 
 // Poller polls one source once.
 type Poller interface {
-	// Name is the source name (snapshot.SourceRedis, ...).
+	// Name is the source name (source.Redis, ...).
 	Name() string
 	// Poll asks the source once, within ctx's deadline. A nil error means
 	// the section is good data; an error means the source failed and the

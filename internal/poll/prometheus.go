@@ -4,14 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
+	"time"
 
 	promclient "github.com/observerd/observerd/internal/clients/prometheus"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
-
-// DefaultPrometheusJob is the scrape job of the rate limiter nodes.
-const DefaultPrometheusJob = "ratelimiter"
 
 // Names of the Prometheus queries, the keys of
 // snapshot.PrometheusSection.QueryErrors.
@@ -47,11 +47,8 @@ type Queries struct {
 }
 
 // DefaultQueries are the queries for the contract's node metrics, with the
-// nodes scraped by the given job (DefaultPrometheusJob when empty).
+// nodes scraped by the given job (OBSERVERD_PROMETHEUS_JOB).
 func DefaultQueries(job string) Queries {
-	if job == "" {
-		job = DefaultPrometheusJob
-	}
 	return Queries{
 		P99:               `histogram_quantile(0.99, sum by (instance, le) (rate(ratelimiter_check_duration_seconds_bucket[1m])))`,
 		AllowedByInstance: `sum by (instance) (rate(ratelimiter_requests_checked_total{result="allowed"}[1m]))`,
@@ -91,7 +88,7 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 	}
 	q := cfg.Queries
 	all := []promQuery{
-		{PromQueryCheckLatencyP99, q.P99, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.CheckLatencyP99 = v })},
+		{PromQueryCheckLatencyP99, q.P99, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.CheckLatencyP99 = seconds(v) })},
 		{PromQueryAllowedByInstance, q.AllowedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.AllowedPerSecond = v })},
 		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
 		{PromQueryAllowedTotal, q.AllowedTotal, total(func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
@@ -114,7 +111,7 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 }
 
 // Name implements Poller.
-func (*PrometheusPoller) Name() string { return snapshot.SourcePrometheus }
+func (*PrometheusPoller) Name() string { return source.Prometheus }
 
 // Poll runs every query at once and merges the answers. A query that fails
 // while others succeed is recorded in QueryErrors and its fields stay
@@ -196,7 +193,7 @@ func total(set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot
 				set(sec, snapshot.Null())
 				return nil
 			}
-			var sum snapshot.Float
+			var sum float64
 			for _, s := range res.Vector {
 				sum += s.Value
 			}
@@ -211,7 +208,6 @@ func total(set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot
 // newInstanceStats is an instance Prometheus has said nothing about yet.
 func newInstanceStats() snapshot.InstanceStats {
 	return snapshot.InstanceStats{
-		CheckLatencyP99:  snapshot.Null(),
 		AllowedPerSecond: snapshot.Null(),
 		BlockedPerSecond: snapshot.Null(),
 	}
@@ -219,9 +215,19 @@ func newInstanceStats() snapshot.InstanceStats {
 
 // finite maps NaN (histogram_quantile without observations) and ±Inf to
 // null, so that no consumer has to tell them apart from a value.
-func finite(v snapshot.Float) snapshot.Float {
-	if !v.Valid() {
-		return snapshot.Null()
+func finite(v float64) snapshot.Float {
+	if f := snapshot.Float(v); f.Valid() {
+		return f
 	}
-	return v
+	return snapshot.Null()
+}
+
+// seconds is a latency Prometheus gave in seconds as a duration; unknown
+// when it is not a finite value a time.Duration can hold.
+func seconds(v snapshot.Float) snapshot.Duration {
+	ns := float64(v) * float64(time.Second)
+	if !v.Valid() || ns > math.MaxInt64 || ns < math.MinInt64 {
+		return snapshot.Duration{}
+	}
+	return snapshot.Known(time.Duration(ns))
 }

@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	promclient "github.com/observerd/observerd/internal/clients/prometheus"
+	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -113,8 +115,8 @@ func TestPrometheusPoller(t *testing.T) {
 	client := newPromClient(t, prom.URL)
 	poller := newPromPoller(t, client, fastQueries())
 
-	if poller.Name() != snapshot.SourcePrometheus {
-		t.Errorf("Name() = %q, want %q", poller.Name(), snapshot.SourcePrometheus)
+	if poller.Name() != source.Prometheus {
+		t.Errorf("Name() = %q, want %q", poller.Name(), source.Prometheus)
 	}
 
 	// Wait until Prometheus has two scrapes of every target in the window.
@@ -135,7 +137,7 @@ func TestPrometheusPoller(t *testing.T) {
 		if !b.AllowedPerSecond.Valid() || !i.AllowedPerSecond.Valid() {
 			return fmt.Errorf("no rates yet: %+v", s.Instances)
 		}
-		if !b.CheckLatencyP99.Valid() || d.Up == nil || !s.AllowedPerSecond.Valid() || !s.BlockedPerSecond.Valid() {
+		if !b.CheckLatencyP99.Valid || d.Up == nil || !s.AllowedPerSecond.Valid() || !s.BlockedPerSecond.Valid() {
 			return fmt.Errorf("no latency, totals or down target yet: %+v", s.Instances)
 		}
 		sec = s
@@ -160,9 +162,9 @@ func TestPrometheusPoller(t *testing.T) {
 				if !ok {
 					t.Fatalf("instance %s missing from %v", tt.give, sec.Instances)
 				}
-				p99 := float64(got.CheckLatencyP99)
+				p99 := got.CheckLatencyP99.Seconds()
 				if tt.wantP99 == [2]float64{} {
-					if got.CheckLatencyP99.Valid() {
+					if got.CheckLatencyP99.Valid {
 						t.Errorf("CheckLatencyP99 = %v, want null", p99)
 					}
 				} else if !(p99 > tt.wantP99[0] && p99 <= tt.wantP99[1]) {
@@ -213,7 +215,7 @@ func TestPrometheusPoller(t *testing.T) {
 		if len(sec.QueryErrors) != 1 {
 			t.Errorf("QueryErrors = %v, want only %s", sec.QueryErrors, PromQueryCheckLatencyP99)
 		}
-		if got := sec.Instances[busy.addr]; got.CheckLatencyP99.Valid() || !got.AllowedPerSecond.Valid() {
+		if got := sec.Instances[busy.addr]; got.CheckLatencyP99.Valid || !got.AllowedPerSecond.Valid() {
 			t.Errorf("busy = %+v, want null P99 and a rate", got)
 		}
 		if got := float64(sec.BlockedPerSecond); got != 2 {
@@ -292,7 +294,7 @@ func TestDefaultQueries(t *testing.T) {
 		give   string
 		wantUp string
 	}{
-		{give: "", wantUp: `up{job="ratelimiter"}`},
+		{give: config.Default().PrometheusJob, wantUp: `up{job="ratelimiter"}`},
 		{give: "rl-prod", wantUp: `up{job="rl-prod"}`},
 	}
 	for _, tt := range tests {
@@ -348,8 +350,8 @@ func TestPrometheusPollerOddAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			got := sec.Instances[tt.give]
-			if !sameFloat(got.CheckLatencyP99, tt.wantP99) {
-				t.Errorf("CheckLatencyP99 = %v, want %v", float64(got.CheckLatencyP99), tt.wantP99)
+			if !sameSeconds(got.CheckLatencyP99, tt.wantP99) {
+				t.Errorf("CheckLatencyP99 = %v, want %v s", got.CheckLatencyP99, tt.wantP99)
 			}
 			if !sameFloat(got.AllowedPerSecond, tt.wantAllowed) || got.BlockedPerSecond.Valid() {
 				t.Errorf("rates = %v/%v, want %v/null", float64(got.AllowedPerSecond), float64(got.BlockedPerSecond), tt.wantAllowed)
@@ -377,6 +379,14 @@ func TestPrometheusPollerOddAnswers(t *testing.T) {
 }
 
 // sameFloat compares with NaN standing for null.
+// sameSeconds reports whether got is want seconds, or unknown for NaN.
+func sameSeconds(got snapshot.Duration, want float64) bool {
+	if math.IsNaN(want) {
+		return !got.Valid
+	}
+	return got.Valid && got.Seconds() == want
+}
+
 func sameFloat(got snapshot.Float, want float64) bool {
 	if math.IsNaN(want) {
 		return !got.Valid()

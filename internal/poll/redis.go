@@ -1,11 +1,9 @@
 package poll
 
 import (
-	"cmp"
-	"container/heap"
 	"context"
-	"slices"
-	"strings"
+	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -13,23 +11,13 @@ import (
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
-// Defaults of RedisConfig.
-const (
-	DefaultRedisKeyPrefix         = "ratelimit:"
-	DefaultRedisNodePrefix        = "ratelimiter:nodes:"
-	DefaultRedisTopN              = 20
-	DefaultRedisListCap           = 100
-	DefaultRedisMaxKeysOfInterest = 5000
-	// The contract's usual defaults, used when RedisConfig.Defaults is nil.
-	redisFallbackLimit  = 100
-	redisFallbackWindow = time.Minute
-)
-
-// RedisConfig configures a RedisPoller.
+// RedisConfig configures a RedisPoller. Every field is required but
+// Logger; config.Config holds their defaults.
 type RedisConfig struct {
-	// Client is required; the poller does not close it.
+	// Client is the Redis client; the poller does not close it.
 	Client *redisclient.Client
 	// KeyPrefix is the counter key prefix; overrides live under
 	// KeyPrefix+"limit:". NodePrefix is the node registry prefix.
@@ -40,15 +28,11 @@ type RedisConfig struct {
 	// ListCap caps the Blocks, OverLimit, ZeroLimitActive and WithoutTTL
 	// lists; their totals stay exact.
 	ListCap int
-	// Defaults returns the cluster's default limit and window, which judge
+	// Hints gives the cluster's default limit and window, which judge
 	// every key without an override (an override without a window takes
-	// the default window). Nil means 100 per minute.
-	Defaults func() (limit int64, window time.Duration)
-	// KeysOfInterest returns keys (without prefix) whose in-window counts
-	// go into RedisSection.KeyCounts; nil asks for none. At most
-	// MaxKeysOfInterest are counted, the first ones in key order.
-	KeysOfInterest    func() []string
-	MaxKeysOfInterest int
+	// the default window), and the keys of interest, whose in-window
+	// counts go into RedisSection.KeyCounts (see snapshot.Hints).
+	Hints snapshot.HintSource
 	// Logger receives changes in the number of malformed overrides; nil
 	// discards them.
 	Logger *zap.Logger
@@ -63,34 +47,26 @@ type RedisPoller struct {
 
 var _ Poller = (*RedisPoller)(nil)
 
-// NewRedisPoller fills cfg's defaults and returns the poller.
-func NewRedisPoller(cfg RedisConfig) *RedisPoller {
-	if cfg.KeyPrefix == "" {
-		cfg.KeyPrefix = DefaultRedisKeyPrefix
-	}
-	if cfg.NodePrefix == "" {
-		cfg.NodePrefix = DefaultRedisNodePrefix
-	}
-	if cfg.TopN <= 0 {
-		cfg.TopN = DefaultRedisTopN
-	}
-	if cfg.ListCap <= 0 {
-		cfg.ListCap = DefaultRedisListCap
-	}
-	if cfg.MaxKeysOfInterest <= 0 {
-		cfg.MaxKeysOfInterest = DefaultRedisMaxKeysOfInterest
-	}
-	if cfg.Defaults == nil {
-		cfg.Defaults = func() (int64, time.Duration) { return redisFallbackLimit, redisFallbackWindow }
+// NewRedisPoller checks cfg and returns the poller.
+func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
+	switch {
+	case cfg.Client == nil:
+		return nil, errors.New("redis poller: no client")
+	case cfg.Hints == nil:
+		return nil, errors.New("redis poller: no hints")
+	case cfg.KeyPrefix == "" || cfg.NodePrefix == "":
+		return nil, fmt.Errorf("redis poller: key prefix %q and node prefix %q must not be empty", cfg.KeyPrefix, cfg.NodePrefix)
+	case cfg.TopN < 1 || cfg.ListCap < 1:
+		return nil, fmt.Errorf("redis poller: top %d and list cap %d must be positive", cfg.TopN, cfg.ListCap)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &RedisPoller{cfg: cfg}
+	return &RedisPoller{cfg: cfg}, nil
 }
 
 // Name implements Poller.
-func (*RedisPoller) Name() string { return snapshot.SourceRedis }
+func (*RedisPoller) Name() string { return source.Redis }
 
 // Poll implements Poller. A failing PING, INFO, SCAN or count is an error;
 // malformed overrides and keys of the wrong type are counted, not fatal.
@@ -113,8 +89,9 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		return nil, err
 	}
 	p.logMalformed(ov)
-	lim := newRedisLimits(p.cfg.Defaults, ov.Overrides)
-	t := newRedisTally(p.cfg.TopN, p.cfg.ListCap)
+	hints := p.cfg.Hints.Hints()
+	lim := newRedisLimits(hints, ov.Overrides)
+	t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest)
 	stats, err := c.WalkCounters(ctx, redisclient.Walk{
 		Prefix: p.cfg.KeyPrefix,
 		Window: lim.window,
@@ -123,41 +100,22 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyCounts, err := c.Counts(ctx, p.cfg.KeyPrefix, p.keysOfInterest(), lim.window)
-	if err != nil {
-		return nil, err
-	}
 	sec := &snapshot.RedisSection{
-		Info: snapshot.RedisInfo{
-			Connected:        true,
-			PingMs:           snapshot.Float(snapshot.Millis(rtt)),
-			Version:          info.Version,
-			Role:             info.Role,
-			UsedMemoryBytes:  info.UsedMemory,
-			ConnectedClients: info.ConnectedClients,
-			DBKeys:           info.DBKeys,
-		},
-		Registry:      redisRegistry(registry),
-		Overrides:     redisOverrides(ov.Overrides),
-		KeyCounts:     keyCounts,
+		Info:          redisInfo(rtt, info),
+		Registry:      mapSlice(registry, registryEntry),
+		Overrides:     mapSlice(ov.Overrides, override),
 		DefaultLimit:  lim.defLimit,
 		DefaultWindow: lim.defWindow,
 	}
 	t.fill(sec)
+	// What SCAN repeated and what expired mid-walk changes no figure; it
+	// says how busy the keyspace was while it was walked.
+	p.cfg.Logger.Debug("keyspace walked",
+		zap.Int64("counters", stats.Counters), zap.Int64("duplicates", stats.Duplicates),
+		zap.Int64("vanished", stats.Vanished), zap.Time("server_time", stats.Now))
 	sec.Counters.OrphanSequenceKeys = stats.OrphanSequenceKeys
 	sec.Counters.WrongTypeKeys = stats.WrongTypeKeys
 	return sec, nil
-}
-
-// keysOfInterest de-duplicates, orders and caps the keys the nodes reported.
-func (p *RedisPoller) keysOfInterest() []string {
-	if p.cfg.KeysOfInterest == nil {
-		return nil
-	}
-	keys := slices.Clone(p.cfg.KeysOfInterest())
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	return keys[:min(len(keys), p.cfg.MaxKeysOfInterest)]
 }
 
 func (p *RedisPoller) logMalformed(ov redisclient.Overrides) {
@@ -183,9 +141,8 @@ type redisLimits struct {
 	overrides map[string]redisclient.Override
 }
 
-func newRedisLimits(defaults func() (int64, time.Duration), ov []redisclient.Override) redisLimits {
-	l := redisLimits{overrides: make(map[string]redisclient.Override, len(ov))}
-	l.defLimit, l.defWindow = defaults()
+func newRedisLimits(h snapshot.Hints, ov []redisclient.Override) redisLimits {
+	l := redisLimits{defLimit: h.DefaultLimit, defWindow: h.DefaultWindow, overrides: make(map[string]redisclient.Override, len(ov))}
 	for _, o := range ov {
 		l.overrides[o.Key] = o
 	}
@@ -208,121 +165,22 @@ func (l redisLimits) window(key string) time.Duration {
 	return l.defWindow
 }
 
-// redisTally sums the walk as it goes; its lists are bounded heaps, so memory
-// does not grow with the keyspace.
-type redisTally struct {
-	c          snapshot.Counters
-	top        *topHeap[snapshot.TopKey]
-	blocks     *topHeap[snapshot.Block]
-	overLimit  *topHeap[snapshot.Block]
-	zeroActive *topHeap[snapshot.Block]
-	withoutTTL *topHeap[string]
-}
-
-func newRedisTally(topN, listCap int) *redisTally {
-	hotter := func(a, b snapshot.Block) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
-	}
-	return &redisTally{
-		top: newTopHeap(topN, func(a, b snapshot.TopKey) int {
-			return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
-		}),
-		blocks:     newTopHeap(listCap, hotter),
-		overLimit:  newTopHeap(listCap, hotter),
-		zeroActive: newTopHeap(listCap, hotter),
-		withoutTTL: newTopHeap(listCap, strings.Compare),
+func redisInfo(rtt time.Duration, info redisclient.Info) snapshot.RedisInfo {
+	return snapshot.RedisInfo{
+		Connected:        true,
+		Ping:             snapshot.Known(rtt),
+		Version:          info.Version,
+		Role:             info.Role,
+		UsedMemoryBytes:  info.UsedMemory,
+		ConnectedClients: info.ConnectedClients,
+		DBKeys:           info.DBKeys,
 	}
 }
 
-func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
-	t.c.Keys++
-	t.c.RequestsInWindow += cn.Count
-	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
-	if cn.Count >= limit {
-		t.c.BlockedKeys++
-		t.blocks.add(b)
-	}
-	// A zero limit with traffic is its own anomaly (ghost_allowing), not
-	// an over-limit key.
-	if limit > 0 && cn.Count > limit {
-		t.c.OverLimitKeys++
-		t.overLimit.add(b)
-	}
-	if limit == 0 && cn.Count > 0 {
-		t.zeroActive.add(b)
-	}
-	ttlMs := cn.TTL.Milliseconds()
-	if cn.TTL == redisclient.NoTTL {
-		ttlMs = -1
-		t.c.KeysWithoutTTL++
-		t.withoutTTL.add(cn.Key)
-	}
-	t.top.add(snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTLMs: ttlMs})
+func registryEntry(e redisclient.RegistryEntry) snapshot.RegistryEntry {
+	return snapshot.RegistryEntry{ID: e.ID, Address: e.Address, RegisteredAt: e.RegisteredAt, TTL: e.TTL}
 }
 
-func (t *redisTally) fill(sec *snapshot.RedisSection) {
-	sec.Counters = t.c
-	sec.Counters.Top = t.top.sorted()
-	sec.Blocks = t.blocks.sorted()
-	sec.BlocksTotal = int(t.c.BlockedKeys)
-	sec.OverLimit = t.overLimit.sorted()
-	sec.ZeroLimitActive = t.zeroActive.sorted()
-	sec.WithoutTTL = t.withoutTTL.sorted()
-}
-
-func redisRegistry(in []redisclient.RegistryEntry) []snapshot.RegistryEntry {
-	out := make([]snapshot.RegistryEntry, len(in))
-	for i, e := range in {
-		out[i] = snapshot.RegistryEntry{ID: e.ID, Address: e.Address, RegisteredAt: e.RegisteredAt, TTL: e.TTL}
-	}
-	return out
-}
-
-func redisOverrides(in []redisclient.Override) []snapshot.Override {
-	out := make([]snapshot.Override, len(in))
-	for i, o := range in {
-		out[i] = snapshot.Override{Key: o.Key, Limit: o.Limit, WindowMs: o.Window.Milliseconds()}
-	}
-	return out
-}
-
-// topHeap keeps the n first items in cmp order seen so far: a heap whose
-// root is the last item kept, so each add costs O(log n).
-type topHeap[T any] struct {
-	n     int
-	cmp   func(a, b T) int
-	items []T
-}
-
-func newTopHeap[T any](n int, cmp func(a, b T) int) *topHeap[T] {
-	return &topHeap[T]{n: n, cmp: cmp}
-}
-
-func (b *topHeap[T]) add(x T) {
-	switch {
-	case len(b.items) < b.n:
-		heap.Push(b, x)
-	case b.n > 0 && b.cmp(x, b.items[0]) < 0:
-		b.items[0] = x
-		heap.Fix(b, 0)
-	}
-}
-
-// sorted returns a copy of the items in cmp order, never nil.
-func (b *topHeap[T]) sorted() []T {
-	out := make([]T, len(b.items))
-	copy(out, b.items)
-	slices.SortFunc(out, b.cmp)
-	return out
-}
-
-// heap.Interface, ordered so that the root is the item that ranks last.
-func (b *topHeap[T]) Len() int           { return len(b.items) }
-func (b *topHeap[T]) Less(i, j int) bool { return b.cmp(b.items[i], b.items[j]) > 0 }
-func (b *topHeap[T]) Swap(i, j int)      { b.items[i], b.items[j] = b.items[j], b.items[i] }
-func (b *topHeap[T]) Push(x any)         { b.items = append(b.items, x.(T)) }
-func (b *topHeap[T]) Pop() any {
-	x := b.items[len(b.items)-1]
-	b.items = b.items[:len(b.items)-1]
-	return x
+func override(o redisclient.Override) snapshot.Override {
+	return snapshot.Override{Key: o.Key, Limit: o.Limit, Window: snapshot.Milliseconds(o.Window)}
 }

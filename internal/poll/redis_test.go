@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"reflect"
@@ -16,7 +17,9 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -139,7 +142,31 @@ func pollRedis(t testing.TB, p *RedisPoller) (*snapshot.RedisSection, error) {
 	return sec.(*snapshot.RedisSection), nil
 }
 
-func testDefaults() (int64, time.Duration) { return testLimit, testWindow }
+// testHints are the hints of a cluster whose nodes' defaults are testLimit
+// per testWindow and whose nodes sampled keys.
+func testHints(keys ...string) snapshot.HintSource {
+	return snapshot.HintsFunc(func() snapshot.Hints {
+		return snapshot.Hints{DefaultLimit: testLimit, DefaultWindow: testWindow, KeysOfInterest: keys}
+	})
+}
+
+// newTestRedisPoller fills what cfg leaves zero with observerd's defaults.
+func newTestRedisPoller(t testing.TB, cfg RedisConfig) *RedisPoller {
+	t.Helper()
+	d := config.Default()
+	cfg.KeyPrefix = cmp.Or(cfg.KeyPrefix, d.KeyPrefix)
+	cfg.NodePrefix = cmp.Or(cfg.NodePrefix, d.NodePrefix)
+	cfg.TopN = cmp.Or(cfg.TopN, d.TopKeys)
+	cfg.ListCap = cmp.Or(cfg.ListCap, d.ListLimit)
+	if cfg.Hints == nil {
+		cfg.Hints = testHints()
+	}
+	p, err := NewRedisPoller(cfg)
+	if err != nil {
+		t.Fatalf("NewRedisPoller: %v", err)
+	}
+	return p
+}
 
 func TestRedisPoller(t *testing.T) {
 	srv := testenv.StartRedis(t)
@@ -196,15 +223,14 @@ func TestRedisPoller(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := NewRedisPoller(RedisConfig{
-				Client:         newRedisTestClient(t, srv.URL, tt.wrap),
-				TopN:           5,
-				ListCap:        tt.listCap,
-				Defaults:       testDefaults,
-				KeysOfInterest: func() []string { return []string{"vip", "hot", "absent", "hot", "wrong"} },
-				Logger:         zaptest.NewLogger(t),
+			p := newTestRedisPoller(t, RedisConfig{
+				Client:  newRedisTestClient(t, srv.URL, tt.wrap),
+				TopN:    5,
+				ListCap: tt.listCap,
+				Hints:   testHints("absent", "hot", "vip", "wrong"),
+				Logger:  zaptest.NewLogger(t),
 			})
-			if p.Name() != snapshot.SourceRedis {
+			if p.Name() != source.Redis {
 				t.Errorf("Name() = %q", p.Name())
 			}
 			sec, err := pollRedis(t, p)
@@ -213,8 +239,8 @@ func TestRedisPoller(t *testing.T) {
 			}
 			got := sec.Counters
 			for i := range got.Top {
-				checkTTL(t, got.Top[i].Key, got.Top[i].TTLMs)
-				got.Top[i].TTLMs = 0
+				checkTTL(t, got.Top[i].Key, time.Duration(got.Top[i].TTL))
+				got.Top[i].TTL = 0
 			}
 			if !reflect.DeepEqual(got, wantCounters) {
 				t.Errorf("Counters =\n%+v\nwant\n%+v", got, wantCounters)
@@ -232,10 +258,10 @@ func TestRedisPoller(t *testing.T) {
 				t.Errorf("WithoutTTL = %v, want %v", sec.WithoutTTL, tt.wantNoTTL)
 			}
 			wantOverrides := []snapshot.Override{
-				{Key: "ghost", Limit: 0, WindowMs: 60000},
+				{Key: "ghost", Limit: 0, Window: snapshot.Milliseconds(60000 * time.Millisecond)},
 				{Key: "strict", Limit: 2},
 				{Key: "unused", Limit: 5},
-				{Key: "vip", Limit: 50, WindowMs: 30000},
+				{Key: "vip", Limit: 50, Window: snapshot.Milliseconds(30000 * time.Millisecond)},
 			}
 			if !reflect.DeepEqual(sec.Overrides, wantOverrides) {
 				t.Errorf("Overrides = %+v, want %+v", sec.Overrides, wantOverrides)
@@ -253,17 +279,17 @@ func TestRedisPoller(t *testing.T) {
 }
 
 // checkTTL checks a top key's TTL against what was seeded.
-func checkTTL(t *testing.T, key string, ttlMs int64) {
+func checkTTL(t *testing.T, key string, ttl time.Duration) {
 	t.Helper()
-	want := map[string]int64{"vip": 31000, "hot": 61000, "atlimit": 61000, "nearly": 61000, "strict": 61000}[key]
-	if ttlMs > want || ttlMs < want-10000 {
-		t.Errorf("TTL of %q = %d ms, want just under %d", key, ttlMs, want)
+	want := map[string]time.Duration{"vip": 31 * time.Second, "hot": 61 * time.Second, "atlimit": 61 * time.Second, "nearly": 61 * time.Second, "strict": 61 * time.Second}[key]
+	if ttl > want || ttl < want-10*time.Second {
+		t.Errorf("TTL of %q = %s, want just under %s", key, ttl, want)
 	}
 }
 
 func checkInfo(t *testing.T, info snapshot.RedisInfo) {
 	t.Helper()
-	if !info.Connected || !info.PingMs.Valid() || info.PingMs <= 0 || info.Version == "" || info.Role != "master" ||
+	if !info.Connected || !info.Ping.Valid || info.Ping.Duration <= 0 || info.Version == "" || info.Role != "master" ||
 		info.UsedMemoryBytes <= 0 || info.ConnectedClients < 1 {
 		t.Errorf("Info = %+v", info)
 	}
@@ -296,18 +322,16 @@ func checkRegistry(t *testing.T, reg []snapshot.RegistryEntry) {
 	}
 }
 
-func TestRedisPollerKeysOfInterestCap(t *testing.T) {
+func TestRedisPollerDefaults(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { rc.Close() })
 	seedKeyspace(t, t.Context(), rc)
 	core, logs := observer.New(zap.InfoLevel)
-	p := NewRedisPoller(RedisConfig{
-		Client:            newRedisTestClient(t, srv.URL, nil),
-		Defaults:          testDefaults,
-		KeysOfInterest:    func() []string { return []string{"vip", "hot", "atlimit"} },
-		MaxKeysOfInterest: 2,
-		Logger:            zap.New(core),
+	p := newTestRedisPoller(t, RedisConfig{
+		Client: newRedisTestClient(t, srv.URL, nil),
+		Hints:  testHints("atlimit", "hot"),
+		Logger: zap.New(core),
 	})
 	for range 2 {
 		sec, err := pollRedis(t, p)
@@ -317,11 +341,11 @@ func TestRedisPollerKeysOfInterestCap(t *testing.T) {
 		if want := map[string]int64{"atlimit": 10, "hot": 12}; !reflect.DeepEqual(sec.KeyCounts, want) {
 			t.Errorf("KeyCounts = %v, want %v", sec.KeyCounts, want)
 		}
-		if len(sec.Counters.Top) != DefaultRedisTopN {
-			t.Errorf("len(Top) = %d, want the default %d", len(sec.Counters.Top), DefaultRedisTopN)
+		if want := config.Default().TopKeys; len(sec.Counters.Top) != want {
+			t.Errorf("len(Top) = %d, want the default %d", len(sec.Counters.Top), want)
 		}
 		i := slices.IndexFunc(sec.Counters.Top, func(k snapshot.TopKey) bool { return k.Key == "noexp" })
-		if i < 0 || sec.Counters.Top[i].TTLMs != -1 {
+		if i < 0 || sec.Counters.Top[i].TTL >= 0 {
 			t.Errorf("Top = %+v, want noexp with ttl_ms -1", sec.Counters.Top)
 		}
 	}
@@ -334,7 +358,7 @@ func TestRedisPollerKeysOfInterestCap(t *testing.T) {
 
 func TestRedisPollerRestart(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	p := NewRedisPoller(RedisConfig{Client: newRedisTestClient(t, srv.URL, nil), Defaults: testDefaults})
+	p := newTestRedisPoller(t, RedisConfig{Client: newRedisTestClient(t, srv.URL, nil)})
 	sec, err := pollRedis(t, p)
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
@@ -438,7 +462,7 @@ func BenchmarkPollRedis(b *testing.B) {
 			b.Fatalf("redis client: %v", err)
 		}
 		b.Cleanup(func() { client.Close() })
-		p := NewRedisPoller(RedisConfig{Client: client, Defaults: testDefaults})
+		p := newTestRedisPoller(b, RedisConfig{Client: client})
 		for b.Loop() {
 			sec, err := pollRedis(b, p)
 			if err != nil {
@@ -451,3 +475,6 @@ func BenchmarkPollRedis(b *testing.B) {
 		b.ReportMetric(float64(keys)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
 	})
 }
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +16,8 @@ import (
 // every Interval; after a failure it waits longer (exponential backoff with
 // jitter, at most MaxBackoff) so that a struggling source is not hammered.
 // Each poll runs under its own deadline, and every result, good or bad, is
-// handed to Publish with the source's whole state.
+// handed to Publish with the source's whole state. Check tells whether it
+// is still making progress. A Runner must not be copied once Run starts.
 type Runner struct {
 	Poller     Poller
 	Interval   time.Duration
@@ -25,7 +27,24 @@ type Runner struct {
 	// long: the runner calls it inline.
 	Publish func(snapshot.SourceState)
 	Logger  *zap.Logger
+	// Metrics, when not nil, records the duration of every finished poll
+	// under the source's name.
+	Metrics *Metrics
+
+	// progress is the UnixNano time of the last sign of life: Run's start,
+	// a poll's start or a poll's end; 0 before Run starts. Check reads it
+	// from another goroutine.
+	progress atomic.Int64
+	// afterPoll, when not nil, is told each published state and the delay
+	// chosen before the next poll. It lets tests see the schedule without
+	// timing it.
+	afterPoll func(state snapshot.SourceState, delay time.Duration)
 }
+
+// LivenessIntervals is how many of its longest expected gaps between polls
+// a runner may go without starting or finishing one before Check reports it
+// stuck.
+const LivenessIntervals = 3
 
 // Run polls until ctx ends, then returns nil. A poll error is data, recorded
 // in the state; it never ends Run.
@@ -33,8 +52,11 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.Interval <= 0 || r.Timeout <= 0 {
 		return fmt.Errorf("poll %s: interval %s and timeout %s must be positive", r.Poller.Name(), r.Interval, r.Timeout)
 	}
-	log := r.Logger.With(zap.String("source", r.Poller.Name()))
-	state := snapshot.SourceState{Source: r.Poller.Name()}
+	name := r.Poller.Name()
+	log := r.Logger.With(zap.String("source", name))
+	r.Metrics.addSource(name)
+	r.markProgress(time.Now())
+	state := snapshot.SourceState{Source: name}
 	timer := time.NewTimer(0) // the first poll at once
 	defer timer.Stop()
 	for {
@@ -49,11 +71,43 @@ func (r *Runner) Run(ctx context.Context) error {
 			// A poll cut short by shutdown says nothing about the source.
 			return nil
 		}
+		r.Metrics.observePoll(name, state.Duration)
 		r.Publish(state)
 		logTransition(log, prev, state)
-		timer.Reset(r.nextDelay(state.ConsecutiveFailures))
+		delay := r.nextDelay(state.ConsecutiveFailures)
+		if r.afterPoll != nil {
+			r.afterPoll(state, delay)
+		}
+		timer.Reset(delay)
 	}
 }
+
+// Check reports whether the runner is alive: nil before Run starts and
+// while polls keep starting or ending, an error once nothing happened for
+// longer than LivenessIntervals times the longest expected gap between
+// polls (the longest delay, Interval or MaxBackoff, plus one poll's
+// Timeout). A poller that blocks past its deadline stalls the runner; this
+// is what /healthz asks so that such an observerd gets restarted. It is
+// safe to call while Run runs.
+func (r *Runner) Check(now time.Time) error {
+	last := r.progress.Load()
+	if last == 0 {
+		return nil
+	}
+	gap := r.expectedGap()
+	if idle := now.Sub(time.Unix(0, last)); idle > LivenessIntervals*gap {
+		return fmt.Errorf("poll %s: no poll started or finished for %s, expected one at least every %s", r.Poller.Name(), idle, gap)
+	}
+	return nil
+}
+
+// expectedGap is the longest a healthy runner waits between two signs of
+// life: its longest delay between polls plus one poll's deadline.
+func (r *Runner) expectedGap() time.Duration {
+	return max(r.Interval, r.MaxBackoff) + r.Timeout
+}
+
+func (r *Runner) markProgress(t time.Time) { r.progress.Store(t.UnixNano()) }
 
 // logTransition logs a source's state changes, not every poll: the first
 // success, the first failure after success, and the recovery.
@@ -73,8 +127,10 @@ func (r *Runner) pollOnce(ctx context.Context, state snapshot.SourceState) snaps
 	pctx, cancel := context.WithTimeout(ctx, r.Timeout)
 	defer cancel()
 	start := time.Now()
+	r.markProgress(start)
 	section, err := r.Poller.Poll(pctx)
 	end := time.Now()
+	r.markProgress(end)
 	state.LastAttempt = end
 	state.Duration = end.Sub(start)
 	if err == nil && section == nil {

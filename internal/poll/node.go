@@ -1,0 +1,146 @@
+package poll
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/observerd/observerd/internal/clients/ratelimiter"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// pollNode asks one node every read endpoint and reports whether it
+// answered at all. /health comes first: a node that does not answer it is
+// not asked the rest. The other endpoints are asked at once, and each
+// failure blanks only its own field (quirk: any single endpoint may answer
+// 5xx while the others work).
+func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
+	r := snapshot.NodeReport{URL: t.url, Address: t.address}
+	if t.err != nil {
+		r.Errors = map[string]string{ratelimiter.PathHealth: t.err.Error()}
+		return r, false
+	}
+	errs := newEndpointErrors()
+	if !askHealth(ctx, t.client, &r, errs) {
+		r.Errors = errs.m
+		return r, false
+	}
+	var wg sync.WaitGroup
+	// Each endpoint writes only its own field of r.
+	for _, ep := range readEndpoints() {
+		wg.Go(func() {
+			if err := ep.read(ctx, t.client, &r); err != nil {
+				errs.record(ep.path, err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs.m) > 0 {
+		r.Errors = errs.m
+	}
+	return r, true
+}
+
+// askHealth asks /health and fills r's identity, reachability and latency.
+// It returns false when the node did not answer at all.
+func askHealth(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport, errs *endpointErrors) bool {
+	start := time.Now()
+	h, err := c.Health(ctx)
+	latency := time.Since(start)
+	switch {
+	case err != nil && !answeredWith(err):
+		errs.record(ratelimiter.PathHealth, err)
+		return false
+	case err != nil:
+		r.HealthLatency = latency
+		errs.record(ratelimiter.PathHealth, err)
+	default:
+		r.HealthLatency = latency
+		r.ID = h.NodeID
+		r.Reachable = h.Healthy()
+		if !r.Reachable {
+			errs.record(ratelimiter.PathHealth, fmt.Errorf("GET %s%s: node reports status %q", c.BaseURL(), ratelimiter.PathHealth, h.Status))
+		}
+	}
+	return true
+}
+
+// endpointErrors collects the errors of one node's endpoints, by path.
+type endpointErrors struct {
+	mu sync.Mutex // guards m: the endpoints are asked concurrently
+	m  map[string]string
+}
+
+func newEndpointErrors() *endpointErrors { return &endpointErrors{m: make(map[string]string)} }
+
+func (e *endpointErrors) record(path string, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.m[path] = err.Error()
+}
+
+// readEndpoint is one read endpoint besides /health and the field of a
+// report its answer fills. A failed endpoint leaves its field nil: it says
+// nothing, which is not the same as an empty answer.
+type readEndpoint struct {
+	path string
+	read func(context.Context, *ratelimiter.Client, *snapshot.NodeReport) error
+}
+
+// readEndpoints lists them in the order of the contract.
+func readEndpoints() []readEndpoint {
+	return []readEndpoint{
+		{ratelimiter.PathNodes, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {
+			v, err := c.Nodes(ctx)
+			r.Peers = mapSlice(v, peerNode)
+			return err
+		}},
+		{ratelimiter.PathCounters, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {
+			v, err := c.Counters(ctx)
+			r.Counters = mapSlice(v, apiCounter)
+			return err
+		}},
+		{ratelimiter.PathLimits, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {
+			v, err := c.Limits(ctx)
+			if v != nil {
+				r.Limits = &snapshot.APILimits{DefaultLimit: v.DefaultLimit, DefaultWindow: v.DefaultWindow}
+			}
+			return err
+		}},
+		{ratelimiter.PathBlocks, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {
+			v, err := c.Blocks(ctx)
+			r.Blocked = mapSlice(v, apiCounter)
+			return err
+		}},
+	}
+}
+
+func peerNode(p ratelimiter.Peer) snapshot.PeerNode {
+	return snapshot.PeerNode{ID: p.ID, Address: p.Address, State: p.State, RegisteredAt: p.RegisteredAt}
+}
+
+func apiCounter(c ratelimiter.Counter) snapshot.APICounter {
+	return snapshot.APICounter{Key: c.Key, Count: c.Count, Limit: c.Limit, Remaining: c.Remaining}
+}
+
+// mapSlice maps in with f, keeping nil as nil (an endpoint that failed)
+// apart from empty (an endpoint that answered nothing).
+func mapSlice[T, U any](in []T, f func(T) U) []U {
+	if in == nil {
+		return nil
+	}
+	out := make([]U, len(in))
+	for i, v := range in {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// answeredWith reports whether err came from an answer (an error status or
+// a bad body) rather than from a node that did not answer at all.
+func answeredWith(err error) bool {
+	var he *ratelimiter.HTTPError
+	return errors.As(err, &he) || errors.Is(err, ratelimiter.ErrBadAnswer) || errors.Is(err, ratelimiter.ErrBodyTooLarge)
+}

@@ -1,0 +1,126 @@
+package poll
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+	"strings"
+
+	redisclient "github.com/observerd/observerd/internal/clients/redis"
+
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// redisTally sums the walk as it goes; its lists are bounded heaps, so memory
+// does not grow with the keyspace.
+type redisTally struct {
+	c          snapshot.Counters
+	top        *topHeap[snapshot.TopKey]
+	blocks     *topHeap[snapshot.Block]
+	overLimit  *topHeap[snapshot.Block]
+	zeroActive *topHeap[snapshot.Block]
+	withoutTTL *topHeap[string]
+	// interest holds the in-window count of each key of interest, 0 until
+	// the walk counts it: one value, read at the moment the walk reads the
+	// key, for the top list and the drift check alike.
+	interest map[string]int64
+}
+
+func newRedisTally(topN, listCap int, keysOfInterest []string) *redisTally {
+	interest := make(map[string]int64, len(keysOfInterest))
+	for _, k := range keysOfInterest {
+		interest[k] = 0
+	}
+	hotter := func(a, b snapshot.Block) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
+	}
+	return &redisTally{
+		top: newTopHeap(topN, func(a, b snapshot.TopKey) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
+		}),
+		blocks:     newTopHeap(listCap, hotter),
+		overLimit:  newTopHeap(listCap, hotter),
+		zeroActive: newTopHeap(listCap, hotter),
+		withoutTTL: newTopHeap(listCap, strings.Compare),
+		interest:   interest,
+	}
+}
+
+func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
+	t.c.Keys++
+	t.c.RequestsInWindow += cn.Count
+	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
+	if cn.Count >= limit {
+		t.c.BlockedKeys++
+		t.blocks.add(b)
+	}
+	// A zero limit with traffic is its own anomaly (ghost_allowing), not
+	// an over-limit key.
+	if limit > 0 && cn.Count > limit {
+		t.c.OverLimitKeys++
+		t.overLimit.add(b)
+	}
+	if limit == 0 && cn.Count > 0 {
+		t.zeroActive.add(b)
+	}
+	if cn.TTL == redisclient.NoTTL {
+		t.c.KeysWithoutTTL++
+		t.withoutTTL.add(cn.Key)
+	}
+	if _, ok := t.interest[cn.Key]; ok {
+		t.interest[cn.Key] = cn.Count
+	}
+	t.top.add(snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)})
+}
+
+func (t *redisTally) fill(sec *snapshot.RedisSection) {
+	sec.Counters = t.c
+	sec.Counters.Top = t.top.sorted()
+	sec.Blocks = t.blocks.sorted()
+	sec.BlocksTotal = int(t.c.BlockedKeys)
+	sec.OverLimit = t.overLimit.sorted()
+	sec.ZeroLimitActive = t.zeroActive.sorted()
+	sec.WithoutTTL = t.withoutTTL.sorted()
+	sec.KeyCounts = t.interest
+}
+
+// topHeap keeps the n first items in cmp order seen so far: a heap whose
+// root is the last item kept, so each add costs O(log n).
+type topHeap[T any] struct {
+	n     int
+	cmp   func(a, b T) int
+	items []T
+}
+
+func newTopHeap[T any](n int, cmp func(a, b T) int) *topHeap[T] {
+	return &topHeap[T]{n: n, cmp: cmp}
+}
+
+func (b *topHeap[T]) add(x T) {
+	switch {
+	case len(b.items) < b.n:
+		heap.Push(b, x)
+	case b.n > 0 && b.cmp(x, b.items[0]) < 0:
+		b.items[0] = x
+		heap.Fix(b, 0)
+	}
+}
+
+// sorted returns a copy of the items in cmp order, never nil.
+func (b *topHeap[T]) sorted() []T {
+	out := make([]T, len(b.items))
+	copy(out, b.items)
+	slices.SortFunc(out, b.cmp)
+	return out
+}
+
+// heap.Interface, ordered so that the root is the item that ranks last.
+func (b *topHeap[T]) Len() int           { return len(b.items) }
+func (b *topHeap[T]) Less(i, j int) bool { return b.cmp(b.items[i], b.items[j]) > 0 }
+func (b *topHeap[T]) Swap(i, j int)      { b.items[i], b.items[j] = b.items[j], b.items[i] }
+func (b *topHeap[T]) Push(x any)         { b.items = append(b.items, x.(T)) }
+func (b *topHeap[T]) Pop() any {
+	x := b.items[len(b.items)-1]
+	b.items = b.items[:len(b.items)-1]
+	return x
+}
