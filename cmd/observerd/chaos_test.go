@@ -11,6 +11,7 @@ import (
 	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/loadgen"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -130,8 +131,8 @@ func (r *chaosRig) testHealthy(t *testing.T) {
 			return fmt.Errorf("%d nodes", len(s.Nodes))
 		}
 		for _, n := range s.Nodes {
-			if !n.Reachable || !n.Registered || !n.CheckLatencyP99Ms.Valid() {
-				return fmt.Errorf("node %s reachable %v registered %v p99 %v", n.ID, n.Reachable, n.Registered, n.CheckLatencyP99Ms)
+			if !n.Reachable || !n.Registered || !n.CheckLatencyP99.Valid {
+				return fmt.Errorf("node %s reachable %v registered %v p99 %v", n.ID, n.Reachable, n.Registered, n.CheckLatencyP99)
 			}
 		}
 		return healthy(s)
@@ -139,7 +140,7 @@ func (r *chaosRig) testHealthy(t *testing.T) {
 	var worst float64
 	r.watchUntil(t, "3s of a healthy cluster", 8*time.Second, expectation{}, func(s *snapshot.Snapshot) error {
 		for _, n := range s.Nodes {
-			worst = max(worst, float64(n.CheckLatencyP99Ms))
+			worst = max(worst, float64(n.CheckLatencyP99.Duration)/float64(time.Millisecond))
 		}
 		if d := s.GeneratedAt.Sub(first.GeneratedAt); d < 3*time.Second {
 			return fmt.Errorf("watched %s", d)
@@ -217,7 +218,7 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 		message: `^redis does not answer: source is stale after \d+ consecutive failures: .+`,
 	}
 	stale := wantViolation{
-		key:     vkey{health.SourceStale, snapshot.SourceRedis},
+		key:     vkey{health.SourceStale, source.Redis},
 		message: `^source "redis" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
 	}
 	e := expectation{
@@ -451,7 +452,7 @@ func (r *chaosRig) faults() []fault {
 		name: "source_stale of prometheus",
 		expect: expectation{
 			want: []wantViolation{{
-				key:     vkey{health.SourceStale, snapshot.SourcePrometheus},
+				key:     vkey{health.SourceStale, source.Prometheus},
 				message: `^source "prometheus" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
 			}},
 			// high_latency reads Prometheus alone: unknown from the first

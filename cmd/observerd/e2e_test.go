@@ -36,7 +36,7 @@ func TestClusterObserved(t *testing.T) {
 			return fmt.Errorf("%d nodes", len(s.Nodes))
 		}
 		for _, n := range s.Nodes {
-			if !n.Registered || !n.Reachable || !n.HealthLatencyMs.Valid() || !n.CheckLatencyP99Ms.Valid() || !n.AllowedPerSecond.Valid() || !n.BlockedPerSecond.Valid() {
+			if !n.Registered || !n.Reachable || !n.HealthLatency.Valid || !n.CheckLatencyP99.Valid || !n.AllowedPerSecond.Valid() || !n.BlockedPerSecond.Valid() {
 				return fmt.Errorf("node %+v", n)
 			}
 		}
@@ -54,7 +54,7 @@ func TestClusterObserved(t *testing.T) {
 			t.Errorf("node %d = %+v, want %s at %s with registered_at", i, n, want.id, want.Addr())
 		}
 	}
-	if s.Limits.DefaultLimit != 10 || s.Limits.DefaultWindowMs != 60000 || s.Limits.DefaultsFrom != "api" {
+	if s.Limits.DefaultLimit != 10 || s.Limits.DefaultWindow != snapshot.Milliseconds(time.Minute) || s.Limits.DefaultsFrom != "api" {
 		t.Errorf("limits = %+v, want the nodes' 10 per 60000 ms", s.Limits)
 	}
 
@@ -156,7 +156,7 @@ func TestClusterObserved(t *testing.T) {
 			}
 			return nil
 		})
-		if !s.Nodes[0].CheckLatencyP99Ms.Valid() {
+		if !s.Nodes[0].CheckLatencyP99.Valid {
 			t.Error("the last good P99 is gone while Prometheus is down")
 		}
 		if st := s.Sources["redis"]; st.Status != snapshot.StatusOK {

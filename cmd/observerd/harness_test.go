@@ -157,3 +157,6 @@ func metricLine(exposition, prefix string) string {
 	}
 	return ""
 }
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }

@@ -19,6 +19,7 @@ import (
 	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/exporter"
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/server"
 	"github.com/observerd/observerd/internal/snapshot"
 )
@@ -35,26 +36,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, onListen func(net.Addr)) error {
-	fs := flag.NewFlagSet("observerd", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() { _ = config.PrintUsage(stdout, "observerd") }
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q: observerd is configured from the environment (observerd -h)", fs.Args())
-	}
-	if *showVersion {
-		_, err := fmt.Fprintf(stdout, "observerd %s (commit %s)\n", version, commit)
-		return err
-	}
-
-	cfg, err := config.Load(environ)
-	if err != nil {
+	cfg, done, err := parseArgs(args, environ, stdout, stderr)
+	if err != nil || done {
 		return err
 	}
 	logger, err := newLogger(cfg, stderr)
@@ -70,90 +53,136 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if onListen != nil {
 		onListen(ln.Addr())
 	}
-
-	// One staleness bound per source serves both the store (stale status,
-	// withheld metrics) and the source_stale invariant.
-	staleAfter := make(map[string]time.Duration, len(cfg.Sources))
-	for _, s := range cfg.Sources {
-		staleAfter[s] = cfg.StaleAfterFor(s)
-	}
-	evaluator := health.NewEvaluator(healthConfig(cfg, staleAfter), logger.Named("health"))
-	store := snapshot.NewStore(snapshot.StoreConfig{
-		Enabled:         cfg.Sources,
-		StaleAfter:      staleAfter,
-		DefaultLimit:    cfg.DefaultLimit,
-		DefaultWindow:   cfg.DefaultWindow,
-		NodeForgetAfter: cfg.NodeForgetAfter,
-		Logger:          logger.Named("store"),
-		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
-			r := evaluator.Evaluate(health.Input(in))
-			return r.Violations, r.Unknown
-		},
-	})
-
-	srcs, err := newSources(cfg, store, logger)
+	a, err := newApp(cfg, logger)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer srcs.close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		exporter.NewCollector(store, exporter.Options{
-			Version:       version,
-			Revision:      commit,
-			KeepStale:     cfg.MetricsKeepStale,
-			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
-			Invariants:    health.Invariants(),
-		}),
-	)
-	srv := &http.Server{
-		Handler: server.NewHandler(server.Config{
-			Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigin: cfg.CORSOrigin,
-			Version: version, Logger: logger.Named("http"),
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(logger.Named("http")),
-	}
+	defer a.srcs.close()
 
 	logger.Info("observerd starting",
 		zap.String("version", version), zap.String("commit", commit),
 		zap.String("listen", ln.Addr().String()), zap.Strings("sources", cfg.Sources))
-
-	g, gctx := errgroup.WithContext(ctx)
-	for _, r := range srcs.runners {
-		g.Go(func() error { return r.Run(gctx) })
-	}
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		// The parent context is done: shut down under a fresh deadline.
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			return fmt.Errorf("shut down http: %w", err)
-		}
-		return nil
-	})
-	err = g.Wait()
+	err = a.serve(ctx, ln)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("observerd stopped", zap.Error(err))
 		return err
 	}
 	logger.Info("observerd stopped")
 	return nil
+}
+
+// parseArgs reads the flags and the configuration. done is true when a
+// flag (-h, -version) was answered and observerd should exit.
+func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Config, done bool, err error) {
+	fs := flag.NewFlagSet("observerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() { _ = config.PrintUsage(stdout, "observerd") }
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, true, nil
+		}
+		return cfg, false, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected arguments %q: observerd is configured from the environment (observerd -h)", fs.Args())
+	}
+	if *showVersion {
+		_, err := fmt.Fprintf(stdout, "observerd %s (commit %s)\n", version, commit)
+		return cfg, true, err
+	}
+	cfg, err = config.Load(environ)
+	return cfg, false, err
+}
+
+// app is observerd wired: the store, its pollers and the HTTP server.
+type app struct {
+	srcs *sources
+	srv  *http.Server
+}
+
+// newApp wires every part from cfg.
+func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
+	staleAfter := cfg.StaleAfterBySource()
+	hcfg := health.NewConfig(cfg.Invariants, staleAfter)
+	if err := hcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	evaluator := health.NewEvaluator(hcfg, logger.Named("health"))
+	store := snapshot.NewStore(snapshot.StoreConfig{
+		Enabled:           cfg.Sources,
+		StaleAfter:        staleAfter,
+		DefaultLimit:      cfg.DefaultLimit,
+		DefaultWindow:     cfg.DefaultWindow,
+		MaxKeysOfInterest: config.KeysOfInterestLimit,
+		NodeForgetAfter:   cfg.NodeForgetAfter,
+		Logger:            logger.Named("store"),
+		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
+			r := evaluator.Evaluate(health.Input(in))
+			return r.Violations, r.Unknown
+		},
+	})
+	reg := prometheus.NewRegistry()
+	metrics, err := poll.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := newSources(cfg, store, metrics, logger)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := newHTTPServer(cfg, store, reg, srcs.alive, logger)
+	if err != nil {
+		srcs.close()
+		return nil, err
+	}
+	return &app{srcs: srcs, srv: srv}, nil
+}
+
+// newHTTPServer registers the collectors on reg and returns the server of
+// every route.
+func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, alive func() error, logger *zap.Logger) (*http.Server, error) {
+	err := errors.Join(
+		reg.Register(collectors.NewGoCollector()),
+		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		reg.Register(exporter.NewCollector(store, exporter.Options{
+			Version:       version,
+			Revision:      commit,
+			KeepStale:     cfg.MetricsKeepStale,
+			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
+			Invariants:    health.Invariants(),
+		})),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	h, err := server.NewHandler(server.Config{
+		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigin: cfg.CORSOrigin,
+		Version: version, Alive: alive, Logger: logger.Named("http"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(logger.Named("http")),
+	}, nil
+}
+
+// serve runs every poller and the HTTP server until ctx ends.
+func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, r := range a.srcs.runners {
+		g.Go(func() error { return r.Run(gctx) })
+	}
+	g.Go(func() error { return server.Serve(gctx, a.srv, ln, shutdownTimeout) })
+	return g.Wait()
 }
 
 // newLogger builds the one logger of the process, writing to w.
@@ -174,24 +203,4 @@ func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)
 	return zap.New(core).Named("observerd"), nil
-}
-
-// healthConfig maps the OBSERVERD_* thresholds onto the invariants.
-func healthConfig(cfg config.Config, staleAfter map[string]time.Duration) health.Config {
-	h := health.DefaultConfig()
-	inv := cfg.Invariants
-	h.NodeDown.Grace = inv.NodeDownGrace
-	h.RedisDisconnected.Grace = inv.RedisDisconnectedGrace
-	h.HighLatency.Grace = inv.HighLatencyGrace
-	h.HighLatency.Threshold = inv.HighLatencyThreshold
-	h.OverLimit.Grace = inv.OverLimitGrace
-	h.GhostAllowing.Grace = inv.GhostAllowingGrace
-	h.CounterDrift.Grace = inv.CounterDriftGrace
-	h.CounterDrift.Threshold = inv.CounterDriftThreshold
-	h.CounterWithoutTTL.Grace = inv.CounterWithoutTTLGrace
-	h.SequenceKeyLeak.Grace = inv.SequenceKeyLeakGrace
-	h.SequenceKeyLeak.Threshold = inv.SequenceKeyLeakThreshold
-	h.SourceStale.Grace = inv.SourceStaleGrace
-	h.SourceStale.StaleAfter = staleAfter
-	return h
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 // sources are the enabled pollers, each in its runner, and what must be
@@ -29,87 +31,117 @@ func (s *sources) close() {
 	}
 }
 
+// alive is nil while every runner makes progress, else the first that
+// does not (see poll.Runner.Check).
+func (s *sources) alive() error {
+	now := time.Now()
+	var errs []error
+	for _, r := range s.runners {
+		if err := r.Check(now); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // newSources builds a poller and its runner for every enabled source. The
-// pollers read what they need from the others (cluster defaults, registry
-// addresses, keys the nodes reported) through the store's hints.
-func newSources(cfg config.Config, store *snapshot.Store, logger *zap.Logger) (*sources, error) {
+// pollers read what they need from the others' answers through the
+// store's hints (see snapshot.Hints).
+func newSources(cfg config.Config, store *snapshot.Store, metrics *poll.Metrics, logger *zap.Logger) (*sources, error) {
 	s := &sources{}
-	add := func(p poll.Poller) {
-		name := p.Name()
+	builders := []struct {
+		name  string
+		build func(config.Config, snapshot.HintSource, *zap.Logger) (poll.Poller, func(), error)
+	}{
+		{source.Redis, newRedisPoller},
+		{source.Ratelimiter, newNodesPoller},
+		{source.Prometheus, newPrometheusPoller},
+	}
+	for _, b := range builders {
+		if !cfg.Enabled(b.name) {
+			continue
+		}
+		p, closer, err := b.build(cfg, store, logger)
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.closers = append(s.closers, closer)
 		s.runners = append(s.runners, &poll.Runner{
 			Poller:     p,
-			Interval:   cfg.IntervalFor(name),
-			Timeout:    cfg.TimeoutFor(name),
+			Interval:   cfg.IntervalFor(b.name),
+			Timeout:    cfg.TimeoutFor(b.name),
 			MaxBackoff: cfg.PollMaxBackoff,
 			Publish:    store.Update,
+			Metrics:    metrics,
 			Logger:     logger.Named("poll"),
 		})
 	}
-
-	if cfg.Enabled(snapshot.SourceRedis) {
-		password := ""
-		if cfg.RedisPasswordFile != "" {
-			b, err := os.ReadFile(cfg.RedisPasswordFile)
-			if err != nil {
-				return nil, fmt.Errorf("OBSERVERD_REDIS_PASSWORD_FILE: %w", err)
-			}
-			password = strings.TrimRight(string(b), "\r\n")
-		}
-		client, err := redisclient.New(redisclient.Options{
-			URL:          cfg.RedisURL,
-			ClusterAddrs: cfg.RedisClusterAddrs,
-			Password:     password,
-			Location:     cfg.NodeTimezone,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("OBSERVERD_REDIS_URL: %w", err)
-		}
-		s.closers = append(s.closers, func() { _ = client.Close() })
-		add(poll.NewRedisPoller(poll.RedisConfig{
-			Client:     client,
-			KeyPrefix:  cfg.KeyPrefix,
-			NodePrefix: cfg.NodePrefix,
-			TopN:       cfg.TopKeys,
-			ListCap:    cfg.ListLimit,
-			Defaults: func() (int64, time.Duration) {
-				h := store.Hints()
-				return h.DefaultLimit, h.DefaultWindow
-			},
-			KeysOfInterest: func() []string { return store.Hints().KeysOfInterest },
-		}))
-	}
-
-	if cfg.Enabled(snapshot.SourceRatelimiter) {
-		var discover func() []string
-		if cfg.RatelimiterDiscover && cfg.Enabled(snapshot.SourceRedis) {
-			discover = func() []string { return store.Hints().RegistryAddrs }
-		}
-		p, err := poll.NewNodesPoller(poll.NodesConfig{
-			URLs:     cfg.RatelimiterURLs,
-			Discover: discover,
-			Client:   rlclient.Options{MaxBodyBytes: cfg.MaxResponseBytes, Timeout: -1, Location: cfg.NodeTimezone},
-			Logger:   logger,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("OBSERVERD_RATELIMITER_URLS: %w", err)
-		}
-		s.closers = append(s.closers, p.Close)
-		add(p)
-	}
-
-	if cfg.Enabled(snapshot.SourcePrometheus) {
-		client, err := promclient.New(cfg.PrometheusURL, promclient.Options{MaxBodyBytes: cfg.MaxResponseBytes})
-		if err != nil {
-			return nil, fmt.Errorf("OBSERVERD_PROMETHEUS_URL: %w", err)
-		}
-		s.closers = append(s.closers, client.CloseIdleConnections)
-		p, err := poll.NewPrometheusPoller(poll.PrometheusConfig{Client: client, Queries: queries(cfg)})
-		if err != nil {
-			return nil, fmt.Errorf("prometheus source: %w", err)
-		}
-		add(p)
-	}
 	return s, nil
+}
+
+func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Logger) (poll.Poller, func(), error) {
+	password := ""
+	if cfg.RedisPasswordFile != "" {
+		b, err := os.ReadFile(cfg.RedisPasswordFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("OBSERVERD_REDIS_PASSWORD_FILE: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	client, err := redisclient.New(redisclient.Options{
+		URL:          cfg.RedisURL,
+		ClusterAddrs: cfg.RedisClusterAddrs,
+		Password:     password,
+		Location:     cfg.NodeTimezone,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("OBSERVERD_REDIS_URL: %w", err)
+	}
+	p, err := poll.NewRedisPoller(poll.RedisConfig{
+		Client:     client,
+		KeyPrefix:  cfg.KeyPrefix,
+		NodePrefix: cfg.NodePrefix,
+		TopN:       cfg.TopKeys,
+		ListCap:    cfg.ListLimit,
+		Hints:      hints,
+		Logger:     logger.Named("redis"),
+	})
+	if err != nil {
+		_ = client.Close()
+		return nil, nil, err
+	}
+	return p, func() { _ = client.Close() }, nil
+}
+
+func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Logger) (poll.Poller, func(), error) {
+	var discover snapshot.HintSource
+	if cfg.RatelimiterDiscover && cfg.Enabled(source.Redis) {
+		discover = hints
+	}
+	p, err := poll.NewNodesPoller(poll.NodesConfig{
+		URLs:     cfg.RatelimiterURLs,
+		Discover: discover,
+		Client:   rlclient.Options{MaxBodyBytes: cfg.MaxResponseBytes, Timeout: -1, Location: cfg.NodeTimezone},
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("OBSERVERD_RATELIMITER_URLS: %w", err)
+	}
+	return p, p.Close, nil
+}
+
+func newPrometheusPoller(cfg config.Config, _ snapshot.HintSource, _ *zap.Logger) (poll.Poller, func(), error) {
+	client, err := promclient.New(cfg.PrometheusURL, promclient.Options{MaxBodyBytes: cfg.MaxResponseBytes})
+	if err != nil {
+		return nil, nil, fmt.Errorf("OBSERVERD_PROMETHEUS_URL: %w", err)
+	}
+	p, err := poll.NewPrometheusPoller(poll.PrometheusConfig{Client: client, Queries: queries(cfg)})
+	if err != nil {
+		client.CloseIdleConnections()
+		return nil, nil, fmt.Errorf("prometheus source: %w", err)
+	}
+	return p, client.CloseIdleConnections, nil
 }
 
 // queries are the built-in Prometheus queries with the configured ones in

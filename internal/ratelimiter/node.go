@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/observerd/observerd/internal/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -107,21 +108,13 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve ratelimiter node on %s: %w", ln.Addr(), err)
+		err := server.Serve(gctx, srv, ln, shutdownTimeout)
+		if err != nil && gctx.Err() != nil {
+			// Stopping: a slow graceful shutdown is not the node's failure.
+			n.log.Warn("graceful shutdown timed out, closed connections", zap.Error(err))
+			return nil
 		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		// The parent context is already done: shut down with a fresh one.
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			n.log.Warn("graceful shutdown timed out, closing connections", zap.Error(err))
-			_ = srv.Close()
-		}
-		return nil
+		return err
 	})
 	g.Go(func() error {
 		n.heartbeat(gctx, addr)

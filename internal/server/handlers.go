@@ -83,8 +83,17 @@ func acceptsGzip(header string) bool {
 	return false
 }
 
-func handleHealthz() http.Handler {
+// handleHealthz answers 200 while observerd serves and its pollers make
+// progress, and 503 with the reason once one of them is stuck, so that an
+// orchestrator restarts a stuck observerd.
+func handleHealthz(alive func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if alive != nil {
+			if err := alive(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "stuck", "error": err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }

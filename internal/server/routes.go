@@ -2,6 +2,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,18 +29,23 @@ type Config struct {
 	// /snapshot.
 	CORSOrigin string
 	Version    string
-	Logger     *zap.Logger
+	// Alive is nil while observerd makes progress; /healthz answers 503
+	// with its error otherwise. Nil means always alive.
+	Alive  func() error
+	Logger *zap.Logger
 }
 
 // NewHandler returns the handler of every route, each counted in
-// observerd_http_requests_total on cfg.Registry.
-func NewHandler(cfg Config) http.Handler {
+// observerd_http_requests_total, which it registers on cfg.Registry.
+func NewHandler(cfg Config) (http.Handler, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "observerd",
 		Name:      "http_requests_total",
 		Help:      "HTTP requests observerd answered, by handler and status code.",
 	}, []string{"handler", "code"})
-	cfg.Registry.MustRegister(requests)
+	if err := cfg.Registry.Register(requests); err != nil {
+		return nil, fmt.Errorf("register the HTTP request counter: %w", err)
+	}
 	count := func(name string, h http.Handler) http.Handler {
 		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(prometheus.Labels{"handler": name}), h)
 	}
@@ -51,8 +57,8 @@ func NewHandler(cfg Config) http.Handler {
 		ErrorLog:          zap.NewStdLog(cfg.Logger.Named("metrics")),
 		Timeout:           defaultMetricsTimeout,
 	})))
-	mux.Handle("GET /healthz", count("/healthz", handleHealthz()))
+	mux.Handle("GET /healthz", count("/healthz", handleHealthz(cfg.Alive)))
 	mux.Handle("GET /readyz", count("/readyz", handleReadyz(cfg.Store, cfg.Enabled)))
 	mux.Handle("GET /{$}", count("/", handleIndex(cfg.Version)))
-	return mux
+	return mux, nil
 }

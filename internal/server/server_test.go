@@ -15,25 +15,30 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
 func newTestHandler(t *testing.T, store Loader) http.Handler {
 	t.Helper()
-	return NewHandler(Config{
+	h, err := NewHandler(Config{
 		Store:      store,
 		Registry:   prometheus.NewRegistry(),
-		Enabled:    []string{snapshot.SourceRedis},
+		Enabled:    []string{source.Redis},
 		CORSOrigin: "https://dash.example",
 		Version:    "test",
 		Logger:     zaptest.NewLogger(t),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 func publishedStore(t *testing.T) *snapshot.Store {
 	t.Helper()
-	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{snapshot.SourceRedis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute})
+	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{source.Redis}, DefaultLimit: 100, DefaultWindow: time.Minute, NodeForgetAfter: time.Minute})
 	now := time.Now()
-	s.Update(snapshot.SourceState{Source: snapshot.SourceRedis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{Info: snapshot.RedisInfo{Connected: true, PingMs: 0.2}}})
+	s.Update(snapshot.SourceState{Source: source.Redis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{Info: snapshot.RedisInfo{Connected: true, Ping: snapshot.Known(ms(0.2))}}})
 	return s
 }
 
@@ -49,7 +54,7 @@ func get(t *testing.T, h http.Handler, path string, header map[string]string) *h
 }
 
 func TestSnapshotBeforeFirst(t *testing.T) {
-	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{snapshot.SourceRedis}})
+	s := snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{source.Redis}})
 	h := newTestHandler(t, s)
 	resp := get(t, h, "/snapshot", nil)
 	if resp.StatusCode != http.StatusServiceUnavailable {
@@ -105,7 +110,7 @@ func TestSnapshotETagAndGzip(t *testing.T) {
 
 	// A new snapshot changes the ETag.
 	now := time.Now()
-	s.Update(snapshot.SourceState{Source: snapshot.SourceRedis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{}})
+	s.Update(snapshot.SourceState{Source: source.Redis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{}})
 	if resp := get(t, h, "/snapshot", map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusOK {
 		t.Errorf("old ETag after a publish: status %d, want 200", resp.StatusCode)
 	}
@@ -157,3 +162,6 @@ func TestOtherRoutes(t *testing.T) {
 		t.Errorf("POST /snapshot = %d, want 405", rec.Code)
 	}
 }
+
+// ms is f milliseconds.
+func ms(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
