@@ -295,6 +295,11 @@ type fault struct {
 func (r *chaosRig) run(t *testing.T, f fault) {
 	if f.setup != nil {
 		f.setup(t)
+		// What the setup did reaches every source before the fault does,
+		// so that a condition it caused in passing (a node sampled before
+		// the setup's checks, Redis after them) is not taken for the
+		// fault's.
+		r.waitPolledAfter(t, time.Now())
 	}
 	since := time.Now()
 	f.inject(t)
@@ -304,6 +309,20 @@ func (r *chaosRig) run(t *testing.T, f fault) {
 	f.repair(t)
 	r.waitCleared(t, f.expect, time.Now(), f.clearWithin)
 	r.waitHealthy(t)
+}
+
+// waitPolledAfter waits for a snapshot in which every source has succeeded
+// after t0.
+func (r *chaosRig) waitPolledAfter(t *testing.T, t0 time.Time) {
+	t.Helper()
+	r.d.waitSnapshot(t, 10*time.Second, "every source polled after the setup", func(s *snapshot.Snapshot) error {
+		for name, st := range s.Sources {
+			if st.LastSuccess == nil || st.LastSuccess.Before(t0) {
+				return fmt.Errorf("%s last succeeded at %v", name, st.LastSuccess)
+			}
+		}
+		return nil
+	})
 }
 
 // faults are the faults that need no more than run's steps. Each raise
