@@ -193,31 +193,27 @@ func (c Config) Enabled(src string) bool { return slices.Contains(c.Sources, src
 // IntervalFor is the poll interval of src: its own, else
 // OBSERVERD_POLL_INTERVAL.
 func (c Config) IntervalFor(src string) time.Duration {
-	var own time.Duration
-	switch src {
-	case source.Ratelimiter:
-		own = c.RatelimiterInterval
-	case source.Redis:
-		own = c.RedisInterval
-	case source.Prometheus:
-		own = c.PrometheusInterval
-	}
-	return cmp.Or(own, c.PollInterval)
+	return cmp.Or(ownOf(src, c.RatelimiterInterval, c.RedisInterval, c.PrometheusInterval), c.PollInterval)
 }
 
 // TimeoutFor is the deadline of one poll of src: its own, else
 // OBSERVERD_POLL_TIMEOUT.
 func (c Config) TimeoutFor(src string) time.Duration {
-	var own time.Duration
+	return cmp.Or(ownOf(src, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout), c.PollTimeout)
+}
+
+// ownOf picks src's own value of a per-source setting; 0 for an unknown
+// source.
+func ownOf(src string, ratelimiter, redis, prometheus time.Duration) time.Duration {
 	switch src {
 	case source.Ratelimiter:
-		own = c.RatelimiterTimeout
+		return ratelimiter
 	case source.Redis:
-		own = c.RedisTimeout
+		return redis
 	case source.Prometheus:
-		own = c.PrometheusTimeout
+		return prometheus
 	}
-	return cmp.Or(own, c.PollTimeout)
+	return 0
 }
 
 // StaleAfterFor is the age beyond which src's data is stale:
