@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
@@ -18,16 +20,22 @@ import (
 	"github.com/observerd/observerd/internal/source"
 )
 
-func newTestHandler(t *testing.T, store Loader) http.Handler {
+// newTestHandler returns the handler over store; each of with may change
+// the Config first.
+func newTestHandler(t *testing.T, store Loader, with ...func(*Config)) http.Handler {
 	t.Helper()
-	h, err := NewHandler(Config{
+	cfg := Config{
 		Store:      store,
 		Registry:   prometheus.NewRegistry(),
 		Enabled:    []string{source.Redis},
 		CORSOrigin: "https://dash.example",
 		Version:    "test",
 		Logger:     zaptest.NewLogger(t),
-	})
+	}
+	for _, f := range with {
+		f(&cfg)
+	}
+	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +137,112 @@ func TestSnapshotETagAndGzip(t *testing.T) {
 	}
 	if resp := get(t, h, "/snapshot", map[string]string{"Accept-Encoding": "gzip;q=0"}); resp.Header.Get("Content-Encoding") != "" {
 		t.Error("gzip sent though q=0")
+	}
+}
+
+// snapshotAnswer is what a /snapshot client sees of an answer but its body.
+type snapshotAnswer struct {
+	Status          int
+	Vary            string
+	ETag            string
+	CacheControl    string
+	ContentType     string
+	ContentEncoding string
+	AllowOrigin     string
+}
+
+// TestSnapshotHeaders: every answer that depends on Accept-Encoding says
+// so with Vary, 304 included, so that a shared cache never hands gzip to a
+// client that did not ask for it, nor the reverse.
+func TestSnapshotHeaders(t *testing.T) {
+	s := publishedStore(t)
+	h := newTestHandler(t, s)
+	etag := s.Load().ETag
+	tests := []struct {
+		name string
+		give map[string]string
+		want snapshotAnswer
+	}{
+		{
+			name: "200 plain",
+			give: nil,
+			want: snapshotAnswer{Status: http.StatusOK, Vary: "Accept-Encoding", ETag: etag, CacheControl: "no-cache", ContentType: "application/json", AllowOrigin: "https://dash.example"},
+		},
+		{
+			name: "200 gzip",
+			give: map[string]string{"Accept-Encoding": "gzip"},
+			want: snapshotAnswer{Status: http.StatusOK, Vary: "Accept-Encoding", ETag: etag, CacheControl: "no-cache", ContentType: "application/json", ContentEncoding: "gzip", AllowOrigin: "https://dash.example"},
+		},
+		{
+			name: "304",
+			give: map[string]string{"If-None-Match": etag},
+			want: snapshotAnswer{Status: http.StatusNotModified, Vary: "Accept-Encoding", ETag: etag, CacheControl: "no-cache", AllowOrigin: "https://dash.example"},
+		},
+		{
+			name: "304 to a gzip client",
+			give: map[string]string{"If-None-Match": etag, "Accept-Encoding": "gzip"},
+			want: snapshotAnswer{Status: http.StatusNotModified, Vary: "Accept-Encoding", ETag: etag, CacheControl: "no-cache", AllowOrigin: "https://dash.example"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := get(t, h, "/snapshot", tt.give)
+			got := snapshotAnswer{
+				Status:          resp.StatusCode,
+				Vary:            strings.Join(resp.Header.Values("Vary"), ", "),
+				ETag:            resp.Header.Get("ETag"),
+				CacheControl:    resp.Header.Get("Cache-Control"),
+				ContentType:     resp.Header.Get("Content-Type"),
+				ContentEncoding: resp.Header.Get("Content-Encoding"),
+				AllowOrigin:     resp.Header.Get("Access-Control-Allow-Origin"),
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("GET /snapshot with %v (-want +got):\n%s", tt.give, diff)
+			}
+		})
+	}
+}
+
+// healthzAnswer is a /healthz answer.
+type healthzAnswer struct {
+	Status int
+	Body   map[string]string
+}
+
+func TestHealthz(t *testing.T) {
+	tests := []struct {
+		name string
+		give func() error
+		want healthzAnswer
+	}{
+		{
+			name: "no Alive",
+			give: nil,
+			want: healthzAnswer{Status: http.StatusOK, Body: map[string]string{"status": "ok"}},
+		},
+		{
+			name: "alive",
+			give: func() error { return nil },
+			want: healthzAnswer{Status: http.StatusOK, Body: map[string]string{"status": "ok"}},
+		},
+		{
+			name: "stuck",
+			give: func() error { return errors.New("poll redis: no poll started or finished for 3m0s") },
+			want: healthzAnswer{Status: http.StatusServiceUnavailable, Body: map[string]string{"status": "stuck", "error": "poll redis: no poll started or finished for 3m0s"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHandler(t, publishedStore(t), func(c *Config) { c.Alive = tt.give })
+			resp := get(t, h, "/healthz", nil)
+			got := healthzAnswer{Status: resp.StatusCode}
+			if err := json.NewDecoder(resp.Body).Decode(&got.Body); err != nil {
+				t.Fatalf("decode the /healthz body: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("GET /healthz (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
