@@ -1,51 +1,139 @@
 package deploy
 
 import (
+	"context"
 	"encoding/json"
+	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/exporter"
+	"github.com/observerd/observerd/internal/poll"
+	"github.com/observerd/observerd/internal/server"
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
 )
 
-// knownMetrics lists every metric observerd exports on /metrics. The rules
-// and the dashboard may use these names only.
-var knownMetrics = []string{
-	"observerd_build_info",
-	"observerd_source_up",
-	"observerd_source_last_success_timestamp_seconds",
-	"observerd_source_poll_duration_seconds",
-	"observerd_source_failures_total",
-	"observerd_source_consecutive_failures",
-	"observerd_snapshot_sequence",
-	"observerd_snapshot_age_seconds",
-	"observerd_node_up",
-	"observerd_node_registered",
-	"observerd_node_health_latency_seconds",
-	"observerd_node_check_latency_p99_seconds",
-	"observerd_node_allowed_per_second",
-	"observerd_node_blocked_per_second",
-	"observerd_redis_up",
-	"observerd_redis_ping_latency_seconds",
-	"observerd_redis_used_memory_bytes",
-	"observerd_redis_connected_clients",
-	"observerd_redis_db_keys",
-	"observerd_limit_default_requests",
-	"observerd_limit_default_window_seconds",
-	"observerd_limit_overrides",
-	"observerd_counter_keys",
-	"observerd_counter_requests_in_window",
-	"observerd_counter_blocked_keys",
-	"observerd_counter_over_limit_keys",
-	"observerd_counter_keys_without_ttl",
-	"observerd_counter_orphan_sequence_keys",
-	"observerd_counter_requests",
-	"observerd_counter_limit",
-	"observerd_traffic_allowed_per_second",
-	"observerd_traffic_blocked_per_second",
-	"observerd_invariant_violation",
-	"observerd_invariant_violations",
-	"observerd_invariant_unknown",
+// metric is one metric observerd exports on /metrics.
+type metric struct {
+	// Labels are its variable label names, sorted.
+	Labels []string
+	// Series are the names its samples have: the metric's own name, and
+	// for a histogram its _bucket, _sum and _count.
+	Series []string
+}
+
+// exportedMetrics derives every metric observerd exports from the code
+// that exports it, by name: the snapshot collector's, and those observerd
+// registers itself (the HTTP request counter, the poll duration
+// histogram), gathered from a registry they are registered on.
+func exportedMetrics(t *testing.T) map[string]metric {
+	t.Helper()
+	out := map[string]metric{}
+	for _, d := range exporter.Descriptions() {
+		// The collector exports only gauges and counters.
+		out[d.Name] = metric{Labels: sorted(d.Labels), Series: []string{d.Name}}
+	}
+
+	reg := prometheus.NewPedanticRegistry()
+	h, err := server.NewHandler(server.Config{Store: snapshot.NewStore(snapshot.StoreConfig{}), Registry: reg, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A vector exports nothing before its first series: answer one request
+	// and run one poll.
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	pm, err := poll.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onePoll(t, pm)
+
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather observerd's own metrics: %v", err)
+	}
+	for _, f := range families {
+		name := f.GetName()
+		if _, dup := out[name]; dup {
+			t.Errorf("%s is exported twice", name)
+		}
+		labels := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = true
+			}
+		}
+		m := metric{Labels: sorted(slices.Collect(maps.Keys(labels))), Series: []string{name}}
+		switch f.GetType() {
+		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+			m.Series = append(m.Series, name+"_bucket", name+"_sum", name+"_count")
+		case dto.MetricType_SUMMARY:
+			m.Series = append(m.Series, name+"_sum", name+"_count")
+		}
+		out[name] = m
+	}
+	for _, want := range []string{"observerd_http_requests_total", "observerd_poll_duration_seconds"} {
+		if _, ok := out[want]; !ok {
+			t.Errorf("%s is not registered any more: see where it was", want)
+		}
+	}
+	return out
+}
+
+// onePoll runs a poll runner for one successful poll, recorded in pm.
+func onePoll(t *testing.T, pm *poll.Metrics) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	r := &poll.Runner{
+		Poller:   fakePoller{},
+		Interval: time.Hour,
+		Timeout:  time.Minute,
+		Publish:  func(snapshot.SourceState) { cancel() }, // after the poll is recorded
+		Logger:   zaptest.NewLogger(t),
+		Metrics:  pm,
+	}
+	if err := r.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fakePoller succeeds at once with an empty Redis section.
+type fakePoller struct{}
+
+func (fakePoller) Name() string { return source.Redis }
+func (fakePoller) Poll(context.Context) (snapshot.Section, error) {
+	return &snapshot.RedisSection{}, nil
+}
+
+// seriesNames is every series name of metrics.
+func seriesNames(metrics map[string]metric) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range metrics {
+		for _, s := range m.Series {
+			out[s] = true
+		}
+	}
+	return out
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 // metricName finds observerd metric names in any text.
@@ -64,36 +152,88 @@ func metricsIn(t *testing.T, file string) []string {
 	return slices.Compact(names)
 }
 
+// TestMetricNamesAreExported: the rules, their tests, the dashboard and the
+// deploy README name only series observerd exports.
 func TestMetricNamesAreExported(t *testing.T) {
+	known := seriesNames(exportedMetrics(t))
 	tests := []struct {
-		give string
+		give      string
+		wantNames bool // the file must name at least one metric
 	}{
-		{give: "prometheus/alerts.yml"},
-		{give: "prometheus/alerts_test.yml"},
-		{give: "grafana/observerd-dashboard.json"},
+		{give: "prometheus/alerts.yml", wantNames: true},
+		{give: "prometheus/alerts_test.yml", wantNames: true},
+		{give: "grafana/observerd-dashboard.json", wantNames: true},
 		{give: "README.md"},
+		{give: "../README.md", wantNames: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			names := metricsIn(t, tt.give)
-			if len(names) == 0 && tt.give != "README.md" {
+			if len(names) == 0 && tt.wantNames {
 				t.Fatalf("%s uses no observerd metric", tt.give)
 			}
+			var unknown []string
 			for _, name := range names {
-				if !slices.Contains(knownMetrics, name) {
-					t.Errorf("%s uses %s, which observerd does not export", tt.give, name)
+				if !known[name] {
+					unknown = append(unknown, name)
 				}
+			}
+			if diff := cmp.Diff([]string(nil), unknown); diff != "" {
+				t.Errorf("%s names metrics observerd does not export (-want +got):\n%s", tt.give, diff)
 			}
 		})
 	}
 }
 
+// TestDashboardShowsEveryMetric: the dashboard shows every metric of the
+// snapshot. observerd's own HTTP and poll metrics are not required there.
 func TestDashboardShowsEveryMetric(t *testing.T) {
 	used := metricsIn(t, "grafana/observerd-dashboard.json")
-	for _, name := range knownMetrics {
-		if !slices.Contains(used, name) {
-			t.Errorf("the dashboard shows no panel of %s", name)
+	var missing []string
+	for _, d := range exporter.Descriptions() {
+		if !slices.Contains(used, d.Name) {
+			missing = append(missing, d.Name)
 		}
+	}
+	if diff := cmp.Diff([]string(nil), missing); diff != "" {
+		t.Errorf("metrics the dashboard shows no panel of (-want +got):\n%s", diff)
+	}
+}
+
+// readmeRow is one row of the README's metric table.
+var readmeRow = regexp.MustCompile("(?m)^\\|\\s*`(observerd_[a-z0-9_]+)`\\s*\\|([^|]*)\\|")
+
+// TestReadmeMetricTable: the README's metric table lists every metric
+// observerd exports, each with its labels, and nothing else.
+func TestReadmeMetricTable(t *testing.T) {
+	text := readText(t, "../README.md")
+	start := strings.Index(text, "\n## Metrics\n")
+	if start < 0 {
+		t.Fatal("README.md has no \"## Metrics\" section")
+	}
+	section := text[start+1:]
+	if end := strings.Index(section[1:], "\n## "); end >= 0 {
+		section = section[:end+1]
+	}
+	got := map[string][]string{}
+	for _, row := range readmeRow.FindAllStringSubmatch(section, -1) {
+		if _, dup := got[row[1]]; dup {
+			t.Errorf("README.md lists %s twice", row[1])
+		}
+		var labels []string
+		for _, l := range strings.Split(row[2], ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				labels = append(labels, l)
+			}
+		}
+		got[row[1]] = sorted(labels)
+	}
+	want := map[string][]string{}
+	for name, m := range exportedMetrics(t) {
+		want[name] = m.Labels
+	}
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("README.md's metric table (name: labels) differs from what observerd exports (-exported +README):\n%s", diff)
 	}
 }
 
