@@ -31,8 +31,8 @@ func (s *sources) close() {
 	}
 }
 
-// alive is nil while every runner makes progress, else the first that
-// does not (see poll.Runner.Check).
+// alive is nil while every runner makes progress, else the errors of
+// every runner that does not (see poll.Runner.Check).
 func (s *sources) alive() error {
 	now := time.Now()
 	var errs []error

@@ -59,8 +59,8 @@ func hintsFrom(snap *Snapshot, redis *RedisSection, nodes *NodesSection, maxKeys
 }
 
 // keysOfInterest is every key the nodes sampled, once, sorted and cut to
-// the first max.
-func keysOfInterest(nodes *NodesSection, max int) []string {
+// the first limit.
+func keysOfInterest(nodes *NodesSection, limit int) []string {
 	seen := make(map[string]struct{})
 	var out []string
 	for _, n := range nodes.Nodes {
@@ -73,5 +73,5 @@ func keysOfInterest(nodes *NodesSection, max int) []string {
 		}
 	}
 	sort.Strings(out)
-	return out[:min(len(out), max)]
+	return out[:min(len(out), limit)]
 }
