@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,10 +28,19 @@ type Redis struct {
 // binding it (by another test binary) is given up for another.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
+	return startRedisServer(t, FreePort)
+}
+
+// startRedisServer starts a redis-server with no persistence on a port that
+// pick chooses, with extra arguments after the common ones, waits until it
+// answers and stops it when the test ends. A server that does not come up,
+// because its port was taken in the meantime, is tried again on another.
+func startRedisServer(t testing.TB, pick func(testing.TB) int, extra ...string) *Redis {
+	t.Helper()
 	path := LookBinary(t, "redis-server", "redis-server")
 	var err error
 	for range startAttempts {
-		port := FreePort(t)
+		port := pick(t)
 		dir := t.TempDir()
 		r := &Redis{
 			Addr: fmt.Sprintf("127.0.0.1:%d", port),
@@ -37,11 +48,11 @@ func StartRedis(t testing.TB) *Redis {
 				name: "redis",
 				path: path,
 				dir:  dir,
-				args: []string{
+				args: append([]string{
 					"--port", itoa(port), "--bind", "127.0.0.1",
 					"--save", "", "--appendonly", "no", "--dir", dir,
 					"--protected-mode", "no", "--daemonize", "no",
-				},
+				}, extra...),
 			},
 		}
 		r.URL = "redis://" + r.Addr
@@ -98,9 +109,18 @@ func (r *Redis) ping() error {
 	return nil
 }
 
-// command sends one inline command and reads a simple or bulk string
-// reply, speaking RESP by hand so that testenv needs no client library.
+// command sends one command whose words are separated by spaces; see do.
 func (r *Redis) command(cmd string) (string, error) {
+	return r.do(strings.Fields(cmd)...)
+}
+
+// do sends one command as a RESP array of its arguments and reads a
+// simple string, integer or bulk string reply, speaking RESP by hand so
+// that testenv needs no client library. An error reply is a *replyError.
+func (r *Redis) do(args ...string) (string, error) {
+	if len(args) == 0 {
+		return "", errors.New("empty command")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	var d net.Dialer
@@ -110,22 +130,51 @@ func (r *Redis) command(cmd string) (string, error) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+	if _, err := c.Write(encodeCommand(args)); err != nil {
 		return "", err
 	}
-	br := bufio.NewReader(c)
+	return readReply(bufio.NewReader(c), args[0])
+}
+
+// replyError is an error reply of the server, such as "MOVED 3999
+// 127.0.0.1:7000".
+type replyError struct {
+	cmd string // the command's name
+	msg string // the reply without its leading "-"
+}
+
+func (e *replyError) Error() string { return e.cmd + " answered -" + e.msg }
+
+// encodeCommand writes args as a RESP array of bulk strings.
+func encodeCommand(args []string) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.Bytes()
+}
+
+// readReply reads one simple string, integer, error or bulk string reply
+// to the command named cmd. A null bulk string is an error.
+func readReply(br *bufio.Reader, cmd string) (string, error) {
 	line, err := br.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	switch {
-	case strings.HasPrefix(line, "+"):
+	if line == "" {
+		return "", fmt.Errorf("%s: empty reply", cmd)
+	}
+	switch line[0] {
+	case '+', ':':
 		return line[1:], nil
-	case strings.HasPrefix(line, "$"):
+	case '-':
+		return "", &replyError{cmd: cmd, msg: line[1:]}
+	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
-			return "", fmt.Errorf("%s: bad bulk reply %q", cmd, line)
+			return "", fmt.Errorf("%s: bad or null bulk reply %q", cmd, line)
 		}
 		buf := make([]byte, n+2)
 		if _, err := io.ReadFull(br, buf); err != nil {
