@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/observerd/observerd/internal/redact"
@@ -92,6 +93,8 @@ type Client struct {
 	batch     int
 	wrapScan  func(ScanFunc) ScanFunc
 	seed      maphash.Seed
+	// lastWalkKeys sizes the next walk's set of seen keys.
+	lastWalkKeys atomic.Int64
 }
 
 // New builds a Client. It does not connect: the first command does.

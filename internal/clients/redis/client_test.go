@@ -56,7 +56,7 @@ func TestPasswordNeverInErrors(t *testing.T) {
 		"Info":      func() error { _, err := bad.Info(ctx); return err },
 		"Registry":  func() error { _, err := bad.Registry(ctx, "ratelimiter:nodes:"); return err },
 		"Overrides": func() error { _, err := bad.Overrides(ctx, "ratelimit:limit:"); return err },
-		"Walk":      func() error { _, err := bad.WalkCounters(ctx, Walk{Prefix: "ratelimit:"}); return err },
+		"Walk":      func() error { _, err := bad.Walk(ctx, Pass{KeyPrefix: "ratelimit:"}); return err },
 		"Counts": func() error {
 			_, err := bad.Counts(ctx, "ratelimit:", []string{"a"}, nil)
 			return err

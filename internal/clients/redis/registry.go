@@ -33,8 +33,10 @@ type RegistryEntry struct {
 	TTL time.Duration
 }
 
-// Registry reads every {prefix}{id} hash, sorted by ID. Entries that vanish
-// while being read, or that are not hashes, are left out.
+// Registry reads every {prefix}{id} hash, sorted by ID, in a SCAN of its
+// own. Entries that vanish while being read, or that are not hashes, are
+// left out. A Walk reads the registry on its way; this is for one-off
+// reads.
 func (c *Client) Registry(ctx context.Context, prefix string) ([]RegistryEntry, error) {
 	byServer, err := c.scanAll(ctx, prefix)
 	if err != nil {
@@ -42,38 +44,50 @@ func (c *Client) Registry(ctx context.Context, prefix string) ([]RegistryEntry, 
 	}
 	var out []RegistryEntry
 	for s, keys := range byServer {
-		for _, batch := range chunks(keys, c.batch) {
-			pipe := s.Pipeline()
-			hashes := make([]*goredis.MapStringStringCmd, len(batch))
-			ttls := make([]*goredis.DurationCmd, len(batch))
-			for i, k := range batch {
-				hashes[i] = pipe.HGetAll(ctx, k)
-				ttls[i] = pipe.PTTL(ctx, k)
-			}
-			// Exec's error is the first failed command's; each command is
-			// judged on its own below.
-			_, _ = pipe.Exec(ctx)
-			for i, k := range batch {
-				fields, err := hashes[i].Result()
-				if isWrongType(err) {
-					continue
-				}
-				if err != nil {
-					return nil, c.wrap("HGETALL", s.Options().Addr, err)
-				}
-				d, err := ttls[i].Result()
-				if err != nil {
-					return nil, c.wrap("PTTL", s.Options().Addr, err)
-				}
-				ttl, exists := ttlOf(d)
-				if !exists || len(fields) == 0 {
-					continue
-				}
-				out = append(out, c.registryEntry(strings.TrimPrefix(k, prefix), fields, ttl))
-			}
+		entries, err := c.readRegistry(ctx, s, prefix, keys)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, entries...)
 	}
 	slices.SortFunc(out, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// readRegistry reads the registry hashes keys of one server, in pipelined
+// batches, unsorted.
+func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string) ([]RegistryEntry, error) {
+	var out []RegistryEntry
+	for _, batch := range chunks(keys, c.batch) {
+		pipe := s.Pipeline()
+		hashes := make([]*goredis.MapStringStringCmd, len(batch))
+		ttls := make([]*goredis.DurationCmd, len(batch))
+		for i, k := range batch {
+			hashes[i] = pipe.HGetAll(ctx, k)
+			ttls[i] = pipe.PTTL(ctx, k)
+		}
+		// Exec's error is the first failed command's; each command is
+		// judged on its own below.
+		_, _ = pipe.Exec(ctx)
+		for i, k := range batch {
+			fields, err := hashes[i].Result()
+			if isWrongType(err) {
+				continue
+			}
+			if err != nil {
+				return nil, c.wrap("HGETALL", s.Options().Addr, err)
+			}
+			d, err := ttls[i].Result()
+			if err != nil {
+				return nil, c.wrap("PTTL", s.Options().Addr, err)
+			}
+			ttl, exists := ttlOf(d)
+			if !exists || len(fields) == 0 {
+				continue
+			}
+			out = append(out, c.registryEntry(strings.TrimPrefix(k, prefix), fields, ttl))
+		}
+	}
 	return out, nil
 }
 
@@ -110,9 +124,10 @@ type Overrides struct {
 	MalformedSample []MalformedOverride
 }
 
-// Overrides reads every {limitPrefix}{key} hash. A malformed hash (not a
-// hash, a missing or non-integer limit, a negative value) is counted and
-// skipped, never fatal.
+// Overrides reads every {limitPrefix}{key} hash in a SCAN of its own. A
+// malformed hash (not a hash, a missing or non-integer limit, a negative
+// value) is counted and skipped, never fatal. A Walk reads the overrides on
+// its way; this is for one-off reads.
 func (c *Client) Overrides(ctx context.Context, limitPrefix string) (Overrides, error) {
 	byServer, err := c.scanAll(ctx, limitPrefix)
 	if err != nil {
@@ -120,37 +135,50 @@ func (c *Client) Overrides(ctx context.Context, limitPrefix string) (Overrides, 
 	}
 	var out Overrides
 	for s, keys := range byServer {
-		for _, batch := range chunks(keys, c.batch) {
-			pipe := s.Pipeline()
-			hashes := make([]*goredis.MapStringStringCmd, len(batch))
-			for i, k := range batch {
-				hashes[i] = pipe.HGetAll(ctx, k)
-			}
-			_, _ = pipe.Exec(ctx)
-			for i, k := range batch {
-				key := strings.TrimPrefix(k, limitPrefix)
-				fields, err := hashes[i].Result()
-				switch {
-				case isWrongType(err):
-					out.malformed(key, "not a hash")
-				case err != nil:
-					return Overrides{}, c.wrap("HGETALL", s.Options().Addr, err)
-				case len(fields) == 0:
-					// Deleted between SCAN and HGETALL.
-				default:
-					o, err := parseOverride(key, fields)
-					if err != nil {
-						out.malformed(key, err.Error())
-						continue
-					}
-					out.Overrides = append(out.Overrides, o)
+		if err := c.readOverrides(ctx, s, limitPrefix, keys, &out); err != nil {
+			return Overrides{}, err
+		}
+	}
+	out.sort()
+	return out, nil
+}
+
+// readOverrides reads the override hashes keys of one server into out, in
+// pipelined batches, unsorted.
+func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPrefix string, keys []string, out *Overrides) error {
+	for _, batch := range chunks(keys, c.batch) {
+		pipe := s.Pipeline()
+		hashes := make([]*goredis.MapStringStringCmd, len(batch))
+		for i, k := range batch {
+			hashes[i] = pipe.HGetAll(ctx, k)
+		}
+		_, _ = pipe.Exec(ctx)
+		for i, k := range batch {
+			key := strings.TrimPrefix(k, limitPrefix)
+			fields, err := hashes[i].Result()
+			switch {
+			case isWrongType(err):
+				out.malformed(key, "not a hash")
+			case err != nil:
+				return c.wrap("HGETALL", s.Options().Addr, err)
+			case len(fields) == 0:
+				// Deleted between SCAN and HGETALL.
+			default:
+				o, err := parseOverride(key, fields)
+				if err != nil {
+					out.malformed(key, err.Error())
+					continue
 				}
+				out.Overrides = append(out.Overrides, o)
 			}
 		}
 	}
-	slices.SortFunc(out.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
-	slices.SortFunc(out.MalformedSample, func(a, b MalformedOverride) int { return strings.Compare(a.Key, b.Key) })
-	return out, nil
+	return nil
+}
+
+func (o *Overrides) sort() {
+	slices.SortFunc(o.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(o.MalformedSample, func(a, b MalformedOverride) int { return strings.Compare(a.Key, b.Key) })
 }
 
 func (o *Overrides) malformed(key, reason string) {

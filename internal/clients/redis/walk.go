@@ -3,12 +3,22 @@ package redis
 import (
 	"context"
 	"hash/maphash"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 )
+
+// pipelinesInFlight is how many batches of counts a walk keeps in flight
+// on one server while SCAN reads the next page on another connection. Two
+// keep Redis busy without queueing the rate limiter's own commands behind
+// a long line of the walk's; with SCAN that is three of PoolSize
+// connections.
+const pipelinesInFlight = 2
 
 // Counter is one counter sorted set as the walk found it.
 type Counter struct {
@@ -21,17 +31,31 @@ type Counter struct {
 	TTL time.Duration
 }
 
-// Walk says what to walk and what to do with each counter.
-type Walk struct {
-	// Prefix is the counter key prefix ("ratelimit:"). Keys under
-	// {Prefix}limit: are overrides and keys ending in :seq are sequence
-	// keys; every other key under Prefix is a counter candidate.
-	Prefix string
+// Pass says what one walk over the keyspace reads and what to do with each
+// counter. One SCAN reads the node registry, the overrides, the counters
+// and the :seq keys together whenever the two prefixes share a beginning
+// (the defaults share "ratelimit"); otherwise each prefix is scanned in
+// turn.
+type Pass struct {
+	// KeyPrefix is the counter key prefix ("ratelimit:"). Keys under
+	// {KeyPrefix}limit: are overrides and keys ending in :seq are sequence
+	// keys; every other key under KeyPrefix is a counter candidate.
+	KeyPrefix string
+	// NodePrefix is the node registry prefix ("ratelimiter:nodes:"); empty
+	// reads no registry.
+	NodePrefix string
 	// Window returns the window to count a key (without prefix) over; a
-	// window of zero or less, or a nil Window, counts every member.
+	// window of zero or less, or a nil Window, counts every member. The
+	// overrides are only known at the end of the pass, so Window answers
+	// from what the caller knew before it; WalkResult.Counted tells which
+	// keys a changed override may have been judged wrongly.
 	Window func(key string) time.Duration
-	// Visit is called once for every counter, in no particular order.
+	// Visit is called once for every counter, in no particular order,
+	// never concurrently.
 	Visit func(Counter)
+	// MaxKeysPerSecond paces the walk: SCAN waits so that no more keys
+	// than this are read per second. Zero or less is no pacing.
+	MaxKeysPerSecond float64
 }
 
 // WalkStats are the walk's totals.
@@ -43,150 +67,347 @@ type WalkStats struct {
 	WrongTypeKeys      int64 // counter candidates that are not sorted sets
 	Vanished           int64 // counter candidates gone before they were counted
 	Duplicates         int64 // keys SCAN returned more than once
+	ScanCalls          int64 // SCAN round trips, every server and prefix
 	// Now is the first server's clock when the walk began.
 	Now time.Time
 }
 
-// Flags of a key's hash in the walk's set of seen keys.
-const (
-	seenKey   uint8 = 1 << iota // returned by SCAN
-	zsetFound                   // counted as a sorted set
-)
-
-// walker is the state of one walk over every server.
-type walker struct {
-	c     *Client
-	w     Walk
-	stats WalkStats
-	// seen holds a 64-bit hash of every distinct key, not the key itself,
-	// so memory stays proportional to the keyspace at worst even with
-	// long key names. A collision (about n²/2⁶⁵ for n keys) would drop one
-	// key from the totals.
-	seen     map[uint64]uint8
-	seqBases []uint64 // hash of the sorted set each :seq key belongs to
-	pending  []string
-	hashes   []uint64
+// WalkResult is what one pass read: the totals, the node registry sorted by
+// ID and the overrides sorted by key.
+type WalkResult struct {
+	Stats     WalkStats
+	Registry  []RegistryEntry
+	Overrides Overrides
+	counted   *keySet
+	seed      maphash.Seed
+	prefix    string
 }
 
-// WalkCounters scans every key under w.Prefix on every server once,
-// de-duplicating what SCAN repeats, and counts each counter's members in
-// its window with pipelined ZCOUNT and PTTL, Options.BatchSize keys per
-// round trip. "now" is the server's own clock (TIME), advanced by the local
-// monotonic clock during the walk. A key of another type is counted in
-// WrongTypeKeys and a key that expired before it was counted in Vanished;
-// neither is fatal.
-func (c *Client) WalkCounters(ctx context.Context, w Walk) (WalkStats, error) {
+// Counted reports whether the pass counted key (without prefix) as a
+// sorted set, and so passed it to Visit.
+func (r *WalkResult) Counted(key string) bool {
+	return r.counted.isFound(maphash.String(r.seed, r.prefix+key))
+}
+
+// walker is the state of one pass over every server. mu guards everything
+// below it: the dispatcher classifies pages while the pipelines in flight
+// record their counts.
+type walker struct {
+	c    *Client
+	p    Pass
+	pace pacer
+
+	mu    sync.Mutex
+	stats WalkStats
+	// seen holds a hash of every distinct counter candidate, not the key
+	// itself. A collision (about n²/2⁶³ for n keys) would drop one key.
+	seen     *keySet
+	seqBases []uint64 // hash of the sorted set each :seq key belongs to
+	// registry and overrides are the few keys read at the end of each
+	// server's scan, by server; distinct holds their names.
+	registry  map[*goredis.Client][]string
+	overrides map[*goredis.Client][]string
+	distinct  map[string]struct{}
+}
+
+// batch is one pipeline's worth of counter candidates.
+type batch struct {
+	keys   []string
+	hashes []uint64
+}
+
+// Walk scans the keyspace once on every server, de-duplicating what SCAN
+// repeats, and counts each counter's members in its window with pipelined
+// ZCOUNT and PTTL, Options.BatchSize keys per round trip and a few round
+// trips in flight while SCAN goes on. "now" is the server's own clock
+// (TIME), advanced by the local monotonic clock during the walk. The
+// registry and override hashes found on the way are read at the end. A key
+// of another type is counted in WrongTypeKeys and a key that expired before
+// it was counted in Vanished; neither is fatal.
+func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	servers, err := c.servers(ctx)
 	if err != nil {
-		return WalkStats{}, err
+		return nil, err
 	}
-	wk := &walker{c: c, w: w, seen: make(map[uint64]uint8)}
+	wk := &walker{
+		c: c, p: p, pace: pacer{rate: p.MaxKeysPerSecond, start: time.Now()},
+		seen:      newKeySet(int(c.lastWalkKeys.Load())),
+		registry:  map[*goredis.Client][]string{},
+		overrides: map[*goredis.Client][]string{},
+		distinct:  map[string]struct{}{},
+	}
+	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
 	for i, s := range servers {
 		clk, err := c.clock(ctx, s)
 		if err != nil {
-			return WalkStats{}, err
+			return nil, err
 		}
 		if i == 0 {
 			wk.stats.Now = clk.now()
 		}
-		err = c.scanServer(ctx, s, w.Prefix, func(keys []string) error {
-			for _, k := range keys {
-				if err := wk.add(ctx, s, clk, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			err = wk.flush(ctx, s, clk)
+		if err := wk.walkServer(ctx, s, clk); err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return WalkStats{}, err
+		if err := wk.readSmallKeys(ctx, s, res); err != nil {
+			return nil, err
 		}
 	}
-	// A :seq key is judged only now: its sorted set may be on another
-	// server or later in the scan.
-	for _, h := range wk.seqBases {
-		if wk.seen[h]&zsetFound == 0 {
-			wk.stats.OrphanSequenceKeys++
-		}
-	}
-	return wk.stats, nil
+	wk.judgeSequenceKeys()
+	c.lastWalkKeys.Store(int64(wk.seen.n))
+	res.Stats = wk.stats
+	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
+	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
+	res.Overrides.sort()
+	return res, nil
 }
 
-func (wk *walker) add(ctx context.Context, s *goredis.Client, clk clock, key string) error {
-	if !strings.HasPrefix(key, wk.w.Prefix) {
-		return nil
-	}
-	h := maphash.String(wk.c.seed, key)
-	if wk.seen[h]&seenKey != 0 {
-		wk.stats.Duplicates++
-		return nil
-	}
-	wk.seen[h] |= seenKey
-	switch {
-	case strings.HasPrefix(key[len(wk.w.Prefix):], "limit:"):
-		wk.stats.OverrideKeys++
-	case strings.HasSuffix(key, ":seq"):
-		wk.stats.SequenceKeys++
-		wk.seqBases = append(wk.seqBases, maphash.String(wk.c.seed, strings.TrimSuffix(key, ":seq")))
-	default:
-		wk.pending = append(wk.pending, key)
-		wk.hashes = append(wk.hashes, h)
-		if len(wk.pending) >= wk.c.batch {
-			return wk.flush(ctx, s, clk)
+// walkServer runs one server's scan: one goroutine reads SCAN pages, one
+// classifies them and sends full batches to at most pipelinesInFlight
+// pipelines at a time.
+func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
+	g, gctx := errgroup.WithContext(ctx)
+	pages := make(chan []string, pipelinesInFlight)
+	g.Go(func() error {
+		defer close(pages)
+		for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
+			err := wk.c.scanServer(gctx, s, prefix, func(keys []string) error {
+				wk.mu.Lock()
+				wk.stats.ScanCalls++
+				wk.mu.Unlock()
+				if err := wk.pace.wait(gctx, len(keys)); err != nil {
+					return wk.c.wrap("SCAN", s.Options().Addr, err)
+				}
+				select {
+				case pages <- keys:
+					return nil
+				case <-gctx.Done():
+					return wk.c.wrap("SCAN", s.Options().Addr, gctx.Err())
+				}
+			})
+			if err != nil {
+				return err
+			}
 		}
+		return nil
+	})
+	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, pages) })
+	return g.Wait()
+}
+
+// dispatch classifies every page and counts full batches on their own
+// goroutines, at most pipelinesInFlight at once.
+func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, pages <-chan []string) error {
+	slots := make(chan struct{}, pipelinesInFlight)
+	send := func(b *batch) error {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil // the group's error says why
+		}
+		g.Go(func() error {
+			defer func() { <-slots }()
+			return wk.count(ctx, s, clk, b)
+		})
+		return nil
+	}
+	cur := &batch{}
+	for keys := range pages {
+		var full []*batch
+		full, cur = wk.classify(s, keys, cur)
+		for _, b := range full {
+			if err := send(b); err != nil {
+				return err
+			}
+		}
+	}
+	if len(cur.keys) > 0 && ctx.Err() == nil {
+		return send(cur)
 	}
 	return nil
 }
 
-// flush counts the pending keys in one round trip.
-func (wk *walker) flush(ctx context.Context, s *goredis.Client, clk clock) error {
-	if len(wk.pending) == 0 {
-		return nil
+// classify sorts one page's keys: counter candidates not seen before are
+// added to cur, and each batch that fills up is returned in full with the
+// batch to go on with; registry and override keys are kept for the end,
+// :seq keys are judged at the end.
+func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full []*batch, rest *batch) {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	limitPrefix := wk.p.KeyPrefix + "limit:"
+	for _, k := range keys {
+		if wk.p.NodePrefix != "" && strings.HasPrefix(k, wk.p.NodePrefix) {
+			wk.keepSmall(wk.registry, s, k)
+		}
+		switch {
+		case !strings.HasPrefix(k, wk.p.KeyPrefix):
+		case strings.HasPrefix(k, limitPrefix):
+			wk.keepSmall(wk.overrides, s, k)
+		case strings.HasSuffix(k, ":seq"):
+			wk.stats.SequenceKeys++
+			wk.seqBases = append(wk.seqBases, maphash.String(wk.c.seed, strings.TrimSuffix(k, ":seq")))
+		default:
+			h := maphash.String(wk.c.seed, k)
+			if !wk.seen.add(h) {
+				wk.stats.Duplicates++
+				continue
+			}
+			cur.keys = append(cur.keys, k)
+			cur.hashes = append(cur.hashes, h)
+			if len(cur.keys) >= wk.c.batch {
+				full = append(full, cur)
+				cur = &batch{}
+			}
+		}
 	}
+	return full, cur
+}
+
+// keepSmall records a registry or override key once.
+func (wk *walker) keepSmall(into map[*goredis.Client][]string, s *goredis.Client, k string) {
+	if _, dup := wk.distinct[k]; dup {
+		wk.stats.Duplicates++
+		return
+	}
+	wk.distinct[k] = struct{}{}
+	into[s] = append(into[s], k)
+}
+
+// count counts one batch in one round trip and visits its counters.
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *batch) error {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
-	counts := make([]*goredis.IntCmd, len(wk.pending))
-	ttls := make([]*goredis.DurationCmd, len(wk.pending))
-	for i, k := range wk.pending {
-		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.w.Window, k[len(wk.w.Prefix):]), "+inf")
+	counts := make([]*goredis.IntCmd, len(b.keys))
+	ttls := make([]*goredis.DurationCmd, len(b.keys))
+	n := len(wk.p.KeyPrefix)
+	for i, k := range b.keys {
+		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.p.Window, k[n:]), "+inf")
 		ttls[i] = pipe.PTTL(ctx, k)
 	}
 	// Exec's error is the first failed command's; each command is judged
 	// on its own below.
 	_, _ = pipe.Exec(ctx)
 	addr := s.Options().Addr
-	for i, k := range wk.pending {
-		n, err := counts[i].Result()
-		if isWrongType(err) {
-			wk.stats.WrongTypeKeys++
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	for i, k := range b.keys {
+		cn, ok, err := wk.judge(counts[i], ttls[i], k[n:])
+		if err != nil {
+			return wk.c.wrap(err.op, addr, err.err)
+		}
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return wk.c.wrap("ZCOUNT", addr, err)
-		}
-		d, err := ttls[i].Result()
-		if err != nil {
-			return wk.c.wrap("PTTL", addr, err)
-		}
-		ttl, exists := ttlOf(d)
-		if !exists {
-			if n == 0 {
-				wk.stats.Vanished++
-				continue
-			}
-			// It expired between ZCOUNT and PTTL: it was there when counted.
-			ttl = 0
-		}
-		wk.seen[wk.hashes[i]] |= zsetFound
+		wk.seen.markFound(b.hashes[i])
 		wk.stats.Counters++
-		if wk.w.Visit != nil {
-			wk.w.Visit(Counter{Key: k[len(wk.w.Prefix):], Count: n, TTL: ttl})
+		if wk.p.Visit != nil {
+			wk.p.Visit(cn)
 		}
 	}
-	wk.pending, wk.hashes = wk.pending[:0], wk.hashes[:0]
 	return nil
+}
+
+// cmdError names the command of a failed reply.
+type cmdError struct {
+	op  string
+	err error
+}
+
+// judge turns one key's replies into a counter; ok is false for a key of
+// another type or one that vanished before it was counted.
+func (wk *walker) judge(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
+	n, err := count.Result()
+	if isWrongType(err) {
+		wk.stats.WrongTypeKeys++
+		return Counter{}, false, nil
+	}
+	if err != nil {
+		return Counter{}, false, &cmdError{"ZCOUNT", err}
+	}
+	d, err := pttl.Result()
+	if err != nil {
+		return Counter{}, false, &cmdError{"PTTL", err}
+	}
+	ttl, exists := ttlOf(d)
+	if !exists {
+		if n == 0 {
+			wk.stats.Vanished++
+			return Counter{}, false, nil
+		}
+		// It expired between ZCOUNT and PTTL: it was there when counted.
+		ttl = 0
+	}
+	return Counter{Key: key, Count: n, TTL: ttl}, true, nil
+}
+
+// judgeSequenceKeys counts the :seq keys whose sorted set was not counted.
+// They are judged only now: the sorted set may be on another server or
+// later in the scan. A :seq key SCAN returned twice counts once.
+func (wk *walker) judgeSequenceKeys() {
+	slices.Sort(wk.seqBases)
+	distinct := slices.Compact(wk.seqBases)
+	dups := int64(len(wk.seqBases) - len(distinct))
+	wk.stats.Duplicates += dups
+	wk.stats.SequenceKeys -= dups
+	for _, h := range distinct {
+		if !wk.seen.isFound(h) {
+			wk.stats.OrphanSequenceKeys++
+		}
+	}
+}
+
+// readSmallKeys reads the registry and override hashes one server's scan
+// found.
+func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, res *WalkResult) error {
+	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry[s])
+	if err != nil {
+		return err
+	}
+	res.Registry = append(res.Registry, reg...)
+	return wk.c.readOverrides(ctx, s, wk.p.KeyPrefix+"limit:", wk.overrides[s], &res.Overrides)
+}
+
+// scanPrefixes returns the SCAN MATCH prefixes of a pass: the beginning the
+// two prefixes share, or each in turn when they share none.
+func scanPrefixes(keyPrefix, nodePrefix string) []string {
+	if nodePrefix == "" {
+		return []string{keyPrefix}
+	}
+	n := 0
+	for n < len(keyPrefix) && n < len(nodePrefix) && keyPrefix[n] == nodePrefix[n] {
+		n++
+	}
+	if n == 0 {
+		return []string{keyPrefix, nodePrefix}
+	}
+	return []string{keyPrefix[:n]}
+}
+
+// pacer spreads a walk so that it reads at most rate keys per second.
+type pacer struct {
+	rate  float64
+	start time.Time
+	keys  int
+}
+
+// wait blocks until n more keys fit the pace, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	p.keys += n
+	due := p.start.Add(time.Duration(float64(p.keys) / p.rate * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // windowStart is ZCOUNT's inclusive lower bound now - window, the
@@ -224,36 +445,4 @@ func (c *Client) addrOf(s goredis.Cmdable) string {
 		return n.Options().Addr
 	}
 	return c.endpoint
-}
-
-// Counts returns the in-window count of each key (without prefix) with
-// pipelined ZCOUNT, like WalkCounters. A key that does not exist, or is not
-// a sorted set, counts 0.
-func (c *Client) Counts(ctx context.Context, prefix string, keys []string, window func(key string) time.Duration) (map[string]int64, error) {
-	out := make(map[string]int64, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	u := c.universal()
-	clk, err := c.clock(ctx, u)
-	if err != nil {
-		return nil, err
-	}
-	for _, batch := range chunks(keys, c.batch) {
-		nowMs := clk.now().UnixMilli()
-		pipe := u.Pipeline()
-		cmds := make([]*goredis.IntCmd, len(batch))
-		for i, k := range batch {
-			cmds[i] = pipe.ZCount(ctx, prefix+k, windowStart(nowMs, window, k), "+inf")
-		}
-		_, _ = pipe.Exec(ctx)
-		for i, k := range batch {
-			n, err := cmds[i].Result()
-			if err != nil && !isWrongType(err) {
-				return nil, c.wrap("ZCOUNT", c.endpoint, err)
-			}
-			out[k] = n
-		}
-	}
-	return out, nil
 }

@@ -68,7 +68,7 @@ func testWindow(key string) time.Duration {
 	return time.Minute
 }
 
-func TestWalkCounters(t *testing.T) {
+func TestWalk(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	ctx := testContext(t)
 	seeded := seedWalk(t, ctx, seedClient(t, srv.Addr, ""))
@@ -86,9 +86,9 @@ func TestWalkCounters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTestClient(t, Options{URL: srv.URL, ScanCount: 50, BatchSize: 64, WrapScan: tt.wrap})
 			got := map[string]Counter{}
-			stats, err := c.WalkCounters(ctx, Walk{
-				Prefix: "ratelimit:",
-				Window: testWindow,
+			res, err := c.Walk(ctx, Pass{
+				KeyPrefix: "ratelimit:",
+				Window:    testWindow,
 				Visit: func(cn Counter) {
 					if _, dup := got[cn.Key]; dup {
 						t.Errorf("key %q visited twice", cn.Key)
@@ -97,8 +97,9 @@ func TestWalkCounters(t *testing.T) {
 				},
 			})
 			if err != nil {
-				t.Fatalf("WalkCounters: %v", err)
+				t.Fatalf("Walk: %v", err)
 			}
+			stats := res.Stats
 			wantStats := WalkStats{
 				Counters:           4 + bulkKeys,
 				SequenceKeys:       4 + bulkKeys,
@@ -106,6 +107,7 @@ func TestWalkCounters(t *testing.T) {
 				OverrideKeys:       1,
 				WrongTypeKeys:      1,
 				Duplicates:         tt.wantDuplicates,
+				ScanCalls:          stats.ScanCalls,
 				Now:                stats.Now,
 			}
 			if stats != wantStats {
@@ -153,10 +155,11 @@ func TestWalkSkipsVanishedKeys(t *testing.T) {
 	}
 	c := newTestClient(t, Options{URL: srv.URL, WrapScan: vanish})
 	visited := 0
-	stats, err := c.WalkCounters(ctx, Walk{Prefix: "ratelimit:", Window: testWindow, Visit: func(Counter) { visited++ }})
+	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", Window: testWindow, Visit: func(Counter) { visited++ }})
 	if err != nil {
-		t.Fatalf("WalkCounters: %v", err)
+		t.Fatalf("Walk: %v", err)
 	}
+	stats := res.Stats
 	if stats.Vanished != 1 || stats.Counters != 3+bulkKeys || visited != 3+bulkKeys {
 		t.Errorf("stats = %+v, visited %d; want 1 vanished and %d counters", stats, visited, 3+bulkKeys)
 	}
