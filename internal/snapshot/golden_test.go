@@ -29,6 +29,7 @@ const goldenFile = "testdata/snapshot.golden.json"
 func goldenStore(t *testing.T) *Store {
 	t.Helper()
 	registered := t0.Add(-time.Hour)
+	walked := t0.Add(-3 * time.Second)
 	up, down := true, false
 	s := NewStore(StoreConfig{
 		Enabled:           source.All(),
@@ -73,6 +74,7 @@ func goldenStore(t *testing.T) *Store {
 			Overrides: []Override{{Key: "vip", Limit: 5, Window: Milliseconds(time.Second)}, {Key: "batch", Limit: 1000, Window: Milliseconds(time.Hour)}},
 			Counters: Counters{
 				Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
+				WalkedBy: "observer-2", WalkedAt: &walked,
 				Top: []TopKey{
 					{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: Milliseconds(30 * time.Second)},
 					{Key: "leaky", Count: 12, Limit: 50, Remaining: 38, TTL: -1},

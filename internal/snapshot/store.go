@@ -243,8 +243,19 @@ func (s *Store) status(st SourceState, now time.Time) SourceStatus {
 	case bound > 0 && now.Sub(st.LastSuccess) > bound:
 		out.Status = StatusStale
 		out.Error = fmt.Sprintf("last success %s ago, more than %s", now.Sub(st.LastSuccess).Round(time.Millisecond), bound)
+	case bound > 0 && walkedBefore(st.Section, now.Add(-bound)):
+		c := st.Section.(*RedisSection).Counters
+		out.Status = StatusStale
+		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", c.WalkedBy, now.Sub(*c.WalkedAt).Round(time.Millisecond), bound)
 	default:
 		out.Status = StatusOK
 	}
 	return out
+}
+
+// walkedBefore reports whether sec holds counters walked before t. Among
+// sidecars sharing one walk, a fresh read of an old walk is old data.
+func walkedBefore(sec Section, t time.Time) bool {
+	rs, ok := sec.(*RedisSection)
+	return ok && rs.Counters.WalkedAt != nil && rs.Counters.WalkedAt.Before(t)
 }

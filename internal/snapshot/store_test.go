@@ -112,6 +112,30 @@ func TestStoreSourceStatus(t *testing.T) {
 	}
 }
 
+// TestStoreJudgesTheWalkTime: a fresh read of a walk another observer made
+// long ago is old data.
+func TestStoreJudgesTheWalkTime(t *testing.T) {
+	c := &clock{now: t0}
+	s := newTestStore(t, c)
+	sec := redisSection()
+	walked := t0.Add(-10 * time.Second)
+	sec.Counters.WalkedBy, sec.Counters.WalkedAt = "obs-2", &walked
+	s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: sec})
+	if st := s.Load().Snapshot.Sources[source.Redis]; st.Status != StatusOK {
+		t.Fatalf("a walk 10s old, bound 15s: %+v, want ok", st)
+	}
+	c.Add(6 * time.Second)
+	s.Update(SourceState{Source: source.Redis, LastAttempt: c.Now(), LastSuccess: c.Now(), Section: sec})
+	snap := s.Load().Snapshot
+	st := snap.Sources[source.Redis]
+	if st.Status != StatusStale || !strings.Contains(st.Error, "counters walked by obs-2 16s ago, more than 15s") {
+		t.Errorf("a walk 16s old read just now: %+v, want stale naming the walker", st)
+	}
+	if snap.Counters.WalkedBy != "obs-2" || !snap.Counters.WalkedAt.Equal(walked) {
+		t.Errorf("counters walked by %q at %v, want obs-2 at %v", snap.Counters.WalkedBy, snap.Counters.WalkedAt, walked)
+	}
+}
+
 func TestStoreSequenceAndJSON(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)

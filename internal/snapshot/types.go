@@ -100,14 +100,20 @@ type Override struct {
 
 // Counters summarise every counter key in Redis.
 type Counters struct {
-	Keys               int64    `json:"keys"`
-	RequestsInWindow   int64    `json:"requests_in_window"`
-	BlockedKeys        int64    `json:"blocked_keys"`
-	OverLimitKeys      int64    `json:"over_limit_keys"`
-	KeysWithoutTTL     int64    `json:"keys_without_ttl"`
-	OrphanSequenceKeys int64    `json:"orphan_sequence_keys"`
-	WrongTypeKeys      int64    `json:"wrong_type_keys"`
-	Top                []TopKey `json:"top"`
+	Keys               int64 `json:"keys"`
+	RequestsInWindow   int64 `json:"requests_in_window"`
+	BlockedKeys        int64 `json:"blocked_keys"`
+	OverLimitKeys      int64 `json:"over_limit_keys"`
+	KeysWithoutTTL     int64 `json:"keys_without_ttl"`
+	OrphanSequenceKeys int64 `json:"orphan_sequence_keys"`
+	WrongTypeKeys      int64 `json:"wrong_type_keys"`
+	// WalkedBy is the observer that walked the keyspace for these figures
+	// (this one, or the holder of the walk lease among the sidecars of one
+	// cluster); WalkedAt is when that walk began. The Redis source is
+	// stale when WalkedAt is, however recent the last poll.
+	WalkedBy string     `json:"walked_by"`
+	WalkedAt *time.Time `json:"walked_at"`
+	Top      []TopKey   `json:"top"`
 }
 
 // TopKey is one of the hottest counter keys.
