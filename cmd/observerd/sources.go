@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -89,29 +90,52 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	client, err := redisclient.New(redisclient.Options{
-		URL:          cfg.RedisURL,
-		ClusterAddrs: cfg.RedisClusterAddrs,
-		Password:     password,
-		Location:     cfg.NodeTimezone,
-	})
+	opts := redisclient.Options{URL: cfg.RedisURL, ClusterAddrs: cfg.RedisClusterAddrs, Password: password, Location: cfg.NodeTimezone}
+	client, err := redisclient.New(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("OBSERVERD_REDIS_URL: %w", err)
 	}
+	walker := client
+	if cfg.RedisWalkURL != "" {
+		opts.URL = cfg.RedisWalkURL
+		if walker, err = redisclient.New(opts); err != nil {
+			_ = client.Close()
+			return nil, nil, fmt.Errorf("OBSERVERD_REDIS_WALK_URL: %w", err)
+		}
+	}
+	closeClients := func() {
+		if walker != client {
+			_ = walker.Close()
+		}
+		_ = client.Close()
+	}
 	p, err := poll.NewRedisPoller(poll.RedisConfig{
-		Client:     client,
-		KeyPrefix:  cfg.KeyPrefix,
-		NodePrefix: cfg.NodePrefix,
-		TopN:       cfg.TopKeys,
-		ListCap:    cfg.ListLimit,
-		Hints:      hints,
-		Logger:     logger.Named("redis"),
+		Client:           client,
+		WalkClient:       walker,
+		KeyPrefix:        cfg.KeyPrefix,
+		NodePrefix:       cfg.NodePrefix,
+		TopN:             cfg.TopKeys,
+		ListCap:          cfg.ListLimit,
+		Hints:            hints,
+		InstanceID:       cfg.Instance(),
+		Coordinate:       cfg.RedisWalkCoordination == config.WalkLease,
+		LeaseTTL:         cfg.LeaseTTL(),
+		MaxKeysPerSecond: cfg.RedisWalkMaxKeysPerSecond,
+		Logger:           logger.Named("redis"),
 	})
 	if err != nil {
-		_ = client.Close()
+		closeClients()
 		return nil, nil, err
 	}
-	return p, func() { _ = client.Close() }, nil
+	return p, func() {
+		// A clean stop hands the walk lease over at once.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := p.Close(ctx); err != nil {
+			logger.Warn("walk lease not released", zap.Error(err))
+		}
+		closeClients()
+	}, nil
 }
 
 func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Logger) (poll.Poller, func(), error) {

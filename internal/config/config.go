@@ -29,6 +29,11 @@ type Config struct {
 	RedisPasswordFile string   `env:"REDIS_PASSWORD_FILE" help:"file holding the Redis password; overrides a password in the URL"`
 	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS" help:"seed host:port list; when set, Redis is a Redis Cluster"`
 
+	InstanceID                string  `env:"INSTANCE_ID" help:"this observer's name among the sidecars of one cluster: the walk lease's holder and counters.walked_by; empty: host name and process id (in Kubernetes the host name is the pod name)"`
+	RedisWalkCoordination     string  `env:"REDIS_WALK_COORDINATION" envDefault:"lease" help:"lease: one observer of the cluster walks the keyspace each interval, holding a lease in Redis, and the others read its result from Redis; off: every observer walks"`
+	RedisWalkURL              string  `env:"REDIS_WALK_URL" help:"Redis to walk the keyspace on (a replica, so that the walk costs the primary nothing), redis:// or rediss://; PING, INFO and the walk lease stay on OBSERVERD_REDIS_URL; empty: OBSERVERD_REDIS_URL"`
+	RedisWalkMaxKeysPerSecond float64 `env:"REDIS_WALK_MAX_KEYS_PER_SECOND" envDefault:"0" help:"pace of a keyspace walk in keys per second, to spread it over the poll interval where the rate limiter needs Redis to itself; a paced walk takes keys/pace seconds, so raise OBSERVERD_REDIS_POLL_TIMEOUT to match; 0: unlimited"`
+
 	PrometheusURL     string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
 	PrometheusJob     string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
 	QueryP99          string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`

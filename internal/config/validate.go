@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,12 +112,55 @@ func (c Config) validateEndpoints(p *problems) {
 				p.add("REDIS_CLUSTER_ADDRS", "%q is not host:port", a)
 			}
 		}
+		c.validateWalk(p)
 	}
 	if c.Enabled(source.Prometheus) {
 		if err := httpURL(c.PrometheusURL); err != nil {
 			p.add("PROMETHEUS_URL", "%v", err)
 		}
 	}
+}
+
+// Walk coordination modes of OBSERVERD_REDIS_WALK_COORDINATION.
+const (
+	WalkLease = "lease"
+	WalkAlone = "off"
+)
+
+func (c Config) validateWalk(p *problems) {
+	if c.RedisWalkCoordination != WalkLease && c.RedisWalkCoordination != WalkAlone {
+		p.add("REDIS_WALK_COORDINATION", "%q: want %s or %s", c.RedisWalkCoordination, WalkLease, WalkAlone)
+	}
+	if c.RedisWalkURL != "" {
+		if len(c.RedisClusterAddrs) > 0 {
+			p.add("REDIS_WALK_URL", "not with OBSERVERD_REDIS_CLUSTER_ADDRS: a cluster is walked master by master")
+		} else if err := redisURL(c.RedisWalkURL); err != nil {
+			p.add("REDIS_WALK_URL", "%v", err)
+		}
+	}
+	if c.RedisWalkMaxKeysPerSecond < 0 || math.IsNaN(c.RedisWalkMaxKeysPerSecond) || math.IsInf(c.RedisWalkMaxKeysPerSecond, 0) {
+		p.add("REDIS_WALK_MAX_KEYS_PER_SECOND", "must be a number of keys per second, 0 or more, got %v", c.RedisWalkMaxKeysPerSecond)
+	}
+}
+
+// Instance is OBSERVERD_INSTANCE_ID, or else the host name and process id,
+// unique per process.
+func (c Config) Instance() string {
+	if c.InstanceID != "" {
+		return c.InstanceID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "observerd"
+	}
+	return host + "-" + strconv.Itoa(os.Getpid())
+}
+
+// LeaseTTL is how long the walk lease outlives its holder's last renewal:
+// two Redis intervals and a poll's deadline, so that a walker that polls
+// on time never loses it and another takes over soon after it stops.
+func (c Config) LeaseTTL() time.Duration {
+	return 2*c.IntervalFor(source.Redis) + c.TimeoutFor(source.Redis)
 }
 
 func (c Config) validateDurations(p *problems) {

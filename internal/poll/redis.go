@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,11 +15,14 @@ import (
 	"github.com/observerd/observerd/internal/source"
 )
 
-// RedisConfig configures a RedisPoller. Every field is required but
-// Logger; config.Config holds their defaults.
+// RedisConfig configures a RedisPoller. Client, the prefixes, TopN,
+// ListCap and Hints are required; config.Config holds their defaults.
 type RedisConfig struct {
 	// Client is the Redis client; the poller does not close it.
 	Client *redisclient.Client
+	// WalkClient, when set, is the Redis the keyspace is walked on (a
+	// replica); PING, INFO, the lease and the shared walk stay on Client.
+	WalkClient *redisclient.Client
 	// KeyPrefix is the counter key prefix; overrides live under
 	// KeyPrefix+"limit:". NodePrefix is the node registry prefix.
 	KeyPrefix  string
@@ -33,8 +37,21 @@ type RedisConfig struct {
 	// the default window), and the keys of interest, whose in-window
 	// counts go into RedisSection.KeyCounts (see snapshot.Hints).
 	Hints snapshot.HintSource
-	// Logger receives changes in the number of malformed overrides; nil
-	// discards them.
+	// InstanceID names this observer among the sidecars of one cluster:
+	// the walk lease's value and the walked_by of its walks.
+	InstanceID string
+	// Coordinate makes the sidecars of one cluster share one walk: the
+	// holder of a lease in Redis walks, the others read its result (see
+	// lease.go). False: this observer walks on every poll.
+	Coordinate bool
+	// LeaseTTL is how long the walk lease outlives its holder's last
+	// renewal: another observer walks at most that long after the walker
+	// died. Required with Coordinate.
+	LeaseTTL time.Duration
+	// MaxKeysPerSecond paces each walk; zero or less is no pacing.
+	MaxKeysPerSecond float64
+	// Logger receives changes in the number of malformed overrides and in
+	// who walks; nil discards them.
 	Logger *zap.Logger
 }
 
@@ -43,6 +60,16 @@ type RedisConfig struct {
 type RedisPoller struct {
 	cfg           RedisConfig
 	lastMalformed atomic.Int64 // malformed overrides seen by the last poll, to log changes only
+	lease         *walkLease   // nil without Coordinate
+
+	mu sync.Mutex
+	// known are the overrides of the last walk, this observer's or a
+	// shared one: the next walk counts keys by them until it has read its
+	// own (see walkKeyspace).
+	known []redisclient.Override
+	// lastHolder is the walk lease's holder at the last poll, to log
+	// changes only.
+	lastHolder string
 }
 
 var _ Poller = (*RedisPoller)(nil)
@@ -58,11 +85,20 @@ func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
 		return nil, fmt.Errorf("redis poller: key prefix %q and node prefix %q must not be empty", cfg.KeyPrefix, cfg.NodePrefix)
 	case cfg.TopN < 1 || cfg.ListCap < 1:
 		return nil, fmt.Errorf("redis poller: top %d and list cap %d must be positive", cfg.TopN, cfg.ListCap)
+	case cfg.Coordinate && (cfg.InstanceID == "" || cfg.LeaseTTL <= 0):
+		return nil, fmt.Errorf("redis poller: a shared walk needs an instance id (%q) and a lease TTL (%s)", cfg.InstanceID, cfg.LeaseTTL)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &RedisPoller{cfg: cfg}, nil
+	if cfg.WalkClient == nil {
+		cfg.WalkClient = cfg.Client
+	}
+	p := &RedisPoller{cfg: cfg}
+	if cfg.Coordinate {
+		p.lease = newWalkLease(cfg.Client, cfg.KeyPrefix, cfg.InstanceID, cfg.LeaseTTL)
+	}
+	return p, nil
 }
 
 // Name implements Poller.
@@ -80,42 +116,48 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	registry, err := c.Registry(ctx, p.cfg.NodePrefix)
-	if err != nil {
-		return nil, err
-	}
-	ov, err := c.Overrides(ctx, p.cfg.KeyPrefix+"limit:")
-	if err != nil {
-		return nil, err
-	}
-	p.logMalformed(ov)
 	hints := p.cfg.Hints.Hints()
-	lim := newRedisLimits(hints, ov.Overrides)
-	t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest)
-	stats, err := c.WalkCounters(ctx, redisclient.Walk{
-		Prefix: p.cfg.KeyPrefix,
-		Window: lim.window,
-		Visit:  func(cn redisclient.Counter) { t.visit(cn, lim.limit(cn.Key)) },
-	})
+	sec, err := p.counters(ctx, hints)
 	if err != nil {
 		return nil, err
 	}
-	sec := &snapshot.RedisSection{
-		Info:          redisInfo(rtt, info),
-		Registry:      mapSlice(registry, registryEntry),
-		Overrides:     mapSlice(ov.Overrides, override),
-		DefaultLimit:  lim.defLimit,
-		DefaultWindow: lim.defWindow,
-	}
-	t.fill(sec)
-	// What SCAN repeated and what expired mid-walk changes no figure; it
-	// says how busy the keyspace was while it was walked.
-	p.cfg.Logger.Debug("keyspace walked",
-		zap.Int64("counters", stats.Counters), zap.Int64("duplicates", stats.Duplicates),
-		zap.Int64("vanished", stats.Vanished), zap.Time("server_time", stats.Now))
-	sec.Counters.OrphanSequenceKeys = stats.OrphanSequenceKeys
-	sec.Counters.WrongTypeKeys = stats.WrongTypeKeys
+	sec.Info = redisInfo(rtt, info)
 	return sec, nil
+}
+
+// counters walks the keyspace, or reads the walk of the observer holding
+// the lease and counts only the keys of interest.
+func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+	if p.lease == nil {
+		sec, _, err := p.walkKeyspace(ctx, hints)
+		return sec, err
+	}
+	holder, err := p.lease.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.logHolder(holder)
+	if holder == p.cfg.InstanceID {
+		return p.walkAndShare(ctx, hints)
+	}
+	sec, err := p.readShared(ctx, holder, hints)
+	if errors.Is(err, errShareUnreadable) {
+		// An observer of another version walks for the fleet: walk
+		// alone rather than publish nothing.
+		p.cfg.Logger.Warn("shared walk unreadable, walking the keyspace alone", zap.Error(err))
+		sec, _, err := p.walkKeyspace(ctx, hints)
+		return sec, err
+	}
+	return sec, err
+}
+
+// Close gives the walk lease up if this observer holds it, so that another
+// walks at once rather than after the lease's TTL. It is for a clean stop.
+func (p *RedisPoller) Close(ctx context.Context) error {
+	if p.lease == nil {
+		return nil
+	}
+	return p.lease.release(ctx)
 }
 
 func (p *RedisPoller) logMalformed(ov redisclient.Overrides) {
@@ -154,6 +196,26 @@ func (l redisLimits) limit(key string) int64 {
 		return o.Limit
 	}
 	return l.defLimit
+}
+
+// misjudged counts the keys the walk counted by l whose limit or window is
+// another by final, the overrides the walk read.
+func (l redisLimits) misjudged(final redisLimits, counted func(key string) bool) int {
+	n := 0
+	check := func(key string) {
+		if (l.limit(key) != final.limit(key) || l.window(key) != final.window(key)) && counted(key) {
+			n++
+		}
+	}
+	for key := range l.overrides {
+		check(key)
+	}
+	for key := range final.overrides {
+		if _, seen := l.overrides[key]; !seen {
+			check(key)
+		}
+	}
+	return n
 }
 
 // window is the override's window, or the default one when the key has no

@@ -242,6 +242,10 @@ func TestRedisPoller(t *testing.T) {
 				checkTTL(t, got.Top[i].Key, time.Duration(got.Top[i].TTL))
 				got.Top[i].TTL = 0
 			}
+			if got.WalkedAt == nil || time.Since(*got.WalkedAt) > time.Minute {
+				t.Errorf("WalkedAt = %v, want the time of this walk", got.WalkedAt)
+			}
+			got.WalkedAt = nil
 			if !reflect.DeepEqual(got, wantCounters) {
 				t.Errorf("Counters =\n%+v\nwant\n%+v", got, wantCounters)
 			}

@@ -1,0 +1,176 @@
+package poll
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// maxWalkPasses bounds the walks of one poll. A walk counts each key by the
+// overrides known before it (the last walk's) and reads the overrides on
+// its way; when one that changed in between judged a key the walk already
+// counted, the walk is run again with the overrides it read. Overrides
+// that keep changing walk after walk get this many passes, and the last is
+// published.
+const maxWalkPasses = 3
+
+// walkKeyspace walks the keyspace on this observer and builds the section
+// from it, with the server's clock when the published walk began.
+func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, time.Time, error) {
+	p.mu.Lock()
+	known := p.known
+	p.mu.Unlock()
+	for pass := 1; ; pass++ {
+		began := time.Now()
+		lim := newRedisLimits(hints, known)
+		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest)
+		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
+			KeyPrefix:        p.cfg.KeyPrefix,
+			NodePrefix:       p.cfg.NodePrefix,
+			Window:           lim.window,
+			Visit:            func(cn redisclient.Counter) { t.visit(cn, lim.limit(cn.Key)) },
+			MaxKeysPerSecond: p.cfg.MaxKeysPerSecond,
+		})
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		known = res.Overrides.Overrides
+		final := newRedisLimits(hints, known)
+		misjudged := lim.misjudged(final, res.Counted)
+		if misjudged > 0 && pass < maxWalkPasses {
+			p.cfg.Logger.Debug("overrides changed since the last walk, walking again",
+				zap.Int("keys", misjudged), zap.Int("pass", pass))
+			continue
+		}
+		p.remember(known)
+		p.logMalformed(res.Overrides)
+		p.cfg.Logger.Debug("keyspace walked",
+			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),
+			zap.Int64("vanished", res.Stats.Vanished), zap.Int64("scan_calls", res.Stats.ScanCalls),
+			zap.Int("passes", pass), zap.Time("server_time", res.Stats.Now))
+		return p.walkSection(t, final, res, began), res.Stats.Now, nil
+	}
+}
+
+func (p *RedisPoller) remember(known []redisclient.Override) {
+	p.mu.Lock()
+	p.known = known
+	p.mu.Unlock()
+}
+
+// walkSection is the section of a walk by this observer.
+func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclient.WalkResult, began time.Time) *snapshot.RedisSection {
+	sec := &snapshot.RedisSection{
+		Registry:      mapSlice(res.Registry, registryEntry),
+		Overrides:     mapSlice(res.Overrides.Overrides, override),
+		DefaultLimit:  lim.defLimit,
+		DefaultWindow: lim.defWindow,
+	}
+	t.fill(sec)
+	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
+	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
+	sec.Counters.WalkedBy = p.cfg.InstanceID
+	at := began.UTC()
+	sec.Counters.WalkedAt = &at
+	return sec
+}
+
+// walkAndShare walks as the lease's holder, keeping the lease while it
+// walks, and writes the result for the other observers.
+func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+	stop := p.lease.keepRenewed(ctx)
+	sec, serverTime, err := p.walkKeyspace(ctx, hints)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	sh := &walkShare{
+		Version:    shareVersion,
+		WalkedBy:   p.cfg.InstanceID,
+		WalkedAt:   *sec.Counters.WalkedAt,
+		ServerTime: serverTime,
+		KeyPrefix:  p.cfg.KeyPrefix,
+		NodePrefix: p.cfg.NodePrefix,
+		Section:    shareOf(sec),
+	}
+	if err := p.lease.publish(ctx, sh); err != nil {
+		// This observer's own figures are good; the others see the walk
+		// age and say so.
+		p.cfg.Logger.Warn("shared walk not written", zap.Error(err))
+	}
+	return sec, nil
+}
+
+// readShared builds the section from the walk the lease's holder shared,
+// and counts the keys of interest itself.
+func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+	sh, age, err := p.lease.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sh == nil {
+		return nil, fmt.Errorf("no shared walk in Redis yet: observer %q holds the walk lease and has not finished a walk", holder)
+	}
+	if sh.KeyPrefix != p.cfg.KeyPrefix || sh.NodePrefix != p.cfg.NodePrefix {
+		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
+			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
+	}
+	sec := sectionOf(sh.Section, p.cfg.TopN)
+	at := time.Now().Add(-age).UTC()
+	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, &at
+	known := make([]redisclient.Override, len(sec.Overrides))
+	for i, o := range sec.Overrides {
+		known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
+	}
+	p.remember(known)
+	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, known)
+	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
+	if err != nil {
+		return nil, err
+	}
+	sec.KeyCounts = counts
+	return sec, nil
+}
+
+// logHolder logs when the walk lease changes hands.
+func (p *RedisPoller) logHolder(holder string) {
+	p.mu.Lock()
+	changed := holder != "" && holder != p.lastHolder
+	if changed {
+		p.lastHolder = holder
+	}
+	p.mu.Unlock()
+	if !changed {
+		return
+	}
+	p.cfg.Logger.Info("walk lease held", zap.String("walker", holder), zap.Bool("this_observer", holder == p.cfg.InstanceID))
+}
+
+func shareOf(sec *snapshot.RedisSection) sharedSection {
+	c := sec.Counters
+	c.WalkedBy, c.WalkedAt = "", nil
+	return sharedSection{
+		Registry: sec.Registry, Overrides: sec.Overrides, Counters: c,
+		Blocks: sec.Blocks, BlocksTotal: sec.BlocksTotal, OverLimit: sec.OverLimit,
+		ZeroLimitActive: sec.ZeroLimitActive, WithoutTTL: sec.WithoutTTL,
+		DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow,
+	}
+}
+
+func sectionOf(s sharedSection, topN int) *snapshot.RedisSection {
+	sec := &snapshot.RedisSection{
+		Registry: s.Registry, Overrides: s.Overrides, Counters: s.Counters,
+		Blocks: s.Blocks, BlocksTotal: s.BlocksTotal, OverLimit: s.OverLimit,
+		ZeroLimitActive: s.ZeroLimitActive, WithoutTTL: s.WithoutTTL,
+		DefaultLimit: s.DefaultLimit, DefaultWindow: s.DefaultWindow,
+	}
+	if len(sec.Counters.Top) > topN {
+		sec.Counters.Top = sec.Counters.Top[:topN]
+	}
+	return sec
+}

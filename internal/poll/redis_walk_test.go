@@ -1,0 +1,203 @@
+package poll
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/testenv"
+)
+
+// seedRecent writes key with n members inside the last second and old
+// members 30 s back: inside the 60 s default window, outside a 1 s one.
+func seedRecent(t *testing.T, rc *goredis.Client, key string, n, old int) {
+	t.Helper()
+	ctx := t.Context()
+	now, err := rc.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("TIME: %v", err)
+	}
+	ms := now.UnixMilli()
+	var zs []goredis.Z
+	for i := range n {
+		zs = append(zs, goredis.Z{Score: float64(ms - 100 - int64(i)), Member: fmt.Sprintf("new%d", i)})
+	}
+	for i := range old {
+		zs = append(zs, goredis.Z{Score: float64(ms - 30_000 - int64(i)), Member: fmt.Sprintf("old%d", i)})
+	}
+	if err := rc.ZAdd(ctx, "ratelimit:"+key, zs...).Err(); err != nil {
+		t.Fatalf("ZADD: %v", err)
+	}
+	if err := rc.Expire(ctx, "ratelimit:"+key, time.Hour).Err(); err != nil {
+		t.Fatalf("EXPIRE: %v", err)
+	}
+}
+
+func topOf(sec *snapshot.RedisSection) string {
+	var parts []string
+	for _, k := range sec.Counters.Top {
+		parts = append(parts, fmt.Sprintf("%s=%d/%d", k.Key, k.Count, k.Limit))
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestRedisPollOverridesChangeBetweenPolls: a walk counts keys by the
+// overrides of the last walk; the ones that changed since must not leave a
+// key counted over the wrong window or judged by the wrong limit.
+func TestRedisPollOverridesChangeBetweenPolls(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	ctx := t.Context()
+	seedRecent(t, rc, "a", 2, 6) // 8 in 60 s, 2 in 1 s
+	seedRecent(t, rc, "b", 3, 4) // 7 in 60 s, 3 in 1 s
+	seedRecent(t, rc, "c", 1, 1) // 2 in 60 s, 1 in 1 s
+	for i := range 500 {
+		seedRecent(t, rc, fmt.Sprintf("bulk%03d", i), 0, 1)
+	}
+	if err := rc.HSet(ctx, "ratelimit:limit:a", "limit", "1", "window_ms", "1000").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestRedisPoller(t, RedisConfig{Client: newRedisTestClient(t, srv.URL, nil), TopN: 3, Logger: zaptest.NewLogger(t)})
+	steps := []struct {
+		name    string
+		change  func() error
+		want    string
+		inWin   int64
+		blocked int64
+	}{
+		{name: "first poll", want: "b=7/10 a=2/1 c=2/10", inWin: 2 + 7 + 2 + 500, blocked: 1},
+		{name: "a's override gone, b's new, c's limit", change: func() error {
+			pipe := rc.Pipeline()
+			pipe.Del(ctx, "ratelimit:limit:a")
+			pipe.HSet(ctx, "ratelimit:limit:b", "limit", "2", "window_ms", "1000")
+			pipe.HSet(ctx, "ratelimit:limit:c", "limit", "2")
+			_, err := pipe.Exec(ctx)
+			return err
+		}, want: "a=8/10 b=3/2 c=2/2", inWin: 8 + 3 + 2 + 500, blocked: 2},
+		{name: "unchanged", want: "a=8/10 b=3/2 c=2/2", inWin: 8 + 3 + 2 + 500, blocked: 2},
+	}
+	for _, st := range steps {
+		if st.change != nil {
+			if err := st.change(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		sec, err := pollRedis(t, p)
+		if err != nil {
+			t.Fatalf("%s: Poll: %v", st.name, err)
+		}
+		if got := topOf(sec); got != st.want || sec.Counters.RequestsInWindow != st.inWin || sec.Counters.BlockedKeys != st.blocked {
+			t.Errorf("%s: top %q, %d in window, %d blocked; want %q, %d, %d",
+				st.name, got, sec.Counters.RequestsInWindow, sec.Counters.BlockedKeys, st.want, st.inWin, st.blocked)
+		}
+	}
+}
+
+// commandCalls is the number of calls of cmd (lower case) Redis has run
+// since its last CONFIG RESETSTAT.
+func commandCalls(t *testing.T, rc *goredis.Client, cmd string) int64 {
+	t.Helper()
+	info, err := rc.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatalf("INFO commandstats: %v", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+		return n
+	}
+	return 0
+}
+
+func TestRedisPollersShareOneWalk(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	seedKeyspace(t, t.Context(), rc)
+	const ttl = 600 * time.Millisecond
+	observers := make([]*RedisPoller, 3)
+	for i := range observers {
+		observers[i] = newTestRedisPoller(t, RedisConfig{
+			Client: newRedisTestClient(t, srv.URL, nil), Hints: testHints("hot", "vip", "absent"),
+			InstanceID: fmt.Sprintf("obs-%d", i+1), Coordinate: true, LeaseTTL: ttl, Logger: zaptest.NewLogger(t),
+		})
+	}
+	if err := rc.ConfigResetStat(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := pollRedis(t, observers[0])
+	if err != nil {
+		t.Fatalf("walker's poll: %v", err)
+	}
+	oneWalk := commandCalls(t, rc, "scan")
+	for _, o := range observers[1:] {
+		sec, err := pollRedis(t, o)
+		if err != nil {
+			t.Fatalf("reader's poll: %v", err)
+		}
+		if sec.Counters.WalkedBy != "obs-1" || topOf(sec) != topOf(first) || sec.Counters.Keys != first.Counters.Keys ||
+			sec.Counters.RequestsInWindow != first.Counters.RequestsInWindow || len(sec.Registry) != len(first.Registry) {
+			t.Errorf("reader's counters %+v, want the walker's %+v", sec.Counters, first.Counters)
+		}
+		if sec.KeyCounts["hot"] != first.KeyCounts["hot"] || sec.KeyCounts["vip"] != 30 {
+			t.Errorf("reader's own counts %v, walker's %v", sec.KeyCounts, first.KeyCounts)
+		}
+		if age := first.Counters.WalkedAt.Sub(*sec.Counters.WalkedAt); age > time.Second || age < -time.Second {
+			t.Errorf("reader says walked at %v, walker %v", sec.Counters.WalkedAt, first.Counters.WalkedAt)
+		}
+	}
+	if got := commandCalls(t, rc, "scan"); got != oneWalk {
+		t.Errorf("three observers ran %d SCAN, one walk is %d", got, oneWalk)
+	}
+
+	// A clean stop hands the lease over at once.
+	if err := observers[0].Close(t.Context()); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if sec, err := pollRedis(t, observers[1]); err != nil || sec.Counters.WalkedBy != "obs-2" {
+		t.Fatalf("after the walker's stop: err %v, walked by %q, want obs-2", err, sec.Counters.WalkedBy)
+	}
+	// obs-2 dies without a word: obs-3 walks once the lease expires.
+	testenv.WaitFor(t, 5*ttl, "obs-3 to take the lease", func() error {
+		sec, err := pollRedis(t, observers[2])
+		if err != nil {
+			return err
+		}
+		if sec.Counters.WalkedBy != "obs-3" {
+			return fmt.Errorf("walked by %q", sec.Counters.WalkedBy)
+		}
+		return nil
+	})
+}
+
+func TestRedisPollerWithoutSharedWalkYet(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	if err := rc.Set(t.Context(), "observerd:{ratelimit:}:walk:lease", "obs-elsewhere", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestRedisPoller(t, RedisConfig{Client: newRedisTestClient(t, srv.URL, nil), InstanceID: "obs-1", Coordinate: true, LeaseTTL: time.Minute})
+	_, err := pollRedis(t, p)
+	if err == nil || !strings.Contains(err.Error(), `observer "obs-elsewhere" holds the walk lease`) {
+		t.Errorf("Poll err = %v, want one naming the lease's holder", err)
+	}
+	// A share of another version: this observer walks alone.
+	if err := rc.Set(t.Context(), "observerd:{ratelimit:}:walk:result", `{"version":99,"walked_by":"obs-elsewhere"}`, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := pollRedis(t, p)
+	if err != nil || sec.Counters.WalkedBy != "obs-1" {
+		t.Errorf("with a share of version 99: err %v, sec %+v; want this observer's own walk", err, sec)
+	}
+}
