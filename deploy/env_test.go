@@ -5,26 +5,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/observerd/observerd/internal/config"
 )
 
-// knownVariables lists the environment variables the deployment files may
-// set: observerd's (DESIGN.md) and the rate limiter node's (CONTRACT.md).
-var knownVariables = []string{
-	"OBSERVERD_LISTEN_ADDR",
-	"OBSERVERD_SOURCES",
-	"OBSERVERD_RATELIMITER_URLS",
-	"OBSERVERD_RATELIMITER_DISCOVER",
-	"OBSERVERD_REDIS_URL",
-	"OBSERVERD_REDIS_PASSWORD_FILE",
-	"OBSERVERD_REDIS_CLUSTER_ADDRS",
-	"OBSERVERD_PROMETHEUS_URL",
-	"OBSERVERD_POLL_INTERVAL",
-	"OBSERVERD_POLL_TIMEOUT",
-	"OBSERVERD_KEY_PREFIX",
-	"OBSERVERD_NODE_PREFIX",
-	"OBSERVERD_TOP_KEYS",
-	"OBSERVERD_LOG_LEVEL",
-	"OBSERVERD_LOG_FORMAT",
+// nodeVariables are the rate limiter node's variables the deployment files
+// may set; `ratelimiterd -h` lists them.
+var nodeVariables = []string{
 	"RATELIMITER_REDIS_URL",
 	"RATELIMITER_NODE_ID",
 	"RATELIMITER_NODE_HOST",
@@ -33,6 +20,16 @@ var knownVariables = []string{
 	"RATELIMITER_DEFAULT_WINDOW_MS",
 	"RATELIMITER_NODE_TTL_SECONDS",
 	"RATELIMITER_NODE_HEARTBEAT_SECONDS",
+}
+
+// knownVariables are every variable the deployment files may set or name:
+// observerd's, from its configuration, and the node's.
+func knownVariables() []string {
+	known := slices.Clone(nodeVariables)
+	for _, v := range config.Vars() {
+		known = append(known, v.Name)
+	}
+	return known
 }
 
 var variableName = regexp.MustCompile(`\b(?:OBSERVERD|RATELIMITER)_[A-Z0-9_]*[A-Z0-9]\b`)
@@ -51,10 +48,11 @@ var deploymentFiles = []string{
 }
 
 func TestVariablesAreKnown(t *testing.T) {
+	known := knownVariables()
 	for _, file := range deploymentFiles {
 		t.Run(file, func(t *testing.T) {
 			for _, name := range variableName.FindAllString(readText(t, file), -1) {
-				if !slices.Contains(knownVariables, name) {
+				if !slices.Contains(known, name) {
 					t.Errorf("%s sets or names %s, which is not a documented variable", file, name)
 				}
 			}
