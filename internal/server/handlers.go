@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
@@ -14,74 +12,6 @@ import (
 // defaultMetricsTimeout bounds one /metrics answer; the collector only
 // reads memory, so this is far more than it needs.
 const defaultMetricsTimeout = 10 * time.Second
-
-// handleSnapshot serves the pre-serialized snapshot: ETag and 304, gzip
-// when the client takes it, and no caching without revalidation.
-func handleSnapshot(store Loader, corsOrigin string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		if corsOrigin != "" {
-			h.Set("Access-Control-Allow-Origin", corsOrigin)
-			h.Set("Access-Control-Expose-Headers", "ETag")
-		}
-		h.Set("Cache-Control", "no-cache")
-		p := store.Load()
-		if p == nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
-			return
-		}
-		h.Set("ETag", p.ETag)
-		h.Set("Vary", "Accept-Encoding")
-		if etagMatches(r.Header.Get("If-None-Match"), p.ETag) {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		h.Set("Content-Type", "application/json")
-		body := p.JSON
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			h.Set("Content-Encoding", "gzip")
-			body = p.Gzip
-		}
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		if r.Method != http.MethodHead {
-			_, _ = w.Write(body)
-		}
-	})
-}
-
-// etagMatches implements If-None-Match's weak comparison over a list of
-// tags, or "*".
-func etagMatches(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
-		}
-	}
-	return false
-}
-
-// acceptsGzip reports whether Accept-Encoding admits gzip with a non-zero
-// quality.
-func acceptsGzip(header string) bool {
-	for _, part := range strings.Split(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		q, found := strings.CutPrefix(strings.TrimSpace(params), "q=")
-		if !found {
-			return true
-		}
-		v, err := strconv.ParseFloat(q, 64)
-		return err == nil && v > 0
-	}
-	return false
-}
 
 // handleHealthz answers 200 while observerd serves and its pollers make
 // progress, and 503 with the reason once one of them is stuck, so that an

@@ -46,19 +46,43 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err := cfg.Registry.Register(requests); err != nil {
 		return nil, fmt.Errorf("register the HTTP request counter: %w", err)
 	}
-	count := func(name string, h http.Handler) http.Handler {
-		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(prometheus.Labels{"handler": name}), h)
+	count := func(name string, serve func(http.ResponseWriter, *http.Request) int) http.Handler {
+		c := &requestCounter{vec: requests.MustCurryWith(prometheus.Labels{"handler": name})}
+		return counted{c: c, serve: serve}
 	}
 
+	snap := count("/snapshot", newSnapshotHandler(cfg.Store, cfg.CORSOrigin).serve)
 	mux := http.NewServeMux()
-	mux.Handle("GET /snapshot", count("/snapshot", handleSnapshot(cfg.Store, cfg.CORSOrigin)))
-	mux.Handle("GET /metrics", count("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+	mux.Handle(snapshotPattern, snap)
+	mux.Handle("GET /metrics", count("/metrics", withStatus(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorLog:          zap.NewStdLog(cfg.Logger.Named("metrics")),
 		Timeout:           defaultMetricsTimeout,
-	})))
-	mux.Handle("GET /healthz", count("/healthz", handleHealthz(cfg.Alive)))
-	mux.Handle("GET /readyz", count("/readyz", handleReadyz(cfg.Store, cfg.Enabled)))
-	mux.Handle("GET /{$}", count("/", handleIndex(cfg.Version)))
-	return mux, nil
+	}))))
+	mux.Handle("GET /healthz", count("/healthz", withStatus(handleHealthz(cfg.Alive))))
+	mux.Handle("GET /readyz", count("/readyz", withStatus(handleReadyz(cfg.Store, cfg.Enabled))))
+	mux.Handle("GET /{$}", count("/", withStatus(handleIndex(cfg.Version))))
+	return router{mux: mux, snapshot: snap}, nil
+}
+
+// snapshotPattern is the /snapshot route, in the mux and in Request.Pattern.
+const snapshotPattern = "GET /snapshot"
+
+// router sends GET and HEAD /snapshot, the endpoint clients poll, straight
+// to its handler: route matching in the mux costs as much as the rest of
+// the answer. Only a path the mux would route there as it is takes the
+// shortcut, with nothing to unescape, clean or redirect; every other
+// request goes through the mux.
+type router struct {
+	mux      *http.ServeMux
+	snapshot http.Handler
+}
+
+func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/snapshot" && r.URL.RawPath == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		r.Pattern = snapshotPattern // as the mux sets it
+		rt.snapshot.ServeHTTP(w, r)
+		return
+	}
+	rt.mux.ServeHTTP(w, r)
 }
