@@ -1,13 +1,16 @@
 # Reads `go test -bench` output and prints, for every benchmark with a
-# "baseline" sub-benchmark, each sibling's time, memory and allocations as a
-# ratio of the baseline's (means over -count runs). Below 1 is better.
+# "baseline" sub-benchmark (the last element of its name), each sibling's
+# time, memory and allocations as a ratio of the baseline's (means over
+# -count runs). Below 1 is better.
 /^Benchmark/ {
 	name = $1
 	sub(/-[0-9]+$/, "", name)
 	n = split(name, part, "/")
 	if (n < 2) next
+	# The last element is the side (baseline or a rival), the rest the group.
 	group = part[1]
-	sub_ = part[2]
+	for (i = 2; i < n; i++) group = group "/" part[i]
+	sub_ = part[n]
 	for (i = 3; i <= NF; i++) {
 		if ($(i) == "ns/op") ns[group, sub_] += $(i - 1)
 		if ($(i) == "B/op") by[group, sub_] += $(i - 1)

@@ -21,13 +21,17 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Defaults of Options.
+// Defaults of Options. A walk holds Redis from the rate limiter for one
+// SCAN or one pipeline's worth of commands at a time: 250 keys is about a
+// quarter of a millisecond of Redis's time, short enough that a check of
+// the rate limiter waiting behind it barely shows, and long enough that the
+// walk keeps pace with a serial SCAN loop of 1000.
 const (
 	DefaultPoolSize    = 4
 	DefaultDialTimeout = 2 * time.Second
 	DefaultReadTimeout = 3 * time.Second
-	DefaultScanCount   = 1000
-	DefaultBatchSize   = 500
+	DefaultScanCount   = 250
+	DefaultBatchSize   = 250
 )
 
 // maxRetries is go-redis's retry budget per command: one, because the

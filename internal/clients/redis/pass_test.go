@@ -158,14 +158,21 @@ func TestKeySet(t *testing.T) {
 	const n = 5000
 	for i := range uint64(n) {
 		h := i * 0x9e3779b97f4a7c15
-		if !s.add(h) {
+		slot, added := s.add(h)
+		grown := s.grown
+		if !added {
 			t.Fatalf("add(%d) said seen before", i)
 		}
-		if s.add(h) {
+		if _, again := s.add(h); again {
 			t.Fatalf("add(%d) twice said new", i)
 		}
 		if i%2 == 0 {
-			s.markFound(h)
+			// Half by slot, half by hash: both must flag the same hash.
+			if i%4 == 0 && s.grown == grown {
+				s.markFoundAt(slot)
+			} else {
+				s.markFound(h)
+			}
 		}
 	}
 	if s.n != n || len(s.slots) < n {

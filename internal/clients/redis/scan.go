@@ -14,11 +14,15 @@ const NoTTL time.Duration = -1
 // scanServer calls page for every SCAN page of the keys of one server that
 // start with prefix. SCAN, never KEYS: it does not block the server. A page
 // may repeat keys of earlier pages; callers de-duplicate.
-func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, page func(keys []string) error) error {
+func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, count int64, turn *redisTurn, page func(keys []string) error) error {
 	addr := s.Options().Addr
 	match := globEscape(prefix) + "*"
 	var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
-		return s.Scan(ctx, cursor, match, c.scanCount).Result()
+		if err := turn.take(ctx); err != nil {
+			return nil, 0, err
+		}
+		defer turn.give()
+		return s.Scan(ctx, cursor, match, count).Result()
 	}
 	if c.wrapScan != nil {
 		scan = c.wrapScan(scan)
@@ -55,7 +59,7 @@ func (c *Client) scanAll(ctx context.Context, prefix string) (map[*goredis.Clien
 	seen := make(map[string]struct{})
 	out := make(map[*goredis.Client][]string, len(servers))
 	for _, s := range servers {
-		err := c.scanServer(ctx, s, prefix, func(keys []string) error {
+		err := c.scanServer(ctx, s, prefix, c.scanCount, nil, func(keys []string) error {
 			for _, k := range keys {
 				if _, dup := seen[k]; dup {
 					continue
@@ -113,4 +117,33 @@ func chunks(keys []string, n int) [][]string {
 		out = append(out, keys)
 	}
 	return out
+}
+
+// redisTurn lets one of a walk's requests at a time be at the server, so
+// that a walk never has more than one batch of commands queued in Redis
+// ahead of the rate limiter's own; its goroutines read, classify and tally
+// in the meantime. A nil turn never waits.
+type redisTurn chan struct{}
+
+func newRedisTurn() *redisTurn {
+	t := make(redisTurn, 1)
+	return &t
+}
+
+func (t *redisTurn) take(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	select {
+	case *t <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *redisTurn) give() {
+	if t != nil {
+		<-*t
+	}
 }

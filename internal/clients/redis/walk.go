@@ -17,8 +17,14 @@ import (
 // on one server while SCAN reads the next page on another connection. Two
 // keep Redis busy without queueing the rate limiter's own commands behind
 // a long line of the walk's; with SCAN that is three of PoolSize
-// connections.
-const pipelinesInFlight = 2
+// connections. A paced walk is slow by choice and gentle as well: it scans
+// and counts pacedStep keys at a time and has one request at the server at
+// a time, so that a check of the rate limiter never waits behind more than
+// a tenth of a millisecond of the walk.
+const (
+	pipelinesInFlight = 2
+	pacedStep         = 100
+)
 
 // Counter is one counter sorted set as the walk found it.
 type Counter struct {
@@ -93,9 +99,13 @@ func (r *WalkResult) Counted(key string) bool {
 // below it: the dispatcher classifies pages while the pipelines in flight
 // record their counts.
 type walker struct {
-	c    *Client
-	p    Pass
-	pace pacer
+	c         *Client
+	p         Pass
+	pace      pacer
+	inFlight  int
+	scanCount int64
+	batch     int
+	gentle    bool // a paced walk: one request at the server at a time
 
 	mu    sync.Mutex
 	stats WalkStats
@@ -114,6 +124,8 @@ type walker struct {
 type batch struct {
 	keys   []string
 	hashes []uint64
+	slots  []int  // where each hash is in seen, while seen.grown is
+	grown  uint64 // seen.grown when the slots were taken
 }
 
 // Walk scans the keyspace once on every server, de-duplicating what SCAN
@@ -131,10 +143,14 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	}
 	wk := &walker{
 		c: c, p: p, pace: pacer{rate: p.MaxKeysPerSecond, start: time.Now()},
+		inFlight: pipelinesInFlight, scanCount: c.scanCount, batch: c.batch,
 		seen:      newKeySet(int(c.lastWalkKeys.Load())),
 		registry:  map[*goredis.Client][]string{},
 		overrides: map[*goredis.Client][]string{},
 		distinct:  map[string]struct{}{},
+	}
+	if p.MaxKeysPerSecond > 0 {
+		wk.gentle, wk.scanCount, wk.batch = true, min(c.scanCount, pacedStep), min(c.batch, pacedStep)
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
 	for i, s := range servers {
@@ -167,10 +183,14 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pages := make(chan []string, pipelinesInFlight)
+	var turn *redisTurn
+	if wk.gentle {
+		turn = newRedisTurn()
+	}
 	g.Go(func() error {
 		defer close(pages)
 		for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
-			err := wk.c.scanServer(gctx, s, prefix, func(keys []string) error {
+			err := wk.c.scanServer(gctx, s, prefix, wk.scanCount, turn, func(keys []string) error {
 				wk.mu.Lock()
 				wk.stats.ScanCalls++
 				wk.mu.Unlock()
@@ -190,14 +210,14 @@ func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) 
 		}
 		return nil
 	})
-	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, pages) })
+	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, turn, pages) })
 	return g.Wait()
 }
 
 // dispatch classifies every page and counts full batches on their own
 // goroutines, at most pipelinesInFlight at once.
-func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, pages <-chan []string) error {
-	slots := make(chan struct{}, pipelinesInFlight)
+func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, turn *redisTurn, pages <-chan []string) error {
+	slots := make(chan struct{}, wk.inFlight)
 	send := func(b *batch) error {
 		select {
 		case slots <- struct{}{}:
@@ -206,7 +226,7 @@ func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Cl
 		}
 		g.Go(func() error {
 			defer func() { <-slots }()
-			return wk.count(ctx, s, clk, b)
+			return wk.count(ctx, s, clk, turn, b)
 		})
 		return nil
 	}
@@ -247,13 +267,22 @@ func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full [
 			wk.seqBases = append(wk.seqBases, maphash.String(wk.c.seed, strings.TrimSuffix(k, ":seq")))
 		default:
 			h := maphash.String(wk.c.seed, k)
-			if !wk.seen.add(h) {
+			slot, added := wk.seen.add(h)
+			if !added {
 				wk.stats.Duplicates++
 				continue
 			}
+			if len(cur.keys) == 0 {
+				cur.grown = wk.seen.grown
+			}
+			if cur.grown != wk.seen.grown {
+				// The set moved its slots: the earlier ones are stale.
+				cur.slots, cur.grown = nil, wk.seen.grown
+			}
 			cur.keys = append(cur.keys, k)
 			cur.hashes = append(cur.hashes, h)
-			if len(cur.keys) >= wk.c.batch {
+			cur.slots = append(cur.slots, slot)
+			if len(cur.keys) >= wk.batch {
 				full = append(full, cur)
 				cur = &batch{}
 			}
@@ -273,7 +302,7 @@ func (wk *walker) keepSmall(into map[*goredis.Client][]string, s *goredis.Client
 }
 
 // count counts one batch in one round trip and visits its counters.
-func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *batch) error {
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, turn *redisTurn, b *batch) error {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
 	counts := make([]*goredis.IntCmd, len(b.keys))
@@ -283,9 +312,13 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *ba
 		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.p.Window, k[n:]), "+inf")
 		ttls[i] = pipe.PTTL(ctx, k)
 	}
+	if err := turn.take(ctx); err != nil {
+		return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
+	}
 	// Exec's error is the first failed command's; each command is judged
 	// on its own below.
 	_, _ = pipe.Exec(ctx)
+	turn.give()
 	addr := s.Options().Addr
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
@@ -297,13 +330,23 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *ba
 		if !ok {
 			continue
 		}
-		wk.seen.markFound(b.hashes[i])
+		wk.markFound(b, i)
 		wk.stats.Counters++
 		if wk.p.Visit != nil {
 			wk.p.Visit(cn)
 		}
 	}
 	return nil
+}
+
+// markFound flags key i of b as counted, at its slot when the set has not
+// moved it since.
+func (wk *walker) markFound(b *batch, i int) {
+	if b.grown == wk.seen.grown && len(b.slots) == len(b.keys) {
+		wk.seen.markFoundAt(b.slots[i])
+		return
+	}
+	wk.seen.markFound(b.hashes[i])
 }
 
 // cmdError names the command of a failed reply.
