@@ -37,10 +37,13 @@ run: build ## run observerd with the environment's OBSERVERD_* settings
 demo: deps build ## a live three-node cluster under load, observed (Ctrl-C or DEMO_SECONDS=N to stop)
 	$(BIN)/demo
 
-bench: deps ## benchmarks, each beside its baseline, then the ratios
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./... | tee bench.out
+bench: deps ## micro-benchmarks and ratios, then the side-by-side table of bench/ (bench/RESULTS.md); under 10 minutes
+	@scripts/install-bench-deps.sh
+	@$(MAKE) --no-print-directory build
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$(grep -rl --include='*_test.go' '^func Benchmark' cmd internal | xargs -n1 dirname | sort -u | sed 's|^|./|') | tee bench.out
 	@echo; echo "ratios against each baseline (below 1 is better):"
 	@awk -f scripts/benchratio.awk bench.out
+	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
 
 clean:
 	rm -rf $(BIN) bench.out

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// observerOpts is how a group of observerd processes is configured. Zero
+// fields are left to observerd's defaults.
+type observerOpts struct {
+	count        int
+	interval     time.Duration // OBSERVERD_REDIS_POLL_INTERVAL
+	timeout      time.Duration // OBSERVERD_REDIS_POLL_TIMEOUT
+	coordination string        // OBSERVERD_REDIS_WALK_COORDINATION: lease or off
+	keysPerSec   int           // OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND
+}
+
+// observer is one running bin/observerd.
+type observer struct {
+	proc *child
+	url  string
+}
+
+// env is the environment of observer n.
+func (o observerOpts) env(redisURL string, n, port int) []string {
+	env := []string{
+		"OBSERVERD_SOURCES=redis",
+		"OBSERVERD_REDIS_URL=" + redisURL,
+		fmt.Sprintf("OBSERVERD_LISTEN_ADDR=127.0.0.1:%d", port),
+		fmt.Sprintf("OBSERVERD_INSTANCE_ID=obs-%d", n),
+		"OBSERVERD_LOG_LEVEL=warn",
+	}
+	if o.interval > 0 {
+		env = append(env, "OBSERVERD_REDIS_POLL_INTERVAL="+o.interval.String())
+	}
+	if o.timeout > 0 {
+		env = append(env, "OBSERVERD_REDIS_POLL_TIMEOUT="+o.timeout.String())
+	}
+	if o.coordination != "" {
+		env = append(env, "OBSERVERD_REDIS_WALK_COORDINATION="+o.coordination)
+	}
+	if o.keysPerSec > 0 {
+		env = append(env, "OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND="+itoa(o.keysPerSec))
+	}
+	return env
+}
+
+// startObservers starts o.count observerd processes and waits until each
+// is ready (its first Redis poll succeeded).
+func startObservers(ctx context.Context, p *procs, bin, redisURL string, o observerOpts) ([]*observer, error) {
+	var obs []*observer
+	for n := 1; n <= o.count; n++ {
+		port, err := freePort()
+		if err != nil {
+			return obs, err
+		}
+		c, err := p.start(fmt.Sprintf("observerd-%d", n), filepath.Join(bin, "observerd"), nil, o.env(redisURL, n, port))
+		if err != nil {
+			return obs, err
+		}
+		obs = append(obs, &observer{proc: c, url: fmt.Sprintf("http://127.0.0.1:%d", port)})
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, ob := range obs {
+		err := waitFor(ctx, 2*time.Minute, ob.proc.name+" ready", func() error {
+			if err := ob.proc.alive(); err != nil {
+				return err
+			}
+			return httpOK(ctx, client, ob.url+"/readyz")
+		})
+		if err != nil {
+			return obs, err
+		}
+	}
+	return obs, nil
+}
+
+// stopObservers stops every observer at once.
+func stopObservers(obs []*observer) {
+	done := make(chan struct{}, len(obs))
+	for _, ob := range obs {
+		go func() { ob.proc.stop(); done <- struct{}{} }()
+	}
+	for range obs {
+		<-done
+	}
+}
+
+// polls is the number of Redis polls the observer has finished, from its
+// own poll duration histogram.
+func (ob *observer) polls(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ob.url+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	const series = `observerd_poll_duration_seconds_count{source="redis"}`
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return int(f), err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("%s/metrics has no %s", ob.url, series)
+}
+
+// waitPolls waits until the observer has finished at least n polls.
+func (ob *observer) waitPolls(ctx context.Context, n int, timeout time.Duration) error {
+	return waitFor(ctx, timeout, fmt.Sprintf("%d polls of %s", n, ob.proc.name), func() error {
+		if err := ob.proc.alive(); err != nil {
+			return err
+		}
+		got, err := ob.polls(ctx)
+		if err == nil && got < n {
+			err = fmt.Errorf("%d polls so far", got)
+		}
+		return err
+	})
+}
+
+// memory is a process's resident set now and at its peak, in bytes.
+type memory struct{ rss, hwm int64 }
+
+// readMemory reads VmRSS and VmHWM from /proc/PID/status.
+func readMemory(pid int) (memory, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return memory{}, err
+	}
+	var m memory
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			return memory{}, fmt.Errorf("%s: %w", k, err)
+		}
+		if k == "VmRSS" {
+			m.rss = kb << 10
+		} else {
+			m.hwm = kb << 10
+		}
+	}
+	if m.rss == 0 || m.hwm == 0 {
+		return m, fmt.Errorf("no VmRSS or VmHWM in /proc/%d/status", pid)
+	}
+	return m, nil
+}

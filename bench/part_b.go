@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// costCase is one group of observers whose Redis cost is measured.
+type costCase struct {
+	name string
+	opts observerOpts
+}
+
+// costCommands are the commands reported one by one; the total covers all.
+var costCommands = []string{"scan", "zcount", "pttl", "hgetall", "get", "set"}
+
+// redisCost is part b's first half: Redis server time per poll interval
+// with one observer, five coordinated and five uncoordinated, all polling
+// every statsEvery. It also records part e at this size from the single
+// observer.
+func (b *bench) redisCost(ctx context.Context, size int) {
+	every := b.s.statsEvery
+	cases := []costCase{
+		{"1 observer", observerOpts{count: 1, interval: every, timeout: 30 * time.Second}},
+		{"5 observers, coordination lease", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "lease"}},
+		{"5 observers, coordination off", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "off"}},
+	}
+	var base float64
+	for i, c := range cases {
+		what := fmt.Sprintf("Redis usec per %s poll interval, %s", every, c.name)
+		perInterval, notes, mem, err := b.measureCost(ctx, c.opts, i == 0)
+		if err != nil {
+			b.t.fail("b", what, fmtKeys(size), err)
+			continue
+		}
+		r := row{part: "b", what: what, size: fmtKeys(size), value: fmt.Sprintf("%.0f µs", perInterval), notes: notes}
+		if i == 0 {
+			base = perInterval
+			b.addMemory(size, mem)
+		} else if base > 0 {
+			r.baseline, r.ratio = fmt.Sprintf("%.0f µs", base), fmtRatio(perInterval, base)+" vs 1 observer"
+		}
+		b.t.add(r)
+	}
+}
+
+// measureCost starts the observers, waits until each has polled, then
+// measures Redis's command statistics over statsWindow. It returns the
+// total server time per poll interval, the per-command breakdown, and the
+// first observer's memory when mem is asked.
+func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (float64, string, memory, error) {
+	obs, err := startObservers(ctx, b.p, b.s.bin, b.r.url, o)
+	defer stopObservers(obs)
+	if err != nil {
+		return 0, "", memory{}, err
+	}
+	if err := b.r.resetStats(ctx); err != nil {
+		return 0, "", memory{}, err
+	}
+	start := time.Now()
+	if !pace(ctx, start.Add(b.s.statsWindow)) {
+		return 0, "", memory{}, ctx.Err()
+	}
+	stats, err := b.r.commandStats(ctx)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, "", memory{}, err
+	}
+	intervals := elapsed.Seconds() / o.interval.Seconds()
+	var parts []string
+	for _, name := range costCommands {
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, float64(stats[name].usec)/intervals))
+	}
+	notes := fmt.Sprintf("µs per interval: %s; SCAN calls per interval %.1f; over %s",
+		strings.Join(parts, ", "), float64(stats["scan"].calls)/intervals, elapsed.Round(100*time.Millisecond))
+	var m memory
+	if mem {
+		if m, err = readMemory(obs[0].proc.cmd.Process.Pid); err != nil {
+			return 0, "", m, err
+		}
+	}
+	return float64(stats.total()) / intervals, notes, m, nil
+}
+
+// latencyCase is one observer setup under which /check latency is taken.
+type latencyCase struct {
+	name string
+	opts observerOpts
+}
+
+// checkLatency is part b's second half: /check p50 and p99 under steady
+// open-loop load against one ratelimiterd, without observers and with
+// three setups of five, at observerd's default 5 s interval.
+func (b *bench) checkLatency(ctx context.Context, size int) {
+	node, proc, err := startNode(ctx, b.p, b.s.bin, b.r.url)
+	if proc != nil {
+		defer proc.stop()
+	}
+	if err != nil {
+		b.t.fail("b", "/check latency", fmtKeys(size), err)
+		return
+	}
+	pace := max(1, size*2/5)
+	cases := []latencyCase{
+		{"no observer", observerOpts{}},
+		{"5 observers, lease, 5s", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "lease"}},
+		{"5 observers, off, 5s", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "off"}},
+		{fmt.Sprintf("5 observers, lease, paced %d keys/s, timeout 4.5s", pace), observerOpts{count: 5, timeout: 4500 * time.Millisecond, coordination: "lease", keysPerSec: pace}},
+	}
+	defer func() {
+		if err := dropCheckKeys(ctx, b.r); err != nil {
+			b.t.fail("b", "/check latency", fmtKeys(size), fmt.Errorf("delete the load's keys: %w", err))
+		}
+	}()
+	var base loadResult
+	for i, c := range cases {
+		what := "/check latency p50 / p99, " + c.name
+		res, err := b.measureLatency(ctx, node, c.opts)
+		if err == nil && len(res.latencies) == 0 {
+			err = fmt.Errorf("no request answered: %s", res.lastErr)
+		}
+		if err != nil {
+			b.t.fail("b", what, fmtKeys(size), err)
+			continue
+		}
+		b.t.add(latencyRow(what, size, res, base, i == 0, b.s))
+		if i == 0 {
+			base = res
+		}
+	}
+}
