@@ -38,7 +38,7 @@ demo: deps build ## a live three-node cluster under load, observed (Ctrl-C or DE
 	$(BIN)/demo
 
 bench: deps ## micro-benchmarks and ratios, then the side-by-side table of bench/ (bench/RESULTS.md); under 10 minutes
-	@scripts/install-bench-deps.sh
+	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$(grep -rl --include='*_test.go' '^func Benchmark' cmd internal | xargs -n1 dirname | sort -u | sed 's|^|./|') | tee bench.out
 	@echo; echo "ratios against each baseline (below 1 is better):"

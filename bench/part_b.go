@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -114,20 +115,29 @@ func (b *bench) checkLatency(ctx context.Context, size int) {
 			b.t.fail("b", "/check latency", fmtKeys(size), fmt.Errorf("delete the load's keys: %w", err))
 		}
 	}()
-	var base loadResult
+	// No observer runs first and last, so that a drift of the machine
+	// during the runs shows as two different baselines; the ratios are
+	// against both together.
+	cases = append(cases, latencyCase{"no observer, again at the end", observerOpts{}})
+	results := make([]loadResult, len(cases))
 	for i, c := range cases {
-		what := "/check latency p50 / p99, " + c.name
 		res, err := b.measureLatency(ctx, node, c.opts)
 		if err == nil && len(res.latencies) == 0 {
 			err = fmt.Errorf("no request answered: %s", res.lastErr)
 		}
 		if err != nil {
-			b.t.fail("b", what, fmtKeys(size), err)
+			b.t.fail("b", "/check latency p50 / p99, "+c.name, fmtKeys(size), err)
 			continue
 		}
-		b.t.add(latencyRow(what, size, res, base, i == 0, b.s))
-		if i == 0 {
-			base = res
+		results[i] = res
+	}
+	base := results[0]
+	base.latencies = append(slices.Clone(base.latencies), results[len(results)-1].latencies...)
+	for i, c := range cases {
+		if len(results[i].latencies) == 0 {
+			continue
 		}
+		isBase := i == 0 || i == len(cases)-1
+		b.t.add(latencyRow("/check latency p50 / p99, "+c.name, size, results[i], base, isBase, b.s))
 	}
 }

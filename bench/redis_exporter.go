@@ -33,7 +33,7 @@ func startExporter(ctx context.Context, p *procs, r *benchRedis) (*redisExporter
 		}
 	}
 	if path == "" {
-		return nil, fmt.Errorf("redis_exporter not found: run scripts/install-bench-deps.sh (Debian package prometheus-redis-exporter)")
+		return nil, fmt.Errorf("redis_exporter not found: run scripts/install-deps.sh bench (Debian package prometheus-redis-exporter)")
 	}
 	port, err := freePort()
 	if err != nil {

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Installs the programs that the tests and the demo run for real:
 # redis-server, prometheus and promtool (Debian packages redis-server and
-# prometheus). As root it installs what is missing; otherwise it says what
-# to run.
+# prometheus); with the argument "bench", also what `make bench` measures
+# against: wrk and redis_exporter (Debian packages wrk and
+# prometheus-redis-exporter). As root it installs what is missing;
+# otherwise it says what to run.
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
 	missing+=(prometheus)
+fi
+if [ "${1:-}" = bench ]; then
+	command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+	if ! command -v prometheus-redis-exporter >/dev/null 2>&1 && ! command -v redis_exporter >/dev/null 2>&1; then
+		missing+=(prometheus-redis-exporter)
+	fi
 fi
 if ! command -v go >/dev/null 2>&1; then
 	echo "go not found in PATH: install Go 1.26 or newer (/usr/local/go/bin)" >&2
@@ -24,7 +32,8 @@ echo "installing ${missing[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # policy-rc.d keeps the packages from starting system services on
-# machines that run them: the tests and the demo start their own.
+# machines that run them: the tests, the demo and the benchmarks start
+# their own.
 had_policy=0
 [ -e /usr/sbin/policy-rc.d ] && had_policy=1
 if [ $had_policy -eq 0 ]; then

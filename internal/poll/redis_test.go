@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,94 +409,6 @@ func TestTopHeap(t *testing.T) {
 				t.Errorf("sorted() = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-// BenchmarkPollRedis polls keyspaces of 10k and 100k counters (and as many
-// :seq keys for half of them). The baseline is the least a correct walk
-// must do, written as a user would: one SCAN loop, each page's counters
-// counted with one pipelined ZCOUNT and PTTL, serial, nothing de-duplicated.
-func BenchmarkPollRedis(b *testing.B) {
-	for _, keys := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("%dk", keys/1000), func(b *testing.B) { benchPollRedis(b, keys) })
-	}
-}
-
-func benchPollRedis(b *testing.B, keys int) {
-	srv := testenv.StartRedis(b)
-	ctx := context.Background()
-	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
-	b.Cleanup(func() { rc.Close() })
-	now, err := rc.Time(ctx).Result()
-	if err != nil {
-		b.Fatalf("TIME: %v", err)
-	}
-	for start := 0; start < keys; start += 10_000 {
-		pipe := rc.Pipeline()
-		for i := start; i < start+10_000; i++ {
-			addCounter(ctx, pipe, now, counterSeed{key: fmt.Sprintf("load:%06d", i), in: 1 + i%7, old: i % 3, ttl: time.Hour, seq: i%2 == 0})
-		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			b.Fatalf("seed: %v", err)
-		}
-	}
-	b.Run("baseline", func(b *testing.B) {
-		for b.Loop() {
-			if n := minimalWalk(ctx, b, rc); n != keys {
-				b.Fatalf("minimal walk counted %d keys, want %d", n, keys)
-			}
-		}
-		b.ReportMetric(float64(keys)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
-	})
-	b.Run("poller", func(b *testing.B) {
-		client, err := redisclient.New(redisclient.Options{URL: srv.URL})
-		if err != nil {
-			b.Fatalf("redis client: %v", err)
-		}
-		b.Cleanup(func() { client.Close() })
-		p := newTestRedisPoller(b, RedisConfig{Client: client})
-		for b.Loop() {
-			sec, err := pollRedis(b, p)
-			if err != nil {
-				b.Fatalf("Poll: %v", err)
-			}
-			if sec.Counters.Keys != int64(keys) {
-				b.Fatalf("Keys = %d, want %d", sec.Counters.Keys, keys)
-			}
-		}
-		b.ReportMetric(float64(keys)*float64(b.N)/b.Elapsed().Seconds(), "keys/s")
-	})
-}
-
-// minimalWalk is the baseline walk: SCAN pages, each counted in one
-// pipeline of ZCOUNT and PTTL before the next page is read.
-func minimalWalk(ctx context.Context, b *testing.B, rc *goredis.Client) int {
-	min := strconv.FormatInt(time.Now().UnixMilli()-60_000, 10)
-	n := 0
-	var cursor uint64
-	for {
-		page, next, err := rc.Scan(ctx, cursor, "ratelimit:*", 1000).Result()
-		if err != nil {
-			b.Fatal(err)
-		}
-		pipe := rc.Pipeline()
-		for _, k := range page {
-			if strings.HasSuffix(k, ":seq") || strings.HasPrefix(k, "ratelimit:limit:") {
-				continue
-			}
-			pipe.ZCount(ctx, k, min, "+inf")
-			pipe.PTTL(ctx, k)
-			n++
-		}
-		if pipe.Len() > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if next == 0 {
-			return n
-		}
-		cursor = next
 	}
 }
 

@@ -22,16 +22,16 @@ import (
 )
 
 // Defaults of Options. A walk holds Redis from the rate limiter for one
-// SCAN or one pipeline's worth of commands at a time: 250 keys is about a
-// quarter of a millisecond of Redis's time, short enough that a check of
-// the rate limiter waiting behind it barely shows, and long enough that the
-// walk keeps pace with a serial SCAN loop of 1000.
+// SCAN at a time, so SCAN reads 250 keys a call (about a quarter of a
+// millisecond of Redis's time) rather than the usual 1000; a pipeline of
+// counts is read by Redis in slices of its input buffer, interleaved with
+// other clients, so its size only sets how many round trips a walk takes.
 const (
 	DefaultPoolSize    = 4
 	DefaultDialTimeout = 2 * time.Second
 	DefaultReadTimeout = 3 * time.Second
 	DefaultScanCount   = 250
-	DefaultBatchSize   = 250
+	DefaultBatchSize   = 500
 )
 
 // maxRetries is go-redis's retry budget per command: one, because the
