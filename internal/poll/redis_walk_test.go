@@ -201,3 +201,51 @@ func TestRedisPollerWithoutSharedWalkYet(t *testing.T) {
 		t.Errorf("with a share of version 99: err %v, sec %+v; want this observer's own walk", err, sec)
 	}
 }
+
+// TestRedisPollerWalksAReplica: with a walk client, the keyspace is read
+// from it while PING, INFO, the lease and the shared walk stay on the
+// primary, which a replica could not take.
+func TestRedisPollerWalksAReplica(t *testing.T) {
+	primary, replica := testenv.StartRedis(t), testenv.StartRedis(t)
+	prc := goredis.NewClient(&goredis.Options{Addr: primary.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { prc.Close() })
+	rrc := goredis.NewClient(&goredis.Options{Addr: replica.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rrc.Close() })
+	seedRecent(t, prc, "a", 3, 2)
+	// The first sync would wait 5 s for more replicas otherwise.
+	if err := prc.ConfigSet(t.Context(), "repl-diskless-sync-delay", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(primary.Addr, ":")
+	if err := rrc.SlaveOf(t.Context(), host, port).Err(); err != nil {
+		t.Fatalf("REPLICAOF: %v", err)
+	}
+	testenv.WaitFor(t, 10*time.Second, "the replica to hold the primary's keys", func() error {
+		if n, err := rrc.Exists(t.Context(), "ratelimit:a").Result(); err != nil || n != 1 {
+			return fmt.Errorf("EXISTS ratelimit:a = %d, %v", n, err)
+		}
+		return nil
+	})
+	// A key only the replica has proves which one was walked.
+	if err := rrc.ConfigSet(t.Context(), "replica-read-only", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	seedRecent(t, rrc, "only-on-replica", 1, 0)
+	p := newTestRedisPoller(t, RedisConfig{
+		Client: newRedisTestClient(t, primary.URL, nil), WalkClient: newRedisTestClient(t, replica.URL, nil),
+		InstanceID: "obs-1", Coordinate: true, LeaseTTL: time.Minute,
+	})
+	sec, err := pollRedis(t, p)
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	if sec.Counters.Keys != 2 || sec.Counters.RequestsInWindow != 6 {
+		t.Errorf("counters %+v, want the replica's 2 keys and 6 requests", sec.Counters)
+	}
+	if sec.Info.Role != "master" {
+		t.Errorf("INFO role %q, want the primary's", sec.Info.Role)
+	}
+	if n, err := prc.Exists(t.Context(), "observerd:{ratelimit:}:walk:lease", "observerd:{ratelimit:}:walk:result").Result(); err != nil || n != 2 {
+		t.Errorf("lease and shared walk on the primary: %d of 2, %v", n, err)
+	}
+}
