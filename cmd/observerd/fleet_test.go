@@ -17,6 +17,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -229,13 +230,13 @@ func TestFleetSharesOneWalk(t *testing.T) {
 }
 
 // fullScanCalls is how many SCAN calls one full iteration over the
-// counter and registry prefixes takes, as a walk makes them.
+// counter and registry prefixes takes, with the COUNT of a walk.
 func fullScanCalls(t *testing.T, rdb *goredis.Client) int64 {
 	t.Helper()
 	var calls int64
 	var cursor uint64
 	for {
-		_, next, err := rdb.Scan(t.Context(), cursor, "ratelimit*", 1000).Result()
+		_, next, err := rdb.Scan(t.Context(), cursor, "ratelimit*", redisclient.DefaultScanCount).Result()
 		if err != nil {
 			t.Fatalf("SCAN: %v", err)
 		}
