@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,13 @@ func TestValidateBounds(t *testing.T) {
 		{give: "drift threshold 0", set: func(c *Config) { c.Invariants.CounterDriftThreshold = 0 }},
 		{give: "leak threshold -1", set: func(c *Config) { c.Invariants.SequenceKeyLeakThreshold = -1 }, want: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1"},
 		{give: "leak threshold 0", set: func(c *Config) { c.Invariants.SequenceKeyLeakThreshold = 0 }},
+		{give: "walk coordination on", set: func(c *Config) { c.RedisWalkCoordination = "on" }, want: `OBSERVERD_REDIS_WALK_COORDINATION: "on": want lease or off`},
+		{give: "walk coordination off", set: func(c *Config) { c.RedisWalkCoordination = WalkAlone }},
+		{give: "walk pace -1", set: func(c *Config) { c.RedisWalkMaxKeysPerSecond = -1 }, want: "OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND: must be a number of keys per second, 0 or more, got -1"},
+		{give: "walk pace 0.5", set: func(c *Config) { c.RedisWalkMaxKeysPerSecond = 0.5 }},
+		{give: "walk URL not redis", set: func(c *Config) { c.RedisWalkURL = "http://replica:6379" }, want: `OBSERVERD_REDIS_WALK_URL: "http://replica:6379" is not a redis:// or rediss:// URL with a host`},
+		{give: "walk URL of a cluster", set: func(c *Config) { c.RedisWalkURL, c.RedisClusterAddrs = "redis://replica:6379", []string{"a:7000"} }, want: "OBSERVERD_REDIS_WALK_URL: not with OBSERVERD_REDIS_CLUSTER_ADDRS: a cluster is walked master by master"},
+		{give: "walk URL", set: func(c *Config) { c.RedisWalkURL = "redis://replica:6379" }},
 		{give: "no source", set: func(c *Config) { c.Sources = nil }, want: "OBSERVERD_SOURCES: empty: name at least one of ratelimiter,redis,prometheus"},
 		{give: "source twice", set: func(c *Config) { c.Sources = []string{source.Redis, source.Redis} }, want: `OBSERVERD_SOURCES: source "redis" named twice`},
 		{
@@ -91,5 +100,24 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		if diff := cmp.Diff(want, err.Error()); diff != "" {
 			t.Fatalf("call %d (-want +got):\n%s", i+1, diff)
 		}
+	}
+}
+
+func TestInstanceAndLeaseTTL(t *testing.T) {
+	c := Default()
+	host, _ := os.Hostname()
+	if got := c.Instance(); !strings.HasPrefix(got, host+"-") || !strings.HasSuffix(got, "-"+strconv.Itoa(os.Getpid())) {
+		t.Errorf("Instance() = %q, want %s-%d", got, host, os.Getpid())
+	}
+	c.InstanceID = "ratelimiter-0"
+	if got := c.Instance(); got != "ratelimiter-0" {
+		t.Errorf("Instance() = %q, want OBSERVERD_INSTANCE_ID", got)
+	}
+	if got := c.LeaseTTL(); got != 13*time.Second {
+		t.Errorf("LeaseTTL() = %v, want two 5s intervals and a 3s deadline", got)
+	}
+	c.RedisInterval = time.Second
+	if got := c.LeaseTTL(); got != 5*time.Second {
+		t.Errorf("LeaseTTL() with a 1s Redis interval = %v, want 5s", got)
 	}
 }
