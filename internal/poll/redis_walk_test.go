@@ -249,3 +249,48 @@ func TestRedisPollerWalksAReplica(t *testing.T) {
 		t.Errorf("lease and shared walk on the primary: %d of 2, %v", n, err)
 	}
 }
+
+// TestWalkKeepsItsLease: a walk longer than the lease's TTL renews it, so
+// that no other observer starts a second walk meanwhile.
+func TestWalkKeepsItsLease(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	seedKeyspace(t, t.Context(), rc)
+	const ttl = 300 * time.Millisecond
+	observer := func(id string, pace float64) *RedisPoller {
+		return newTestRedisPoller(t, RedisConfig{
+			Client: newRedisTestClient(t, srv.URL, nil), InstanceID: id, Coordinate: true, LeaseTTL: ttl, MaxKeysPerSecond: pace,
+		})
+	}
+	// About 4500 keys at 5000 a second: a walk of three TTLs.
+	walker, other := observer("obs-1", 5000), observer("obs-2", 0)
+	done := make(chan error, 1)
+	go func() {
+		_, err := pollRedis(t, walker)
+		done <- err
+	}()
+	checks := 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("the walker's poll: %v", err)
+			}
+			if checks < 3 {
+				t.Fatalf("the walk ended after %d checks: too short to outlive its lease", checks)
+			}
+			sec, err := pollRedis(t, other)
+			if err != nil || sec.Counters.WalkedBy != "obs-1" {
+				t.Fatalf("after the walk: err %v, walked by %q, want obs-1's walk", err, sec.Counters.WalkedBy)
+			}
+			return
+		case <-time.After(ttl / 2):
+		}
+		_, err := pollRedis(t, other)
+		if err == nil || !strings.Contains(err.Error(), `observer "obs-1" holds the walk lease`) {
+			t.Fatalf("during obs-1's walk, obs-2's poll: %v; want obs-1 still holding the lease", err)
+		}
+		checks++
+	}
+}
