@@ -52,11 +52,9 @@ func TestPasswordNeverInErrors(t *testing.T) {
 
 	bad := newTestClient(t, Options{URL: "redis://:" + wrong + "@" + srv.Addr})
 	calls := map[string]func() error{
-		"Ping":      func() error { _, err := bad.Ping(ctx); return err },
-		"Info":      func() error { _, err := bad.Info(ctx); return err },
-		"Registry":  func() error { _, err := bad.Registry(ctx, "ratelimiter:nodes:"); return err },
-		"Overrides": func() error { _, err := bad.Overrides(ctx, "ratelimit:limit:"); return err },
-		"Walk":      func() error { _, err := bad.Walk(ctx, Pass{KeyPrefix: "ratelimit:"}); return err },
+		"Ping": func() error { _, err := bad.Ping(ctx); return err },
+		"Info": func() error { _, err := bad.Info(ctx); return err },
+		"Walk": func() error { _, err := bad.Walk(ctx, Pass{KeyPrefix: "ratelimit:"}); return err },
 		"Counts": func() error {
 			_, err := bad.Counts(ctx, "ratelimit:", []string{"a"}, nil)
 			return err
@@ -178,10 +176,11 @@ func TestRegistry(t *testing.T) {
 
 	cet := time.FixedZone("CET", 3600)
 	c := newTestClient(t, Options{URL: srv.URL, Location: cet, ScanCount: 2})
-	got, err := c.Registry(ctx, "ratelimiter:nodes:")
+	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", NodePrefix: "ratelimiter:nodes:"})
 	if err != nil {
-		t.Fatalf("Registry: %v", err)
+		t.Fatalf("Walk: %v", err)
 	}
+	got := res.Registry
 	want := []struct {
 		id, addr, raw string
 		at            time.Time
@@ -234,10 +233,11 @@ func TestOverrides(t *testing.T) {
 	}
 
 	c := newTestClient(t, Options{URL: srv.URL, BatchSize: 3})
-	got, err := c.Overrides(ctx, "ratelimit:limit:")
+	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:"})
 	if err != nil {
-		t.Fatalf("Overrides: %v", err)
+		t.Fatalf("Walk: %v", err)
 	}
+	got := res.Overrides
 	want := []Override{
 		{Key: "a", Limit: 0},
 		{Key: "b", Limit: 5, Window: time.Second},

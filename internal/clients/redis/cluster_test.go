@@ -56,19 +56,16 @@ func TestCluster(t *testing.T) {
 	if want := int64(2*keys + 5 + 1 + 2); info.Servers != 3 || info.DBKeys != want || info.Role != "master" {
 		t.Errorf("Info = %+v, want 3 servers and %d keys", info, want)
 	}
-	reg, err := c.Registry(ctx, "ratelimiter:nodes:")
-	if err != nil || len(reg) != 2 || reg[0].ID != "node-a" || reg[1].ID != "node-b" || reg[0].RegisteredAt == nil || reg[1].RegisteredAt == nil {
-		t.Errorf("Registry = %+v, %v", reg, err)
-	}
-	ov, err := c.Overrides(ctx, "ratelimit:limit:")
-	if err != nil || len(ov.Overrides) != 1 || ov.Overrides[0] != (Override{Key: "user:1", Limit: 3, Window: time.Second}) {
-		t.Errorf("Overrides = %+v, %v", ov, err)
-	}
-
 	var total int64
 	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", NodePrefix: "ratelimiter:nodes:", Window: func(string) time.Duration { return time.Minute }, Visit: func(cn Counter) { total += cn.Count }})
 	if err != nil {
 		t.Fatalf("Walk: %v", err)
+	}
+	if reg := res.Registry; len(reg) != 2 || reg[0].ID != "node-a" || reg[1].ID != "node-b" || reg[0].RegisteredAt == nil || reg[1].RegisteredAt == nil {
+		t.Errorf("Registry = %+v", reg)
+	}
+	if ov := res.Overrides; len(ov.Overrides) != 1 || ov.Overrides[0] != (Override{Key: "user:1", Limit: 3, Window: time.Second}) {
+		t.Errorf("Overrides = %+v", ov)
 	}
 	stats := res.Stats
 	if len(res.Registry) != 2 || len(res.Overrides.Overrides) != 1 {

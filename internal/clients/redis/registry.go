@@ -33,29 +33,9 @@ type RegistryEntry struct {
 	TTL time.Duration
 }
 
-// Registry reads every {prefix}{id} hash, sorted by ID, in a SCAN of its
-// own. Entries that vanish while being read, or that are not hashes, are
-// left out. A Walk reads the registry on its way; this is for one-off
-// reads.
-func (c *Client) Registry(ctx context.Context, prefix string) ([]RegistryEntry, error) {
-	byServer, err := c.scanAll(ctx, prefix)
-	if err != nil {
-		return nil, err
-	}
-	var out []RegistryEntry
-	for s, keys := range byServer {
-		entries, err := c.readRegistry(ctx, s, prefix, keys)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, entries...)
-	}
-	slices.SortFunc(out, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
-}
-
 // readRegistry reads the registry hashes keys of one server, in pipelined
-// batches, unsorted.
+// batches, unsorted. Entries that vanish while being read, or that are not
+// hashes, are left out.
 func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string) ([]RegistryEntry, error) {
 	var out []RegistryEntry
 	for _, batch := range chunks(keys, c.batch) {
@@ -124,27 +104,9 @@ type Overrides struct {
 	MalformedSample []MalformedOverride
 }
 
-// Overrides reads every {limitPrefix}{key} hash in a SCAN of its own. A
-// malformed hash (not a hash, a missing or non-integer limit, a negative
-// value) is counted and skipped, never fatal. A Walk reads the overrides on
-// its way; this is for one-off reads.
-func (c *Client) Overrides(ctx context.Context, limitPrefix string) (Overrides, error) {
-	byServer, err := c.scanAll(ctx, limitPrefix)
-	if err != nil {
-		return Overrides{}, err
-	}
-	var out Overrides
-	for s, keys := range byServer {
-		if err := c.readOverrides(ctx, s, limitPrefix, keys, &out); err != nil {
-			return Overrides{}, err
-		}
-	}
-	out.sort()
-	return out, nil
-}
-
 // readOverrides reads the override hashes keys of one server into out, in
-// pipelined batches, unsorted.
+// pipelined batches, unsorted. A malformed hash (not a hash, a missing or
+// non-integer limit, a negative value) is counted and skipped, never fatal.
 func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPrefix string, keys []string, out *Overrides) error {
 	for _, batch := range chunks(keys, c.batch) {
 		pipe := s.Pipeline()

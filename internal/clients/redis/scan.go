@@ -48,34 +48,6 @@ func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix strin
 	}
 }
 
-// scanAll collects the distinct keys starting with prefix on every server,
-// grouped by server. It is for the small sets (registry, overrides); the
-// counter walk streams instead.
-func (c *Client) scanAll(ctx context.Context, prefix string) (map[*goredis.Client][]string, error) {
-	servers, err := c.servers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	seen := make(map[string]struct{})
-	out := make(map[*goredis.Client][]string, len(servers))
-	for _, s := range servers {
-		err := c.scanServer(ctx, s, prefix, c.scanCount, nil, func(keys []string) error {
-			for _, k := range keys {
-				if _, dup := seen[k]; dup {
-					continue
-				}
-				seen[k] = struct{}{}
-				out[s] = append(out[s], k)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // globEscape quotes the characters SCAN MATCH treats as a pattern.
 func globEscape(s string) string {
 	var b strings.Builder
