@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -208,7 +207,7 @@ func TestFleetSharesOneWalk(t *testing.T) {
 		}
 		return nil
 	})
-	scans := commandCalls(t, rdb, "scan")
+	scans := srv.CommandCalls(t, "scan")
 	walks := float64(scans) / float64(perWalk)
 	byWalker := walkerPolls() - startWalker
 	if walks > float64(byWalker+1) {
@@ -246,22 +245,4 @@ func fullScanCalls(t *testing.T, rdb *goredis.Client) int64 {
 		}
 		cursor = next
 	}
-}
-
-// commandCalls is the number of calls of cmd (lower case) Redis has run
-// since its last CONFIG RESETSTAT.
-func commandCalls(t *testing.T, rdb *goredis.Client, cmd string) int64 {
-	t.Helper()
-	info, err := rdb.Info(t.Context(), "commandstats").Result()
-	if err != nil {
-		t.Fatalf("INFO commandstats: %v", err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
-		if ok {
-			n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-			return n
-		}
-	}
-	return 0
 }

@@ -2,7 +2,6 @@ package poll
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,25 +99,6 @@ func TestRedisPollOverridesChangeBetweenPolls(t *testing.T) {
 	}
 }
 
-// commandCalls is the number of calls of cmd (lower case) Redis has run
-// since its last CONFIG RESETSTAT.
-func commandCalls(t *testing.T, rc *goredis.Client, cmd string) int64 {
-	t.Helper()
-	info, err := rc.Info(t.Context(), "commandstats").Result()
-	if err != nil {
-		t.Fatalf("INFO commandstats: %v", err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-		return n
-	}
-	return 0
-}
-
 func TestRedisPollersShareOneWalk(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
@@ -139,7 +119,7 @@ func TestRedisPollersShareOneWalk(t *testing.T) {
 	if err != nil {
 		t.Fatalf("walker's poll: %v", err)
 	}
-	oneWalk := commandCalls(t, rc, "scan")
+	oneWalk := srv.CommandCalls(t, "scan")
 	for _, o := range observers[1:] {
 		sec, err := pollRedis(t, o)
 		if err != nil {
@@ -156,7 +136,7 @@ func TestRedisPollersShareOneWalk(t *testing.T) {
 			t.Errorf("reader says walked at %v, walker %v", sec.Counters.WalkedAt, first.Counters.WalkedAt)
 		}
 	}
-	if got := commandCalls(t, rc, "scan"); got != oneWalk {
+	if got := srv.CommandCalls(t, "scan"); got != oneWalk {
 		t.Errorf("three observers ran %d SCAN, one walk is %d", got, oneWalk)
 	}
 

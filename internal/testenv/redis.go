@@ -109,6 +109,30 @@ func (r *Redis) ping() error {
 	return nil
 }
 
+// CommandCalls is how many times the server has run cmd (lower case, as
+// INFO commandstats names it) since it started or since CONFIG RESETSTAT:
+// what a test reads to count the work a client gave Redis.
+func (r *Redis) CommandCalls(t testing.TB, cmd string) int64 {
+	t.Helper()
+	info, err := r.command("INFO commandstats")
+	if err != nil {
+		t.Fatalf("INFO commandstats: %v", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		n, err := strconv.ParseInt(calls, 10, 64)
+		if err != nil {
+			t.Fatalf("INFO commandstats line %q: %v", line, err)
+		}
+		return n
+	}
+	return 0
+}
+
 // command sends one command whose words are separated by spaces; see do.
 func (r *Redis) command(cmd string) (string, error) {
 	return r.do(strings.Fields(cmd)...)

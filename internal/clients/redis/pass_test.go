@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,27 +10,6 @@ import (
 
 	"github.com/observerd/observerd/internal/testenv"
 )
-
-// scanCalls is the number of SCAN commands the server has run.
-func scanCalls(t *testing.T, ctx context.Context, rc *goredis.Client) int64 {
-	t.Helper()
-	info, err := rc.Info(ctx, "commandstats").Result()
-	if err != nil {
-		t.Fatalf("INFO commandstats: %v", err)
-	}
-	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_scan:calls=")
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-		if err != nil {
-			t.Fatalf("commandstats line %q: %v", line, err)
-		}
-		return n
-	}
-	return 0
-}
 
 func TestWalkReadsEverythingInOnePass(t *testing.T) {
 	srv := testenv.StartRedis(t)
@@ -47,13 +25,13 @@ func TestWalkReadsEverythingInOnePass(t *testing.T) {
 		t.Fatalf("seed: %v", err)
 	}
 	c := newTestClient(t, Options{URL: srv.URL, ScanCount: 50, BatchSize: 16})
-	before := scanCalls(t, ctx, rc)
+	before := srv.CommandCalls(t, "scan")
 	counted := 0
 	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", NodePrefix: "ratelimiter:nodes:", Window: testWindow, Visit: func(Counter) { counted++ }})
 	if err != nil {
 		t.Fatalf("Walk: %v", err)
 	}
-	if got := scanCalls(t, ctx, rc) - before; got != res.Stats.ScanCalls {
+	if got := srv.CommandCalls(t, "scan") - before; got != res.Stats.ScanCalls {
 		t.Errorf("Redis ran %d SCAN, the walk says %d", got, res.Stats.ScanCalls)
 	}
 	// One cursor over the whole keyspace: ~700 keys at COUNT 50 is about
