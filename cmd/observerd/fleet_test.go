@@ -23,21 +23,22 @@ import (
 
 var (
 	buildOnce sync.Once
+	binDir    string // removed by TestMain
 	binPath   string
 	buildErr  error
 )
 
 // observerdBinary builds observerd once per test binary, for the tests
-// that need real processes: a sidecar killed without a word.
+// that need real processes: a signal, a sidecar killed without a word.
 func observerdBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "observerd-bin-")
-		if err != nil {
+		var err error
+		if binDir, err = os.MkdirTemp("", "observerd-bin-"); err != nil {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "observerd")
+		binPath = filepath.Join(binDir, "observerd")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)

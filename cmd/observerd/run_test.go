@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,13 +133,8 @@ func TestRedisOnly(t *testing.T) {
 // TestSIGTERM builds the binary and checks that SIGTERM ends it with status
 // 0 within 5 s.
 func TestSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "observerd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	port := testenv.FreePort(t)
-	cmd := exec.Command(bin)
+	cmd := exec.Command(observerdBinary(t))
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("OBSERVERD_LISTEN_ADDR=127.0.0.1:%d", port),
 		// Sources that do not answer: it must stop all the same.
