@@ -2,24 +2,39 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Prometheus is a prometheus child process on a loopback port.
 type Prometheus struct {
-	// Addr is host:port; URL is http://Addr.
+	// Addr is host:port; URL is http://Addr, or https://Addr when the web
+	// configuration serves TLS.
 	Addr   string
 	URL    string
 	dbPath string
 	proc   *process
+	probe  probe
+}
+
+// probe is how the readiness check reaches Prometheus: a client trusting
+// the web configuration's CA, and the credentials of one of its users.
+type probe struct {
+	client   *http.Client
+	username string
+	password string
 }
 
 // PrometheusConfig says what the test Prometheus scrapes.
@@ -30,6 +45,20 @@ type PrometheusConfig struct {
 	Targets []string
 	// ScrapeInterval defaults to 1s.
 	ScrapeInterval time.Duration
+	// Web, when set, is served as Prometheus's --web.config.file: TLS,
+	// basic auth or both.
+	Web *PrometheusWeb
+}
+
+// PrometheusWeb is the web configuration of a test Prometheus.
+type PrometheusWeb struct {
+	// TLS is the server certificate (CA.Server); empty means plain HTTP.
+	TLS Cert
+	// CA issued TLS; the readiness probe trusts it.
+	CA *CA
+	// Users maps basic auth user names to plain-text passwords; the web
+	// configuration holds their bcrypt hashes. Empty means no auth.
+	Users map[string]string
 }
 
 // StartPrometheus starts a prometheus on a free loopback port with a
@@ -50,26 +79,30 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	if err := os.WriteFile(confPath, []byte(PrometheusYAML(cfg)), 0o644); err != nil {
 		t.Fatalf("write prometheus config: %v", err)
 	}
+	args := []string{"--config.file=" + confPath, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
+	scheme, pr := "http", probe{client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
+	if cfg.Web != nil {
+		args = append(args, "--web.config.file="+writeWebConfig(t, dir, *cfg.Web))
+		scheme, pr = webProbe(*cfg.Web)
+	}
 	var err error
 	for range startAttempts {
 		port := FreePort(t)
 		p := &Prometheus{
 			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
 			dbPath: filepath.Join(dir, "data-"+itoa(port)),
+			probe:  pr,
 		}
 		p.proc = &process{
 			name: "prometheus",
 			path: path,
 			dir:  dir,
-			args: []string{
-				"--config.file=" + confPath,
+			args: append([]string{
 				"--storage.tsdb.path=" + p.dbPath,
 				"--web.listen-address=127.0.0.1:" + itoa(port),
-				"--storage.tsdb.retention.time=1h",
-				"--log.level=warn",
-			},
+			}, args...),
 		}
-		p.URL = "http://" + p.Addr
+		p.URL = scheme + "://" + p.Addr
 		t.Cleanup(p.proc.stop)
 		p.proc.start(t)
 		if err = Poll(startTimeout, p.ready); err == nil {
@@ -96,6 +129,61 @@ func PrometheusYAML(cfg PrometheusConfig) string {
 	return b.String()
 }
 
+// WebYAML renders a web configuration for web, with the users' passwords
+// hashed by bcrypt.
+func WebYAML(web PrometheusWeb) (string, error) {
+	var b strings.Builder
+	if web.TLS.CertFile != "" {
+		fmt.Fprintf(&b, "tls_server_config:\n  cert_file: %q\n  key_file: %q\n", web.TLS.CertFile, web.TLS.KeyFile)
+	}
+	if len(web.Users) > 0 {
+		b.WriteString("basic_auth_users:\n")
+	}
+	for _, user := range slices.Sorted(maps.Keys(web.Users)) {
+		// The lowest cost: the hash guards nothing, and Prometheus checks
+		// it on every request of the test.
+		hash, err := bcrypt.GenerateFromPassword([]byte(web.Users[user]), bcrypt.MinCost)
+		if err != nil {
+			return "", fmt.Errorf("hash the password of %s: %w", user, err)
+		}
+		fmt.Fprintf(&b, "  %q: %q\n", user, hash)
+	}
+	return b.String(), nil
+}
+
+// writeWebConfig writes web's configuration into dir and returns its path.
+func writeWebConfig(t testing.TB, dir string, web PrometheusWeb) string {
+	t.Helper()
+	text, err := WebYAML(web)
+	if err != nil {
+		t.Fatalf("prometheus web config: %v", err)
+	}
+	path := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatalf("write prometheus web config: %v", err)
+	}
+	return path
+}
+
+// webProbe is the scheme and the readiness probe for web: trusting its CA,
+// with the credentials of its first user by name.
+func webProbe(web PrometheusWeb) (string, probe) {
+	tr := &http.Transport{DisableKeepAlives: true}
+	scheme := "http"
+	if web.TLS.CertFile != "" {
+		scheme = "https"
+		tr.TLSClientConfig = &tls.Config{}
+		if web.CA != nil {
+			tr.TLSClientConfig.RootCAs = web.CA.Pool()
+		}
+	}
+	pr := probe{client: &http.Client{Transport: tr}}
+	if users := slices.Sorted(maps.Keys(web.Users)); len(users) > 0 {
+		pr.username, pr.password = users[0], web.Users[users[0]]
+	}
+	return scheme, pr
+}
+
 // Start starts Prometheus again on the same port after Stop (keeping its
 // database) and waits until it is ready.
 func (p *Prometheus) Start(t testing.TB) {
@@ -119,31 +207,31 @@ func (p *Prometheus) ready() error {
 	if got := flags.Data["storage.tsdb.path"]; got != p.dbPath {
 		return fmt.Errorf("%s answered by another prometheus (database %s)", p.Addr, got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/-/ready answered %s", resp.Status)
-	}
-	return nil
+	return p.getJSON("/-/ready", nil)
 }
 
+// getJSON asks path with the probe and decodes a 200 answer into v (when
+// not nil).
 func (p *Prometheus) getJSON(path string, v any) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
+	if err != nil {
+		return err
+	}
+	if p.probe.username != "" {
+		req.SetBasicAuth(p.probe.username, p.probe.password)
+	}
+	resp, err := p.probe.client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s answered %s", path, resp.Status)
+	}
+	if v == nil {
+		return nil
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(v)
 }

@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -21,6 +23,10 @@ type Redis struct {
 	// URL is redis://Addr.
 	URL  string
 	proc *process
+	// tls, when set, is how testenv's own connections speak TLS to a
+	// server started with a CA; password is the default user's.
+	tls      *tls.Config
+	password string
 }
 
 // StartRedis starts a redis-server with no persistence on a free loopback
@@ -37,25 +43,51 @@ func StartRedis(t testing.TB) *Redis {
 // because its port was taken in the meantime, is tried again on another.
 func startRedisServer(t testing.TB, pick func(testing.TB) int, extra ...string) *Redis {
 	t.Helper()
+	return startRedisSpec(t, redisSpec{pick: pick, extra: extra})
+}
+
+// redisSpec is what tells one test server from another: how its port is
+// chosen, the arguments after the common ones and how testenv talks to it.
+type redisSpec struct {
+	pick  func(testing.TB) int
+	extra []string
+	// tls, when set, serves TLS only on the port (plain TCP on none) and
+	// is testenv's own client configuration.
+	tls *tls.Config
+	// password is the default user's (requirepass).
+	password string
+}
+
+// portArgs are the arguments that bind the server to port.
+func (s redisSpec) portArgs(port int) []string {
+	if s.tls != nil {
+		return []string{"--port", "0", "--tls-port", itoa(port)}
+	}
+	return []string{"--port", itoa(port)}
+}
+
+func startRedisSpec(t testing.TB, spec redisSpec) *Redis {
+	t.Helper()
 	path := LookBinary(t, "redis-server", "redis-server")
 	var err error
 	for range startAttempts {
-		port := pick(t)
+		port := spec.pick(t)
 		dir := t.TempDir()
+		args := append(spec.portArgs(port),
+			"--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir,
+			"--protected-mode", "no", "--daemonize", "no",
+		)
 		r := &Redis{
-			Addr: fmt.Sprintf("127.0.0.1:%d", port),
-			proc: &process{
-				name: "redis",
-				path: path,
-				dir:  dir,
-				args: append([]string{
-					"--port", itoa(port), "--bind", "127.0.0.1",
-					"--save", "", "--appendonly", "no", "--dir", dir,
-					"--protected-mode", "no", "--daemonize", "no",
-				}, extra...),
-			},
+			Addr:     fmt.Sprintf("127.0.0.1:%d", port),
+			proc:     &process{name: "redis", path: path, dir: dir, args: append(args, spec.extra...)},
+			tls:      spec.tls,
+			password: spec.password,
 		}
 		r.URL = "redis://" + r.Addr
+		if spec.tls != nil {
+			r.URL = "rediss://" + r.Addr
+		}
 		t.Cleanup(r.proc.stop)
 		r.proc.start(t)
 		if err = Poll(startTimeout, r.ready); err == nil {
@@ -96,6 +128,26 @@ func (r *Redis) ready() error {
 
 // Stop stops the server and waits for it to exit.
 func (r *Redis) Stop() { r.proc.stop() }
+
+// Pause freezes the server with SIGSTOP: it keeps its port and its
+// connections open and answers nothing until Resume.
+func (r *Redis) Pause(t testing.TB) {
+	t.Helper()
+	if err := r.proc.signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pause redis-server on %s: %v", r.Addr, err)
+	}
+}
+
+// Resume thaws a server frozen by Pause (SIGCONT).
+func (r *Redis) Resume(t testing.TB) {
+	t.Helper()
+	if err := r.proc.signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("resume redis-server on %s: %v", r.Addr, err)
+	}
+}
+
+// PID is the server's process id, 0 when it is not running.
+func (r *Redis) PID() int { return r.proc.pid() }
 
 // ping answers nil when the server answers PING.
 func (r *Redis) ping() error {
@@ -140,24 +192,52 @@ func (r *Redis) command(cmd string) (string, error) {
 
 // do sends one command as a RESP array of its arguments and reads a
 // simple string, integer or bulk string reply, speaking RESP by hand so
-// that testenv needs no client library. An error reply is a *replyError.
+// that testenv needs no client library. It speaks TLS to a TLS server and
+// authenticates as the default user first when the server has a password.
+// An error reply is a *replyError.
 func (r *Redis) do(args ...string) (string, error) {
 	if len(args) == 0 {
 		return "", errors.New("empty command")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	timeout := time.Second
+	if r.tls != nil {
+		// The handshake rides on the first write, and a loaded machine
+		// running -race takes more than a second for it and a CLUSTER
+		// ADDSLOTS of thousands of slots.
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", r.Addr)
+	c, err := r.dial(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write(encodeCommand(args)); err != nil {
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	var req []byte
+	if r.password != "" {
+		req = encodeCommand([]string{"AUTH", r.password})
+	}
+	if _, err := c.Write(append(req, encodeCommand(args)...)); err != nil {
 		return "", err
 	}
-	return readReply(bufio.NewReader(c), args[0])
+	br := bufio.NewReader(c)
+	if r.password != "" {
+		if _, err := readReply(br, "AUTH"); err != nil {
+			return "", err
+		}
+	}
+	return readReply(br, args[0])
+}
+
+// dial connects to the server, over TLS when it speaks TLS.
+func (r *Redis) dial(ctx context.Context) (net.Conn, error) {
+	if r.tls == nil {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", r.Addr)
+	}
+	d := tls.Dialer{Config: r.tls}
+	return d.DialContext(ctx, "tcp", r.Addr)
 }
 
 // replyError is an error reply of the server, such as "MOVED 3999

@@ -30,12 +30,21 @@ type RedisCluster struct {
 // slot map. Every process is stopped when the test ends.
 func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
+	return StartRedisClusterWith(t, masters, RedisOptions{})
+}
+
+// StartRedisClusterWith starts a cluster as StartRedisCluster does, every
+// master with TLS and a password as opts say. With a CA the cluster bus
+// speaks TLS too, and Addrs are the masters' TLS ports.
+func StartRedisClusterWith(t testing.TB, masters int, opts RedisOptions) *RedisCluster {
+	t.Helper()
 	if masters < 1 {
 		t.Fatalf("a redis cluster of %d masters", masters)
 	}
 	c := &RedisCluster{}
 	for range masters {
-		n := startRedisServer(t, clusterPort,
+		spec := opts.spec(t, clusterPort)
+		spec.extra = append(spec.extra,
 			"--cluster-enabled", "yes",
 			// Relative to --dir, which is the node's own directory.
 			"--cluster-config-file", "nodes.conf",
@@ -44,6 +53,10 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 			// without an address to a client that asks for the slot map.
 			"--cluster-announce-ip", "127.0.0.1",
 		)
+		if opts.CA != nil {
+			spec.extra = append(spec.extra, "--tls-cluster", "yes", "--tls-replication", "yes")
+		}
+		n := startRedisSpec(t, spec)
 		c.nodes = append(c.nodes, n)
 		c.Addrs = append(c.Addrs, n.Addr)
 	}
@@ -54,6 +67,10 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	WaitFor(t, startTimeout, "redis cluster on "+strings.Join(c.Addrs, ","), c.formed)
 	return c
 }
+
+// Nodes are the masters, in the order of Addrs, for commands a test sends
+// to each of them (ACL SETUSER, for instance).
+func (c *RedisCluster) Nodes() []*Redis { return slices.Clone(c.nodes) }
 
 // Stop stops every master and waits for each to exit. The test's cleanup
 // does it too; the data and the cluster are gone.

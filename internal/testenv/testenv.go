@@ -172,6 +172,8 @@ func (p *process) stop() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	// A process frozen with SIGSTOP handles SIGTERM once thawed.
+	_ = p.cmd.Process.Signal(syscall.SIGCONT)
 	timer := time.NewTimer(10 * time.Second)
 	defer timer.Stop()
 	select {
@@ -222,3 +224,14 @@ func (p *process) logTail() string {
 var errExited = errors.New("process exited")
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// signal sends sig to the running process; it does nothing when the
+// process is not running.
+func (p *process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return nil
+	}
+	return p.cmd.Process.Signal(sig)
+}

@@ -1,0 +1,44 @@
+package testenv
+
+import (
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestCAIssuesCertificatesThatVerify(t *testing.T) {
+	ca := NewCA(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.TLS.PeerCertificates[0].Subject.CommonName)
+	}))
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.Server(t, "server").TLS(t)},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	srv.StartTLS()
+	defer srv.Close()
+
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs:      ca.Pool(),
+		Certificates: []tls.Certificate{ca.Client(t, "alice").TLS(t)},
+	}}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET over TLS with the CA's certificates: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "alice" {
+		t.Errorf("server saw client %q, want alice", body)
+	}
+
+	stranger := &http.Client{Transport: &http.Transport{}}
+	defer stranger.CloseIdleConnections()
+	if _, err := stranger.Get(srv.URL); err == nil {
+		t.Error("a client without the CA trusted the server")
+	}
+}
