@@ -4,9 +4,11 @@ package exporter
 import (
 	"runtime"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
@@ -32,6 +34,9 @@ type Options struct {
 	// Invariants are every invariant's name, so that their counts are
 	// exported as 0 while they hold nowhere.
 	Invariants []string
+	// Logger is warned when a scrape drops series (see sink), once each
+	// time their number changes; nil discards it.
+	Logger *zap.Logger
 }
 
 // Collector is a prometheus.Collector over the current snapshot: one Load
@@ -41,6 +46,9 @@ type Collector struct {
 	store Loader
 	opts  Options
 	d     descs
+	// lastDropped is how many series the last scrape dropped, to log
+	// changes only: a bad name stays for many scrapes.
+	lastDropped atomic.Int64
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -49,6 +57,9 @@ var _ prometheus.Collector = (*Collector)(nil)
 func NewCollector(store Loader, opts Options) *Collector {
 	if opts.SubjectsLimit < 1 {
 		opts.SubjectsLimit = 1
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
 	}
 	return &Collector{store: store, opts: opts, d: newDescs()}
 }
@@ -63,24 +74,40 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect sends the metrics of the current snapshot.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	d := &c.d
-	ch <- prometheus.MustNewConstMetric(d.buildInfo, prometheus.GaugeValue, 1, c.opts.Version, c.opts.Revision, runtime.Version())
+	out := &sink{ch: ch}
+	defer c.logDropped(out)
+	out.gauge(d.buildInfo, 1, c.opts.Version, c.opts.Revision, runtime.Version())
 	p := c.store.Load()
 	if p == nil {
 		return
 	}
 	s := p.Snapshot
-	ch <- prometheus.MustNewConstMetric(d.sequence, prometheus.GaugeValue, float64(s.Sequence))
-	ch <- prometheus.MustNewConstMetric(d.age, prometheus.GaugeValue, time.Since(s.GeneratedAt).Seconds())
-	c.collectSources(ch, s)
-	c.collectNodes(ch, s)
-	c.collectRedis(ch, s)
-	c.collectLimits(ch, s)
-	c.collectCounters(ch, s)
+	out.gauge(d.sequence, float64(s.Sequence))
+	out.gauge(d.age, time.Since(s.GeneratedAt).Seconds())
+	c.collectSources(out, s)
+	c.collectNodes(out, s)
+	c.collectRedis(out, s)
+	c.collectLimits(out, s)
+	c.collectCounters(out, s)
 	if c.fresh(s, source.Prometheus) {
-		gaugeIfValid(ch, d.trafficAllowed, s.Traffic.AllowedPerSecond)
-		gaugeIfValid(ch, d.trafficBlocked, s.Traffic.BlockedPerSecond)
+		out.gaugeIfValid(d.trafficAllowed, s.Traffic.AllowedPerSecond)
+		out.gaugeIfValid(d.trafficBlocked, s.Traffic.BlockedPerSecond)
 	}
-	c.collectViolations(ch, s)
+	c.collectViolations(out, s)
+}
+
+// logDropped logs a change in the number of series a scrape dropped.
+func (c *Collector) logDropped(out *sink) {
+	n := int64(out.dropped)
+	if c.lastDropped.Swap(n) == n {
+		return
+	}
+	if n == 0 {
+		c.opts.Logger.Info("series no longer dropped from the scrape")
+		return
+	}
+	c.opts.Logger.Warn("series dropped from the scrape", zap.Int64("series", n),
+		zap.String("first", out.first), zap.String("metric", out.firstMetric))
 }
 
 // fresh reports whether a source's values may be exported: it is enabled
@@ -96,26 +123,26 @@ func (c *Collector) fresh(s *snapshot.Snapshot, source string) bool {
 	return c.opts.KeepStale && st.LastSuccess != nil
 }
 
-func (c *Collector) collectSources(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectSources(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	for name, st := range s.Sources {
 		up := 0.0
 		if st.Status == snapshot.StatusOK {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(d.sourceUp, prometheus.GaugeValue, up, name)
+		out.gauge(d.sourceUp, up, name)
 		if st.LastSuccess != nil {
-			ch <- prometheus.MustNewConstMetric(d.sourceLastSuccess, prometheus.GaugeValue, float64(st.LastSuccess.UnixNano())/1e9, name)
+			out.gauge(d.sourceLastSuccess, float64(st.LastSuccess.UnixNano())/1e9, name)
 		}
 		if st.LastAttempt != nil {
-			ch <- prometheus.MustNewConstMetric(d.sourceDuration, prometheus.GaugeValue, st.Duration.Seconds(), name)
+			out.gauge(d.sourceDuration, st.Duration.Seconds(), name)
 		}
-		ch <- prometheus.MustNewConstMetric(d.sourceFailures, prometheus.CounterValue, float64(st.FailuresTotal), name)
-		ch <- prometheus.MustNewConstMetric(d.sourceConsecutive, prometheus.GaugeValue, float64(st.ConsecutiveFailures), name)
+		out.counter(d.sourceFailures, float64(st.FailuresTotal), name)
+		out.gauge(d.sourceConsecutive, float64(st.ConsecutiveFailures), name)
 	}
 }
 
-func (c *Collector) collectNodes(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectNodes(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	apiFresh := c.fresh(s, source.Ratelimiter)
 	redisFresh := c.fresh(s, source.Redis)
@@ -123,47 +150,47 @@ func (c *Collector) collectNodes(ch chan<- prometheus.Metric, s *snapshot.Snapsh
 	for _, n := range s.Nodes {
 		name := n.Name()
 		if apiFresh || redisFresh {
-			ch <- prometheus.MustNewConstMetric(d.nodeUp, prometheus.GaugeValue, boolValue(n.Reachable), name, n.Address)
+			out.gauge(d.nodeUp, boolValue(n.Reachable), name, n.Address)
 		}
 		if redisFresh {
-			ch <- prometheus.MustNewConstMetric(d.nodeRegistered, prometheus.GaugeValue, boolValue(n.Registered), name, n.Address)
+			out.gauge(d.nodeRegistered, boolValue(n.Registered), name, n.Address)
 		}
 		if apiFresh {
-			secondsIfValid(ch, d.nodeHealthLatency, n.HealthLatency, name)
+			out.secondsIfValid(d.nodeHealthLatency, n.HealthLatency, name)
 		}
 		if promFresh {
-			secondsIfValid(ch, d.nodeP99, n.CheckLatencyP99, name)
-			gaugeIfValid(ch, d.nodeAllowed, n.AllowedPerSecond, name)
-			gaugeIfValid(ch, d.nodeBlocked, n.BlockedPerSecond, name)
+			out.secondsIfValid(d.nodeP99, n.CheckLatencyP99, name)
+			out.gaugeIfValid(d.nodeAllowed, n.AllowedPerSecond, name)
+			out.gaugeIfValid(d.nodeBlocked, n.BlockedPerSecond, name)
 		}
 	}
 }
 
-func (c *Collector) collectRedis(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectRedis(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	if _, enabled := s.Sources[source.Redis]; !enabled {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(d.redisUp, prometheus.GaugeValue, boolValue(s.Redis.Connected))
+	out.gauge(d.redisUp, boolValue(s.Redis.Connected))
 	if !c.fresh(s, source.Redis) {
 		return
 	}
-	secondsIfValid(ch, d.redisPing, s.Redis.Ping)
-	ch <- prometheus.MustNewConstMetric(d.redisMemory, prometheus.GaugeValue, float64(s.Redis.UsedMemoryBytes))
-	ch <- prometheus.MustNewConstMetric(d.redisClients, prometheus.GaugeValue, float64(s.Redis.ConnectedClients))
-	ch <- prometheus.MustNewConstMetric(d.redisDBKeys, prometheus.GaugeValue, float64(s.Redis.DBKeys))
+	out.secondsIfValid(d.redisPing, s.Redis.Ping)
+	out.gauge(d.redisMemory, float64(s.Redis.UsedMemoryBytes))
+	out.gauge(d.redisClients, float64(s.Redis.ConnectedClients))
+	out.gauge(d.redisDBKeys, float64(s.Redis.DBKeys))
 }
 
-func (c *Collector) collectLimits(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectLimits(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
-	ch <- prometheus.MustNewConstMetric(d.limitDefault, prometheus.GaugeValue, float64(s.Limits.DefaultLimit))
-	ch <- prometheus.MustNewConstMetric(d.limitWindow, prometheus.GaugeValue, s.Limits.DefaultWindow.Seconds())
+	out.gauge(d.limitDefault, float64(s.Limits.DefaultLimit))
+	out.gauge(d.limitWindow, s.Limits.DefaultWindow.Seconds())
 	if c.fresh(s, source.Redis) {
-		ch <- prometheus.MustNewConstMetric(d.limitOverrides, prometheus.GaugeValue, float64(len(s.Limits.Overrides)))
+		out.gauge(d.limitOverrides, float64(len(s.Limits.Overrides)))
 	}
 }
 
-func (c *Collector) collectCounters(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectCounters(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	if !c.fresh(s, source.Redis) {
 		return
@@ -177,17 +204,17 @@ func (c *Collector) collectCounters(ch chan<- prometheus.Metric, s *snapshot.Sna
 		{d.counterOverLimit, k.OverLimitKeys}, {d.counterNoTTL, k.KeysWithoutTTL},
 		{d.counterOrphanSeq, k.OrphanSequenceKeys}, {d.counterWrongType, k.WrongTypeKeys},
 	} {
-		ch <- prometheus.MustNewConstMetric(m.desc, prometheus.GaugeValue, float64(m.v))
+		out.gauge(m.desc, float64(m.v))
 	}
 	for _, t := range k.Top {
-		ch <- prometheus.MustNewConstMetric(d.keyRequests, prometheus.GaugeValue, float64(t.Count), t.Key)
-		ch <- prometheus.MustNewConstMetric(d.keyLimit, prometheus.GaugeValue, float64(t.Limit), t.Key)
+		out.gauge(d.keyRequests, float64(t.Count), t.Key)
+		out.gauge(d.keyLimit, float64(t.Limit), t.Key)
 	}
 }
 
 // collectViolations exports one series per active violation, at most
 // SubjectsLimit per invariant and severity, the rest folded into "other".
-func (c *Collector) collectViolations(ch chan<- prometheus.Metric, s *snapshot.Snapshot) {
+func (c *Collector) collectViolations(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	counts := make(map[string]int, len(c.opts.Invariants))
 	for _, name := range c.opts.Invariants {
@@ -204,10 +231,10 @@ func (c *Collector) collectViolations(ch chan<- prometheus.Metric, s *snapshot.S
 			continue
 		}
 		shown[g]++
-		ch <- prometheus.MustNewConstMetric(d.violation, prometheus.GaugeValue, 1, v.Invariant, v.Subject, v.Severity)
+		out.gauge(d.violation, 1, v.Invariant, v.Subject, v.Severity)
 	}
 	for g, n := range folded {
-		ch <- prometheus.MustNewConstMetric(d.violation, prometheus.GaugeValue, float64(n), g.invariant, "other", g.severity)
+		out.gauge(d.violation, float64(n), g.invariant, "other", g.severity)
 	}
 	names := make([]string, 0, len(counts))
 	for name := range counts {
@@ -219,25 +246,9 @@ func (c *Collector) collectViolations(ch chan<- prometheus.Metric, s *snapshot.S
 		unknown[u.Invariant] = true
 	}
 	for _, name := range names {
-		ch <- prometheus.MustNewConstMetric(d.violations, prometheus.GaugeValue, float64(counts[name]), name)
-		ch <- prometheus.MustNewConstMetric(d.unknown, prometheus.GaugeValue, boolValue(unknown[name]), name)
+		out.gauge(d.violations, float64(counts[name]), name)
+		out.gauge(d.unknown, boolValue(unknown[name]), name)
 	}
-}
-
-func gaugeIfValid(ch chan<- prometheus.Metric, desc *prometheus.Desc, v snapshot.Float, labels ...string) {
-	if !v.Valid() {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(v), labels...)
-}
-
-// secondsIfValid exports a known duration in seconds, the unit of every
-// duration observerd exports.
-func secondsIfValid(ch chan<- prometheus.Metric, desc *prometheus.Desc, d snapshot.Duration, labels ...string) {
-	if !d.Valid {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, d.Seconds(), labels...)
 }
 
 func boolValue(b bool) float64 {

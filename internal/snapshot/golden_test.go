@@ -71,7 +71,8 @@ func goldenStore(t *testing.T) *Store {
 				{ID: "node-1", Address: "10.0.0.1:8000", RegisteredAt: &registered, TTL: 20 * time.Second},
 				{ID: "node-2", Address: "10.0.0.2:8000", TTL: -1}, // no TTL, no registered_at
 			},
-			Overrides: []Override{{Key: "vip", Limit: 5, Window: Milliseconds(time.Second)}, {Key: "batch", Limit: 1000, Window: Milliseconds(time.Hour)}},
+			Overrides: []Override{{Key: "vip", Limit: 5, Window: Milliseconds(time.Second)}, {Key: "batch", Limit: 1000, Window: Milliseconds(time.Hour)},
+				{Key: "long-" + strings.Repeat("o", 295), Limit: 1, Window: Milliseconds(time.Second)}}, // published cut
 			Counters: Counters{
 				Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
 				WalkedBy: "observer-2", WalkedAt: &walked,
@@ -79,6 +80,8 @@ func goldenStore(t *testing.T) *Store {
 					{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: Milliseconds(30 * time.Second)},
 					{Key: "leaky", Count: 12, Limit: 50, Remaining: 38, TTL: -1},
 					{Key: "vip", Count: 6, Limit: 5, Remaining: 0, TTL: Milliseconds(time.Second)},
+					// A key is bytes: published escaped.
+					{Key: "bin\xff\xfe\xc0key", Count: 3, Limit: 50, Remaining: 47, TTL: Milliseconds(time.Minute)},
 				},
 			},
 			Blocks:          []Block{{Key: "hot", Count: 60, Limit: 50}, {Key: "vip", Count: 6, Limit: 5}},

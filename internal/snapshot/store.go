@@ -46,6 +46,13 @@ type StoreConfig struct {
 	// NodeForgetAfter is how long a node that is neither registered nor
 	// polled stays in the list (as down) after it was last seen.
 	NodeForgetAfter time.Duration
+	// MaxNameBytes bounds every name a peer supplies (keys, node ids,
+	// addresses, URLs, versions, instance labels) as published: longer ones
+	// are cut and marked, bytes that are not UTF-8 escaped as \xHH (see
+	// names.Clean). Error texts and violation messages are bounded at four
+	// times as many bytes. Zero means names.DefaultMaxBytes; a value below
+	// names.MinMaxBytes is taken as that.
+	MaxNameBytes int
 	// Judge evaluates the invariants; nil judges nothing.
 	Judge  JudgeFunc
 	Logger *zap.Logger
@@ -68,12 +75,17 @@ type Published struct {
 type Store struct {
 	cfg    StoreConfig
 	bootID string
+	clean  cleaner
 
-	mu     sync.Mutex // serializes Update: guards states, nodes and seq
+	mu     sync.Mutex // serializes Update: guards states, sections, nodes and seq
 	states map[string]SourceState
-	nodes  nodeMemory
-	seq    uint64
-	gz     *gzip.Writer // reused: a new one allocates its whole state
+	// sections holds each source's last good section with every peer
+	// string cleaned: what snapshots and invariants are built from. The
+	// raw sections in states give the hints, whose names pollers look up.
+	sections map[string]Section
+	nodes    nodeMemory
+	seq      uint64
+	gz       *gzip.Writer // reused: a new one allocates its whole state
 
 	cur atomic.Pointer[Published]
 }
@@ -87,10 +99,12 @@ func NewStore(cfg StoreConfig) *Store {
 		cfg.Logger = zap.NewNop()
 	}
 	return &Store{
-		cfg:    cfg,
-		bootID: strconv.FormatInt(cfg.Now().UnixNano(), 36),
-		states: make(map[string]SourceState, len(cfg.Enabled)),
-		nodes:  nodeMemory{},
+		cfg:      cfg,
+		bootID:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
+		clean:    newCleaner(cfg.MaxNameBytes),
+		states:   make(map[string]SourceState, len(cfg.Enabled)),
+		sections: make(map[string]Section, len(cfg.Enabled)),
+		nodes:    nodeMemory{},
 	}
 }
 
@@ -112,6 +126,9 @@ func (s *Store) Update(st SourceState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.states[st.Source] = st
+	// The one place peer strings enter what is published: each section is
+	// cleaned once, when it arrives.
+	s.sections[st.Source] = s.clean.section(st.Section)
 	p, err := s.build(s.cfg.Now().UTC())
 	if err != nil {
 		// Serialization of our own types cannot fail short of a bug;
@@ -146,15 +163,14 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	}
 	fresh := make(map[string]bool, len(s.cfg.Enabled))
 	for _, name := range s.cfg.Enabled {
-		st := s.states[name]
-		status := s.status(st, now)
+		status := s.status(s.states[name], s.sections[name], now)
 		snap.Sources[name] = status
 		fresh[name] = status.Status == StatusOK
 	}
 
-	redis, _ := s.states[source.Redis].Section.(*RedisSection)
-	nodes, _ := s.states[source.Ratelimiter].Section.(*NodesSection)
-	prom, _ := s.states[source.Prometheus].Section.(*PrometheusSection)
+	redis, _ := s.sections[source.Redis].(*RedisSection)
+	nodes, _ := s.sections[source.Ratelimiter].(*NodesSection)
+	prom, _ := s.sections[source.Prometheus].(*PrometheusSection)
 
 	mergeLimits(snap, nodes, redis)
 	mergeRedis(snap, redis, s.states[source.Redis].Err == nil)
@@ -164,16 +180,31 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	snap.Nodes = s.nodes.merge(mergeInput{now: now, redis: redis, nodes: nodes, prom: prom, forgetAfter: s.cfg.NodeForgetAfter})
 	addAPICounts(snap.Counters.Top, nodes)
 
-	if s.cfg.Judge != nil {
-		v, u := s.cfg.Judge(JudgeInput{Now: now, Snapshot: snap, Redis: redis, Nodes: nodes, Fresh: fresh, Enabled: slices.Clone(s.cfg.Enabled)})
-		if v != nil {
-			snap.Violations = v
-		}
-		if u != nil {
-			snap.Unknown = u
-		}
+	s.judge(JudgeInput{Now: now, Snapshot: snap, Redis: redis, Nodes: nodes, Fresh: fresh, Enabled: slices.Clone(s.cfg.Enabled)})
+	// Hints come from the raw sections: the Redis poller counts the keys
+	// of interest by their real names, the node poller dials the real
+	// addresses.
+	rawRedis, _ := s.states[source.Redis].Section.(*RedisSection)
+	rawNodes, _ := s.states[source.Ratelimiter].Section.(*NodesSection)
+	return s.publish(snap, hintsFrom(snap, rawRedis, rawNodes, s.cfg.MaxKeysOfInterest))
+}
+
+// judge sets the violations and unknown invariants of in.Snapshot. The
+// invariants see clean sections only, so their subjects and messages quote
+// clean names; cleaning them again is a guard that costs nothing then.
+func (s *Store) judge(in JudgeInput) {
+	if s.cfg.Judge == nil {
+		return
 	}
-	return s.publish(snap, hintsFrom(snap, redis, nodes, s.cfg.MaxKeysOfInterest))
+	v, u := s.cfg.Judge(in)
+	if v != nil {
+		in.Snapshot.Violations = slices.Clone(v)
+		s.clean.violations(in.Snapshot.Violations)
+	}
+	if u != nil {
+		in.Snapshot.Unknown = slices.Clone(u)
+		s.clean.unknown(in.Snapshot.Unknown)
+	}
 }
 
 // publish serializes snap once, plain and compressed. Called with mu held.
@@ -206,8 +237,9 @@ func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
 	}, nil
 }
 
-// status turns a runner's state into the source's published status.
-func (s *Store) status(st SourceState, now time.Time) SourceStatus {
+// status turns a runner's state and its clean section into the source's
+// published status.
+func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus {
 	out := SourceStatus{
 		Status:              StatusPending,
 		Duration:            Known(st.Duration),
@@ -224,12 +256,13 @@ func (s *Store) status(st SourceState, now time.Time) SourceStatus {
 		out.Age = Known(now.Sub(st.LastSuccess))
 	}
 	if st.Err != nil {
-		out.Error = st.Err.Error()
+		// A peer's error may quote anything it answered.
+		out.Error = s.clean.msg(st.Err.Error())
 	}
-	if ns, ok := st.Section.(*NodesSection); ok {
+	if ns, ok := sec.(*NodesSection); ok {
 		out.Errors = endpointErrors(ns)
 	}
-	if ps, ok := st.Section.(*PrometheusSection); ok && len(ps.QueryErrors) > 0 {
+	if ps, ok := sec.(*PrometheusSection); ok && len(ps.QueryErrors) > 0 {
 		out.Errors = maps.Clone(ps.QueryErrors)
 	}
 	bound := s.cfg.StaleAfter[st.Source]
@@ -243,8 +276,8 @@ func (s *Store) status(st SourceState, now time.Time) SourceStatus {
 	case bound > 0 && now.Sub(st.LastSuccess) > bound:
 		out.Status = StatusStale
 		out.Error = fmt.Sprintf("last success %s ago, more than %s", now.Sub(st.LastSuccess).Round(time.Millisecond), bound)
-	case bound > 0 && walkedBefore(st.Section, now.Add(-bound)):
-		c := st.Section.(*RedisSection).Counters
+	case bound > 0 && walkedBefore(sec, now.Add(-bound)):
+		c := sec.(*RedisSection).Counters
 		out.Status = StatusStale
 		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", c.WalkedBy, now.Sub(*c.WalkedAt).Round(time.Millisecond), bound)
 	default:

@@ -1,0 +1,166 @@
+package snapshot
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/observerd/observerd/internal/names"
+)
+
+// textFactor is how many names' worth of bytes an error text or a
+// violation message may hold: one may quote several names.
+const textFactor = 4
+
+// cleaner makes every string a peer supplied publishable (see names.Clean):
+// names cut to name bytes, error texts and messages to text bytes. The
+// Store cleans each section once, as it arrives, so that everything built
+// from it (the snapshot, the invariants' subjects and messages) holds the
+// clean forms only; the hints keep the raw names, which pollers look up.
+type cleaner struct {
+	name, text int
+}
+
+func newCleaner(maxName int) cleaner {
+	if maxName == 0 {
+		maxName = names.DefaultMaxBytes
+	}
+	return cleaner{name: maxName, text: textFactor * maxName}
+}
+
+func (c cleaner) str(s string) string { return names.Clean(s, c.name) }
+func (c cleaner) msg(s string) string { return names.Clean(s, c.text) }
+
+// section returns a clean copy of sec; the raw section is left as it is.
+func (c cleaner) section(sec Section) Section {
+	switch s := sec.(type) {
+	case *RedisSection:
+		return c.redis(s)
+	case *NodesSection:
+		return c.nodes(s)
+	case *PrometheusSection:
+		return c.prometheus(s)
+	}
+	return sec
+}
+
+func (c cleaner) redis(s *RedisSection) *RedisSection {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Info.Version, out.Info.Role = c.str(s.Info.Version), c.str(s.Info.Role)
+	out.Registry = cleanEach(s.Registry, func(e RegistryEntry) RegistryEntry {
+		e.ID, e.Address, e.RegisteredAt = c.str(e.ID), c.str(e.Address), cloneTime(e.RegisteredAt)
+		return e
+	})
+	out.Overrides = cleanEach(s.Overrides, func(o Override) Override { o.Key = c.str(o.Key); return o })
+	out.Counters = c.counters(s.Counters)
+	out.Blocks = cleanEach(s.Blocks, c.block)
+	out.OverLimit = cleanEach(s.OverLimit, c.block)
+	out.ZeroLimitActive = cleanEach(s.ZeroLimitActive, c.block)
+	out.WithoutTTL = cleanEach(s.WithoutTTL, c.str)
+	out.KeyCounts = cleanKeys(s.KeyCounts, c.str, func(v int64) int64 { return v })
+	return &out
+}
+
+func (c cleaner) counters(k Counters) Counters {
+	k.WalkedBy = c.str(k.WalkedBy)
+	k.WalkedAt = cloneTime(k.WalkedAt)
+	k.Top = cleanEach(k.Top, func(t TopKey) TopKey {
+		t.Key = c.str(t.Key)
+		if t.APICount != nil {
+			n := *t.APICount
+			t.APICount = &n
+		}
+		return t
+	})
+	return k
+}
+
+func (c cleaner) block(b Block) Block { b.Key = c.str(b.Key); return b }
+
+func (c cleaner) nodes(s *NodesSection) *NodesSection {
+	if s == nil {
+		return nil
+	}
+	return &NodesSection{Nodes: cleanEach(s.Nodes, c.report)}
+}
+
+func (c cleaner) report(r NodeReport) NodeReport {
+	r.URL, r.Address, r.ID = c.str(r.URL), c.str(r.Address), c.str(r.ID)
+	r.Peers = cleanEach(r.Peers, func(p PeerNode) PeerNode {
+		p.ID, p.Address, p.State, p.RegisteredAt = c.str(p.ID), c.str(p.Address), c.str(p.State), cloneTime(p.RegisteredAt)
+		return p
+	})
+	counter := func(a APICounter) APICounter { a.Key = c.str(a.Key); return a }
+	r.Counters = cleanEach(r.Counters, counter)
+	r.Blocked = cleanEach(r.Blocked, counter)
+	if r.Limits != nil {
+		l := *r.Limits
+		r.Limits = &l
+	}
+	r.Errors = cleanKeys(r.Errors, c.str, c.msg)
+	return r
+}
+
+func (c cleaner) prometheus(s *PrometheusSection) *PrometheusSection {
+	if s == nil {
+		return nil
+	}
+	out := *s
+	out.Instances = cleanKeys(s.Instances, c.str, func(st InstanceStats) InstanceStats {
+		if st.Up != nil {
+			up := *st.Up
+			st.Up = &up
+		}
+		return st
+	})
+	out.QueryErrors = cleanKeys(s.QueryErrors, c.str, c.msg)
+	return &out
+}
+
+// violations cleans the subjects and messages of the invariants' verdict in
+// place: they are built from clean sections, so this only guards against a
+// check that quotes something raw.
+func (c cleaner) violations(vs []Violation) {
+	for i := range vs {
+		vs[i].Subject, vs[i].Message = c.str(vs[i].Subject), c.msg(vs[i].Message)
+	}
+}
+
+func (c cleaner) unknown(us []UnknownInvariant) {
+	for i := range us {
+		us[i].Reason = c.msg(us[i].Reason)
+	}
+}
+
+// cleanEach returns a new slice of f of every element of s, nil for nil: a
+// nil list means an endpoint said nothing, an empty one that it answered
+// with nothing.
+func cleanEach[T any](s []T, f func(T) T) []T {
+	if s == nil {
+		return nil
+	}
+	out := make([]T, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
+// cleanKeys returns a new map of m with its keys and values cleaned, nil
+// for nil. Two raw keys that read the same once clean keep the value of the
+// smaller raw key, so that the result does not depend on map order.
+func cleanKeys[V any](m map[string]V, key func(string) string, value func(V) V) map[string]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		ck := key(k)
+		if _, dup := out[ck]; !dup {
+			out[ck] = value(m[k])
+		}
+	}
+	return out
+}
