@@ -42,6 +42,18 @@ const maxRetries = 1
 // rediss://. The message shows the URL with its password redacted.
 var ErrInvalidURL = errors.New("invalid redis URL")
 
+// The kinds of failure errors of a Client may wrap, for errors.Is: Redis
+// refused the credentials (WRONGPASS, NOAUTH), the ACL refused a command
+// (NOPERM), the server's certificate did not verify, or the TLS handshake
+// failed otherwise (the server refused the client's certificate, or the
+// peer does not speak TLS).
+var (
+	ErrAuth         = errors.New("authentication failed")
+	ErrNoPermission = errors.New("not permitted by the ACL")
+	ErrTLSVerify    = errors.New("TLS verification of the server's certificate failed")
+	ErrTLSHandshake = errors.New("TLS handshake failed")
+)
+
 // ErrNoAddress is returned by New when neither a URL nor cluster addresses
 // are given.
 var ErrNoAddress = errors.New("no redis URL or cluster addresses")
@@ -58,6 +70,10 @@ type Options struct {
 	// ClusterAddrs are seed host:port addresses; when set, Redis is a Redis
 	// Cluster and every master is inspected.
 	ClusterAddrs []string
+	// Username, when set, is the ACL user to authenticate as; it overrides
+	// the URL's user. Without one, Redis takes the password as the
+	// default user's.
+	Username string
 	// Password, when set, overrides the URL's password (read from a file,
 	// for instance).
 	Password string
@@ -121,6 +137,9 @@ func New(opts Options) (*Client, error) {
 		return nil, ErrNoAddress
 	} else {
 		base = &goredis.Options{}
+	}
+	if o.Username != "" {
+		base.Username = o.Username
 	}
 	if o.Password != "" {
 		base.Password = o.Password
@@ -235,10 +254,15 @@ func (c *Client) servers(ctx context.Context) ([]*goredis.Client, error) {
 	return masters, nil
 }
 
-// wrap names the command and the server and removes the password from the
-// error text should any layer below have quoted it.
+// wrap names the command and the server, says in words what kind of
+// failure a refused login or TLS handshake is, and removes the password
+// from the error text should any layer below have quoted it.
 func (c *Client) wrap(op, endpoint string, err error) error {
-	err = fmt.Errorf("redis %s %s: %w", op, endpoint, err)
+	if kind := errorKind(err); kind != nil {
+		err = fmt.Errorf("redis %s %s: %w: %w", op, endpoint, kind, err)
+	} else {
+		err = fmt.Errorf("redis %s %s: %w", op, endpoint, err)
+	}
 	if c.password == "" || !strings.Contains(err.Error(), c.password) {
 		return err
 	}

@@ -226,6 +226,9 @@ func TestOverrides(t *testing.T) {
 	pipe.HSet(ctx, "ratelimit:limit:no-limit", "window_ms", "1000")
 	pipe.HSet(ctx, "ratelimit:limit:neg-window", "limit", "1", "window_ms", "-5")
 	pipe.HSet(ctx, "ratelimit:limit:float", "limit", "1.5")
+	pipe.HSet(ctx, "ratelimit:limit:zero-window", "limit", "1", "window_ms", "0")
+	pipe.HSet(ctx, "ratelimit:limit:neg-limit", "limit", "-1")
+	pipe.HSet(ctx, "ratelimit:limit:huge-limit", "limit", "9007199254740993")
 	pipe.Set(ctx, "ratelimit:limit:string", "5", 0)
 	pipe.ZAdd(ctx, "ratelimit:not-an-override", goredis.Z{Score: 1, Member: "1:1"})
 	if _, err := pipe.Exec(ctx); err != nil {
@@ -251,19 +254,22 @@ func TestOverrides(t *testing.T) {
 			t.Errorf("override %d = %+v, want %+v", i, got.Overrides[i], want[i])
 		}
 	}
-	if got.Malformed != 5 {
-		t.Errorf("Malformed = %d, want 5", got.Malformed)
+	if got.Malformed != 8 {
+		t.Errorf("Malformed = %d, want 8", got.Malformed)
 	}
 	var keys []string
 	for _, m := range got.MalformedSample {
 		keys = append(keys, m.Key+": "+m.Reason)
 	}
 	wantKeys := []string{
-		`bad-limit: limit "many": want a non-negative integer`,
-		`float: limit "1.5": want a non-negative integer`,
-		`neg-window: window_ms "-5": want a non-negative integer`,
+		`bad-limit: limit "many": want an integer from 0 to 2^53`,
+		`float: limit "1.5": want an integer from 0 to 2^53`,
+		`huge-limit: limit "9007199254740993": want an integer from 0 to 2^53`,
+		`neg-limit: limit "-1": want an integer from 0 to 2^53`,
+		`neg-window: window_ms "-5": want a positive integer of milliseconds`,
 		"no-limit: no limit field",
 		"string: not a hash",
+		`zero-window: window_ms "0": want a positive integer of milliseconds`,
 	}
 	if strings.Join(keys, "\n") != strings.Join(wantKeys, "\n") {
 		t.Errorf("MalformedSample =\n%s\nwant\n%s", strings.Join(keys, "\n"), strings.Join(wantKeys, "\n"))

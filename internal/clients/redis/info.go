@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -64,18 +65,50 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 		if i == 0 {
 			total.Version, total.Role = info.Version, info.Role
 		}
-		total.UsedMemory += info.UsedMemory
-		total.ConnectedClients += info.ConnectedClients
-		total.DBKeys += info.DBKeys
+		if err := total.add(info); err != nil {
+			return Info{}, c.wrap("INFO", s.Options().Addr, err)
+		}
 		total.Servers++
 	}
 	return total, nil
 }
 
+// add sums o's counts into i.
+func (i *Info) add(o Info) error {
+	var err error
+	if i.UsedMemory, err = addCount(i.UsedMemory, o.UsedMemory); err != nil {
+		return fmt.Errorf("used_memory: %w", err)
+	}
+	if i.ConnectedClients, err = addCount(i.ConnectedClients, o.ConnectedClients); err != nil {
+		return fmt.Errorf("connected_clients: %w", err)
+	}
+	if i.DBKeys, err = addCount(i.DBKeys, o.DBKeys); err != nil {
+		return fmt.Errorf("keyspace: %w", err)
+	}
+	return nil
+}
+
+// errOverflow is a sum of counts beyond int64: no server holds that much.
+var errOverflow = errors.New("sum of counts overflows int64")
+
+// addCount adds two non-negative counts.
+func addCount(a, b int64) (int64, error) {
+	if a > math.MaxInt64-b {
+		return 0, errOverflow
+	}
+	return a + b, nil
+}
+
+// maxInfoText bounds the version and role: both are a word, and they are
+// published as they are.
+const maxInfoText = 64
+
 // ParseInfo reads the fields of Info from the text of INFO. Lines may end
 // in CRLF or LF; unknown fields and sections are ignored and missing ones
-// stay zero. A known field with a malformed value is an error, and so is
-// text with none of the known fields.
+// stay zero. A known field with a malformed value is an error: a count
+// that is negative or not a decimal integer, keys that sum beyond int64,
+// a version or role that is not a short printable word. So is text with
+// none of the known fields.
 func ParseInfo(text string) (Info, error) {
 	var info Info
 	known := 0
@@ -91,17 +124,18 @@ func ParseInfo(text string) (Info, error) {
 		var err error
 		switch {
 		case name == "redis_version":
-			info.Version = value
+			info.Version, err = parseWord(value)
 		case name == "role":
-			info.Role = value
+			info.Role, err = parseWord(value)
 		case name == "used_memory":
 			info.UsedMemory, err = parseCount(value)
 		case name == "connected_clients":
 			info.ConnectedClients, err = parseCount(value)
 		case isDBName(name):
 			var keys int64
-			keys, err = parseKeyspace(value)
-			info.DBKeys += keys
+			if keys, err = parseKeyspace(value); err == nil {
+				info.DBKeys, err = addCount(info.DBKeys, keys)
+			}
 		default:
 			continue
 		}
@@ -116,10 +150,23 @@ func ParseInfo(text string) (Info, error) {
 	return info, nil
 }
 
+// parseWord accepts a short printable value without spaces.
+func parseWord(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if err := checkText(s, maxInfoText); err != nil {
+		return "", fmt.Errorf("%s: %w", quoteCut(s), err)
+	}
+	if strings.ContainsAny(s, " \t") {
+		return "", fmt.Errorf("%s: not one word", quoteCut(s))
+	}
+	return s, nil
+}
+
 func parseCount(s string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil {
-		return 0, err
+		// ParseInt's error quotes the whole value.
+		return 0, fmt.Errorf("%s: want a decimal integer", quoteCut(s))
 	}
 	if n < 0 {
 		return 0, fmt.Errorf("negative value %d", n)
@@ -149,5 +196,5 @@ func parseKeyspace(value string) (int64, error) {
 			return parseCount(n)
 		}
 	}
-	return 0, fmt.Errorf("no keys= in %q", value)
+	return 0, fmt.Errorf("no keys= in %s", quoteCut(value))
 }

@@ -72,6 +72,13 @@ func TestParseInfo(t *testing.T) {
 		{name: "negative clients", give: "connected_clients:-1\n", wantErr: "connected_clients"},
 		{name: "db without keys", give: "db0:expires=1\n", wantErr: "db0"},
 		{name: "db bad keys", give: "db0:keys=x,expires=1\n", wantErr: "db0"},
+		{name: "negative memory", give: "used_memory:-1048576\n", wantErr: "used_memory: negative value"},
+		{name: "memory beyond int64", give: "used_memory:9223372036854775808\n", wantErr: "used_memory"},
+		{name: "keys summing beyond int64", give: "db0:keys=9223372036854775807\ndb1:keys=1\n", wantErr: "db1: sum of counts overflows int64"},
+		{name: "version not printable", give: "redis_version:7.0\x00\x1b[2J\n", wantErr: "redis_version"},
+		{name: "version not UTF-8", give: "redis_version:\xff\xfe\n", wantErr: "redis_version"},
+		{name: "version too long", give: "redis_version:" + strings.Repeat("7", 65) + "\n", wantErr: "redis_version"},
+		{name: "role of two words", give: "role:master slave\n", wantErr: "role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -10,33 +11,41 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-
-	"github.com/observerd/observerd/internal/timestamp"
 )
 
 const (
-	// maxMalformedSamples bounds the malformed overrides described one by one.
-	maxMalformedSamples = 20
+	// MaxMalformedSamples bounds the malformed hashes described one by one.
+	MaxMalformedSamples = 20
 	// maxWindowMs keeps a window in milliseconds inside time.Duration.
 	maxWindowMs = math.MaxInt64 / int64(time.Millisecond)
+	// maxLimit is the largest limit the rate limiter's decision script can
+	// hold exactly: Lua numbers are doubles, so integers above 2^53 are
+	// rounded there and compared wrongly.
+	maxLimit = 1 << 53
 )
 
 // RegistryEntry is one {prefix}{id} hash of the node registry.
 type RegistryEntry struct {
 	ID      string
 	Address string
-	// RegisteredAt is nil when the field is absent or does not parse;
-	// RegisteredAtRaw keeps the text as written.
+	// RegisteredAt is nil when the field is absent, null, or withheld as
+	// bad data; RegisteredAtRaw keeps the text as written, its first
+	// maxRawBytes bytes as valid UTF-8.
 	RegisteredAt    *time.Time
 	RegisteredAtRaw string
 	// TTL is the time left before the entry expires, NoTTL if never.
 	TTL time.Duration
+	// Problems say which fields were withheld as bad data and why: an
+	// Address that is not host:port is left empty, a RegisteredAt that
+	// does not parse or cannot be true is left nil. Nil when there are
+	// none.
+	Problems []string
 }
 
 // readRegistry reads the registry hashes keys of one server, in pipelined
 // batches, unsorted. Entries that vanish while being read, or that are not
 // hashes, are left out.
-func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string) ([]RegistryEntry, error) {
+func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string, now time.Time, skipped *Skipped) ([]RegistryEntry, error) {
 	var out []RegistryEntry
 	for _, batch := range chunks(keys, c.batch) {
 		pipe := s.Pipeline()
@@ -65,19 +74,17 @@ func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix str
 			if !exists || len(fields) == 0 {
 				continue
 			}
-			out = append(out, c.registryEntry(strings.TrimPrefix(k, prefix), fields, ttl))
+			id := strings.TrimPrefix(k, prefix)
+			e, err := ParseRegistryEntry(id, fields, c.loc, now)
+			if err != nil {
+				skipped.add(quoteCut(id), err.Error())
+				continue
+			}
+			e.TTL = ttl
+			out = append(out, e)
 		}
 	}
 	return out, nil
-}
-
-func (c *Client) registryEntry(id string, fields map[string]string, ttl time.Duration) RegistryEntry {
-	e := RegistryEntry{ID: id, Address: fields["address"], RegisteredAtRaw: fields["registered_at"], TTL: ttl}
-	// Nodes write null as an empty or "None" value; neither is a time.
-	if t, err := timestamp.Parse(e.RegisteredAtRaw, c.loc); err == nil {
-		e.RegisteredAt = &t
-	}
-	return e
 }
 
 // Override is one {limitPrefix}{key} hash.
@@ -88,11 +95,14 @@ type Override struct {
 	Window time.Duration
 }
 
-// MalformedOverride is an override hash that could not be read.
-type MalformedOverride struct {
+// Malformed is a hash left out as bad data, and why.
+type Malformed struct {
 	Key    string
 	Reason string
 }
+
+// MalformedOverride is an override hash that could not be read.
+type MalformedOverride = Malformed
 
 // Overrides are the readable overrides, sorted by key, and what was wrong
 // with the others.
@@ -102,6 +112,20 @@ type Overrides struct {
 	// first few by key.
 	Malformed       int
 	MalformedSample []MalformedOverride
+}
+
+// Skipped counts the hashes left out as bad data; Sample describes the
+// first few, sorted by key.
+type Skipped struct {
+	Count  int
+	Sample []Malformed
+}
+
+func (s *Skipped) add(key, reason string) {
+	s.Count++
+	if len(s.Sample) < MaxMalformedSamples {
+		s.Sample = append(s.Sample, Malformed{Key: key, Reason: reason})
+	}
 }
 
 // readOverrides reads the override hashes keys of one server into out, in
@@ -126,7 +150,7 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 			case len(fields) == 0:
 				// Deleted between SCAN and HGETALL.
 			default:
-				o, err := parseOverride(key, fields)
+				o, err := ParseOverride(key, fields)
 				if err != nil {
 					out.malformed(key, err.Error())
 					continue
@@ -145,25 +169,32 @@ func (o *Overrides) sort() {
 
 func (o *Overrides) malformed(key, reason string) {
 	o.Malformed++
-	if len(o.MalformedSample) < maxMalformedSamples {
+	if len(o.MalformedSample) < MaxMalformedSamples {
 		o.MalformedSample = append(o.MalformedSample, MalformedOverride{Key: key, Reason: reason})
 	}
 }
 
-func parseOverride(key string, fields map[string]string) (Override, error) {
+// ParseOverride reads one override hash of key (without prefix): limit is
+// a decimal integer from 0 to 2^53, window_ms, when present and not empty,
+// one from 1 to the longest time.Duration in milliseconds. Anything else
+// is an error that says why, quoting at most a few dozen bytes of the
+// value.
+func ParseOverride(key string, fields map[string]string) (Override, error) {
 	raw, ok := fields["limit"]
 	if !ok {
-		return Override{}, fmt.Errorf("no limit field")
+		return Override{}, errors.New("no limit field")
 	}
-	limit, err := parseCount(raw)
-	if err != nil {
-		return Override{}, fmt.Errorf("limit %q: want a non-negative integer", raw)
+	limit, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || limit < 0 || limit > maxLimit {
+		return Override{}, fmt.Errorf("limit %s: want an integer from 0 to 2^53", quoteCut(raw))
 	}
 	o := Override{Key: key, Limit: limit}
 	if raw, ok := fields["window_ms"]; ok && raw != "" {
+		// A window of 0 counts nothing, so the key is never limited: it
+		// is not the absent window that means the default.
 		ms, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
-		if err != nil || ms < 0 || ms > maxWindowMs {
-			return Override{}, fmt.Errorf("window_ms %q: want a non-negative integer", raw)
+		if err != nil || ms <= 0 || ms > maxWindowMs {
+			return Override{}, fmt.Errorf("window_ms %s: want a positive integer of milliseconds", quoteCut(raw))
 		}
 		o.Window = time.Duration(ms) * time.Millisecond
 	}

@@ -81,12 +81,15 @@ type WalkStats struct {
 // WalkResult is what one pass read: the totals, the node registry sorted by
 // ID and the overrides sorted by key.
 type WalkResult struct {
-	Stats     WalkStats
-	Registry  []RegistryEntry
-	Overrides Overrides
-	counted   *keySet
-	seed      maphash.Seed
-	prefix    string
+	Stats    WalkStats
+	Registry []RegistryEntry
+	// RegistrySkipped are the registry hashes left out as bad data: their
+	// key names no usable node id.
+	RegistrySkipped Skipped
+	Overrides       Overrides
+	counted         *keySet
+	seed            maphash.Seed
+	prefix          string
 }
 
 // Counted reports whether the pass counted key (without prefix) as a
@@ -164,7 +167,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if err := wk.walkServer(ctx, s, clk); err != nil {
 			return nil, err
 		}
-		if err := wk.readSmallKeys(ctx, s, res); err != nil {
+		if err := wk.readSmallKeys(ctx, s, clk.now(), res); err != nil {
 			return nil, err
 		}
 	}
@@ -174,6 +177,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
 	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
 	res.Overrides.sort()
+	slices.SortFunc(res.RegistrySkipped.Sample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	return res, nil
 }
 
@@ -399,9 +403,9 @@ func (wk *walker) judgeSequenceKeys() {
 }
 
 // readSmallKeys reads the registry and override hashes one server's scan
-// found.
-func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, res *WalkResult) error {
-	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry[s])
+// found; now is the server's clock.
+func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, now time.Time, res *WalkResult) error {
+	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry[s], now, &res.RegistrySkipped)
 	if err != nil {
 		return err
 	}
