@@ -7,7 +7,7 @@ package prometheus
 
 import (
 	"context"
-	"encoding/base64"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,11 +15,17 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/observerd/observerd/internal/transport"
+
 	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds an answer's body when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 8 << 20
+
+// DefaultMaxHeaderBytes bounds the headers of an answer when Options
+// leaves MaxHeaderBytes zero (see package transport).
+const DefaultMaxHeaderBytes = transport.DefaultMaxHeaderBytes
 
 // DefaultTimeout bounds a query whose context has no deadline when
 // Options.Timeout is 0.
@@ -37,8 +43,23 @@ type Options struct {
 	// BearerToken is sent as "Authorization: Bearer ..."; it excludes
 	// basic auth.
 	BearerToken string
+	// PasswordFile holds the basic auth password of Username (surrounding
+	// white space trimmed). It is read for every query, so a rotated
+	// password is picked up. It excludes Password.
+	PasswordFile string
+	// BearerTokenFile holds the bearer token, read for every query like
+	// PasswordFile. It excludes BearerToken and basic auth.
+	BearerTokenFile string
+	// TLSConfig is the TLS configuration of the client's own transport for
+	// an https base URL (a private CA in RootCAs, a client certificate);
+	// nil means the system's roots. Ignored with an HTTPClient.
+	TLSConfig *tls.Config
 	// MaxBodyBytes bounds the answer's body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the answer's headers, as the own transport's
+	// MaxResponseHeaderBytes; DefaultMaxHeaderBytes when 0. Ignored with an
+	// HTTPClient.
+	MaxHeaderBytes int64
 	// Timeout bounds a query whose context has no deadline;
 	// DefaultTimeout when 0.
 	Timeout time.Duration
@@ -51,9 +72,7 @@ type Options struct {
 type Client struct {
 	queryURL *url.URL // no user info
 	endpoint string   // queryURL as text, for errors
-	username string
-	password string
-	token    string
+	auth     auth
 	maxBody  int64
 	timeout  time.Duration
 	http     *http.Client
@@ -80,20 +99,18 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if opts.MaxBodyBytes < 0 || opts.Timeout < 0 {
 		return nil, fmt.Errorf("prometheus: max body %d and timeout %s must not be negative", opts.MaxBodyBytes, opts.Timeout)
 	}
+	if opts.MaxHeaderBytes < 0 {
+		return nil, fmt.Errorf("prometheus: max header bytes %d must not be negative", opts.MaxHeaderBytes)
+	}
+	a, err := newAuth(opts, u)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus: base URL %s: %w", u.Redacted(), err)
+	}
 	c := &Client{
-		username: opts.Username,
-		password: opts.Password,
-		token:    opts.BearerToken,
-		maxBody:  opts.MaxBodyBytes,
-		timeout:  opts.Timeout,
-		http:     opts.HTTPClient,
-	}
-	if u.User != nil && c.username == "" && c.password == "" {
-		c.username = u.User.Username()
-		c.password, _ = u.User.Password()
-	}
-	if c.token != "" && (c.username != "" || c.password != "") {
-		return nil, fmt.Errorf("prometheus: base URL %s: basic auth and bearer token are exclusive", u.Redacted())
+		auth:    a,
+		maxBody: opts.MaxBodyBytes,
+		timeout: opts.Timeout,
+		http:    opts.HTTPClient,
 	}
 	u.User = nil
 	c.queryURL = u.JoinPath(queryPath)
@@ -105,10 +122,16 @@ func New(baseURL string, opts Options) (*Client, error) {
 		c.timeout = DefaultTimeout
 	}
 	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		c.http = &http.Client{Transport: transport.New(opts.MaxHeaderBytes, opts.TLSConfig)}
 		c.ownsHTTP = true
 	}
 	return c, nil
+}
+
+// String describes the client: its endpoint and how it authenticates,
+// never a secret.
+func (c *Client) String() string {
+	return fmt.Sprintf("prometheus client of %s (%s)", c.endpoint, c.auth)
 }
 
 // Endpoint is the query endpoint's URL, without credentials.
@@ -131,11 +154,11 @@ func (c *Client) Query(ctx context.Context, query string) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	body, status, err := c.get(ctx, c.queryParams(ctx, query))
+	body, status, scrub, err := c.get(ctx, c.queryParams(ctx, query))
 	if err != nil {
 		return Result{}, err
 	}
-	res, err := decodeResponse(body, status, c.scrub)
+	res, err := decodeResponse(body, status, scrub)
 	if err != nil {
 		return Result{}, fmt.Errorf("prometheus query %s: %w", c.endpoint, err)
 	}
@@ -157,45 +180,39 @@ func (c *Client) queryParams(ctx context.Context, query string) url.Values {
 	return v
 }
 
-// get sends GET queryURL?params and returns the bounded body and status.
-func (c *Client) get(ctx context.Context, params url.Values) ([]byte, int, error) {
+// get sends GET queryURL?params and returns the bounded body, the status
+// and what scrubs this query's credentials from the answer's text.
+func (c *Client) get(ctx context.Context, params url.Values) ([]byte, int, func(string) string, error) {
 	u := *c.queryURL
 	u.RawQuery = params.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, 0, fmt.Errorf("prometheus query %s: build request: %w", c.endpoint, err)
+		return nil, 0, nil, fmt.Errorf("prometheus query %s: build request: %w", c.endpoint, err)
 	}
 	req.Header.Set("Accept", "application/json")
-	switch {
-	case c.token != "":
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	case c.username != "" || c.password != "":
-		req.SetBasicAuth(c.username, c.password)
+	authz, secrets, err := c.auth.header()
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("prometheus query %s: %w", c.endpoint, err)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		// url.Error repeats the whole request URL with the query; the
 		// endpoint is enough, and the cause stays matchable.
-		return nil, 0, fmt.Errorf("prometheus query %s: %w", c.endpoint, redact.URLError(err))
+		return nil, 0, nil, fmt.Errorf("prometheus query %s: %w", c.endpoint, redact.URLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("prometheus query %s: read answer (%s): %w", c.endpoint, resp.Status, err)
+		return nil, 0, nil, fmt.Errorf("prometheus query %s: read answer (%s): %w", c.endpoint, resp.Status, err)
 	}
 	if int64(len(body)) > c.maxBody {
-		return nil, 0, fmt.Errorf("prometheus query %s: %w: answer (%s) exceeds %d bytes", c.endpoint, ErrBodyTooLarge, resp.Status, c.maxBody)
+		return nil, 0, nil, fmt.Errorf("prometheus query %s: %w: answer (%s) exceeds %d bytes", c.endpoint, ErrBodyTooLarge, resp.Status, c.maxBody)
 	}
-	return body, resp.StatusCode, nil
+	return body, resp.StatusCode, scrubber(secrets), nil
 }
 
-// scrub removes the credentials from text that comes from the peer, in
-// case Prometheus or a proxy in front of it echoes them back.
-func (c *Client) scrub(s string) string {
-	basic := ""
-	if c.password != "" {
-		// The Authorization header's form, should it be echoed.
-		basic = base64.StdEncoding.EncodeToString([]byte(c.username + ":" + c.password))
-	}
-	return redact.Secrets(s, c.password, c.token, basic)
-}
+// GoString is String, for %#v.
+func (c *Client) GoString() string { return c.String() }

@@ -28,10 +28,25 @@ var (
 	ErrUnexpectedStatus = errors.New("unexpected status")
 	// ErrBodyTooLarge is an answer longer than Options.MaxBodyBytes.
 	ErrBodyTooLarge = errors.New("answer too large")
+	// ErrBadAnswer is an answer that is not what the query API returns:
+	// not JSON, the wrong shape, or a value no sample has.
+	ErrBadAnswer = errors.New("bad answer")
 )
+
+// maxSampleTime bounds a sample's time in Unix seconds: the times a
+// time.Time holds in nanoseconds (until 2262). Prometheus writes the
+// evaluation time, so anything later, or before 1970, is garbage.
+const maxSampleTime = float64(math.MaxInt64 / int64(time.Second))
 
 // snippetLen bounds how much of an unexpected body goes into an error.
 const snippetLen = 128
+
+// maxMessageLen bounds the message of an APIError and of a warning: a
+// PromQL error is a line, and the text ends up in the snapshot and logs.
+const maxMessageLen = 1024
+
+// maxWarnings bounds the warnings kept from one answer.
+const maxWarnings = 16
 
 // Result is the answer to an instant query.
 type Result struct {
@@ -116,7 +131,10 @@ func (p *samplePair) UnmarshalJSON(b []byte) error {
 	// ParseFloat reads "NaN", "+Inf" and "-Inf" as Prometheus writes them.
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return fmt.Errorf("sample value %q: %w", s, err)
+		return fmt.Errorf("sample value %q: %w", cut(s, snippetLen), errors.Unwrap(err))
+	}
+	if !(ts >= 0 && ts <= maxSampleTime) {
+		return fmt.Errorf("sample time %g: want 0 to %g", ts, maxSampleTime)
 	}
 	p.time = time.UnixMilli(int64(math.Round(ts * 1000))).UTC()
 	p.value = v
@@ -129,46 +147,68 @@ func decodeResponse(body []byte, status int, scrub func(string) string) (Result,
 	var r response
 	jsonErr := json.Unmarshal(body, &r)
 	if jsonErr == nil && r.Status == "error" {
-		return Result{}, &APIError{StatusCode: status, Type: scrub(r.ErrorType), Message: scrub(r.Error)}
+		// Scrubbed before cut, so that a secret is never cut in half and
+		// shown in part.
+		return Result{}, &APIError{StatusCode: status, Type: cut(scrub(r.ErrorType), snippetLen), Message: cut(scrub(r.Error), maxMessageLen)}
 	}
 	if status < 200 || status > 299 {
 		return Result{}, fmt.Errorf("%w %d %s: %q", ErrUnexpectedStatus, status, http.StatusText(status), scrub(snippet(body)))
 	}
 	if jsonErr != nil {
-		return Result{}, fmt.Errorf("decode answer: %w", jsonErr)
+		return Result{}, fmt.Errorf("%w: decode answer: %w", ErrBadAnswer, jsonErr)
 	}
 	if r.Status != "success" {
-		return Result{}, fmt.Errorf("decode answer: status %q, want success or error", r.Status)
+		return Result{}, fmt.Errorf("%w: decode answer: status %q, want success or error", ErrBadAnswer, r.Status)
 	}
 	if r.Data == nil {
-		return Result{}, errors.New("decode answer: no data")
+		return Result{}, fmt.Errorf("%w: decode answer: no data", ErrBadAnswer)
 	}
-	res := Result{Type: r.Data.ResultType, Warnings: r.Warnings}
+	res := Result{Type: r.Data.ResultType, Warnings: warnings(r.Warnings, scrub)}
 	switch r.Data.ResultType {
 	case ResultVector:
 		var samples []vectorSample
 		if err := json.Unmarshal(r.Data.Result, &samples); err != nil {
-			return Result{}, fmt.Errorf("decode vector: %w", err)
+			return Result{}, fmt.Errorf("%w: decode vector: %w", ErrBadAnswer, err)
 		}
 		res.Vector = make([]Sample, 0, len(samples))
 		for i, s := range samples {
 			if s.Value == nil {
-				return Result{}, fmt.Errorf("decode vector: sample %d has no float value", i)
+				return Result{}, fmt.Errorf("%w: decode vector: sample %d has no float value", ErrBadAnswer, i)
 			}
 			res.Vector = append(res.Vector, Sample{Labels: s.Metric, Value: s.Value.value, Time: s.Value.time})
 		}
 	case ResultScalar:
 		var p samplePair
 		if err := json.Unmarshal(r.Data.Result, &p); err != nil {
-			return Result{}, fmt.Errorf("decode scalar: %w", err)
+			return Result{}, fmt.Errorf("%w: decode scalar: %w", ErrBadAnswer, err)
 		}
 		res.Scalar = Sample{Value: p.value, Time: p.time}
 	case "matrix", "string":
 		return Result{}, fmt.Errorf("%w %q: use an instant vector or scalar query", ErrUnsupportedResult, r.Data.ResultType)
 	default:
-		return Result{}, fmt.Errorf("%w %q", ErrUnsupportedResult, r.Data.ResultType)
+		return Result{}, fmt.Errorf("%w %q", ErrUnsupportedResult, cut(r.Data.ResultType, snippetLen))
 	}
 	return res, nil
+}
+
+// cut is s shortened to at most n bytes of valid UTF-8 plus "...".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
+// warnings are the first maxWarnings warnings, each cut short and scrubbed.
+func warnings(list []string, scrub func(string) string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	out := make([]string, 0, min(len(list), maxWarnings))
+	for _, w := range list[:min(len(list), maxWarnings)] {
+		out = append(out, cut(scrub(w), maxMessageLen))
+	}
+	return out
 }
 
 // snippet is the start of a body on one line, for an error message.

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/observerd/observerd/internal/timestamp"
 )
 
 // Endpoint paths of the node HTTP API, as used in errors and as the keys
@@ -59,131 +57,152 @@ func (h Health) Healthy() bool { return h.Status == StatusHealthy }
 // Health asks GET /health. Both status and node_id are required: a node
 // that cannot name itself cannot be told apart from its peers.
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	var w wireHealth
-	if err := c.get(ctx, PathHealth, &w); err != nil {
-		return Health{}, err
-	}
-	var f fields
-	h := Health{Status: need(&f, "status", w.Status), NodeID: need(&f, "node_id", w.NodeID)}
-	if err := f.err(); err != nil {
-		return Health{}, c.errorf(http.MethodGet, PathHealth, err)
-	}
-	return h, nil
+	return getAs(ctx, c, PathHealth, decodeHealth)
 }
 
 // Nodes asks GET /api/nodes: the nodes the answering node sees in the
 // registry. A registered_at that is null or absent is nil; one that is
-// neither RFC 3339 nor isoformat() fails the call.
+// neither RFC 3339 nor isoformat(), or outside 1970 to 2262, fails the call.
 func (c *Client) Nodes(ctx context.Context) ([]Peer, error) {
-	var w wireNodes
-	if err := c.get(ctx, PathNodes, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	list := need(&f, "nodes", w.Nodes)
-	peers := make([]Peer, 0, len(list))
-	for i, wp := range list {
-		p := Peer{
-			ID:      need(&f, fmt.Sprintf("nodes[%d].id", i), wp.ID),
-			Address: need(&f, fmt.Sprintf("nodes[%d].address", i), wp.Address),
-		}
-		if wp.State != nil {
-			p.State = *wp.State
-		}
-		if wp.RegisteredAt != nil && *wp.RegisteredAt != "" {
-			t, err := timestamp.Parse(*wp.RegisteredAt, c.loc)
-			if err != nil {
-				return nil, c.errorf(http.MethodGet, PathNodes, fmt.Errorf("%w: nodes[%d].registered_at: %w", ErrBadAnswer, i, err))
-			}
-			p.RegisteredAt = &t
-		}
-		peers = append(peers, p)
-	}
-	if err := f.err(); err != nil {
-		return nil, c.errorf(http.MethodGet, PathNodes, err)
-	}
-	return peers, nil
+	return getAs(ctx, c, PathNodes, func(body []byte) ([]Peer, error) { return decodeNodes(body, c.loc) })
 }
 
 // Counters asks GET /api/counters: a sample of at most 100 keys in Redis
 // SCAN order, keys without their prefix.
 func (c *Client) Counters(ctx context.Context) ([]Counter, error) {
-	var w wireCounters
-	if err := c.get(ctx, PathCounters, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	list := need(&f, "counters", w.Counters)
-	out := make([]Counter, 0, len(list))
-	for i, wc := range list {
-		out = append(out, Counter{
-			Key:       need(&f, fmt.Sprintf("counters[%d].key", i), wc.Key),
-			Count:     need(&f, fmt.Sprintf("counters[%d].count", i), wc.Count),
-			Limit:     need(&f, fmt.Sprintf("counters[%d].limit", i), wc.Limit),
-			Remaining: need(&f, fmt.Sprintf("counters[%d].remaining", i), wc.Remaining),
-		})
-	}
-	if err := f.err(); err != nil {
-		return nil, c.errorf(http.MethodGet, PathCounters, err)
-	}
-	return out, nil
+	return getAs(ctx, c, PathCounters, decodeCounters)
 }
 
 // Limits asks GET /api/limits: the node's default limit and window.
 func (c *Client) Limits(ctx context.Context) (*Limits, error) {
-	var w wireLimits
-	if err := c.get(ctx, PathLimits, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	limit := need(&f, "default_limit", w.DefaultLimit)
-	windowMs := need(&f, "default_window_ms", w.DefaultWindowMs)
-	if err := f.err(); err != nil {
-		return nil, c.errorf(http.MethodGet, PathLimits, err)
-	}
-	window, err := millis("default_window_ms", windowMs)
-	if err != nil {
-		return nil, c.errorf(http.MethodGet, PathLimits, err)
-	}
-	return &Limits{DefaultLimit: limit, DefaultWindow: window}, nil
+	return getAs(ctx, c, PathLimits, decodeLimits)
 }
 
 // Blocks asks GET /api/blocks: keys at or over the node's default limit
 // (quirk: per-key overrides are ignored). Remaining is derived as
 // max(0, limit - count), the contract's definition.
 func (c *Client) Blocks(ctx context.Context) ([]Counter, error) {
-	var w wireBlocks
-	if err := c.get(ctx, PathBlocks, &w); err != nil {
+	return getAs(ctx, c, PathBlocks, decodeBlocks)
+}
+
+// getAs asks GET path and decodes a 2xx answer with dec; a bad answer is
+// named by the node and the endpoint like any other error.
+func getAs[T any](ctx context.Context, c *Client, path string, dec func([]byte) (T, error)) (T, error) {
+	var zero T
+	a, err := c.do(ctx, call{method: http.MethodGet, path: path})
+	if err != nil {
+		return zero, err
+	}
+	v, err := dec(a.body)
+	if err != nil {
+		return zero, c.errorf(http.MethodGet, path, err)
+	}
+	return v, nil
+}
+
+// The decoders below are pure: a body in, a typed answer or ErrBadAnswer
+// out, naming the field and the value that was wrong.
+
+func decodeHealth(body []byte) (Health, error) {
+	var w wireHealth
+	if err := decode(body, &w); err != nil {
+		return Health{}, err
+	}
+	var f fields
+	h := Health{Status: need(&f, top("status"), w.Status), NodeID: f.text(top("node_id"), w.NodeID)}
+	if err := f.err(); err != nil {
+		return Health{}, err
+	}
+	return h, nil
+}
+
+func decodeNodes(body []byte, loc *time.Location) ([]Peer, error) {
+	var w wireNodes
+	if err := decode(body, &w); err != nil {
 		return nil, err
 	}
 	var f fields
-	list := need(&f, "blocked", w.Blocked)
+	list := need(&f, top("nodes"), w.Nodes)
+	peers := make([]Peer, 0, len(list))
+	for i, wp := range list {
+		p := Peer{
+			ID:           f.text(at("nodes", i, "id"), wp.ID),
+			Address:      f.text(at("nodes", i, "address"), wp.Address),
+			RegisteredAt: f.timestamp(at("nodes", i, "registered_at"), wp.RegisteredAt, loc),
+		}
+		if wp.State != nil {
+			p.State = *wp.State
+		}
+		peers = append(peers, p)
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return peers, nil
+}
+
+func decodeCounters(body []byte) ([]Counter, error) {
+	var w wireCounters
+	if err := decode(body, &w); err != nil {
+		return nil, err
+	}
+	var f fields
+	list := need(&f, top("counters"), w.Counters)
+	out := make([]Counter, 0, len(list))
+	for i, wc := range list {
+		c := Counter{
+			Key:       need(&f, at("counters", i, "key"), wc.Key),
+			Count:     f.int(at("counters", i, "count"), wc.Count, countSpan),
+			Limit:     f.int(at("counters", i, "limit"), wc.Limit, limitSpan),
+			Remaining: f.int(at("counters", i, "remaining"), wc.Remaining, limitSpan),
+		}
+		// remaining = max(0, limit - count) can never exceed the limit.
+		if wc.Remaining != nil && wc.Limit != nil {
+			f.inSpan(at("counters", i, "remaining"), c.Remaining, span{0, max(0, c.Limit)})
+		}
+		out = append(out, c)
+	}
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeLimits(body []byte) (*Limits, error) {
+	var w wireLimits
+	if err := decode(body, &w); err != nil {
+		return nil, err
+	}
+	var f fields
+	limit := f.int(top("default_limit"), w.DefaultLimit, limitSpan)
+	windowMs := f.int(top("default_window_ms"), w.DefaultWindowMs, windowMsSpan)
+	if err := f.err(); err != nil {
+		return nil, err
+	}
+	return &Limits{DefaultLimit: limit, DefaultWindow: millis(windowMs)}, nil
+}
+
+func decodeBlocks(body []byte) ([]Counter, error) {
+	var w wireBlocks
+	if err := decode(body, &w); err != nil {
+		return nil, err
+	}
+	var f fields
+	list := need(&f, top("blocked"), w.Blocked)
 	out := make([]Counter, 0, len(list))
 	for i, wb := range list {
 		b := Counter{
-			Key:   need(&f, fmt.Sprintf("blocked[%d].key", i), wb.Key),
-			Count: need(&f, fmt.Sprintf("blocked[%d].current_count", i), wb.CurrentCount),
-			Limit: need(&f, fmt.Sprintf("blocked[%d].limit", i), wb.Limit),
+			Key:   need(&f, at("blocked", i, "key"), wb.Key),
+			Count: f.int(at("blocked", i, "current_count"), wb.CurrentCount, countSpan),
+			Limit: f.int(at("blocked", i, "limit"), wb.Limit, limitSpan),
 		}
 		b.Remaining = max(0, b.Limit-b.Count)
 		out = append(out, b)
 	}
 	if err := f.err(); err != nil {
-		return nil, c.errorf(http.MethodGet, PathBlocks, err)
+		return nil, err
 	}
 	return out, nil
-}
-
-// get asks GET path and decodes a 2xx answer into v.
-func (c *Client) get(ctx context.Context, path string, v any) error {
-	a, err := c.do(ctx, call{method: http.MethodGet, path: path})
-	if err != nil {
-		return err
-	}
-	if err := decode(a.body, v); err != nil {
-		return c.errorf(http.MethodGet, path, err)
-	}
-	return nil
 }
 
 // errorf names the node and the endpoint in err.

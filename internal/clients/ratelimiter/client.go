@@ -1,12 +1,13 @@
-// Package ratelimiter is a client of the rate limiter node HTTP API (see
-// CONTRACT.md): typed answers, strict decoding that ignores unknown fields,
-// bounded bodies, deadlines from the context and errors that name the node
-// and the endpoint.
+// Package ratelimiter is a client of the rate limiter node HTTP API: typed
+// answers, strict decoding that ignores unknown fields, values checked for
+// plausibility, bounded bodies and headers, TLS, deadlines from the context
+// and errors that name the node and the endpoint.
 package ratelimiter
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,11 +18,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/transport"
+
 	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds the body of an answer when Options leaves it zero.
 const DefaultMaxBodyBytes = 4 << 20
+
+// DefaultMaxHeaderBytes bounds the headers of an answer when Options
+// leaves MaxHeaderBytes zero (see package transport).
+const DefaultMaxHeaderBytes = transport.DefaultMaxHeaderBytes
 
 // DefaultTimeout bounds one request when Options leaves Timeout zero.
 const DefaultTimeout = 10 * time.Second
@@ -46,6 +53,14 @@ type Options struct {
 	// MaxBodyBytes bounds the body read from one answer; 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the response headers of one answer, as
+	// http.Transport.MaxResponseHeaderBytes of the client's own transport;
+	// 0 means DefaultMaxHeaderBytes. Ignored with an HTTPClient.
+	MaxHeaderBytes int64
+	// TLSConfig is the TLS configuration of the client's own transport for
+	// https base URLs: a private CA in RootCAs, a client certificate for
+	// mutual TLS. Nil means the system's roots. Ignored with an HTTPClient.
+	TLSConfig *tls.Config
 	// Timeout bounds one request on top of the context's deadline; 0 means
 	// DefaultTimeout, a negative value means the context's deadline only.
 	Timeout time.Duration
@@ -102,6 +117,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("ratelimiter client: base URL %q: query and fragment not allowed", u.Redacted())
 	}
+	if opts.MaxHeaderBytes < 0 {
+		return nil, fmt.Errorf("ratelimiter client: max header bytes %d must not be negative", opts.MaxHeaderBytes)
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	c := &Client{
@@ -114,7 +132,10 @@ func New(baseURL string, opts Options) (*Client, error) {
 		loc:      opts.Location,
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: newTransport()}
+		t := transport.New(opts.MaxHeaderBytes, opts.TLSConfig)
+		// A poll asks a node several endpoints at once.
+		t.MaxIdleConnsPerHost = 8
+		c.hc = &http.Client{Transport: t}
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
@@ -126,15 +147,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 		c.loc = time.UTC
 	}
 	return c, nil
-}
-
-// newTransport is a private transport, so that closing a dropped node's
-// idle connections touches no other client.
-func newTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	// A poll asks a node several endpoints at once.
-	t.MaxIdleConnsPerHost = 8
-	return t
 }
 
 // HostPort is u's host:port, with the scheme's default port when u names none.

@@ -4,13 +4,52 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// maxMissingNamed bounds how many missing fields an error lists, so that a
-// list of a hundred broken entries still makes a short message.
-const maxMissingNamed = 5
+// maxProblemsNamed bounds how many problems an error lists, so that a list
+// of a hundred broken entries still makes a short message and a huge one
+// costs no memory beyond a counter.
+const maxProblemsNamed = 5
+
+// maxCount is the most members a Redis sorted set holds (2^32 - 1): a count
+// of requests in a window above it cannot come from the contract's layout.
+const maxCount = 1<<32 - 1
+
+// maxWindow bounds a plausible sliding window. A longer one is a unit
+// mistake rather than a setting: the default 60 s written in nanoseconds
+// reads as 694 days of milliseconds.
+const maxWindow = 366 * 24 * time.Hour
+
+// maxTimestampLen bounds a registered_at string: isoformat() with
+// microseconds and an offset is 32 bytes, and an error quotes the value.
+const maxTimestampLen = 64
+
+// Plausible timestamps are those a time.Time holds in Unix nanoseconds
+// (1970 to 2262): an earlier registration is a zero or garbage value, and
+// consumers compute ages in nanoseconds.
+var (
+	minTimestamp = time.Unix(0, 0).UTC()
+	maxTimestamp = time.Unix(0, math.MaxInt64).UTC()
+)
+
+// span is the plausible range of an integer field, inclusive.
+type span struct{ min, max int64 }
+
+var (
+	// countSpan is a number of requests in a window.
+	countSpan = span{0, maxCount}
+	// limitSpan is a limit or a remaining allowance. A huge limit is a
+	// legitimate "unlimited"; only a negative one is nonsense.
+	limitSpan = span{0, math.MaxInt64}
+	// windowMsSpan is a window in milliseconds: 0 would block nothing and
+	// count nothing, so no node runs with it.
+	windowMsSpan = span{1, maxWindow.Milliseconds()}
+	// retrySpan is a wait in seconds, never longer than a window.
+	retrySpan = span{0, int64(maxWindow / time.Second)}
+)
 
 // decode unmarshals an answer's body into v. Unknown fields are ignored (the
 // contract allows them); anything else that is not the expected JSON fails.
@@ -21,123 +60,123 @@ func decode(body []byte, v any) error {
 	return nil
 }
 
-// fields collects the required fields an answer lacks. Wire structs hold
-// pointers so that a missing field (or null) is told apart from a zero.
-type fields struct {
-	missing []string
+// name is a field's path in an answer, such as counters[3].count. It is
+// formatted only when a problem is reported, so that checking a long list
+// allocates nothing per entry.
+type name struct {
+	list  string // "" for a top-level field
+	index int
+	field string
 }
 
-// need returns *p, or records name as missing when p is nil.
-func need[T any](f *fields, name string, p *T) T {
+// top names a top-level field.
+func top(field string) name { return name{index: -1, field: field} }
+
+// at names a field of entry i of list.
+func at(list string, i int, field string) name { return name{list: list, index: i, field: field} }
+
+func (n name) String() string {
+	switch {
+	case n.list == "":
+		return n.field
+	case n.field == "":
+		return n.list + "[" + strconv.Itoa(n.index) + "]"
+	default:
+		return n.list + "[" + strconv.Itoa(n.index) + "]." + n.field
+	}
+}
+
+// fields collects what is wrong with an answer: required fields that are
+// missing (wire structs hold pointers so that a missing field or null is
+// told apart from a zero) and values no node can mean.
+type fields struct {
+	problems []string // the first maxProblemsNamed
+	n        int      // all of them
+}
+
+// report records a problem; text is called only while it will be shown.
+func (f *fields) report(text func() string) {
+	f.n++
+	if len(f.problems) < maxProblemsNamed {
+		f.problems = append(f.problems, text())
+	}
+}
+
+// need returns *p, or records n as missing when p is nil.
+func need[T any](f *fields, n name, p *T) T {
 	if p == nil {
-		f.missing = append(f.missing, name)
+		f.report(func() string { return n.String() + " missing" })
 		var zero T
 		return zero
 	}
 	return *p
 }
 
-// err reports the missing fields, if any.
-func (f *fields) err() error {
-	n := len(f.missing)
-	if n == 0 {
+// int returns the required *p, recording it when missing or outside s.
+func (f *fields) int(n name, p *int64, s span) int64 {
+	v := need(f, n, p)
+	if p != nil {
+		f.inSpan(n, v, s)
+	}
+	return v
+}
+
+// inSpan records v unless it lies in s.
+func (f *fields) inSpan(n name, v int64, s span) {
+	if v < s.min || v > s.max {
+		f.report(func() string { return fmt.Sprintf("%s = %d, want %s", n, v, s) })
+	}
+}
+
+func (s span) String() string {
+	if s.max == math.MaxInt64 {
+		return fmt.Sprintf("at least %d", s.min)
+	}
+	return fmt.Sprintf("%d to %d", s.min, s.max)
+}
+
+// text returns the required *p, recording it when missing or empty.
+func (f *fields) text(n name, p *string) string {
+	v := need(f, n, p)
+	if p != nil && v == "" {
+		f.report(func() string { return n.String() + " is empty" })
+	}
+	return v
+}
+
+// timestamp parses an optional registered_at; nil when null, absent or
+// empty (quirk: a node may not know when it registered).
+func (f *fields) timestamp(n name, p *string, loc *time.Location) *time.Time {
+	if p == nil || *p == "" {
 		return nil
 	}
-	names := f.missing
-	if n > maxMissingNamed {
-		names = names[:maxMissingNamed]
+	if len(*p) > maxTimestampLen {
+		f.report(func() string { return fmt.Sprintf("%s: %d bytes, longer than any timestamp", n, len(*p)) })
+		return nil
 	}
-	msg := strings.Join(names, ", ")
-	if n > maxMissingNamed {
-		msg += fmt.Sprintf(" and %d more", n-maxMissingNamed)
+	t, err := parseTimestamp(*p, loc)
+	if err != nil {
+		f.report(func() string { return n.String() + ": " + err.Error() })
+		return nil
 	}
-	return fmt.Errorf("%w: missing required field(s): %s", ErrBadAnswer, msg)
-}
-
-// millis converts a window in milliseconds, refusing values no window has.
-func millis(name string, ms int64) (time.Duration, error) {
-	if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
-		return 0, fmt.Errorf("%w: %s %d out of range", ErrBadAnswer, name, ms)
+	if t.Before(minTimestamp) || t.After(maxTimestamp) {
+		f.report(func() string { return fmt.Sprintf("%s = %s, want between 1970 and 2262", n, t.Format(time.RFC3339)) })
+		return nil
 	}
-	return time.Duration(ms) * time.Millisecond, nil
+	return &t
 }
 
-// seconds converts a whole number of seconds, refusing values out of range.
-func seconds(name string, s int64) (time.Duration, error) {
-	if s < 0 || s > math.MaxInt64/int64(time.Second) {
-		return 0, fmt.Errorf("%w: %s %d out of range", ErrBadAnswer, name, s)
+// err reports the problems, if any, as ErrBadAnswer.
+func (f *fields) err() error {
+	if f.n == 0 {
+		return nil
 	}
-	return time.Duration(s) * time.Second, nil
+	msg := strings.Join(f.problems, "; ")
+	if more := f.n - len(f.problems); more > 0 {
+		msg += fmt.Sprintf("; and %d more", more)
+	}
+	return fmt.Errorf("%w: %s", ErrBadAnswer, msg)
 }
 
-type wireHealth struct {
-	Status *string `json:"status"`
-	NodeID *string `json:"node_id"`
-}
-
-type wireNodes struct {
-	Nodes *[]wirePeer `json:"nodes"`
-}
-
-type wirePeer struct {
-	ID           *string `json:"id"`
-	Address      *string `json:"address"`
-	State        *string `json:"state"`
-	RegisteredAt *string `json:"registered_at"` // null or absent: unknown
-}
-
-type wireCounters struct {
-	Counters *[]wireCounter `json:"counters"`
-}
-
-type wireCounter struct {
-	Key       *string `json:"key"`
-	Count     *int64  `json:"count"`
-	Limit     *int64  `json:"limit"`
-	Remaining *int64  `json:"remaining"`
-}
-
-type wireLimits struct {
-	DefaultLimit    *int64 `json:"default_limit"`
-	DefaultWindowMs *int64 `json:"default_window_ms"`
-}
-
-type wireBlocks struct {
-	Blocked *[]wireBlock `json:"blocked"`
-}
-
-type wireBlock struct {
-	Key          *string `json:"key"`
-	CurrentCount *int64  `json:"current_count"`
-	Limit        *int64  `json:"limit"`
-}
-
-type wireCheckRequest struct {
-	Key      string `json:"key"`
-	Limit    *int64 `json:"limit,omitempty"`
-	WindowMs int64  `json:"window_ms,omitempty"`
-}
-
-type wireCheck struct {
-	Allowed           *bool  `json:"allowed"`
-	CurrentCount      *int64 `json:"current_count"`
-	Remaining         *int64 `json:"remaining"`
-	RetryAfterSeconds *int64 `json:"retry_after_seconds"`
-}
-
-type wireReset struct {
-	Key   *string `json:"key"`
-	Reset *bool   `json:"reset"`
-}
-
-type wireSetLimitRequest struct {
-	Limit    int64 `json:"limit"`
-	WindowMs int64 `json:"window_ms,omitempty"`
-}
-
-type wireLimitUpdate struct {
-	Key      *string `json:"key"`
-	Limit    *int64  `json:"limit"`
-	WindowMs *int64  `json:"window_ms"`
-	Updated  *bool   `json:"updated"`
-}
+// millis is a window in milliseconds that inSpan accepted.
+func millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -70,69 +70,59 @@ func (c *Client) Check(ctx context.Context, r CheckRequest) (CheckResult, error)
 	if err != nil {
 		return CheckResult{}, err
 	}
-	res, err := c.checkResult(a)
+	res, err := decodeCheck(a.status, a.header, a.body)
 	if err != nil {
 		return CheckResult{}, c.errorf(http.MethodPost, PathCheck, err)
 	}
 	return res, nil
 }
 
-func (c *Client) checkResult(a *answer) (CheckResult, error) {
+// decodeCheck decodes a /check answer of the given status and headers.
+func decodeCheck(status int, header http.Header, body []byte) (CheckResult, error) {
 	var w wireCheck
-	if err := decode(a.body, &w); err != nil {
+	if err := decode(body, &w); err != nil {
 		return CheckResult{}, err
 	}
 	var f fields
 	res := CheckResult{
-		Allowed:      need(&f, "allowed", w.Allowed),
-		CurrentCount: need(&f, "current_count", w.CurrentCount),
-		Remaining:    need(&f, "remaining", w.Remaining),
+		Allowed:      need(&f, top("allowed"), w.Allowed),
+		CurrentCount: f.int(top("current_count"), w.CurrentCount, countSpan),
+		Remaining:    f.int(top("remaining"), w.Remaining, limitSpan),
+	}
+	if w.RetryAfterSeconds != nil {
+		f.inSpan(top("retry_after_seconds"), *w.RetryAfterSeconds, retrySpan)
+		res.RetryAfter = time.Duration(*w.RetryAfterSeconds) * time.Second
+	}
+	res.HeaderLimit = headerInt(&f, header, "X-RateLimit-Limit", limitSpan)
+	res.HeaderRemaining = headerInt(&f, header, "X-RateLimit-Remaining", limitSpan)
+	if reset := headerInt(&f, header, "X-RateLimit-Reset", retrySpan); reset != nil {
+		d := time.Duration(*reset) * time.Second
+		res.HeaderReset = &d
 	}
 	if err := f.err(); err != nil {
 		return CheckResult{}, err
 	}
-	if res.Allowed != (a.status == http.StatusOK) {
-		return CheckResult{}, fmt.Errorf("%w: status %d with allowed=%t", ErrBadAnswer, a.status, res.Allowed)
-	}
-	if w.RetryAfterSeconds != nil {
-		d, err := seconds("retry_after_seconds", *w.RetryAfterSeconds)
-		if err != nil {
-			return CheckResult{}, err
-		}
-		res.RetryAfter = d
-	}
-	var err error
-	if res.HeaderLimit, err = headerInt(a.header, "X-RateLimit-Limit"); err != nil {
-		return CheckResult{}, err
-	}
-	if res.HeaderRemaining, err = headerInt(a.header, "X-RateLimit-Remaining"); err != nil {
-		return CheckResult{}, err
-	}
-	reset, err := headerInt(a.header, "X-RateLimit-Reset")
-	if err != nil {
-		return CheckResult{}, err
-	}
-	if reset != nil {
-		d, err := seconds("X-RateLimit-Reset", *reset)
-		if err != nil {
-			return CheckResult{}, err
-		}
-		res.HeaderReset = &d
+	if res.Allowed != (status == http.StatusOK) {
+		return CheckResult{}, fmt.Errorf("%w: status %d with allowed=%t", ErrBadAnswer, status, res.Allowed)
 	}
 	return res, nil
 }
 
-// headerInt reads an integer header; nil when absent.
-func headerInt(h http.Header, name string) (*int64, error) {
-	s := h.Get(name)
-	if s == "" {
-		return nil, nil
+// headerInt reads an optional integer header within s; nil when absent or
+// bad (and then recorded in f).
+func headerInt(f *fields, h http.Header, key string, s span) *int64 {
+	raw := h.Get(key)
+	if raw == "" {
+		return nil
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	n := name{index: -1, field: "header " + key}
+	v, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: header %s: %w", ErrBadAnswer, name, err)
+		f.report(func() string { return n.String() + ": " + err.Error() })
+		return nil
 	}
-	return &v, nil
+	f.inSpan(n, v, s)
+	return &v
 }
 
 // ResetCounter asks POST /api/counters/{key}/reset, which deletes the key's
@@ -146,13 +136,8 @@ func (c *Client) ResetCounter(ctx context.Context, key string) (ResetResult, err
 	if err != nil {
 		return ResetResult{}, err
 	}
-	var w wireReset
-	if err := decode(a.body, &w); err != nil {
-		return ResetResult{}, c.errorf(http.MethodPost, path, err)
-	}
-	var f fields
-	res := ResetResult{Key: need(&f, "key", w.Key), Reset: need(&f, "reset", w.Reset)}
-	if err := f.err(); err != nil {
+	res, err := decodeReset(a.body)
+	if err != nil {
 		return ResetResult{}, c.errorf(http.MethodPost, path, err)
 	}
 	return res, nil
@@ -176,32 +161,40 @@ func (c *Client) SetLimit(ctx context.Context, key string, limit int64, window t
 	if err != nil {
 		return LimitOverride{}, err
 	}
-	res, err := limitOverride(a.body)
+	res, err := decodeLimitOverride(a.body)
 	if err != nil {
 		return LimitOverride{}, c.errorf(http.MethodPut, path, err)
 	}
 	return res, nil
 }
 
-func limitOverride(body []byte) (LimitOverride, error) {
+func decodeReset(body []byte) (ResetResult, error) {
+	var w wireReset
+	if err := decode(body, &w); err != nil {
+		return ResetResult{}, err
+	}
+	var f fields
+	res := ResetResult{Key: need(&f, top("key"), w.Key), Reset: need(&f, top("reset"), w.Reset)}
+	if err := f.err(); err != nil {
+		return ResetResult{}, err
+	}
+	return res, nil
+}
+
+func decodeLimitOverride(body []byte) (LimitOverride, error) {
 	var w wireLimitUpdate
 	if err := decode(body, &w); err != nil {
 		return LimitOverride{}, err
 	}
 	var f fields
 	res := LimitOverride{
-		Key:     need(&f, "key", w.Key),
-		Limit:   need(&f, "limit", w.Limit),
-		Updated: need(&f, "updated", w.Updated),
+		Key:     need(&f, top("key"), w.Key),
+		Limit:   f.int(top("limit"), w.Limit, limitSpan),
+		Window:  millis(f.int(top("window_ms"), w.WindowMs, windowMsSpan)),
+		Updated: need(&f, top("updated"), w.Updated),
 	}
-	windowMs := need(&f, "window_ms", w.WindowMs)
 	if err := f.err(); err != nil {
 		return LimitOverride{}, err
 	}
-	window, err := millis("window_ms", windowMs)
-	if err != nil {
-		return LimitOverride{}, err
-	}
-	res.Window = window
 	return res, nil
 }

@@ -1,0 +1,112 @@
+package ratelimiter_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	client "github.com/observerd/observerd/internal/clients/ratelimiter"
+	"github.com/observerd/observerd/internal/ratelimiter"
+	"github.com/observerd/observerd/internal/testenv"
+)
+
+// startTLSReferenceNode serves the reference node's handler over TLS with a
+// certificate of ca, against a real redis-server, and returns its base URL.
+// With clientCAs set the node requires a client certificate they issued.
+func startTLSReferenceNode(t *testing.T, ca *testenv.CA, clientCAs *x509.CertPool) string {
+	t.Helper()
+	r := testenv.StartRedis(t)
+	cfg, err := ratelimiter.ParseConfig(nil)
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg.RedisURL = r.URL
+	cfg.NodeID = "node-tls"
+	rdb, err := ratelimiter.NewRedisClient(cfg)
+	if err != nil {
+		t.Fatalf("redis client: %v", err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() }) // after the server closed
+	node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("reference node: %v", err)
+	}
+	srv := httptest.NewUnstartedServer(node.Handler())
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node").TLS(t)}}
+	if clientCAs != nil {
+		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		srv.TLS.ClientCAs = clientCAs
+	}
+	// Refused handshakes are what the test provokes, not news.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestReferenceNodeTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	base := startTLSReferenceNode(t, ca, nil)
+	if !strings.HasPrefix(base, "https://") {
+		t.Fatalf("base URL %s is not https", base)
+	}
+
+	trusting := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}})
+	h, err := trusting.Health(t.Context())
+	if err != nil || !h.Healthy() || h.NodeID != "node-tls" {
+		t.Fatalf("Health() with the CA = %+v, %v; want healthy node-tls", h, err)
+	}
+	if _, err := trusting.Check(t.Context(), client.CheckRequest{Key: "tls:1"}); err != nil {
+		t.Fatalf("Check() with the CA: %v", err)
+	}
+	if counters, err := trusting.Counters(t.Context()); err != nil || len(counters) != 1 {
+		t.Errorf("Counters() with the CA = %+v, %v; want tls:1", counters, err)
+	}
+
+	untrusting := newRefClient(t, base, client.Options{})
+	_, err = untrusting.Health(t.Context())
+	var unknown x509.UnknownAuthorityError
+	var he *client.HTTPError
+	if !errors.As(err, &unknown) || errors.As(err, &he) {
+		t.Fatalf("Health() without the CA: %v, want an x509.UnknownAuthorityError", err)
+	}
+	if want := "GET " + base + client.PathHealth + ": tls: failed to verify certificate"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q does not start with %q", err, want)
+	}
+}
+
+func TestReferenceNodeMutualTLS(t *testing.T) {
+	ca := testenv.NewCA(t)
+	base := startTLSReferenceNode(t, ca, ca.Pool())
+
+	withCert := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{
+		RootCAs:      ca.Pool(),
+		Certificates: []tls.Certificate{ca.Client(t, "observerd").TLS(t)},
+	}})
+	if h, err := withCert.Health(t.Context()); err != nil || !h.Healthy() {
+		t.Fatalf("Health() with a client certificate = %+v, %v; want healthy", h, err)
+	}
+	withoutCert := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}})
+	if _, err := withoutCert.Health(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate required") {
+		t.Errorf("Health() without a client certificate: %v, want the node's certificate required alert", err)
+	}
+}
+
+func newRefClient(t *testing.T, base string, opts client.Options) *client.Client {
+	t.Helper()
+	opts.Timeout = 5 * time.Second
+	c, err := client.New(base, opts)
+	if err != nil {
+		t.Fatalf("New(%q): %v", base, err)
+	}
+	t.Cleanup(c.CloseIdleConnections)
+	return c
+}
