@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -19,14 +18,28 @@ type Config struct {
 	Sources    []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
 	CORSOrigin string   `env:"CORS_ORIGIN" help:"origin allowed to read /snapshot from a browser (Access-Control-Allow-Origin); empty: none"`
 
-	RatelimiterURLs     []string       `env:"RATELIMITER_URLS" envDefault:"http://localhost:8000" help:"rate limiter node base URLs, comma-separated"`
-	RatelimiterDiscover bool           `env:"RATELIMITER_DISCOVER" envDefault:"true" help:"also poll the nodes found in the Redis node registry, at http://{address}"`
-	NodeTimezone        *time.Location `env:"NODE_TIMEZONE" envDefault:"UTC" help:"time zone of registration timestamps that nodes write without an offset"`
-	NodeForgetAfter     time.Duration  `env:"NODE_FORGET_AFTER" envDefault:"10m" help:"how long a node that vanished stays listed (as down) after it was last seen"`
-	MaxResponseBytes    int64          `env:"MAX_RESPONSE_BYTES" envDefault:"4194304" help:"largest HTTP answer read from a node or Prometheus, in bytes"`
+	WebConfigFile     string `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
+	WebMaxConnections int    `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`
+	WebMaxRequests    int    `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
+
+	RatelimiterURLs           []string       `env:"RATELIMITER_URLS" envDefault:"http://localhost:8000" help:"rate limiter node base URLs, comma-separated"`
+	RatelimiterDiscover       bool           `env:"RATELIMITER_DISCOVER" envDefault:"true" help:"also poll the nodes found in the Redis node registry, at {scheme}://{address}"`
+	RatelimiterDiscoverScheme string         `env:"RATELIMITER_DISCOVER_SCHEME" envDefault:"http" help:"scheme of the nodes found in the registry: http, or https (checked against OBSERVERD_RATELIMITER_TLS_CA_FILE)"`
+	NodeTimezone              *time.Location `env:"NODE_TIMEZONE" envDefault:"UTC" help:"time zone of registration timestamps that nodes write without an offset"`
+	NodeForgetAfter           time.Duration  `env:"NODE_FORGET_AFTER" envDefault:"10m" help:"how long a node that vanished stays listed (as down) after it was last seen"`
+	MaxResponseBytes          int64          `env:"MAX_RESPONSE_BYTES" envDefault:"4194304" help:"largest HTTP answer read from a node or Prometheus, in bytes"`
+	MaxHeaderBytes            int64          `env:"MAX_RESPONSE_HEADER_BYTES" envDefault:"65536" help:"largest response header block read from a node or Prometheus, in bytes"`
+	MaxNameBytes              int            `env:"MAX_NAME_BYTES" envDefault:"256" help:"longest key name, node id or address kept in a snapshot, in bytes; a longer one is cut and marked with how many bytes were cut"`
+	RatelimiterCAFile         string         `env:"RATELIMITER_TLS_CA_FILE" help:"CA certificates (PEM) that the nodes' https:// certificates are checked against; empty: the system's"`
+	RatelimiterCertFile       string         `env:"RATELIMITER_TLS_CERT_FILE" help:"client certificate (PEM) shown to the nodes; with OBSERVERD_RATELIMITER_TLS_KEY_FILE"`
+	RatelimiterKeyFile        string         `env:"RATELIMITER_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_RATELIMITER_TLS_CERT_FILE"`
 
 	RedisURL          string   `env:"REDIS_URL" envDefault:"redis://localhost:6379" help:"Redis URL, redis:// or rediss://, password allowed in the URL"`
+	RedisUsername     string   `env:"REDIS_USERNAME" help:"Redis ACL user; overrides a user in the URL"`
 	RedisPasswordFile string   `env:"REDIS_PASSWORD_FILE" help:"file holding the Redis password; overrides a password in the URL"`
+	RedisCAFile       string   `env:"REDIS_TLS_CA_FILE" help:"CA certificates (PEM) that a rediss:// server's certificate is checked against; empty: the system's"`
+	RedisCertFile     string   `env:"REDIS_TLS_CERT_FILE" help:"client certificate (PEM) shown to a rediss:// server; with OBSERVERD_REDIS_TLS_KEY_FILE"`
+	RedisKeyFile      string   `env:"REDIS_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_REDIS_TLS_CERT_FILE"`
 	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS" help:"seed host:port list; when set, Redis is a Redis Cluster"`
 
 	InstanceID                string  `env:"INSTANCE_ID" help:"this observer's name among the sidecars of one cluster: the walk lease's holder and counters.walked_by; empty: host name and process id (in Kubernetes the host name is the pod name)"`
@@ -34,8 +47,16 @@ type Config struct {
 	RedisWalkURL              string  `env:"REDIS_WALK_URL" help:"Redis to walk the keyspace on (a replica, so that the walk costs the primary nothing), redis:// or rediss://; PING, INFO and the walk lease stay on OBSERVERD_REDIS_URL; empty: OBSERVERD_REDIS_URL"`
 	RedisWalkMaxKeysPerSecond float64 `env:"REDIS_WALK_MAX_KEYS_PER_SECOND" envDefault:"0" help:"pace of a keyspace walk in keys per second, to spread it over the poll interval where the rate limiter needs Redis to itself; a paced walk takes keys/pace seconds, so raise OBSERVERD_REDIS_POLL_TIMEOUT to match; 0: unlimited"`
 
-	PrometheusURL     string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
-	PrometheusJob     string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
+	PrometheusURL string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
+	PrometheusJob string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
+
+	PrometheusBearerTokenFile string `env:"PROMETHEUS_BEARER_TOKEN_FILE" help:"file holding a bearer token sent to Prometheus, read again on each query"`
+	PrometheusUsername        string `env:"PROMETHEUS_USERNAME" help:"basic auth user of Prometheus; with OBSERVERD_PROMETHEUS_PASSWORD_FILE"`
+	PrometheusPasswordFile    string `env:"PROMETHEUS_PASSWORD_FILE" help:"file holding the basic auth password of OBSERVERD_PROMETHEUS_USERNAME, read again on each query"`
+	PrometheusCAFile          string `env:"PROMETHEUS_TLS_CA_FILE" help:"CA certificates (PEM) that an https:// Prometheus's certificate is checked against; empty: the system's"`
+	PrometheusCertFile        string `env:"PROMETHEUS_TLS_CERT_FILE" help:"client certificate (PEM) shown to Prometheus; with OBSERVERD_PROMETHEUS_TLS_KEY_FILE"`
+	PrometheusKeyFile         string `env:"PROMETHEUS_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_PROMETHEUS_TLS_CERT_FILE"`
+
 	QueryP99          string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
 	QueryAllowed      string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`
 	QueryBlocked      string `env:"PROMETHEUS_QUERY_BLOCKED" help:"PromQL for per-node blocked checks per second, by instance; empty: built-in"`
@@ -89,16 +110,28 @@ type Invariants struct {
 const Prefix = "OBSERVERD_"
 
 // Load parses the configuration from environ (KEY=value strings) and
-// validates it. Errors name the variable.
+// validates it. It reports every problem at once, one per line, each
+// naming its variable: unknown variables first, then values that do not
+// parse, then values that parse but are not allowed.
 func Load(environ []string) (Config, error) {
+	vars := env.ToMap(environ)
+	p := unknownVars(vars)
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{
-		Environment: env.ToMap(environ),
+		Environment: vars,
 		Prefix:      Prefix,
 	})
+	unparsed := map[string]bool{}
 	if err != nil {
-		return Config{}, explain(err)
+		p = append(p, explain(err, unparsed)...)
 	}
-	if err := cfg.Validate(); err != nil {
+	for _, pr := range cfg.check() {
+		// A variable that did not parse holds its zero value: judging
+		// that would report it twice.
+		if !unparsed[pr.name] {
+			p = append(p, pr)
+		}
+	}
+	if err := p.err(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
@@ -118,23 +151,26 @@ func Default() Config {
 }
 
 // explain rewrites the parser's errors, which name Go fields, so that they
-// name the variables instead.
-func explain(err error) error {
+// name the variables instead, and marks each variable that did not parse
+// in unparsed.
+func explain(err error, unparsed map[string]bool) problems {
 	names := fieldVars()
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return fmt.Errorf("config: %w", err)
+		return problems{{msg: err.Error()}}
 	}
-	msgs := make([]string, 0, len(agg.Errors))
+	var p problems
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
-			msgs = append(msgs, fmt.Sprintf("%s: %v", names[pe.Name], pe.Err))
+			name := names[pe.Name]
+			unparsed[name] = true
+			p = append(p, problem{name: name, msg: pe.Err.Error()})
 			continue
 		}
-		msgs = append(msgs, e.Error())
+		p = append(p, problem{msg: e.Error()})
 	}
-	return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+	return p
 }
 
 // Var is one documented variable.
@@ -167,6 +203,7 @@ func Vars() []Var {
 	return out
 }
 
+// fieldVars maps each Go field name to its variable.
 func fieldVars() map[string]string {
 	m := map[string]string{}
 	for _, v := range Vars() {

@@ -68,7 +68,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		want string
 	}{
 		{give: "OBSERVERD_POLL_INTERVAL=soon", want: "OBSERVERD_POLL_INTERVAL"},
-		{give: "OBSERVERD_POLL_INTERVAL=0s", want: "OBSERVERD_POLL_INTERVAL: must be positive"},
+		{give: "OBSERVERD_POLL_INTERVAL=0s", want: "OBSERVERD_POLL_INTERVAL: must be at least 100ms, got 0s"},
 		{give: "OBSERVERD_TOP_KEYS=many", want: "OBSERVERD_TOP_KEYS"},
 		{give: "OBSERVERD_TOP_KEYS=-1", want: "OBSERVERD_TOP_KEYS: must be between"},
 		{give: "OBSERVERD_TOP_KEYS=0", want: "OBSERVERD_TOP_KEYS: must be between 1 and 1000"},
@@ -250,7 +250,7 @@ func TestLoadReportsEveryError(t *testing.T) {
 			want: []string{
 				`config: OBSERVERD_LOG_LEVEL: "loud" is not one of debug, info, warn, error`,
 				`OBSERVERD_SOURCES: source "redis" named twice`,
-				"OBSERVERD_POLL_TIMEOUT: must be positive, got -1s",
+				"OBSERVERD_POLL_TIMEOUT: must be at least 10ms, got -1s",
 				"OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got 0s",
 				"OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1",
 				"OBSERVERD_DEFAULT_LIMIT: must not be negative, got -1",
@@ -261,7 +261,7 @@ func TestLoadReportsEveryError(t *testing.T) {
 		},
 		{
 			name: "unparsable values",
-			sep:  "; ",
+			sep:  "\n",
 			give: []string{"OBSERVERD_TOP_KEYS=many", "OBSERVERD_RATELIMITER_DISCOVER=maybe", "OBSERVERD_POLL_INTERVAL=soon"},
 			want: []string{
 				`config: OBSERVERD_RATELIMITER_DISCOVER: strconv.ParseBool: parsing "maybe": invalid syntax`,

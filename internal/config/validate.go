@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/redact"
 	"github.com/observerd/observerd/internal/source"
 )
 
@@ -25,12 +26,38 @@ const StaleIntervals = 3
 // /api/counters cap) for fifty nodes.
 const KeysOfInterestLimit = 5000
 
-// problems collects the errors of Validate in the order they are found,
-// each naming its variable.
-type problems []error
+// problem is one bad setting: the variable (with its prefix; empty when
+// the problem is not one variable's) and what is wrong with it.
+type problem struct {
+	name string
+	msg  string
+}
+
+func (p problem) Error() string {
+	if p.name == "" {
+		return p.msg
+	}
+	return p.name + ": " + p.msg
+}
+
+// problems collects the problems of a configuration in the order they are
+// found.
+type problems []problem
 
 func (p *problems) add(name, format string, args ...any) {
-	*p = append(*p, fmt.Errorf("%s%s: %s", Prefix, name, fmt.Sprintf(format, args...)))
+	*p = append(*p, problem{name: Prefix + name, msg: fmt.Sprintf(format, args...)})
+}
+
+// err is every problem, one per line, or nil.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	errs := make([]error, len(p))
+	for i, pr := range p {
+		errs[i] = pr
+	}
+	return fmt.Errorf("config: %w", errors.Join(errs...))
 }
 
 // setting is one variable's name with its value, for the checks that apply
@@ -42,7 +69,10 @@ type setting[T any] struct {
 
 // Validate checks every value and reports every bad one at once, in the
 // order of the variables; each error names its variable.
-func (c Config) Validate() error {
+func (c Config) Validate() error { return c.check().err() }
+
+// check is every problem of c's values.
+func (c Config) check() problems {
 	var p problems
 	c.validateServing(&p)
 	c.validateSources(&p)
@@ -50,10 +80,9 @@ func (c Config) Validate() error {
 	c.validateDurations(&p)
 	c.validateThresholds(&p)
 	c.validateKeys(&p)
-	if len(p) > 0 {
-		return fmt.Errorf("config: %w", errors.Join(p...))
-	}
-	return nil
+	c.validateLimits(&p)
+	c.validateFiles(&p)
+	return p
 }
 
 func (c Config) validateServing(p *problems) {
@@ -94,6 +123,9 @@ func (c Config) validateEndpoints(p *problems) {
 	if c.Enabled(source.Ratelimiter) {
 		if len(c.RatelimiterURLs) == 0 && !(c.RatelimiterDiscover && c.Enabled(source.Redis)) {
 			p.add("RATELIMITER_URLS", "empty, and no discovery through Redis: no node to poll")
+		}
+		if c.RatelimiterDiscoverScheme != "http" && c.RatelimiterDiscoverScheme != "https" {
+			p.add("RATELIMITER_DISCOVER_SCHEME", "%q: want http or https", c.RatelimiterDiscoverScheme)
 		}
 		for _, u := range c.RatelimiterURLs {
 			if err := httpURL(u); err != nil {
@@ -163,21 +195,43 @@ func (c Config) LeaseTTL() time.Duration {
 	return 2*c.IntervalFor(source.Redis) + c.TimeoutFor(source.Redis)
 }
 
+// MinPollInterval and MinPollTimeout are the shortest poll interval and
+// poll deadline accepted: below them observerd would poll back to back,
+// costing its sources more than it tells.
+const (
+	MinPollInterval = 100 * time.Millisecond
+	MinPollTimeout  = 10 * time.Millisecond
+)
+
 func (c Config) validateDurations(p *problems) {
-	for _, s := range []setting[time.Duration]{
-		{"POLL_INTERVAL", c.PollInterval}, {"POLL_TIMEOUT", c.PollTimeout}, {"POLL_MAX_BACKOFF", c.PollMaxBackoff},
-		{"NODE_FORGET_AFTER", c.NodeForgetAfter}, {"DEFAULT_WINDOW", c.DefaultWindow},
-	} {
+	for _, s := range []setting[time.Duration]{{"NODE_FORGET_AFTER", c.NodeForgetAfter}, {"DEFAULT_WINDOW", c.DefaultWindow}} {
 		if s.value <= 0 {
 			p.add(s.name, "must be positive, got %s", s.value)
 		}
 	}
+	floors := []struct {
+		setting[time.Duration]
+		floor time.Duration
+		unset bool // 0 means "the default" and is allowed
+	}{
+		{setting[time.Duration]{"POLL_INTERVAL", c.PollInterval}, MinPollInterval, false},
+		{setting[time.Duration]{"POLL_TIMEOUT", c.PollTimeout}, MinPollTimeout, false},
+		{setting[time.Duration]{"POLL_MAX_BACKOFF", c.PollMaxBackoff}, MinPollInterval, false},
+		{setting[time.Duration]{"RATELIMITER_POLL_INTERVAL", c.RatelimiterInterval}, MinPollInterval, true},
+		{setting[time.Duration]{"REDIS_POLL_INTERVAL", c.RedisInterval}, MinPollInterval, true},
+		{setting[time.Duration]{"PROMETHEUS_POLL_INTERVAL", c.PrometheusInterval}, MinPollInterval, true},
+		{setting[time.Duration]{"RATELIMITER_POLL_TIMEOUT", c.RatelimiterTimeout}, MinPollTimeout, true},
+		{setting[time.Duration]{"REDIS_POLL_TIMEOUT", c.RedisTimeout}, MinPollTimeout, true},
+		{setting[time.Duration]{"PROMETHEUS_POLL_TIMEOUT", c.PrometheusTimeout}, MinPollTimeout, true},
+	}
+	for _, f := range floors {
+		if f.value < f.floor && !(f.unset && f.value == 0) {
+			p.add(f.name, "must be at least %s, got %s", f.floor, f.value)
+		}
+	}
 	inv := c.Invariants
 	for _, s := range []setting[time.Duration]{
-		{"RATELIMITER_POLL_INTERVAL", c.RatelimiterInterval}, {"REDIS_POLL_INTERVAL", c.RedisInterval},
-		{"PROMETHEUS_POLL_INTERVAL", c.PrometheusInterval},
-		{"RATELIMITER_POLL_TIMEOUT", c.RatelimiterTimeout}, {"REDIS_POLL_TIMEOUT", c.RedisTimeout},
-		{"PROMETHEUS_POLL_TIMEOUT", c.PrometheusTimeout}, {"STALE_AFTER", c.StaleAfter},
+		{"STALE_AFTER", c.StaleAfter},
 		{"NODE_DOWN_GRACE", inv.NodeDownGrace}, {"REDIS_DISCONNECTED_GRACE", inv.RedisDisconnectedGrace},
 		{"HIGH_LATENCY_GRACE", inv.HighLatencyGrace}, {"OVER_LIMIT_GRACE", inv.OverLimitGrace},
 		{"GHOST_ALLOWING_GRACE", inv.GhostAllowingGrace}, {"COUNTER_DRIFT_GRACE", inv.CounterDriftGrace},
@@ -287,10 +341,11 @@ func (c Config) StaleAfterBySource() map[string]time.Duration {
 func httpURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL", raw)
+		// The parse error quotes the raw URL, password and all.
+		return fmt.Errorf("%q is not a URL", redact.URL(raw))
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("%q is not an http:// or https:// URL with a host", u.Redacted())
+		return fmt.Errorf("%q is not an http:// or https:// URL with a host", redact.URL(raw))
 	}
 	return nil
 }
@@ -298,11 +353,10 @@ func httpURL(raw string) error {
 func redisURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		// The parse error may quote the raw URL, password and all.
-		return errors.New("not a URL")
+		return fmt.Errorf("%q is not a URL", redact.URL(raw))
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" || u.Host == "" {
-		return fmt.Errorf("%q is not a redis:// or rediss:// URL with a host", u.Redacted())
+		return fmt.Errorf("%q is not a redis:// or rediss:// URL with a host", redact.URL(raw))
 	}
 	return nil
 }

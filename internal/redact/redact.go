@@ -13,11 +13,14 @@ import (
 const Marker = "xxxxx"
 
 // URL returns raw with any password replaced by Marker. A URL that does
-// not parse loses everything between "://" and the last "@", where a
+// not parse, or has no "//" before its user information, loses
+// everything between "://" (or the start) and the last "@", where a
 // password would be.
 func URL(raw string) string {
 	u, err := url.Parse(raw)
-	if err == nil {
+	// Without "//" the user information parses as part of an opaque
+	// URL, "user:password@host", which URL.Redacted leaves as it is.
+	if err == nil && !strings.Contains(u.Opaque, "@") {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), Marker)
 			return u.String()

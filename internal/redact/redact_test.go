@@ -18,6 +18,10 @@ func TestURL(t *testing.T) {
 		{give: "redis://:p%40ss@host:1", want: "redis://:xxxxx@host:1"},
 		{give: "redis://:bad%zzpass@host:1", want: "redis://xxxxx@host:1"},
 		{give: "http://u:S3cret%zz@h:1", want: "http://xxxxx@h:1"},
+		{give: "http://u:S3cret@h:1/%zz", want: "http://xxxxx@h:1/%zz"},
+		// No "//": the user information parses as an opaque part.
+		{give: "u:S3cret@h:1", want: "xxxxx@h:1"},
+		{give: "mailto:sre@example.com", want: "xxxxx@example.com"},
 		{give: "::not a url", want: "::not a url"},
 		{give: "", want: ""},
 	}
