@@ -72,7 +72,7 @@ func serveOn(ctx context.Context, h http.Handler) (string, error) {
 		return "", err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = server.Serve(ctx, srv, ln, time.Second) }()
+	go func() { _ = server.Serve(ctx, srv, ln, server.ServeOptions{ShutdownTimeout: time.Second}) }()
 	return "http://" + ln.Addr().String(), nil
 }
 

@@ -108,7 +108,7 @@ func (n *Node) Run(ctx context.Context, ln net.Listener) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		err := server.Serve(gctx, srv, ln, shutdownTimeout)
+		err := server.Serve(gctx, srv, ln, server.ServeOptions{ShutdownTimeout: shutdownTimeout, Logger: n.log.Named("http")})
 		if err != nil && gctx.Err() != nil {
 			// Stopping: a slow graceful shutdown is not the node's failure.
 			n.log.Warn("graceful shutdown timed out, closed connections", zap.Error(err))

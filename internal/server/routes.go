@@ -28,7 +28,11 @@ type Config struct {
 	// CORSOrigin, when set, is sent as Access-Control-Allow-Origin on
 	// /snapshot.
 	CORSOrigin string
-	Version    string
+	// MaxRequests bounds the /snapshot and /metrics requests answered at
+	// once; past it they get 503 with Retry-After at once. /healthz,
+	// /readyz and / are never held back. 0: no bound.
+	MaxRequests int
+	Version     string
 	// Alive is nil while observerd makes progress; /healthz answers 503
 	// with its error otherwise. Nil means always alive.
 	Alive  func() error
@@ -51,14 +55,15 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return counted{c: c, serve: serve}
 	}
 
-	snap := count("/snapshot", newSnapshotHandler(cfg.Store, cfg.CORSOrigin).serve)
+	busy := newBusyLimit(cfg.MaxRequests)
+	snap := count("/snapshot", busy.wrap(newSnapshotHandler(cfg.Store, cfg.CORSOrigin).serve))
 	mux := http.NewServeMux()
 	mux.Handle(snapshotPattern, snap)
-	mux.Handle("GET /metrics", count("/metrics", withStatus(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", count("/metrics", busy.wrap(withStatus(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorLog:          zap.NewStdLog(cfg.Logger.Named("metrics")),
 		Timeout:           defaultMetricsTimeout,
-	}))))
+	})))))
 	mux.Handle("GET /healthz", count("/healthz", withStatus(handleHealthz(cfg.Alive))))
 	mux.Handle("GET /readyz", count("/readyz", withStatus(handleReadyz(cfg.Store, cfg.Enabled))))
 	mux.Handle("GET /{$}", count("/", withStatus(handleIndex(cfg.Version))))

@@ -4,33 +4,69 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/exporter-toolkit/web"
+	"go.uber.org/zap"
+	"go.uber.org/zap/exp/zapslog"
 )
 
+// ServeOptions are how Serve listens.
+type ServeOptions struct {
+	// WebConfigFile is a web configuration file in the Prometheus
+	// exporters' format (TLS, client certificates, basic auth users with
+	// bcrypt hashes, response headers), read again on each new
+	// connection. Empty: plain HTTP without authentication.
+	WebConfigFile string
+	// MaxConnections bounds the connections served at once; 0: no bound.
+	// See LimitListener.
+	MaxConnections int
+	// ShutdownTimeout bounds the graceful stop.
+	ShutdownTimeout time.Duration
+	Logger          *zap.Logger
+}
+
 // Serve serves srv on ln until ctx ends, then shuts srv down gracefully
-// within timeout; connections still open after it are closed. It returns
-// nil after a clean stop, and an error when serving failed or the
-// graceful shutdown ran out of time.
-func Serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+// within opts.ShutdownTimeout; connections still open after it are closed.
+// It returns nil after a clean stop, and an error when serving failed or
+// the graceful shutdown ran out of time.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOptions) error {
+	addr := ln.Addr()
+	if opts.MaxConnections > 0 {
+		ln = LimitListener(ln, opts.MaxConnections, func(full bool) {
+			// Under pressure idle keep-alive connections are closed and
+			// no more are kept, so that the slots go to new clients
+			// (a probe among them) instead of waiting for idle ones.
+			srv.SetKeepAlivesEnabled(!full)
+		})
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	path := opts.WebConfigFile
+	flags := &web.FlagConfig{WebConfigFile: &path}
+	slogger := slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName("observerd.web")))
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- web.Serve(ln, srv, flags, slogger) }()
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve http on %s: %w", ln.Addr(), err)
+		return fmt.Errorf("serve http on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
 	// ctx is done: shut down under a fresh deadline.
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
 	defer cancel()
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		_ = srv.Close()
-		err = fmt.Errorf("shut down http on %s within %s, then closed its connections: %w", ln.Addr(), timeout, err)
+		err = fmt.Errorf("shut down http on %s within %s, then closed its connections: %w", addr, opts.ShutdownTimeout, err)
 	}
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("serve http on %s: %w", ln.Addr(), serr))
+		err = errors.Join(err, fmt.Errorf("serve http on %s: %w", addr, serr))
 	}
 	return err
 }
