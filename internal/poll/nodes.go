@@ -35,6 +35,9 @@ type NodesConfig struct {
 	// registry (snapshot.Hints.RegistryAddrs); nil disables discovery. It
 	// is asked once per poll and must not block.
 	Discover snapshot.HintSource
+	// DiscoverScheme is the scheme of the discovered nodes' base URLs,
+	// http or https; empty means http.
+	DiscoverScheme string
 	// Client configures every node client (per-request timeout, body
 	// limit, HTTP client).
 	Client ratelimiter.Options
@@ -52,6 +55,7 @@ type NodesConfig struct {
 type NodesPoller struct {
 	opts        ratelimiter.Options
 	discover    snapshot.HintSource
+	scheme      string
 	concurrency int
 	log         *zap.Logger
 	configured  []*ratelimiter.Client
@@ -69,6 +73,7 @@ func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 	p := &NodesPoller{
 		opts:        cfg.Client,
 		discover:    cfg.Discover,
+		scheme:      cmp.Or(cfg.DiscoverScheme, "http"),
 		concurrency: cfg.Concurrency,
 		log:         cfg.Logger,
 		discovered:  make(map[string]*ratelimiter.Client),
@@ -180,7 +185,7 @@ func (p *NodesPoller) targets() []target {
 			continue
 		}
 		seen[key] = true
-		base := "http://" + addr
+		base := p.scheme + "://" + addr
 		c, err := p.discoveredClient(base, addr)
 		if err != nil {
 			out = append(out, target{address: addr, url: base, err: err})

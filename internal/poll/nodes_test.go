@@ -2,6 +2,7 @@ package poll
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"maps"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
+	"github.com/observerd/observerd/internal/testenv"
 )
 
 // apiNodeAnswers are a healthy node's answers, by path.
@@ -389,5 +391,25 @@ func TestNewNodesPoller(t *testing.T) {
 	want := time.Date(2026, 1, 27, 0, 48, 37, 123456000, time.UTC)
 	if len(got) != 1 || len(got[0].Peers) != 1 || !got[0].Peers[0].RegisteredAt.Equal(want) {
 		t.Errorf("Poll() = %+v, want a peer registered at %s", got, want)
+	}
+}
+
+// TestNodesPollerDiscoversHTTPSNodes: with DiscoverScheme https, a node
+// found in the registry is asked over TLS, trusting the client's CA.
+func TestNodesPollerDiscoversHTTPSNodes(t *testing.T) {
+	ca := testenv.NewCA(t)
+	srv := httptest.NewUnstartedServer(apiNodeHandler("node-tls", nil))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node").TLS(t)}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	p := newNodesPoller(t, NodesConfig{
+		Discover:       snapshot.HintsFunc(func() snapshot.Hints { return snapshot.Hints{RegistryAddrs: []string{addr}} }),
+		DiscoverScheme: "https",
+		Client:         ratelimiter.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}},
+	})
+	r := byAddress(pollNodes(t, p, 5*time.Second))[addr]
+	if r.URL != "https://"+addr || !r.Reachable {
+		t.Errorf("discovered node: URL %q, reachable %t, errors %v; want https://%s, reachable", r.URL, r.Reachable, r.Errors, addr)
 	}
 }

@@ -88,12 +88,12 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 	}
 	q := cfg.Queries
 	all := []promQuery{
-		{PromQueryCheckLatencyP99, q.P99, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.CheckLatencyP99 = seconds(v) })},
-		{PromQueryAllowedByInstance, q.AllowedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.AllowedPerSecond = v })},
-		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
-		{PromQueryAllowedTotal, q.AllowedTotal, total(func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
-		{PromQueryBlockedTotal, q.BlockedTotal, total(func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
-		{PromQueryUp, q.Up, perInstance(func(s *snapshot.InstanceStats, v snapshot.Float) {
+		{PromQueryCheckLatencyP99, q.P99, perInstance(promclient.LatencyRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.CheckLatencyP99 = seconds(v) })},
+		{PromQueryAllowedByInstance, q.AllowedByInstance, perInstance(promclient.RateRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.AllowedPerSecond = v })},
+		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(promclient.RateRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
+		{PromQueryAllowedTotal, q.AllowedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
+		{PromQueryBlockedTotal, q.BlockedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
+		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) {
 			up := v == 1
 			s.Up = &up
 		})},
@@ -156,10 +156,13 @@ func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 }
 
 // perInstance applies a vector answer to the instances by their instance
-// label. The answer is checked whole before anything is set, so that a
+// label, once every value is in rg. The answer is checked whole before anything is set, so that a
 // rejected answer leaves the section as it was.
-func perInstance(set func(*snapshot.InstanceStats, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
+func perInstance(rg promclient.Range, set func(*snapshot.InstanceStats, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
 	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
+		if err := res.Check(rg); err != nil {
+			return err
+		}
 		if res.Type != promclient.ResultVector {
 			return fmt.Errorf("answer is a %s, want a vector by %s", res.Type, instanceLabel)
 		}
@@ -181,10 +184,14 @@ func perInstance(set func(*snapshot.InstanceStats, snapshot.Float)) func(*snapsh
 	}
 }
 
-// total applies a cluster-wide answer: a scalar, or the sum of a vector.
+// total applies a cluster-wide answer: a scalar, or the sum of a vector,
+// once every value is in rg.
 // No series at all means Prometheus knows nothing: null, not zero.
-func total(set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
+func total(rg promclient.Range, set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
 	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
+		if err := res.Check(rg); err != nil {
+			return err
+		}
 		switch res.Type {
 		case promclient.ResultScalar:
 			set(sec, finite(res.Scalar.Value))

@@ -393,3 +393,46 @@ func sameFloat(got snapshot.Float, want float64) bool {
 	}
 	return float64(got) == want
 }
+
+// TestPrometheusPollerImplausibleAnswers: values no cluster can have are a
+// bad answer of their query, which sets nothing.
+func TestPrometheusPollerImplausibleAnswers(t *testing.T) {
+	vec := func(v string) string {
+		return `{"status":"success","data":{"resultType":"vector","result":[{"metric":{"instance":"a:1"},"value":[1,"` + v + `"]}]}}`
+	}
+	answers := map[string]string{
+		"p99":     vec("-0.5"),
+		"allowed": vec("1e308"),
+		"blocked": vec("-5"),
+		"atotal":  `{"status":"success","data":{"resultType":"scalar","result":[1,"-1"]}}`,
+		"btotal":  vec("1e300"),
+		// One plausible answer, so that the poll as a whole succeeds.
+		"up": vec("1"),
+	}
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(answers[r.URL.Query().Get("query")]))
+	}))
+	t.Cleanup(fake.Close)
+	poller := newPromPoller(t, newPromClient(t, fake.URL), Queries{
+		P99: "p99", AllowedByInstance: "allowed", BlockedByInstance: "blocked",
+		AllowedTotal: "atotal", BlockedTotal: "btotal", Up: "up",
+	})
+	sec, err := pollProm(t, poller)
+	if err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	for _, name := range []string{PromQueryCheckLatencyP99, PromQueryAllowedByInstance, PromQueryBlockedByInstance, PromQueryAllowedTotal, PromQueryBlockedTotal} {
+		if msg := sec.QueryErrors[name]; !strings.Contains(msg, "bad answer") {
+			t.Errorf("QueryErrors[%s] = %q, want a bad answer", name, msg)
+		}
+	}
+	if a := sec.Instances["a:1"]; a.CheckLatencyP99.Valid || a.AllowedPerSecond.Valid() || a.BlockedPerSecond.Valid() || a.Up == nil || !*a.Up {
+		t.Errorf("instance a:1 = %+v, want only up set", a)
+	}
+	if len(sec.QueryErrors) != 5 {
+		t.Errorf("QueryErrors = %v, want 5", sec.QueryErrors)
+	}
+	if sec.AllowedPerSecond.Valid() || sec.BlockedPerSecond.Valid() {
+		t.Errorf("totals = %v/%v, want null", float64(sec.AllowedPerSecond), float64(sec.BlockedPerSecond))
+	}
+}

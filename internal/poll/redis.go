@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,9 +59,10 @@ type RedisConfig struct {
 // RedisPoller reads Redis directly: server info, the node registry, the
 // overrides, and every counter key, judged by its own limit.
 type RedisPoller struct {
-	cfg           RedisConfig
-	lastMalformed atomic.Int64 // malformed overrides seen by the last poll, to log changes only
-	lease         *walkLease   // nil without Coordinate
+	cfg             RedisConfig
+	lastMalformed   atomic.Int64 // malformed overrides seen by the last poll, to log changes only
+	lastBadRegistry atomic.Int64 // registry entries with bad data seen by the last poll
+	lease           *walkLease   // nil without Coordinate
 
 	mu sync.Mutex
 	// known are the overrides of the last walk, this observer's or a
@@ -160,20 +162,43 @@ func (p *RedisPoller) Close(ctx context.Context) error {
 	return p.lease.release(ctx)
 }
 
-func (p *RedisPoller) logMalformed(ov redisclient.Overrides) {
-	n := int64(ov.Malformed)
-	if p.lastMalformed.Swap(n) == n {
+// logBadData logs the overrides and registry entries a walk left out or
+// withheld fields of as bad data, when their number changes.
+func (p *RedisPoller) logBadData(res *redisclient.WalkResult) {
+	ov := res.Overrides
+	p.logChange(&p.lastMalformed, "malformed overrides", int64(ov.Malformed), malformedSample(ov.MalformedSample))
+	sample := malformedSample(res.RegistrySkipped.Sample)
+	n := int64(res.RegistrySkipped.Count)
+	for _, e := range res.Registry {
+		if len(e.Problems) > 0 {
+			n++
+			if len(sample) < redisclient.MaxMalformedSamples {
+				sample = append(sample, e.ID+": "+strings.Join(e.Problems, "; "))
+			}
+		}
+	}
+	p.logChange(&p.lastBadRegistry, "registry entries with bad data", n, sample)
+}
+
+func malformedSample(ms []redisclient.Malformed) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Key + ": " + m.Reason
+	}
+	return out
+}
+
+// logChange logs n things of what at warn level when n differs from the
+// last poll's, and once at info level when they are gone.
+func (p *RedisPoller) logChange(last *atomic.Int64, what string, n int64, sample []string) {
+	if last.Swap(n) == n {
 		return
 	}
 	if n == 0 {
-		p.cfg.Logger.Info("malformed overrides gone")
+		p.cfg.Logger.Info(what + " gone")
 		return
 	}
-	keys := make([]string, len(ov.MalformedSample))
-	for i, m := range ov.MalformedSample {
-		keys[i] = m.Key + ": " + m.Reason
-	}
-	p.cfg.Logger.Warn("malformed overrides skipped", zap.Int64("count", n), zap.Strings("sample", keys))
+	p.cfg.Logger.Warn(what+" skipped", zap.Int64("count", n), zap.Strings("sample", sample))
 }
 
 // redisLimits resolves each key's own limit and window.

@@ -330,6 +330,10 @@ func TestRedisPollerDefaults(t *testing.T) {
 	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
 	t.Cleanup(func() { rc.Close() })
 	seedKeyspace(t, t.Context(), rc)
+	// Registry hashes with bad data: one names no node, one has an
+	// address that is not host:port.
+	rc.HSet(t.Context(), "ratelimiter:nodes:", "address", "10.0.0.9:8000")
+	rc.HSet(t.Context(), "ratelimiter:nodes:odd", "address", "http://h:80")
 	core, logs := observer.New(zap.InfoLevel)
 	p := newTestRedisPoller(t, RedisConfig{
 		Client: newRedisTestClient(t, srv.URL, nil),
@@ -356,6 +360,10 @@ func TestRedisPollerDefaults(t *testing.T) {
 	got := logs.FilterMessage("malformed overrides skipped").AllUntimed()
 	if len(got) != 1 || got[0].ContextMap()["count"] != int64(1) {
 		t.Errorf("malformed override logs = %+v, want one with count 1", got)
+	}
+	got = logs.FilterMessage("registry entries with bad data skipped").AllUntimed()
+	if len(got) != 1 || got[0].ContextMap()["count"] != int64(2) {
+		t.Errorf("bad registry logs = %+v, want one with count 2", got)
 	}
 }
 

@@ -48,7 +48,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			continue
 		}
 		p.remember(known)
-		p.logMalformed(res.Overrides)
+		p.logBadData(res)
 		p.cfg.Logger.Debug("keyspace walked",
 			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),
 			zap.Int64("vanished", res.Stats.Vanished), zap.Int64("scan_calls", res.Stats.ScanCalls),
