@@ -100,6 +100,7 @@ func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Con
 type app struct {
 	srcs *sources
 	srv  *http.Server
+	opts server.ServeOptions
 }
 
 // newApp wires every part from cfg.
@@ -117,6 +118,7 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		DefaultWindow:     cfg.DefaultWindow,
 		MaxKeysOfInterest: config.KeysOfInterestLimit,
 		NodeForgetAfter:   cfg.NodeForgetAfter,
+		MaxNameBytes:      cfg.MaxNameBytes,
 		Logger:            logger.Named("store"),
 		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
 			r := evaluator.Evaluate(health.Input(in))
@@ -137,7 +139,13 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		srcs.close()
 		return nil, err
 	}
-	return &app{srcs: srcs, srv: srv}, nil
+	opts := server.ServeOptions{
+		WebConfigFile:   cfg.WebConfigFile,
+		MaxConnections:  cfg.WebMaxConnections,
+		ShutdownTimeout: shutdownTimeout,
+		Logger:          logger.Named("http"),
+	}
+	return &app{srcs: srcs, srv: srv, opts: opts}, nil
 }
 
 // newHTTPServer registers the collectors on reg and returns the server of
@@ -152,13 +160,14 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 			KeepStale:     cfg.MetricsKeepStale,
 			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
 			Invariants:    health.Invariants(),
+			Logger:        logger.Named("exporter"),
 		})),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	h, err := server.NewHandler(server.Config{
-		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigin: cfg.CORSOrigin,
+		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigin: cfg.CORSOrigin, MaxRequests: cfg.WebMaxRequests,
 		Version: version, Alive: alive, Logger: logger.Named("http"),
 	})
 	if err != nil {
@@ -181,7 +190,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	for _, r := range a.srcs.runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
-	g.Go(func() error { return server.Serve(gctx, a.srv, ln, shutdownTimeout) })
+	g.Go(func() error { return server.Serve(gctx, a.srv, ln, a.opts) })
 	return g.Wait()
 }
 

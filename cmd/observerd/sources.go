@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
+	"github.com/observerd/observerd/internal/tlsfiles"
 )
 
 // sources are the enabled pollers, each in its runner, and what must be
@@ -82,15 +84,10 @@ func newSources(cfg config.Config, store *snapshot.Store, metrics *poll.Metrics,
 }
 
 func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Logger) (poll.Poller, func(), error) {
-	password := ""
-	if cfg.RedisPasswordFile != "" {
-		b, err := os.ReadFile(cfg.RedisPasswordFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("OBSERVERD_REDIS_PASSWORD_FILE: %w", err)
-		}
-		password = strings.TrimRight(string(b), "\r\n")
+	opts, err := redisOptions(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	opts := redisclient.Options{URL: cfg.RedisURL, ClusterAddrs: cfg.RedisClusterAddrs, Password: password, Location: cfg.NodeTimezone}
 	client, err := redisclient.New(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("OBSERVERD_REDIS_URL: %w", err)
@@ -138,16 +135,45 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 	}, nil
 }
 
+// redisOptions are the Redis client's options of cfg, with the password
+// and TLS files read.
+func redisOptions(cfg config.Config) (redisclient.Options, error) {
+	password := ""
+	if cfg.RedisPasswordFile != "" {
+		b, err := os.ReadFile(cfg.RedisPasswordFile)
+		if err != nil {
+			return redisclient.Options{}, fmt.Errorf("OBSERVERD_REDIS_PASSWORD_FILE: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	tlsCfg, err := sourceTLS("REDIS", tlsfiles.Files{CAFile: cfg.RedisCAFile, CertFile: cfg.RedisCertFile, KeyFile: cfg.RedisKeyFile})
+	if err != nil {
+		return redisclient.Options{}, err
+	}
+	return redisclient.Options{
+		URL: cfg.RedisURL, ClusterAddrs: cfg.RedisClusterAddrs, Location: cfg.NodeTimezone,
+		Username: cfg.RedisUsername, Password: password, TLSConfig: tlsCfg,
+	}, nil
+}
+
 func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Logger) (poll.Poller, func(), error) {
 	var discover snapshot.HintSource
 	if cfg.RatelimiterDiscover && cfg.Enabled(source.Redis) {
 		discover = hints
 	}
+	tlsCfg, err := sourceTLS("RATELIMITER", tlsfiles.Files{CAFile: cfg.RatelimiterCAFile, CertFile: cfg.RatelimiterCertFile, KeyFile: cfg.RatelimiterKeyFile})
+	if err != nil {
+		return nil, nil, err
+	}
 	p, err := poll.NewNodesPoller(poll.NodesConfig{
-		URLs:     cfg.RatelimiterURLs,
-		Discover: discover,
-		Client:   rlclient.Options{MaxBodyBytes: cfg.MaxResponseBytes, Timeout: -1, Location: cfg.NodeTimezone},
-		Logger:   logger,
+		URLs:           cfg.RatelimiterURLs,
+		Discover:       discover,
+		DiscoverScheme: cfg.RatelimiterDiscoverScheme,
+		Client: rlclient.Options{
+			MaxBodyBytes: cfg.MaxResponseBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, TLSConfig: tlsCfg,
+			Timeout: -1, Location: cfg.NodeTimezone,
+		},
+		Logger: logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OBSERVERD_RATELIMITER_URLS: %w", err)
@@ -156,7 +182,14 @@ func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 }
 
 func newPrometheusPoller(cfg config.Config, _ snapshot.HintSource, _ *zap.Logger) (poll.Poller, func(), error) {
-	client, err := promclient.New(cfg.PrometheusURL, promclient.Options{MaxBodyBytes: cfg.MaxResponseBytes})
+	tlsCfg, err := sourceTLS("PROMETHEUS", tlsfiles.Files{CAFile: cfg.PrometheusCAFile, CertFile: cfg.PrometheusCertFile, KeyFile: cfg.PrometheusKeyFile})
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := promclient.New(cfg.PrometheusURL, promclient.Options{
+		MaxBodyBytes: cfg.MaxResponseBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, TLSConfig: tlsCfg,
+		Username: cfg.PrometheusUsername, PasswordFile: cfg.PrometheusPasswordFile, BearerTokenFile: cfg.PrometheusBearerTokenFile,
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OBSERVERD_PROMETHEUS_URL: %w", err)
 	}
@@ -166,6 +199,19 @@ func newPrometheusPoller(cfg config.Config, _ snapshot.HintSource, _ *zap.Logger
 		return nil, nil, fmt.Errorf("prometheus source: %w", err)
 	}
 	return p, client.CloseIdleConnections, nil
+}
+
+// sourceTLS loads one source's TLS files, OBSERVERD_<src>_TLS_*; nil when
+// none is set, for the client's defaults.
+func sourceTLS(src string, f tlsfiles.Files) (*tls.Config, error) {
+	if f.IsZero() {
+		return nil, nil
+	}
+	c, err := f.Config()
+	if err != nil {
+		return nil, fmt.Errorf("OBSERVERD_%s_TLS_*: %w", src, err)
+	}
+	return c, nil
 }
 
 // queries are the built-in Prometheus queries with the configured ones in
