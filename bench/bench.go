@@ -9,13 +9,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/procs"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
 // bench is the state of one run.
 type bench struct {
 	s      settings
-	p      *procs
+	p      *procs.Group
 	t      *table
 	h      header
 	r      *benchRedis

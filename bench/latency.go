@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // maxInFlight bounds the open-loop client's requests in flight; a request
@@ -21,16 +23,16 @@ const maxInFlight = 512
 // startNode starts one bin/ratelimiterd on a free loopback port against
 // redisURL and waits until it answers /health. It returns the node's base
 // URL and its process.
-func startNode(ctx context.Context, p *procs, bin, redisURL string) (string, *child, error) {
+func startNode(ctx context.Context, p *procs.Group, bin, redisURL string) (string, *procs.Child, error) {
 	path := filepath.Join(bin, "ratelimiterd")
 	if _, err := exec.LookPath(path); err != nil {
 		return "", nil, fmt.Errorf("%s: run make build first: %w", path, err)
 	}
-	port, err := freePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		return "", nil, err
 	}
-	c, err := p.start("ratelimiterd", path, nil, []string{
+	c, err := p.Start("ratelimiterd", path, nil, []string{
 		"RATELIMITER_REDIS_URL=" + redisURL,
 		"RATELIMITER_NODE_ID=bench-node",
 		"RATELIMITER_NODE_HOST=127.0.0.1",
@@ -42,8 +44,8 @@ func startNode(ctx context.Context, p *procs, bin, redisURL string) (string, *ch
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 2 * time.Second}
-	err = waitFor(ctx, 30*time.Second, "ratelimiterd on "+url, func() error {
-		if err := c.alive(); err != nil {
+	err = procs.WaitFor(ctx, 30*time.Second, "ratelimiterd on "+url, func() error {
+		if err := c.Alive(); err != nil {
 			return err
 		}
 		return httpOK(ctx, client, url+"/health")

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // settings are the sizes and durations of one run.
@@ -130,8 +132,8 @@ func run(args []string) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	p := &procs{dir: dir}
-	defer p.stopAll()
+	p := procs.NewGroup(dir)
+	defer p.StopAll()
 	b := &bench{s: s, p: p, t: &table{}, h: header{started: time.Now(), cpu: cpuModel(), mode: mode(s)}}
 	if err := b.run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // observerOpts is how a group of observerd processes is configured. Zero
@@ -24,7 +26,7 @@ type observerOpts struct {
 
 // observer is one running bin/observerd.
 type observer struct {
-	proc *child
+	proc *procs.Child
 	url  string
 }
 
@@ -54,14 +56,14 @@ func (o observerOpts) env(redisURL string, n, port int) []string {
 
 // startObservers starts o.count observerd processes and waits until each
 // is ready (its first Redis poll succeeded).
-func startObservers(ctx context.Context, p *procs, bin, redisURL string, o observerOpts) ([]*observer, error) {
+func startObservers(ctx context.Context, p *procs.Group, bin, redisURL string, o observerOpts) ([]*observer, error) {
 	var obs []*observer
 	for n := 1; n <= o.count; n++ {
-		port, err := freePort()
+		port, err := procs.FreePort()
 		if err != nil {
 			return obs, err
 		}
-		c, err := p.start(fmt.Sprintf("observerd-%d", n), filepath.Join(bin, "observerd"), nil, o.env(redisURL, n, port))
+		c, err := p.Start(fmt.Sprintf("observerd-%d", n), filepath.Join(bin, "observerd"), nil, o.env(redisURL, n, port))
 		if err != nil {
 			return obs, err
 		}
@@ -69,8 +71,8 @@ func startObservers(ctx context.Context, p *procs, bin, redisURL string, o obser
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, ob := range obs {
-		err := waitFor(ctx, 2*time.Minute, ob.proc.name+" ready", func() error {
-			if err := ob.proc.alive(); err != nil {
+		err := procs.WaitFor(ctx, 2*time.Minute, ob.proc.Name()+" ready", func() error {
+			if err := ob.proc.Alive(); err != nil {
 				return err
 			}
 			return httpOK(ctx, client, ob.url+"/readyz")
@@ -86,7 +88,7 @@ func startObservers(ctx context.Context, p *procs, bin, redisURL string, o obser
 func stopObservers(obs []*observer) {
 	done := make(chan struct{}, len(obs))
 	for _, ob := range obs {
-		go func() { ob.proc.stop(); done <- struct{}{} }()
+		go func() { ob.proc.Stop(); done <- struct{}{} }()
 	}
 	for range obs {
 		<-done
@@ -124,8 +126,8 @@ func (ob *observer) polls(ctx context.Context) (int, error) {
 
 // waitPolls waits until the observer has finished at least n polls.
 func (ob *observer) waitPolls(ctx context.Context, n int, timeout time.Duration) error {
-	return waitFor(ctx, timeout, fmt.Sprintf("%d polls of %s", n, ob.proc.name), func() error {
-		if err := ob.proc.alive(); err != nil {
+	return procs.WaitFor(ctx, timeout, fmt.Sprintf("%d polls of %s", n, ob.proc.Name()), func() error {
+		if err := ob.proc.Alive(); err != nil {
 			return err
 		}
 		got, err := ob.polls(ctx)

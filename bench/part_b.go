@@ -78,7 +78,7 @@ func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (floa
 		strings.Join(parts, ", "), float64(stats["scan"].calls)/intervals, elapsed.Round(100*time.Millisecond))
 	var m memory
 	if mem {
-		if m, err = readMemory(obs[0].proc.cmd.Process.Pid); err != nil {
+		if m, err = readMemory(obs[0].proc.PID()); err != nil {
 			return 0, "", m, err
 		}
 	}
@@ -97,7 +97,7 @@ type latencyCase struct {
 func (b *bench) checkLatency(ctx context.Context, size int) {
 	node, proc, err := startNode(ctx, b.p, b.s.bin, b.r.url)
 	if proc != nil {
-		defer proc.stop()
+		defer proc.Stop()
 	}
 	if err != nil {
 		b.t.fail("b", "/check latency", fmtKeys(size), err)

@@ -50,5 +50,5 @@ func (b *bench) observerMemory(ctx context.Context, timeout time.Duration) (memo
 	if err := obs[0].waitPolls(ctx, 3, timeout); err != nil {
 		return memory{}, err
 	}
-	return readMemory(obs[0].proc.cmd.Process.Pid)
+	return readMemory(obs[0].proc.PID())
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/procs"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -18,7 +19,7 @@ type benchRedis struct {
 	addr     string
 	password string
 	url      string // with the password
-	proc     *child
+	proc     *procs.Child
 	rc       *goredis.Client
 	version  string
 }
@@ -28,12 +29,12 @@ type benchRedis struct {
 // A random password keeps out clients of other programs on the machine
 // that reach the port by chance (a test suite whose own Redis had it
 // before), which would change the keyspace under measurement.
-func startRedis(ctx context.Context, p *procs) (*benchRedis, error) {
+func startRedis(ctx context.Context, p *procs.Group) (*benchRedis, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server not found: run scripts/install-deps.sh (apt-get install redis-server): %w", err)
 	}
-	port, err := freePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -43,17 +44,17 @@ func startRedis(ctx context.Context, p *procs) (*benchRedis, error) {
 	}
 	r := &benchRedis{addr: fmt.Sprintf("127.0.0.1:%d", port), password: hex.EncodeToString(secret)}
 	r.url = "redis://:" + r.password + "@" + r.addr
-	c, err := p.start("redis", path, []string{
+	c, err := p.Start("redis", path, []string{
 		"--port", itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", p.dir, "--protected-mode", "no", "--daemonize", "no", "--requirepass", r.password,
+		"--dir", p.Dir(), "--protected-mode", "no", "--daemonize", "no", "--requirepass", r.password,
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	r.proc = c
 	r.rc = goredis.NewClient(&goredis.Options{Addr: r.addr, Password: r.password, Protocol: 2, DisableIdentity: true, ReadTimeout: time.Minute})
-	err = waitFor(ctx, 30*time.Second, "redis-server on "+r.addr, func() error {
-		if err := c.alive(); err != nil {
+	err = procs.WaitFor(ctx, 30*time.Second, "redis-server on "+r.addr, func() error {
+		if err := c.Alive(); err != nil {
 			return err
 		}
 		return r.owned(ctx)
@@ -73,7 +74,7 @@ func (r *benchRedis) owned(ctx context.Context) error {
 		return err
 	}
 	fields := infoFields(info)
-	if fields["process_id"] != itoa(r.proc.cmd.Process.Pid) {
+	if fields["process_id"] != itoa(r.proc.PID()) {
 		return fmt.Errorf("%s is answered by another redis-server (pid %s)", r.addr, fields["process_id"])
 	}
 	r.version = fields["redis_version"]

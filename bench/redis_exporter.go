@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // exporterBinaries are the names Debian's prometheus-redis-exporter and
@@ -24,7 +26,7 @@ type redisExporter struct {
 
 // startExporter starts redis_exporter with -check-keys 'ratelimit:*' on a
 // free loopback port. It reads Redis only when scraped.
-func startExporter(ctx context.Context, p *procs, r *benchRedis) (*redisExporter, error) {
+func startExporter(ctx context.Context, p *procs.Group, r *benchRedis) (*redisExporter, error) {
 	var path string
 	for _, name := range exporterBinaries {
 		if found, err := exec.LookPath(name); err == nil {
@@ -35,12 +37,12 @@ func startExporter(ctx context.Context, p *procs, r *benchRedis) (*redisExporter
 	if path == "" {
 		return nil, fmt.Errorf("redis_exporter not found: run scripts/install-deps.sh bench (Debian package prometheus-redis-exporter)")
 	}
-	port, err := freePort()
+	port, err := procs.FreePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	c, err := p.start("redis-exporter", path, []string{
+	c, err := p.Start("redis-exporter", path, []string{
 		"-redis.addr", "redis://" + r.addr, "-redis.password", r.password,
 		"-web.listen-address", addr, "-check-keys", keyPrefix + "*",
 	}, nil)
@@ -49,8 +51,8 @@ func startExporter(ctx context.Context, p *procs, r *benchRedis) (*redisExporter
 	}
 	e := &redisExporter{url: "http://" + addr, client: &http.Client{Timeout: 10 * time.Minute}}
 	e.version = commandVersion(ctx, path, "-version")
-	err = waitFor(ctx, 30*time.Second, "redis_exporter on "+addr, func() error {
-		if err := c.alive(); err != nil {
+	err = procs.WaitFor(ctx, 30*time.Second, "redis_exporter on "+addr, func() error {
+		if err := c.Alive(); err != nil {
 			return err
 		}
 		// The landing page, not /metrics: a scrape would walk the keys.
