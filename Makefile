@@ -7,7 +7,7 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help deps build test vet fmt-check lint run demo bench clean
+.PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ bench: deps ## micro-benchmarks and ratios, then the side-by-side table of bench
 	@echo; echo "ratios against each baseline (below 1 is better):"
 	@awk -f scripts/benchratio.awk bench.out
 	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+
+soak: deps build ## a real cluster under a loop of faults for 5 minutes (SOAK_ARGS='-duration 90s'); fails unless observerd stays flat and every read answers
+	$(GO) run ./soak -bin $(BIN) $(SOAK_ARGS)
+
+fuzz: ## every Fuzz target for FUZZTIME each (default 20s); a crash is kept in testdata/fuzz and replayed by make test
+	@scripts/fuzz.sh
 
 clean:
 	rm -rf $(BIN) bench.out
