@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -50,7 +51,7 @@ func benchSnapshot(b *testing.B, top, blocks int, gz bool) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	})
-	observerd, err := NewHandler(Config{Store: store, Registry: prometheus.NewRegistry(), Enabled: []string{source.Redis}, Logger: zap.NewNop()})
+	observerd, err := NewHandler(Config{Store: store, Registry: prometheus.NewRegistry(), Enabled: []string{source.Redis}, Logger: zap.NewNop(), MaxRequests: config.Default().WebMaxRequests})
 	if err != nil {
 		b.Fatal(err)
 	}
