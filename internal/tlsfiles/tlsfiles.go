@@ -4,12 +4,14 @@
 package tlsfiles
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
 
 // maxPEMBytes bounds a certificate or key file: a PEM chain of a few
@@ -33,7 +35,9 @@ func (f Files) IsZero() bool { return f == Files{} }
 
 // Config loads the files into a tls.Config, TLS 1.2 or later, with the
 // ServerName left empty so that every server is checked by the name it is
-// dialled by. Each error names the file, never its contents.
+// dialled by. The client certificate is read again whenever a server asks
+// for it, and a changed one is used from then on; the CA file is read
+// once. Each error names the file, never its contents.
 func (f Files) Config() (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if f.CAFile != "" {
@@ -55,21 +59,63 @@ func (f Files) Config() (*tls.Config, error) {
 	case f.KeyFile == "":
 		return nil, fmt.Errorf("certificate file %s given without a key file", f.CertFile)
 	}
-	certPEM, err := readPEM(f.CertFile)
+	kp := &keyPair{certFile: f.CertFile, keyFile: f.KeyFile}
+	if _, err := kp.load(); err != nil {
+		return nil, err
+	}
+	// Read again at each handshake that asks for it, so that a certificate
+	// renewed in place (a mounted Secret) is shown without a restart.
+	cfg.GetClientCertificate = kp.get
+	return cfg, nil
+}
+
+// keyPair is a client certificate read from its files, kept until the
+// files change.
+type keyPair struct {
+	certFile, keyFile string
+
+	mu      sync.Mutex
+	certPEM []byte
+	keyPEM  []byte
+	pair    *tls.Certificate
+}
+
+// load reads both files and parses them when they differ from the last
+// read; it returns the current pair.
+func (k *keyPair) load() (*tls.Certificate, error) {
+	certPEM, err := readPEM(k.certFile)
 	if err != nil {
 		return nil, err
 	}
-	keyPEM, err := readPEM(f.KeyFile)
+	keyPEM, err := readPEM(k.keyFile)
 	if err != nil {
 		return nil, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pair != nil && bytes.Equal(certPEM, k.certPEM) && bytes.Equal(keyPEM, k.keyPEM) {
+		return k.pair, nil
 	}
 	// X509KeyPair's errors say what is wrong, never the key's bytes.
 	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("certificate file %s with key file %s: %w", f.CertFile, f.KeyFile, err)
+		return nil, fmt.Errorf("certificate file %s with key file %s: %w", k.certFile, k.keyFile, err)
 	}
-	cfg.Certificates = []tls.Certificate{pair}
-	return cfg, nil
+	k.certPEM, k.keyPEM, k.pair = certPEM, keyPEM, &pair
+	return k.pair, nil
+}
+
+// get is tls.Config.GetClientCertificate. Files caught half written, or
+// gone, leave the last good pair in use; the next handshake reads them
+// again.
+func (k *keyPair) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	pair, err := k.load()
+	if err != nil {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.pair, nil
+	}
+	return pair, nil
 }
 
 var errTooLarge = errors.New("file too large")

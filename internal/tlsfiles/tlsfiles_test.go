@@ -1,6 +1,9 @@
 package tlsfiles
 
 import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,10 +28,10 @@ func TestConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Config: %v", err)
 	}
-	if cfg.RootCAs == nil || len(cfg.Certificates) != 1 || cfg.ServerName != "" {
-		t.Errorf("Config = roots %v, %d certificates, server name %q", cfg.RootCAs, len(cfg.Certificates), cfg.ServerName)
+	if cfg.RootCAs == nil || cfg.GetClientCertificate == nil || cfg.ServerName != "" {
+		t.Errorf("Config = roots %v, client certificate %t, server name %q", cfg.RootCAs, cfg.GetClientCertificate != nil, cfg.ServerName)
 	}
-	if none, err := (Files{}).Config(); err != nil || none.RootCAs != nil || len(none.Certificates) != 0 {
+	if none, err := (Files{}).Config(); err != nil || none.RootCAs != nil || none.GetClientCertificate != nil {
 		t.Errorf("Files{}.Config() = %+v, %v; want the system's roots and no certificate", none, err)
 	}
 	keyPEM, _ := os.ReadFile(client.KeyFile)
@@ -50,5 +53,66 @@ func TestConfig(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), strings.TrimSpace(string(keyPEM))[40:80]) {
 			t.Errorf("%+v: the error quotes the key: %v", tt.give, err)
 		}
+	}
+}
+
+// TestClientCertificateRenewedInPlace rewrites the certificate files
+// between two connections, as a renewed Secret does: the second connection
+// shows the new certificate, and files caught broken keep the last one.
+func TestClientCertificateRenewedInPlace(t *testing.T) {
+	ca := testenv.NewCA(t)
+	seen := make(chan string, 4)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.TLS.PeerCertificates[0].Subject.CommonName
+	}))
+	srv.TLS = &tls.Config{
+		Certificates: []tls.Certificate{ca.Server(t, "server").TLS(t)},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    ca.Pool(),
+	}
+	srv.StartTLS()
+	defer srv.Close()
+
+	dir := t.TempDir()
+	files := Files{CAFile: ca.CertFile, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
+	install := func(c testenv.Cert) {
+		for src, dst := range map[string]string{c.CertFile: files.CertFile, c.KeyFile: files.KeyFile} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	install(ca.Client(t, "alice"))
+	cfg, err := files.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	connect := func() string {
+		t.Helper()
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: cfg.Clone(), DisableKeepAlives: true}}
+		defer client.CloseIdleConnections()
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		resp.Body.Close()
+		return <-seen
+	}
+	if got := connect(); got != "alice" {
+		t.Errorf("first connection as %q, want alice", got)
+	}
+	install(ca.Client(t, "bob"))
+	if got := connect(); got != "bob" {
+		t.Errorf("after renewal as %q, want bob", got)
+	}
+	if err := os.WriteFile(files.KeyFile, []byte("half written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := connect(); got != "bob" {
+		t.Errorf("with a broken key file as %q, want the last good bob", got)
 	}
 }
