@@ -398,10 +398,7 @@ func TestNewNodesPoller(t *testing.T) {
 // found in the registry is asked over TLS, trusting the client's CA.
 func TestNodesPollerDiscoversHTTPSNodes(t *testing.T) {
 	ca := testenv.NewCA(t)
-	srv := httptest.NewUnstartedServer(apiNodeHandler("node-tls", nil))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node").TLS(t)}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := ca.ServeTLS(t, apiNodeHandler("node-tls", nil), false)
 	addr := strings.TrimPrefix(srv.URL, "https://")
 	p := newNodesPoller(t, NodesConfig{
 		Discover:       snapshot.HintsFunc(func() snapshot.Hints { return snapshot.Hints{RegistryAddrs: []string{addr}} }),

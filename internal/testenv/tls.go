@@ -8,8 +8,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -81,6 +85,24 @@ func (ca *CA) Pool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.cert)
 	return pool
+}
+
+// ServeTLS serves h over TLS on a loopback port, with a server certificate
+// ca issues, until the test ends. With clientCerts it requires a client
+// certificate that ca issued. Refused handshakes are not logged: tests
+// provoke them.
+func (ca *CA) ServeTLS(t testing.TB, h http.Handler, clientCerts bool) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "server").TLS(t)}}
+	if clientCerts {
+		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
+		srv.TLS.ClientCAs = ca.Pool()
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // TLS loads c as a certificate for a Go tls.Config.

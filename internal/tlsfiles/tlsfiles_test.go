@@ -1,9 +1,7 @@
 package tlsfiles
 
 import (
-	"crypto/tls"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,16 +60,9 @@ func TestConfig(t *testing.T) {
 func TestClientCertificateRenewedInPlace(t *testing.T) {
 	ca := testenv.NewCA(t)
 	seen := make(chan string, 4)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := ca.ServeTLS(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen <- r.TLS.PeerCertificates[0].Subject.CommonName
-	}))
-	srv.TLS = &tls.Config{
-		Certificates: []tls.Certificate{ca.Server(t, "server").TLS(t)},
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.Pool(),
-	}
-	srv.StartTLS()
-	defer srv.Close()
+	}), true)
 
 	dir := t.TempDir()
 	files := Files{CAFile: ca.CertFile, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}

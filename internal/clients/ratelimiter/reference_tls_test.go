@@ -4,24 +4,20 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	client "github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/ratelimiter"
+	"github.com/observerd/observerd/internal/ratelimiter/ratelimitertest"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
-// startTLSReferenceNode serves the reference node's handler over TLS with a
+// startTLSReferenceNode serves the reference node's API over TLS with a
 // certificate of ca, against a real redis-server, and returns its base URL.
-// With clientCAs set the node requires a client certificate they issued.
-func startTLSReferenceNode(t *testing.T, ca *testenv.CA, clientCAs *x509.CertPool) string {
+// With clientCerts the node requires a client certificate of ca.
+func startTLSReferenceNode(t *testing.T, ca *testenv.CA, clientCerts bool) string {
 	t.Helper()
 	r := testenv.StartRedis(t)
 	cfg, err := ratelimiter.ParseConfig(nil)
@@ -30,31 +26,13 @@ func startTLSReferenceNode(t *testing.T, ca *testenv.CA, clientCAs *x509.CertPoo
 	}
 	cfg.RedisURL = r.URL
 	cfg.NodeID = "node-tls"
-	rdb, err := ratelimiter.NewRedisClient(cfg)
-	if err != nil {
-		t.Fatalf("redis client: %v", err)
-	}
-	t.Cleanup(func() { _ = rdb.Close() }) // after the server closed
-	node, err := ratelimiter.New(cfg, rdb, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatalf("reference node: %v", err)
-	}
-	srv := httptest.NewUnstartedServer(node.Handler())
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node").TLS(t)}}
-	if clientCAs != nil {
-		srv.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-		srv.TLS.ClientCAs = clientCAs
-	}
-	// Refused handshakes are what the test provokes, not news.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return srv.URL
+	_, base := ratelimitertest.StartTLS(t, cfg, nil, ca, clientCerts)
+	return base
 }
 
 func TestReferenceNodeTLS(t *testing.T) {
 	ca := testenv.NewCA(t)
-	base := startTLSReferenceNode(t, ca, nil)
+	base := startTLSReferenceNode(t, ca, false)
 	if !strings.HasPrefix(base, "https://") {
 		t.Fatalf("base URL %s is not https", base)
 	}
@@ -85,7 +63,7 @@ func TestReferenceNodeTLS(t *testing.T) {
 
 func TestReferenceNodeMutualTLS(t *testing.T) {
 	ca := testenv.NewCA(t)
-	base := startTLSReferenceNode(t, ca, ca.Pool())
+	base := startTLSReferenceNode(t, ca, true)
 
 	withCert := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{
 		RootCAs:      ca.Pool(),
