@@ -3,7 +3,8 @@ package health
 import (
 	"fmt"
 	"time"
-	"unicode/utf8"
+
+	"github.com/observerd/observerd/internal/names"
 
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
@@ -114,9 +115,5 @@ func truncate(s string) string {
 	if len(s) <= maxReasonBytes {
 		return s
 	}
-	cut := maxReasonBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
+	return names.Prefix(s, maxReasonBytes) + "..."
 }

@@ -61,6 +61,18 @@ func Clean(s string, maxBytes int) string {
 	return b.String()
 }
 
+// Prefix is the longest prefix of s of at most n bytes that does not end
+// inside a UTF-8 sequence: s itself when it is short enough.
+func Prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 // unit is the length of the rune or invalid byte at the start of s, and
 // how many bytes it takes once escaped.
 func unit(s string) (in, out int) {

@@ -105,3 +105,24 @@ func BenchmarkClean(b *testing.B) {
 		})
 	}
 }
+
+func TestPrefix(t *testing.T) {
+	tests := []struct {
+		give string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exact", 5, "exact"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"},   // é is 2 bytes: not split
+		{"aéb", 3, "aé"}, // ends right after it
+		{"€uro", 2, ""},  // 3-byte rune at the start
+		{"", 0, ""},
+	}
+	for _, tt := range tests {
+		if got := Prefix(tt.give, tt.n); got != tt.want {
+			t.Errorf("Prefix(%q, %d) = %q, want %q", tt.give, tt.n, got, tt.want)
+		}
+	}
+}

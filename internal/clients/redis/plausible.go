@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/observerd/observerd/internal/names"
+
 	"github.com/observerd/observerd/internal/timestamp"
 )
 
@@ -22,7 +24,8 @@ const (
 	// a port.
 	maxAddressBytes = 253 + 2 + 1 + 5
 	// maxRawBytes bounds RegisteredAtRaw; isoformat() writes 32 at most.
-	maxRawBytes = 64
+	// It is names.MinMaxBytes, the least names.Clean cuts to.
+	maxRawBytes = names.MinMaxBytes
 	// maxQuoteBytes bounds the part of a bad value an error quotes.
 	maxQuoteBytes = 40
 	// maxRegisteredAhead is how far after Redis's clock a registration
@@ -50,9 +53,7 @@ func ParseRegistryEntry(id string, fields map[string]string, loc *time.Location,
 		e.Address = addr
 	}
 	raw, ok := fields["registered_at"]
-	// Made valid before the final cut: each invalid byte becomes the
-	// three of U+FFFD, so cutting only first could leave it over the bound.
-	e.RegisteredAtRaw = cut(strings.ToValidUTF8(cut(raw, maxRawBytes), "\uFFFD"), maxRawBytes)
+	e.RegisteredAtRaw = names.Clean(raw, maxRawBytes)
 	if !ok || isNull(raw) {
 		return e, nil
 	}
@@ -126,16 +127,5 @@ func quoteCut(s string) string {
 	if len(s) <= maxQuoteBytes {
 		return strconv.Quote(s)
 	}
-	return strconv.Quote(cut(s, maxQuoteBytes)) + fmt.Sprintf("... (%d bytes)", len(s))
-}
-
-// cut returns at most n bytes of s, not splitting a rune.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	return strconv.Quote(names.Prefix(s, maxQuoteBytes)) + fmt.Sprintf("... (%d bytes)", len(s))
 }

@@ -29,8 +29,8 @@ type RegistryEntry struct {
 	ID      string
 	Address string
 	// RegisteredAt is nil when the field is absent, null, or withheld as
-	// bad data; RegisteredAtRaw keeps the text as written, its first
-	// maxRawBytes bytes as valid UTF-8.
+	// bad data; RegisteredAtRaw keeps the text as written, cleaned as a
+	// published name is (names.Clean): at most maxRawBytes bytes.
 	RegisteredAt    *time.Time
 	RegisteredAtRaw string
 	// TTL is the time left before the entry expires, NoTTL if never.
