@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,49 +34,11 @@ const (
 	nodeHeartbeat  = 2 * time.Second
 )
 
-// binaries are the programs the soak runs.
-type binaries struct {
-	redis, prometheus                string // from PATH
-	observerd, ratelimiterd, loadgen string // from -bin
-}
-
-// lookBinaries finds redis-server and prometheus in PATH, as
-// scripts/install-deps.sh does, and observerd, ratelimiterd and loadgen in
-// bin; it names the command that installs or builds what is missing.
-func lookBinaries(bin string) (binaries, error) {
-	var b binaries
-	for _, p := range []struct {
-		dst          *string
-		name, debian string
-	}{{&b.redis, "redis-server", "redis-server"}, {&b.prometheus, "prometheus", "prometheus"}} {
-		path, err := exec.LookPath(p.name)
-		if err != nil {
-			return b, fmt.Errorf("%s not found in PATH: install it with `sudo apt-get install -y %s` (or make deps)", p.name, p.debian)
-		}
-		*p.dst = path
-	}
-	for _, p := range []struct {
-		dst  *string
-		name string
-	}{{&b.observerd, "observerd"}, {&b.ratelimiterd, "ratelimiterd"}, {&b.loadgen, "loadgen"}} {
-		// Absolute: the children work in the soak's temporary directory.
-		path, err := filepath.Abs(filepath.Join(bin, p.name))
-		if err != nil {
-			return b, err
-		}
-		if _, err := exec.LookPath(path); err != nil {
-			return b, fmt.Errorf("%s not built: run make build first (%w)", path, err)
-		}
-		*p.dst = path
-	}
-	return b, nil
-}
-
 // cluster is every part the soak runs, and what restarting each takes.
 type cluster struct {
 	ctx  context.Context
 	g    *procs.Group
-	bins binaries
+	bins procs.Programs
 	hc   *http.Client
 
 	redisPort int
@@ -104,7 +65,7 @@ func (n *node) url() string { return "http://127.0.0.1:" + strconv.Itoa(n.port) 
 
 // startCluster starts Redis, the nodes, Prometheus, the load and observerd,
 // each ready before the next.
-func startCluster(ctx context.Context, g *procs.Group, bins binaries) (*cluster, error) {
+func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs) (*cluster, error) {
 	c := &cluster{ctx: ctx, g: g, bins: bins, hc: &http.Client{Timeout: 5 * time.Second}}
 	ports, err := freePorts(6)
 	if err != nil {
@@ -148,7 +109,7 @@ func (c *cluster) redisAddr() string { return "127.0.0.1:" + strconv.Itoa(c.redi
 // startRedis starts redis-server without persistence on its port (again,
 // after stopRedis: empty) and waits until this very process answers.
 func (c *cluster) startRedis() error {
-	child, err := c.g.Start("redis", c.bins.redis, []string{
+	child, err := c.g.Start("redis", c.bins.Redis, []string{
 		"--port", strconv.Itoa(c.redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", c.g.Dir(), "--protected-mode", "no", "--daemonize", "no",
 	}, nil)
@@ -198,7 +159,7 @@ func (c *cluster) startNodes(ports []int) error {
 
 // startNode starts n (again) and waits for its /health.
 func (c *cluster) startNode(n *node) error {
-	child, err := c.g.Start(n.id, c.bins.ratelimiterd, nil, n.env)
+	child, err := c.g.Start(n.id, c.bins.Ratelimiterd, nil, n.env)
 	if err != nil {
 		return err
 	}
@@ -235,7 +196,7 @@ func (c *cluster) configurePrometheus(port int) error {
 // startPrometheus starts Prometheus (again, on its database) and waits
 // until it is ready.
 func (c *cluster) startPrometheus() error {
-	child, err := c.g.Start("prometheus", c.bins.prometheus, c.promArgs, nil)
+	child, err := c.g.Start("prometheus", c.bins.Prometheus, c.promArgs, nil)
 	if err != nil {
 		return err
 	}
@@ -250,7 +211,7 @@ func (c *cluster) startLoad() error {
 	for i, n := range c.nodes {
 		urls[i] = n.url()
 	}
-	_, err := c.g.Start("loadgen", c.bins.loadgen, []string{
+	_, err := c.g.Start("loadgen", c.bins.Loadgen, []string{
 		"-targets", strings.Join(urls, ","), "-rate", "30", "-keys", "50",
 		"-hot-share", "0.3", "-hot-keys", "3", "-key-prefix", "soak-",
 	}, nil)
@@ -261,7 +222,7 @@ func (c *cluster) startLoad() error {
 // others come from the registry) and waits until it is ready.
 func (c *cluster) startObserverd(port int) error {
 	c.obsURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	child, err := c.g.Start("observerd", c.bins.observerd, nil, []string{
+	child, err := c.g.Start("observerd", c.bins.Observerd, nil, []string{
 		"OBSERVERD_LISTEN_ADDR=127.0.0.1:" + strconv.Itoa(port),
 		"OBSERVERD_RATELIMITER_URLS=" + c.nodes[0].url(),
 		"OBSERVERD_REDIS_URL=redis://" + c.redisAddr(),

@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	bins, err := lookBinaries(s.bin)
+	bins, err := procs.FindPrograms(s.bin)
 	if err != nil {
 		return err
 	}

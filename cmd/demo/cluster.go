@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // startTimeout bounds how long one program may take to become ready.
@@ -24,8 +26,8 @@ type demoCluster struct {
 // starter holds what every step of startCluster needs.
 type starter struct {
 	ctx  context.Context
-	ps   *procs
-	bins binaries
+	ps   *children
+	bins procs.Programs
 	dir  string
 	log  io.Writer
 }
@@ -37,7 +39,7 @@ func (s *starter) ready(pr *proc, cond func(context.Context) error) error {
 
 // startCluster starts, in order and each ready before the next, Redis, the
 // nodes, Prometheus, the load and observerd.
-func startCluster(ctx context.Context, ps *procs, bins binaries, dir string, log io.Writer) (*demoCluster, error) {
+func startCluster(ctx context.Context, ps *children, bins procs.Programs, dir string, log io.Writer) (*demoCluster, error) {
 	s := &starter{ctx: ctx, ps: ps, bins: bins, dir: dir, log: log}
 	redisAddr, err := s.startRedis()
 	if err != nil {
@@ -88,7 +90,7 @@ func (s *starter) startRedis() (string, error) {
 		return "", err
 	}
 	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	pr, err := s.ps.start("redis", s.bins.redis, []string{
+	pr, err := s.ps.start("redis", s.bins.Redis, []string{
 		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no",
 	}, nil)
@@ -125,7 +127,7 @@ func (s *starter) startNode(i int, redisAddr string) (string, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(p)
 	id := "node-" + strconv.Itoa(i)
-	pr, err := s.ps.start(id, s.bins.ratelimiterd, nil, []string{
+	pr, err := s.ps.start(id, s.bins.Ratelimiterd, nil, []string{
 		"RATELIMITER_REDIS_URL=redis://" + redisAddr,
 		"RATELIMITER_NODE_ID=" + id,
 		"RATELIMITER_NODE_HOST=127.0.0.1",
@@ -155,7 +157,7 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 	if err := os.WriteFile(promConf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
 		return "", err
 	}
-	pr, err := s.ps.start("prometheus", s.bins.prometheus, []string{
+	pr, err := s.ps.start("prometheus", s.bins.Prometheus, []string{
 		"--config.file=" + promConf,
 		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus-data"),
 		"--web.listen-address=" + promAddr,
@@ -175,13 +177,13 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 // hot keys and bursts, and short-lived keys as real clients make them.
 func (s *starter) startLoad(nodes []string) error {
 	targets := strings.Join(nodes, ",")
-	if _, err := s.ps.start("loadgen", s.bins.loadgen, []string{
+	if _, err := s.ps.start("loadgen", s.bins.Loadgen, []string{
 		"-targets", targets, "-rate", "40", "-hot-share", "0.5", "-hot-keys", "3",
 		"-keys", "100", "-burst-every", "15s", "-burst-size", "60", "-key-prefix", "user-",
 	}, nil); err != nil {
 		return err
 	}
-	if _, err := s.ps.start("loadgen-sessions", s.bins.loadgen, []string{
+	if _, err := s.ps.start("loadgen-sessions", s.bins.Loadgen, []string{
 		"-targets", targets, "-rate", "5", "-fresh-keys", "-window-ms", "10000", "-key-prefix", "session-",
 	}, nil); err != nil {
 		return err
@@ -193,7 +195,7 @@ func (s *starter) startLoad(nodes []string) error {
 // startObserverd starts observerd on obsAddr as a sidecar of c's first
 // node and waits until it is ready.
 func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) error {
-	pr, err := s.ps.start("observerd", s.bins.observerd, nil, []string{
+	pr, err := s.ps.start("observerd", s.bins.Observerd, nil, []string{
 		"OBSERVERD_LISTEN_ADDR=" + obsAddr,
 		// As a sidecar of node-1: the other nodes come from the registry.
 		"OBSERVERD_RATELIMITER_URLS=" + c.nodes[0],

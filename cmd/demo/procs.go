@@ -19,9 +19,9 @@ import (
 // stopGrace is how long a process may take to exit after SIGTERM.
 const stopGrace = 5 * time.Second
 
-// procs starts child processes and stops every one of them, last started
+// children starts child processes and stops every one of them, last started
 // first.
-type procs struct {
+type children struct {
 	dir string // logs go here
 
 	mu   sync.Mutex // guards list
@@ -37,7 +37,7 @@ type proc struct {
 
 // start runs path with args and env added to this process's environment;
 // its output goes to dir/name.log.
-func (p *procs) start(name, path string, args, env []string) (*proc, error) {
+func (p *children) start(name, path string, args, env []string) (*proc, error) {
 	logPath := filepath.Join(p.dir, name+".log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -78,7 +78,7 @@ func (pr *proc) exited() (bool, error) {
 
 // stopAll stops every process, last started first, and reports any that
 // had to be killed.
-func (p *procs) stopAll(log io.Writer) {
+func (p *children) stopAll(log io.Writer) {
 	p.mu.Lock()
 	list := p.list
 	p.list = nil

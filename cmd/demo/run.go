@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/procs"
 )
 
 // settings are the demo's knobs, from the environment.
@@ -70,7 +71,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	bins, err := findBinaries(set.binDir)
+	bins, err := procs.FindPrograms(set.binDir)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	ps := &procs{dir: dir}
+	ps := &children{dir: dir}
 	defer func() {
 		fmt.Fprintln(stdout, "stopping everything the demo started ...")
 		ps.stopAll(stdout)
@@ -111,34 +112,4 @@ Press Ctrl-C to stop everything.
 		fmt.Fprintf(stdout, "DEMO_SECONDS=%d passed\n", int(set.seconds.Seconds()))
 	}
 	return nil
-}
-
-// binaries are the programs the demo runs.
-type binaries struct {
-	observerd, ratelimiterd, loadgen, redis, prometheus string
-}
-
-func findBinaries(binDir string) (binaries, error) {
-	var b binaries
-	for _, x := range []struct {
-		dst  *string
-		name string
-	}{{&b.observerd, "observerd"}, {&b.ratelimiterd, "ratelimiterd"}, {&b.loadgen, "loadgen"}} {
-		p := filepath.Join(binDir, x.name)
-		if _, err := os.Stat(p); err != nil {
-			return b, fmt.Errorf("%s not found in %s: run make build (or make demo)", x.name, binDir)
-		}
-		*x.dst = p
-	}
-	for _, x := range []struct {
-		dst          *string
-		name, debian string
-	}{{&b.redis, "redis-server", "redis-server"}, {&b.prometheus, "prometheus", "prometheus"}} {
-		p, err := exec.LookPath(x.name)
-		if err != nil {
-			return b, fmt.Errorf("%s not found: install it with apt-get install -y %s (make demo does this as root)", x.name, x.debian)
-		}
-		*x.dst = p
-	}
-	return b, nil
 }

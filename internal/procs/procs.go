@@ -1,7 +1,8 @@
 // Package procs runs the child processes of the programs that drive a real
 // cluster side by side (the bench, the soak): each in its own process
 // group, with its output in a log file, all of them stopped on every exit
-// path.
+// path. FindPrograms finds the executables of such a cluster, for the demo
+// too.
 package procs
 
 import (
@@ -188,4 +189,43 @@ func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 		}
 		pause = min(2*pause, 100*time.Millisecond)
 	}
+}
+
+// Programs are the executables of a cluster on this machine: the project's
+// own, built into a bin directory, and Redis and Prometheus from Debian's
+// packages, found in PATH.
+type Programs struct {
+	Observerd, Ratelimiterd, Loadgen string
+	Redis, Prometheus                string
+}
+
+// FindPrograms finds every program of a cluster, as absolute paths (the
+// children may work in another directory). Its error names the command
+// that builds or installs what is missing.
+func FindPrograms(binDir string) (Programs, error) {
+	var p Programs
+	for _, own := range []struct {
+		dst  *string
+		name string
+	}{{&p.Observerd, "observerd"}, {&p.Ratelimiterd, "ratelimiterd"}, {&p.Loadgen, "loadgen"}} {
+		path, err := filepath.Abs(filepath.Join(binDir, own.name))
+		if err == nil {
+			_, err = exec.LookPath(path)
+		}
+		if err != nil {
+			return p, fmt.Errorf("%s not found in %s: run make build (%w)", own.name, binDir, err)
+		}
+		*own.dst = path
+	}
+	for _, deb := range []struct {
+		dst          *string
+		name, debian string
+	}{{&p.Redis, "redis-server", "redis-server"}, {&p.Prometheus, "prometheus", "prometheus"}} {
+		path, err := exec.LookPath(deb.name)
+		if err != nil {
+			return p, fmt.Errorf("%s not found in PATH: install it with `apt-get install -y %s` (make deps does it as root)", deb.name, deb.debian)
+		}
+		*deb.dst = path
+	}
+	return p, nil
 }
