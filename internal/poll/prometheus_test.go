@@ -319,19 +319,7 @@ func TestPrometheusPollerOddAnswers(t *testing.T) {
 		"btotal":  `{"status":"success","data":{"resultType":"scalar","result":[1,"2.5"]}}`,
 		"up":      vec(`{"metric":{"instance":"a:1","job":"ratelimiter"},"value":[1,"1"]},{"metric":{"instance":"c:1","job":"ratelimiter"},"value":[1,"0"]}`),
 	}
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := answers[r.URL.Query().Get("query")]
-		if !ok {
-			w.WriteHeader(http.StatusBadRequest)
-			body = `{"status":"error","errorType":"bad_data","error":"unknown query"}`
-		}
-		_, _ = w.Write([]byte(body))
-	}))
-	t.Cleanup(fake.Close)
-	poller := newPromPoller(t, newPromClient(t, fake.URL), Queries{
-		P99: "p99", AllowedByInstance: "allowed", BlockedByInstance: "blocked",
-		AllowedTotal: "atotal", BlockedTotal: "btotal", Up: "up",
-	})
+	poller := answeringPoller(t, answers)
 	sec, err := pollProm(t, poller)
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
@@ -378,6 +366,26 @@ func TestPrometheusPollerOddAnswers(t *testing.T) {
 	}
 }
 
+// answeringPoller polls a misbehaving Prometheus that answers each of the
+// six queries, named p99, allowed, blocked, atotal, btotal and up, with
+// its body in answers, and an unknown query with bad_data.
+func answeringPoller(t *testing.T, answers map[string]string) *PrometheusPoller {
+	t.Helper()
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := answers[r.URL.Query().Get("query")]
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest)
+			body = `{"status":"error","errorType":"bad_data","error":"unknown query"}`
+		}
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(fake.Close)
+	return newPromPoller(t, newPromClient(t, fake.URL), Queries{
+		P99: "p99", AllowedByInstance: "allowed", BlockedByInstance: "blocked",
+		AllowedTotal: "atotal", BlockedTotal: "btotal", Up: "up",
+	})
+}
+
 // sameFloat compares with NaN standing for null.
 // sameSeconds reports whether got is want seconds, or unknown for NaN.
 func sameSeconds(got snapshot.Duration, want float64) bool {
@@ -409,14 +417,7 @@ func TestPrometheusPollerImplausibleAnswers(t *testing.T) {
 		// One plausible answer, so that the poll as a whole succeeds.
 		"up": vec("1"),
 	}
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte(answers[r.URL.Query().Get("query")]))
-	}))
-	t.Cleanup(fake.Close)
-	poller := newPromPoller(t, newPromClient(t, fake.URL), Queries{
-		P99: "p99", AllowedByInstance: "allowed", BlockedByInstance: "blocked",
-		AllowedTotal: "atotal", BlockedTotal: "btotal", Up: "up",
-	})
+	poller := answeringPoller(t, answers)
 	sec, err := pollProm(t, poller)
 	if err != nil {
 		t.Fatalf("Poll: %v", err)
