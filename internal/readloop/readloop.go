@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/transport"
 )
 
 // The paths a loop reads, in this order every round.
@@ -109,10 +110,9 @@ func Start(ctx context.Context, cfg Config) (*Loop, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// A transport of its own: Stop closes the loop's idle connections,
 	// not those of everyone sharing the default one.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
 	l := &Loop{
 		cfg:    cfg,
-		client: &http.Client{Transport: tr, Timeout: cfg.Timeout},
+		client: &http.Client{Transport: transport.New(0, nil), Timeout: cfg.Timeout},
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}
