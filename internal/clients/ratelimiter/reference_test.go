@@ -18,6 +18,13 @@ import (
 // redis-server and returns it with its base URL.
 func startReferenceNode(t *testing.T, mutate func(*ratelimiter.Config)) (*ratelimiter.Node, string) {
 	t.Helper()
+	return ratelimitertest.Start(t, referenceConfig(t, mutate), nil)
+}
+
+// referenceConfig is a reference node's configuration against a fresh
+// redis-server, on a free loopback port, changed by mutate.
+func referenceConfig(t *testing.T, mutate func(*ratelimiter.Config)) ratelimiter.Config {
+	t.Helper()
 	r := testenv.StartRedis(t)
 	cfg, err := ratelimiter.ParseConfig(nil)
 	if err != nil {
@@ -27,7 +34,7 @@ func startReferenceNode(t *testing.T, mutate func(*ratelimiter.Config)) (*rateli
 	cfg.NodeHost = "127.0.0.1"
 	cfg.NodePort = 0
 	mutate(&cfg)
-	return ratelimitertest.Start(t, cfg, nil)
+	return cfg
 }
 
 func findCounter(list []client.Counter, key string) (client.Counter, bool) {

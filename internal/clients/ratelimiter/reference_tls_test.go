@@ -19,13 +19,7 @@ import (
 // With clientCerts the node requires a client certificate of ca.
 func startTLSReferenceNode(t *testing.T, ca *testenv.CA, clientCerts bool) string {
 	t.Helper()
-	r := testenv.StartRedis(t)
-	cfg, err := ratelimiter.ParseConfig(nil)
-	if err != nil {
-		t.Fatalf("default config: %v", err)
-	}
-	cfg.RedisURL = r.URL
-	cfg.NodeID = "node-tls"
+	cfg := referenceConfig(t, func(c *ratelimiter.Config) { c.NodeID = "node-tls" })
 	_, base := ratelimitertest.StartTLS(t, cfg, nil, ca, clientCerts)
 	return base
 }
