@@ -167,7 +167,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	h, err := server.NewHandler(server.Config{
-		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigin: cfg.CORSOrigin, MaxRequests: cfg.WebMaxRequests,
+		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins, MaxRequests: cfg.WebMaxRequests,
 		Version: version, Alive: alive, Logger: logger.Named("http"),
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
 // Command ratelimiterd runs a reference rate limiter node: the service of
-// CONTRACT.md backed by Redis, configured from RATELIMITER_* variables, with
+// docs/contract.md backed by Redis, configured from RATELIMITER_* variables, with
 // chaos knobs for demos and tests.
 package main
 

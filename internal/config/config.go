@@ -14,13 +14,16 @@ import (
 // Config is observerd's whole configuration. Every field is one
 // environment variable; the help tag is what `observerd -h` prints.
 type Config struct {
-	ListenAddr string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of /snapshot, /metrics, /healthz, /readyz"`
-	Sources    []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
-	CORSOrigin string   `env:"CORS_ORIGIN" help:"origin allowed to read /snapshot from a browser (Access-Control-Allow-Origin); empty: none"`
+	ListenAddr  string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of /snapshot, /metrics, /healthz, /readyz"`
+	Sources     []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
+	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
+	PprofAddr   string   `env:"PPROF_ADDR" help:"listen address of /debug/pprof on a listener of its own (127.0.0.1:6060); empty: off"`
 
-	WebConfigFile     string `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
-	WebMaxConnections int    `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`
-	WebMaxRequests    int    `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
+	WebConfigFile     string        `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
+	WebMaxConnections int           `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`
+	WebMaxRequests    int           `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
+	WebMaxWaiting     int           `env:"WEB_MAX_WAITING" envDefault:"256" help:"most clients waiting at once on a long-poll of /snapshot?after= or streaming /events; past it they get 503 with Retry-After"`
+	WebMaxWait        time.Duration `env:"WEB_MAX_WAIT" envDefault:"60s" help:"longest wait of a long-poll (/snapshot?wait=); a longer wait asked for is cut to this"`
 
 	RatelimiterURLs           []string       `env:"RATELIMITER_URLS" envDefault:"http://localhost:8000" help:"rate limiter node base URLs, comma-separated"`
 	RatelimiterDiscover       bool           `env:"RATELIMITER_DISCOVER" envDefault:"true" help:"also poll the nodes found in the Redis node registry, at {scheme}://{address}"`
@@ -76,12 +79,13 @@ type Config struct {
 	StaleAfter          time.Duration `env:"STALE_AFTER" help:"age of a source's last success beyond which its data is stale (withheld from /metrics, source_stale); 0: 3 poll intervals, at least one interval plus the poll timeout"`
 	MetricsKeepStale    bool          `env:"METRICS_KEEP_STALE" envDefault:"false" help:"keep exporting a stale source's last values on /metrics"`
 
-	KeyPrefix     string        `env:"KEY_PREFIX" envDefault:"ratelimit:" help:"counter key prefix"`
-	NodePrefix    string        `env:"NODE_PREFIX" envDefault:"ratelimiter:nodes:" help:"node registry key prefix"`
-	TopKeys       int           `env:"TOP_KEYS" envDefault:"20" help:"how many hottest keys to publish (and export per key)"`
-	ListLimit     int           `env:"LIST_LIMIT" envDefault:"100" help:"longest list of blocked, over-limit or TTL-less keys kept in a snapshot"`
-	DefaultLimit  int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
-	DefaultWindow time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
+	KeyPrefix       string        `env:"KEY_PREFIX" envDefault:"ratelimit:" help:"counter key prefix"`
+	NodePrefix      string        `env:"NODE_PREFIX" envDefault:"ratelimiter:nodes:" help:"node registry key prefix"`
+	TopKeys         int           `env:"TOP_KEYS" envDefault:"20" help:"how many hottest keys to publish (and export per key)"`
+	ExportKeySeries bool          `env:"EXPORT_KEY_SERIES" envDefault:"true" help:"export observerd_counter_requests and observerd_counter_limit per top key on /metrics; false where key names are personal data (/snapshot keeps the top list)"`
+	ListLimit       int           `env:"LIST_LIMIT" envDefault:"100" help:"longest list of blocked, over-limit or TTL-less keys kept in a snapshot"`
+	DefaultLimit    int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
+	DefaultWindow   time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
 
 	Invariants Invariants `envPrefix:""`
 

@@ -84,7 +84,13 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{give: "OBSERVERD_NODE_TIMEZONE=Mars/Olympus", want: "OBSERVERD_NODE_TIMEZONE"},
 		{give: "OBSERVERD_COUNTER_DRIFT_GRACE=-1s", want: "OBSERVERD_COUNTER_DRIFT_GRACE: must not be negative"},
 		{give: "OBSERVERD_VIOLATION_SUBJECTS_LIMIT=0", want: "OBSERVERD_VIOLATION_SUBJECTS_LIMIT"},
-		{give: "OBSERVERD_CORS_ORIGIN=example", want: "OBSERVERD_CORS_ORIGIN"},
+		{give: "OBSERVERD_CORS_ORIGINS=example", want: "OBSERVERD_CORS_ORIGINS"},
+		{give: "OBSERVERD_CORS_ORIGINS=https://a.example/path", want: "not an origin"},
+		{give: "OBSERVERD_CORS_ORIGIN=https://a.example", want: "did you mean OBSERVERD_CORS_ORIGINS?"},
+		{give: "OBSERVERD_PPROF_ADDR=6060", want: "OBSERVERD_PPROF_ADDR"},
+		{give: "OBSERVERD_PPROF_ADDR=:9750", want: "a listener of its own"},
+		{give: "OBSERVERD_WEB_MAX_WAIT=10ms", want: "OBSERVERD_WEB_MAX_WAIT"},
+		{give: "OBSERVERD_WEB_MAX_WAITING=0", want: "OBSERVERD_WEB_MAX_WAITING"},
 		{give: "OBSERVERD_STALE_AFTER=6s", want: "OBSERVERD_STALE_AFTER: 6s is shorter than the 8s"},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -21,10 +22,13 @@ const (
 // validateLimits checks the bounds on what observerd serves at once and
 // reads from its peers.
 func (c Config) validateLimits(p *problems) {
-	for _, s := range []setting[int]{{"WEB_MAX_CONNECTIONS", c.WebMaxConnections}, {"WEB_MAX_REQUESTS", c.WebMaxRequests}} {
+	for _, s := range []setting[int]{{"WEB_MAX_CONNECTIONS", c.WebMaxConnections}, {"WEB_MAX_REQUESTS", c.WebMaxRequests}, {"WEB_MAX_WAITING", c.WebMaxWaiting}} {
 		if s.value < 1 {
 			p.add(s.name, "must be at least 1, got %d", s.value)
 		}
+	}
+	if c.WebMaxWait < time.Second {
+		p.add("WEB_MAX_WAIT", "must be at least 1s, got %v", c.WebMaxWait)
 	}
 	if c.MaxHeaderBytes < minHeaderBytes {
 		p.add("MAX_RESPONSE_HEADER_BYTES", "must be at least %d, got %d", minHeaderBytes, c.MaxHeaderBytes)

@@ -11,7 +11,7 @@ import (
 // of the wrong kind: no message may quote the password.
 func TestErrorsHideURLCredentials(t *testing.T) {
 	const secret = "S3cret"
-	vars := []string{"RATELIMITER_URLS", "REDIS_URL", "REDIS_WALK_URL", "PROMETHEUS_URL", "CORS_ORIGIN"}
+	vars := []string{"RATELIMITER_URLS", "REDIS_URL", "REDIS_WALK_URL", "PROMETHEUS_URL", "CORS_ORIGINS"}
 	values := []string{
 		"http://u:" + secret + "%zz@h:1",
 		"redis://u:" + secret + "%zz@h:1",

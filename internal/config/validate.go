@@ -89,9 +89,19 @@ func (c Config) validateServing(p *problems) {
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		p.add("LISTEN_ADDR", "%q is not host:port: %v", c.ListenAddr, err)
 	}
-	if c.CORSOrigin != "" && c.CORSOrigin != "*" {
-		if err := httpURL(c.CORSOrigin); err != nil {
-			p.add("CORS_ORIGIN", "%v", err)
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if err := origin(o); err != nil {
+			p.add("CORS_ORIGINS", "%v", err)
+		}
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			p.add("PPROF_ADDR", "%q is not host:port: %v", c.PprofAddr, err)
+		} else if c.PprofAddr == c.ListenAddr {
+			p.add("PPROF_ADDR", "%q is OBSERVERD_LISTEN_ADDR too: pprof needs a listener of its own", c.PprofAddr)
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
@@ -357,6 +367,19 @@ func redisURL(raw string) error {
 	}
 	if u.Scheme != "redis" && u.Scheme != "rediss" || u.Host == "" {
 		return fmt.Errorf("%q is not a redis:// or rediss:// URL with a host", redact.URL(raw))
+	}
+	return nil
+}
+
+// origin checks that o is a browser origin: scheme, host and optional
+// port, nothing after them, as the Origin request header carries it.
+func origin(o string) error {
+	if err := httpURL(o); err != nil {
+		return err
+	}
+	u, _ := url.Parse(o)
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin: want scheme://host[:port] and nothing after it", redact.URL(o))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ const (
 )
 
 // instanceLabel ties a series to a node: the metrics carry no node label,
-// only the target labels Prometheus adds (CONTRACT.md).
+// only the target labels Prometheus adds (docs/contract.md).
 const instanceLabel = "instance"
 
 // Queries are the PromQL expressions the Prometheus poller runs. The

@@ -13,7 +13,7 @@ import (
 )
 
 // Config configures one node. The RATELIMITER_* variables and their defaults
-// are those of the original service (CONTRACT.md), so that a reference node
+// are those of the original service (docs/contract.md), so that a reference node
 // can stand in for it anywhere; the LISTEN_HOST and CHAOS_* variables are
 // this implementation's own.
 type Config struct {

@@ -1,6 +1,6 @@
 // Package ratelimiter is a reference implementation, backed by Redis, of the
 // distributed sliding-window rate limiter node that observerd watches
-// (CONTRACT.md). It keeps the contract exactly, quirks included, so that it
+// (docs/contract.md). It keeps the contract exactly, quirks included, so that it
 // can stand in for the original service in demos and end-to-end tests, and
 // it has chaos knobs to inject faults from the environment or at runtime.
 package ratelimiter

@@ -4,6 +4,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,9 +26,15 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Enabled lists the enabled sources, for /readyz.
 	Enabled []string
-	// CORSOrigin, when set, is sent as Access-Control-Allow-Origin on
-	// /snapshot.
-	CORSOrigin string
+	// CORSOrigins are the browser origins allowed to read /snapshot and
+	// /events ("*": any); empty: no CORS headers.
+	CORSOrigins []string
+	// MaxWaiting bounds the long-polls and /events streams held at once;
+	// MaxWait caps the wait of one long-poll.
+	MaxWaiting int
+	MaxWait    time.Duration
+	// StatusPage serves GET /, the page for humans; nil: a page of links.
+	StatusPage http.Handler
 	// MaxRequests bounds the /snapshot and /metrics requests answered at
 	// once; past it they get 503 with Retry-After at once. /healthz,
 	// /readyz and / are never held back. 0: no bound.
@@ -56,7 +63,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 
 	busy := newBusyLimit(cfg.MaxRequests)
-	snap := count("/snapshot", busy.wrap(newSnapshotHandler(cfg.Store, cfg.CORSOrigin).serve))
+	snap := count("/snapshot", busy.wrap(newSnapshotHandler(cfg.Store, cfg.CORSOrigins).serve))
 	mux := http.NewServeMux()
 	mux.Handle(snapshotPattern, snap)
 	mux.Handle("GET /metrics", count("/metrics", busy.wrap(withStatus(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{

@@ -28,7 +28,7 @@ func newTestHandler(t *testing.T, store Loader, with ...func(*Config)) http.Hand
 		Store:      store,
 		Registry:   prometheus.NewRegistry(),
 		Enabled:    []string{source.Redis},
-		CORSOrigin: "https://dash.example",
+		CORSOrigins: []string{"https://dash.example"},
 		Version:    "test",
 		Logger:     zaptest.NewLogger(t),
 	}

@@ -42,10 +42,10 @@ type snapshotHandler struct {
 	cur         atomic.Pointer[snapshotHeaders]
 }
 
-func newSnapshotHandler(store Loader, corsOrigin string) *snapshotHandler {
+func newSnapshotHandler(store Loader, corsOrigins []string) *snapshotHandler {
 	s := &snapshotHandler{store: store}
-	if corsOrigin != "" {
-		s.allowOrigin = []string{corsOrigin}
+	if len(corsOrigins) > 0 {
+		s.allowOrigin = []string{corsOrigins[0]}
 	}
 	return s
 }

@@ -36,7 +36,7 @@ func TestSnapshotHeaderMap(t *testing.T) {
 	s := publishedStore(t)
 	p := s.Load()
 	cors := newTestHandler(t, s)
-	plain := newTestHandler(t, s, func(c *Config) { c.CORSOrigin = "" })
+	plain := newTestHandler(t, s, func(c *Config) { c.CORSOrigins = nil })
 	empty := newTestHandler(t, snapshot.NewStore(snapshot.StoreConfig{Enabled: []string{source.Redis}}))
 	tests := []struct {
 		name   string

@@ -19,7 +19,7 @@ type mergeInput struct {
 // nodeMemory remembers every node seen recently, by identity, so that a
 // node that stopped and whose registry entry expired is still listed (as
 // down) until forgetAfter has passed: the service itself never reports a
-// node as down (CONTRACT.md: no "Down" state), it simply forgets it.
+// node as down (docs/contract.md: no "Down" state), it simply forgets it.
 type nodeMemory map[string]*Node
 
 // identity is how a node is known: its id when any source told it, else

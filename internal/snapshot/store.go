@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -88,6 +89,8 @@ type Store struct {
 	gz       *gzip.Writer // reused: a new one allocates its whole state
 
 	cur atomic.Pointer[Published]
+	// changed is closed, and replaced, each time a snapshot is published.
+	changed atomic.Pointer[chan struct{}]
 }
 
 // NewStore returns an empty Store: Load returns nil until the first Update.
@@ -98,7 +101,8 @@ func NewStore(cfg StoreConfig) *Store {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Store{
+	changed := make(chan struct{})
+	s := &Store{
 		cfg:      cfg,
 		bootID:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
 		clean:    newCleaner(cfg.MaxNameBytes),
@@ -106,6 +110,8 @@ func NewStore(cfg StoreConfig) *Store {
 		sections: make(map[string]Section, len(cfg.Enabled)),
 		nodes:    nodeMemory{},
 	}
+	s.changed.Store(&changed)
+	return s
 }
 
 // Load returns the current snapshot, or nil before the first one.
@@ -137,6 +143,30 @@ func (s *Store) Update(st SourceState) {
 		return
 	}
 	s.cur.Store(p)
+	next := make(chan struct{})
+	close(*s.changed.Swap(&next))
+}
+
+// Changed returns a channel that is closed when a snapshot newer than the
+// one Load returns now is published. Take the channel before calling
+// Load: a snapshot published in between is then either the one Load
+// returns or one that closes the channel.
+func (s *Store) Changed() <-chan struct{} { return *s.changed.Load() }
+
+// Next returns the first published snapshot whose sequence is above
+// after, waiting for it until ctx ends; then it returns nil.
+func (s *Store) Next(ctx context.Context, after uint64) *Published {
+	for {
+		ch := s.Changed()
+		if p := s.Load(); p != nil && p.Snapshot.Sequence > after {
+			return p
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
 // build merges the current states into a new Published. Called with mu held.
