@@ -25,12 +25,12 @@ import (
 func newTestHandler(t *testing.T, store Loader, with ...func(*Config)) http.Handler {
 	t.Helper()
 	cfg := Config{
-		Store:      store,
-		Registry:   prometheus.NewRegistry(),
-		Enabled:    []string{source.Redis},
+		Store:       store,
+		Registry:    prometheus.NewRegistry(),
+		Enabled:     []string{source.Redis},
 		CORSOrigins: []string{"https://dash.example"},
-		Version:    "test",
-		Logger:     zaptest.NewLogger(t),
+		Version:     "test",
+		Logger:      zaptest.NewLogger(t),
 	}
 	for _, f := range with {
 		f(&cfg)
