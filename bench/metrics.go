@@ -44,7 +44,7 @@ func metricsHandler(sec *snapshot.RedisSection) (http.Handler, *prometheus.Regis
 	store.Update(snapshot.SourceState{Source: source.Redis, LastAttempt: now, LastSuccess: now, Duration: time.Millisecond, Section: sec})
 	reg := prometheus.NewRegistry()
 	err := reg.Register(exporter.NewCollector(store, exporter.Options{
-		Version: "bench", Revision: "bench", SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit, Invariants: health.Invariants(),
+		SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit, Invariants: health.Invariants(),
 	}))
 	if err != nil {
 		return nil, nil, err

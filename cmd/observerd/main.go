@@ -9,16 +9,17 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/prometheus/common/version"
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// version and commit are set at build time with -ldflags "-X main.version=...".
-var (
-	version = "dev"
-	commit  = "unknown"
-)
-
 func main() {
+	// The Makefile and the Dockerfile set the build's version, revision,
+	// branch and date in github.com/prometheus/common/version, the
+	// exporters' convention; a plain go build leaves the version empty.
+	if version.Version == "" {
+		version.Version = "dev"
+	}
 	// go-redis logs dial failures through a process-wide logger straight
 	// to stderr; observerd reports them as the Redis source's status
 	// instead, once per change.

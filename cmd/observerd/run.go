@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/version"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/sync/errgroup"
@@ -22,6 +24,7 @@ import (
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/server"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/statuspage"
 )
 
 // shutdownTimeout bounds the graceful stop of the HTTP server: SIGTERM must
@@ -61,7 +64,8 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	defer a.srcs.close()
 
 	logger.Info("observerd starting",
-		zap.String("version", version), zap.String("commit", commit),
+		zap.String("version", version.Version), zap.String("revision", version.GetRevision()),
+		zap.String("branch", version.Branch), zap.String("build_date", version.BuildDate),
 		zap.String("listen", ln.Addr().String()), zap.Strings("sources", cfg.Sources))
 	err = a.serve(ctx, ln)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -89,7 +93,7 @@ func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Con
 		return cfg, false, fmt.Errorf("unexpected arguments %q: observerd is configured from the environment (observerd -h)", fs.Args())
 	}
 	if *showVersion {
-		_, err := fmt.Fprintf(stdout, "observerd %s (commit %s)\n", version, commit)
+		_, err := fmt.Fprintln(stdout, version.Print("observerd"))
 		return cfg, true, err
 	}
 	cfg, err = config.Load(environ)
@@ -99,6 +103,7 @@ func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Con
 // app is observerd wired: the store, its pollers and the HTTP server.
 type app struct {
 	srcs *sources
+	page *statuspage.Page
 	srv  *http.Server
 	opts server.ServeOptions
 }
@@ -134,7 +139,13 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := newHTTPServer(cfg, store, reg, srcs.alive, logger)
+	page := statuspage.New(statuspage.Options{
+		Store:   store,
+		Version: version.Version,
+		Refresh: cfg.PollInterval,
+		Logger:  logger.Named("page"),
+	})
+	srv, err := newHTTPServer(cfg, store, reg, page, srcs.alive, logger)
 	if err != nil {
 		srcs.close()
 		return nil, err
@@ -145,18 +156,17 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		ShutdownTimeout: shutdownTimeout,
 		Logger:          logger.Named("http"),
 	}
-	return &app{srcs: srcs, srv: srv, opts: opts}, nil
+	return &app{srcs: srcs, page: page, srv: srv, opts: opts}, nil
 }
 
 // newHTTPServer registers the collectors on reg and returns the server of
 // every route.
-func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, alive func() error, logger *zap.Logger) (*http.Server, error) {
+func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, page http.Handler, alive func() error, logger *zap.Logger) (*http.Server, error) {
 	err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
+		reg.Register(versioncollector.NewCollector("observerd")),
 		reg.Register(exporter.NewCollector(store, exporter.Options{
-			Version:       version,
-			Revision:      commit,
 			KeepStale:     cfg.MetricsKeepStale,
 			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
 			Invariants:    health.Invariants(),
@@ -167,8 +177,9 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	h, err := server.NewHandler(server.Config{
-		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins, MaxRequests: cfg.WebMaxRequests,
-		Version: version, Alive: alive, Logger: logger.Named("http"),
+		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins,
+		MaxRequests: cfg.WebMaxRequests, MaxWaiting: cfg.WebMaxWaiting, MaxWait: cfg.WebMaxWait,
+		StatusPage: page, Version: version.Version, Alive: alive, Logger: logger.Named("http"),
 	})
 	if err != nil {
 		return nil, err
@@ -190,6 +201,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	for _, r := range a.srcs.runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
+	g.Go(func() error { return a.page.Run(gctx) })
 	g.Go(func() error { return server.Serve(gctx, a.srv, ln, a.opts) })
 	return g.Wait()
 }

@@ -34,7 +34,7 @@ func TestVersion(t *testing.T) {
 	if err := run(context.Background(), []string{"observerd", "-version"}, nil, &stdout, &stdout); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(stdout.String(), "observerd dev (commit unknown)") {
+	if out := stdout.String(); !strings.HasPrefix(out, "observerd, version ") || !strings.Contains(out, "go version:") || !strings.Contains(out, "platform:") {
 		t.Errorf("-version = %q", stdout.String())
 	}
 }

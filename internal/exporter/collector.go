@@ -2,7 +2,6 @@
 package exporter
 
 import (
-	"runtime"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -21,9 +20,6 @@ type Loader interface {
 
 // Options configures a Collector.
 type Options struct {
-	// Version and Revision go into observerd_build_info.
-	Version  string
-	Revision string
 	// KeepStale exports a stale source's last values instead of withholding
 	// them, so that Prometheus would record old values as fresh: off by
 	// default.
@@ -76,7 +72,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	d := &c.d
 	out := &sink{ch: ch}
 	defer c.logDropped(out)
-	out.gauge(d.buildInfo, 1, c.opts.Version, c.opts.Revision, runtime.Version())
 	p := c.store.Load()
 	if p == nil {
 		return

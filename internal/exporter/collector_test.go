@@ -58,7 +58,7 @@ func testSnapshot(t *testing.T, redisErr error, violations []snapshot.Violation)
 }
 
 func newTestCollector(p *snapshot.Published, keepStale bool, limit int) *Collector {
-	return NewCollector(fixed{p}, Options{Version: "v1.2.3", Revision: "abc", KeepStale: keepStale, SubjectsLimit: limit,
+	return NewCollector(fixed{p}, Options{KeepStale: keepStale, SubjectsLimit: limit,
 		Invariants: []string{"node_down", "over_limit", "high_latency"}})
 }
 
@@ -200,9 +200,9 @@ observerd_invariant_violation{invariant="over_limit",severity="warning",subject=
 }
 
 func TestCollectorBeforeFirstSnapshot(t *testing.T) {
-	c := NewCollector(fixed{nil}, Options{Version: "v1"})
-	if n := testutil.CollectAndCount(c); n != 1 {
-		t.Errorf("%d series before the first snapshot, want only build_info", n)
+	c := NewCollector(fixed{nil}, Options{})
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Errorf("%d series before the first snapshot, want none", n)
 	}
 }
 

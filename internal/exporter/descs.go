@@ -15,7 +15,7 @@ const cached = " (cached: from the last poll, see observerd_source_last_success_
 
 // descs are the descriptors of every metric of the Collector, built once.
 type descs struct {
-	buildInfo, sequence, age                                                       *prometheus.Desc
+	sequence, age                                                                  *prometheus.Desc
 	sourceUp, sourceLastSuccess, sourceDuration, sourceFailures, sourceConsecutive *prometheus.Desc
 	nodeUp, nodeRegistered, nodeHealthLatency, nodeP99, nodeAllowed, nodeBlocked   *prometheus.Desc
 	redisUp, redisPing, redisMemory, redisClients, redisDBKeys                     *prometheus.Desc
@@ -40,9 +40,8 @@ type descFunc func(name, help string, labels ...string) *prometheus.Desc
 // buildDescs is the one place every descriptor is defined; mk makes each.
 func buildDescs(mk descFunc) descs {
 	return descs{
-		buildInfo: mk("build_info", "Always 1; the labels say which observerd build is running.", "version", "revision", "goversion"),
-		sequence:  mk("snapshot_sequence", "Sequence number of the snapshot these metrics come from; /snapshot shows the same number."),
-		age:       mk("snapshot_age_seconds", "Seconds since the snapshot these metrics come from was built."),
+		sequence: mk("snapshot_sequence", "Sequence number of the snapshot these metrics come from; /snapshot shows the same number."),
+		age:      mk("snapshot_age_seconds", "Seconds since the snapshot these metrics come from was built."),
 
 		sourceUp:          mk("source_up", "1 when the source's last poll succeeded and its data is fresh, else 0.", "source"),
 		sourceLastSuccess: mk("source_last_success_timestamp_seconds", "Unix time of the source's last successful poll.", "source"),
@@ -89,7 +88,7 @@ func buildDescs(mk descFunc) descs {
 // all lists every descriptor, for Describe.
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
-		d.buildInfo, d.sequence, d.age,
+		d.sequence, d.age,
 		d.sourceUp, d.sourceLastSuccess, d.sourceDuration, d.sourceFailures, d.sourceConsecutive,
 		d.nodeUp, d.nodeRegistered, d.nodeHealthLatency, d.nodeP99, d.nodeAllowed, d.nodeBlocked,
 		d.redisUp, d.redisPing, d.redisMemory, d.redisClients, d.redisDBKeys,

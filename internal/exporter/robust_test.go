@@ -43,7 +43,7 @@ func hostileSnapshot() *snapshot.Published {
 // series stay.
 func TestCollectorDropsBadSeries(t *testing.T) {
 	core, logs := observer.New(zap.WarnLevel)
-	c := NewCollector(fixed{hostileSnapshot()}, Options{Version: "v1", SubjectsLimit: 10, Invariants: []string{"over_limit"}, Logger: zap.New(core)})
+	c := NewCollector(fixed{hostileSnapshot()}, Options{SubjectsLimit: 10, Invariants: []string{"over_limit"}, Logger: zap.New(core)})
 	reg := prometheus.NewPedanticRegistry()
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)

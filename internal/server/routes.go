@@ -73,7 +73,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	})))))
 	mux.Handle("GET /healthz", count("/healthz", withStatus(handleHealthz(cfg.Alive))))
 	mux.Handle("GET /readyz", count("/readyz", withStatus(handleReadyz(cfg.Store, cfg.Enabled))))
-	mux.Handle("GET /{$}", count("/", withStatus(handleIndex(cfg.Version))))
+	index := cfg.StatusPage
+	if index == nil {
+		index = handleIndex(cfg.Version)
+	}
+	mux.Handle("GET /{$}", count("/", withStatus(index)))
 	return router{mux: mux, snapshot: snap}, nil
 }
 
