@@ -106,6 +106,9 @@ type app struct {
 	page *statuspage.Page
 	srv  *http.Server
 	opts server.ServeOptions
+	// pprofAddr is OBSERVERD_PPROF_ADDR: empty, or where /debug/pprof is
+	// served.
+	pprofAddr string
 }
 
 // newApp wires every part from cfg.
@@ -156,7 +159,7 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		ShutdownTimeout: shutdownTimeout,
 		Logger:          logger.Named("http"),
 	}
-	return &app{srcs: srcs, page: page, srv: srv, opts: opts}, nil
+	return &app{srcs: srcs, page: page, srv: srv, opts: opts, pprofAddr: cfg.PprofAddr}, nil
 }
 
 // newHTTPServer registers the collectors on reg and returns the server of
@@ -197,7 +200,20 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 
 // serve runs every poller and the HTTP server until ctx ends.
 func (a *app) serve(ctx context.Context, ln net.Listener) error {
+	pln, err := listenPprof(a.pprofAddr)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	if pln != nil {
+		// The profiles are behind the same web configuration (TLS, basic
+		// auth) as every other path.
+		popts := a.opts
+		popts.MaxConnections = 0
+		popts.Logger = a.opts.Logger.Named("pprof")
+		g.Go(func() error { return server.Serve(gctx, newPprofServer(), pln, popts) })
+	}
 	for _, r := range a.srcs.runners {
 		g.Go(func() error { return r.Run(gctx) })
 	}
