@@ -15,7 +15,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE) -X $(VERSION_PKG).BuildUser=make
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak clean
+.PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak image-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ soak: deps build ## a real cluster under a loop of faults for 5 minutes (SOAK_AR
 
 fuzz: ## every Fuzz target for FUZZTIME each (default 20s); a crash is kept in testdata/fuzz and replayed by make test
 	@scripts/fuzz.sh
+
+image-check: ## prove the Dockerfile without a container engine: base images pinned by digest, its build replayed from the context, a static non-root image whose entrypoint runs
+	$(GO) run ./scripts/imagecheck -dockerfile Dockerfile -context .
 
 clean:
 	rm -rf $(BIN) bench.out
