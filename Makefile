@@ -18,7 +18,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 .PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak image-check clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 deps: ## install redis-server and prometheus (Debian packages) when missing
 	@scripts/install-deps.sh
@@ -33,7 +33,8 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-test: deps vet fmt-check ## the whole suite: vet, gofmt, go test -race against real redis-server and prometheus
+test: vet fmt-check ## the whole suite: vet, gofmt, go test -race against real redis-server, prometheus and headless chromium
+	@scripts/install-deps.sh test
 	$(GO) test -race -count=1 -timeout 15m ./...
 
 lint: vet fmt-check ## vet and gofmt; staticcheck too when installed

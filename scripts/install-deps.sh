@@ -3,7 +3,9 @@
 # redis-server, prometheus and promtool (Debian packages redis-server and
 # prometheus); with the argument "bench", also what `make bench` measures
 # against: wrk and redis_exporter (Debian packages wrk and
-# prometheus-redis-exporter). As root it installs what is missing;
+# prometheus-redis-exporter); with the argument "test", also the headless
+# browser the status page's test renders it in (Debian package chromium).
+# As root it installs what is missing;
 # otherwise it says what to run.
 set -euo pipefail
 
@@ -17,6 +19,9 @@ if [ "${1:-}" = bench ]; then
 	if ! command -v prometheus-redis-exporter >/dev/null 2>&1 && ! command -v redis_exporter >/dev/null 2>&1; then
 		missing+=(prometheus-redis-exporter)
 	fi
+fi
+if [ "${1:-}" = test ]; then
+	command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi
 if ! command -v go >/dev/null 2>&1; then
 	echo "go not found in PATH: install Go 1.26 or newer (/usr/local/go/bin)" >&2
