@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/exporter"
+	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/server"
 	"github.com/observerd/observerd/internal/snapshot"
@@ -28,6 +29,8 @@ import (
 
 // metric is one metric observerd exports on /metrics.
 type metric struct {
+	// Type is its type in the exposition: gauge, counter, histogram, ...
+	Type string
 	// Labels are its variable label names, sorted.
 	Labels []string
 	// Series are the names its samples have: the metric's own name, and
@@ -37,17 +40,26 @@ type metric struct {
 
 // exportedMetrics derives every metric observerd exports from the code
 // that exports it, by name: the snapshot collector's, and those observerd
-// registers itself (the HTTP request counter, the poll duration
-// histogram), gathered from a registry they are registered on.
+// registers itself (the build info, the HTTP request metrics, the poll
+// duration histogram), gathered from a registry they are registered on.
+// The Go and process collectors' standard go_* and process_* metrics are
+// left out.
 func exportedMetrics(t *testing.T) map[string]metric {
 	t.Helper()
 	out := map[string]metric{}
+	types := collectorTypes(t)
 	for _, d := range exporter.Descriptions() {
 		// The collector exports only gauges and counters.
-		out[d.Name] = metric{Labels: sorted(d.Labels), Series: []string{d.Name}}
+		out[d.Name] = metric{Type: types[d.Name], Labels: sorted(d.Labels), Series: []string{d.Name}}
+		if types[d.Name] == "" {
+			t.Errorf("%s is not in the exposition of the golden snapshot: its type is unknown", d.Name)
+		}
 	}
 
 	reg := prometheus.NewPedanticRegistry()
+	// observerd registers the build info collector of the exporters'
+	// convention as it is; its labels are the collector's.
+	reg.MustRegister(versioncollector.NewCollector("observerd"))
 	h, err := server.NewHandler(server.Config{Store: snapshot.NewStore(snapshot.StoreConfig{}), Registry: reg, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +88,7 @@ func exportedMetrics(t *testing.T) map[string]metric {
 				labels[l.GetName()] = true
 			}
 		}
-		m := metric{Labels: sorted(slices.Collect(maps.Keys(labels))), Series: []string{name}}
+		m := metric{Type: typeName(f.GetType()), Labels: sorted(slices.Collect(maps.Keys(labels))), Series: []string{name}}
 		switch f.GetType() {
 		case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
 			m.Series = append(m.Series, name+"_bucket", name+"_sum", name+"_count")
@@ -85,12 +97,57 @@ func exportedMetrics(t *testing.T) map[string]metric {
 		}
 		out[name] = m
 	}
-	for _, want := range []string{"observerd_http_requests_total", "observerd_poll_duration_seconds"} {
+	for _, want := range []string{"observerd_build_info", "observerd_http_requests_total", "observerd_poll_duration_seconds"} {
 		if _, ok := out[want]; !ok {
 			t.Errorf("%s is not registered any more: see where it was", want)
 		}
 	}
 	return out
+}
+
+// goldenSnapshot is the snapshot package's golden document: one snapshot
+// in which every field holds a value, so that the collector exports every
+// metric over it when stale values are kept.
+const goldenSnapshot = "../internal/snapshot/testdata/snapshot.golden.json"
+
+// collectorTypes gathers the snapshot collector over the golden snapshot
+// and returns the type of each metric it exported, by name.
+func collectorTypes(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(goldenSnapshot)
+	if err != nil {
+		t.Fatalf("read %s: %v", goldenSnapshot, err)
+	}
+	var s snapshot.Snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("decode %s: %v", goldenSnapshot, err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	c := exporter.NewCollector(loaded{&snapshot.Published{Snapshot: &s, JSON: b}}, exporter.Options{
+		KeepStale: true, SubjectsLimit: 1, Invariants: health.Invariants(),
+	})
+	if err := reg.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather the snapshot collector: %v", err)
+	}
+	out := map[string]string{}
+	for _, f := range families {
+		out[f.GetName()] = typeName(f.GetType())
+	}
+	return out
+}
+
+// loaded is a store that always holds one snapshot.
+type loaded struct{ p *snapshot.Published }
+
+func (l loaded) Load() *snapshot.Published { return l.p }
+
+// typeName is a metric type as the text exposition's TYPE line writes it.
+func typeName(t dto.MetricType) string {
+	return strings.ToLower(t.String())
 }
 
 // onePoll runs a poll runner for one successful poll, recorded in pm.
@@ -165,6 +222,10 @@ func TestMetricNamesAreExported(t *testing.T) {
 		{give: "grafana/observerd-dashboard.json", wantNames: true},
 		{give: "README.md"},
 		{give: "../README.md", wantNames: true},
+		{give: metricsDoc, wantNames: true},
+		{give: runbooksDoc, wantNames: true},
+		{give: "../docs/design.md"},
+		{give: "../docs/contract.md"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
@@ -197,43 +258,6 @@ func TestDashboardShowsEveryMetric(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string(nil), missing); diff != "" {
 		t.Errorf("metrics the dashboard shows no panel of (-want +got):\n%s", diff)
-	}
-}
-
-// readmeRow is one row of the README's metric table.
-var readmeRow = regexp.MustCompile("(?m)^\\|\\s*`(observerd_[a-z0-9_]+)`\\s*\\|([^|]*)\\|")
-
-// TestReadmeMetricTable: the README's metric table lists every metric
-// observerd exports, each with its labels, and nothing else.
-func TestReadmeMetricTable(t *testing.T) {
-	text := readText(t, "../README.md")
-	start := strings.Index(text, "\n## Metrics\n")
-	if start < 0 {
-		t.Fatal("README.md has no \"## Metrics\" section")
-	}
-	section := text[start+1:]
-	if end := strings.Index(section[1:], "\n## "); end >= 0 {
-		section = section[:end+1]
-	}
-	got := map[string][]string{}
-	for _, row := range readmeRow.FindAllStringSubmatch(section, -1) {
-		if _, dup := got[row[1]]; dup {
-			t.Errorf("README.md lists %s twice", row[1])
-		}
-		var labels []string
-		for _, l := range strings.Split(row[2], ",") {
-			if l = strings.TrimSpace(l); l != "" {
-				labels = append(labels, l)
-			}
-		}
-		got[row[1]] = sorted(labels)
-	}
-	want := map[string][]string{}
-	for name, m := range exportedMetrics(t) {
-		want[name] = m.Labels
-	}
-	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("README.md's metric table (name: labels) differs from what observerd exports (-exported +README):\n%s", diff)
 	}
 }
 

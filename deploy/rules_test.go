@@ -1,11 +1,15 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // alertRule is the part of one alerting rule the tests read, taken from the
@@ -24,7 +28,14 @@ var (
 	testStart   = regexp.MustCompile(`(?m)^\s*- alertname:\s*(\S+)\s*$`)
 	evalTime    = regexp.MustCompile(`(?m)^\s+eval_time:\s*(\S+)\s*$`)
 	noAlerts    = regexp.MustCompile(`(?m)^\s+exp_alerts:\s*\[\]\s*$`)
+	runbookURL  = regexp.MustCompile(`(?m)^\s+runbook_url:\s*(\S+)\s*$`)
+	heading     = regexp.MustCompile(`(?m)^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$`)
 )
+
+// runbooksURL is where every alert's runbook_url points: the runbooks
+// document on the project's main branch, with the anchor of the alert's
+// section.
+const runbooksURL = "https://github.com/observerd/observerd/blob/main/docs/runbooks.md#"
 
 func readText(t *testing.T, file string) string {
 	t.Helper()
@@ -153,4 +164,120 @@ func TestEveryAlertRaisedAndCleared(t *testing.T) {
 			t.Errorf("alerts_test.yml raises %s at %v but never clears it later", r.name, up)
 		}
 	}
+}
+
+// githubAnchor is the anchor GitHub gives a Markdown heading: lower case,
+// punctuation but hyphens and underscores dropped, spaces turned into
+// hyphens.
+func githubAnchor(text string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(text) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// anchors are the anchors of every heading of a Markdown text, and the
+// heading each belongs to; a repeated heading gets -1, -2, ... as on
+// GitHub. Fenced code blocks hold no headings.
+func anchors(text string) map[string]string {
+	out := map[string]string{}
+	seen := map[string]int{}
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		m := heading.FindStringSubmatch(line)
+		if fenced || m == nil {
+			continue
+		}
+		a := githubAnchor(strings.ReplaceAll(m[1], "`", ""))
+		if n := seen[a]; n > 0 {
+			seen[a]++
+			a = fmt.Sprintf("%s-%d", a, n)
+		} else {
+			seen[a] = 1
+		}
+		out[a] = m[1]
+	}
+	return out
+}
+
+func TestGithubAnchor(t *testing.T) {
+	tests := []struct {
+		give string
+		want map[string]string
+	}{
+		{give: "# ObserverdNodeDown\n", want: map[string]string{"observerdnodedown": "ObserverdNodeDown"}},
+		{give: "## What to do: `node_down`, fast!\n", want: map[string]string{"what-to-do-node_down-fast": "What to do: `node_down`, fast!"}},
+		{give: "## A\n## A\n```\n# not a heading\n```\n", want: map[string]string{"a": "A", "a-1": "A"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, anchors(tt.give)); diff != "" {
+				t.Errorf("anchors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestEveryAlertHasARunbook: every rule carries a runbook_url annotation
+// pointing at a section of docs/runbooks.md of its own, and that section
+// shows how to confirm the alert from observerd's own answers.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	doc := readText(t, runbooksDoc)
+	sections := anchors(doc)
+	used := map[string]string{}
+	for _, r := range loadAlerts(t) {
+		m := runbookURL.FindStringSubmatch(r.body)
+		if m == nil {
+			t.Errorf("alert %s has no runbook_url annotation", r.name)
+			continue
+		}
+		anchor, ok := strings.CutPrefix(m[1], runbooksURL)
+		if !ok {
+			t.Errorf("alert %s: runbook_url %s does not start with %s", r.name, m[1], runbooksURL)
+			continue
+		}
+		if _, ok := sections[anchor]; !ok {
+			t.Errorf("alert %s: runbook_url anchor #%s matches no heading of %s", r.name, anchor, runbooksDoc)
+			continue
+		}
+		if prev, dup := used[anchor]; dup {
+			t.Errorf("alerts %s and %s share the runbook #%s", prev, r.name, anchor)
+		}
+		used[anchor] = r.name
+		if body := runbookSection(doc, sections[anchor]); !strings.Contains(body, "curl -s") {
+			t.Errorf("runbook #%s of %s shows no curl command to confirm it", anchor, r.name)
+		}
+	}
+}
+
+// runbookSection is the text of the section headed title, up to the next
+// heading of any level outside a fenced code block.
+func runbookSection(doc, title string) string {
+	var b strings.Builder
+	in, fenced := false, false
+	for _, line := range strings.Split(doc, "\n") {
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+		}
+		if m := heading.FindStringSubmatch(line); m != nil && !fenced {
+			if in {
+				break
+			}
+			in = m[1] == title
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
 }
