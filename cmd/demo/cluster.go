@@ -16,11 +16,16 @@ import (
 // startTimeout bounds how long one program may take to become ready.
 const startTimeout = 30 * time.Second
 
+// observerdPoll is how often observerd polls the cluster in the demo.
+const observerdPoll = 2 * time.Second
+
 // demoCluster is where everything listens.
 type demoCluster struct {
-	observerd  string   // base URL
-	prometheus string   // base URL
-	nodes      []string // base URLs
+	observerd    string   // base URL
+	observerdEnv []string // the environment observerd runs with
+	prometheus   string   // base URL
+	nodes        []string // base URLs
+	nodePIDs     []int
 }
 
 // starter holds what every step of startCluster needs.
@@ -34,7 +39,7 @@ type starter struct {
 
 // ready waits until cond holds for pr, or pr exits, or startTimeout passes.
 func (s *starter) ready(pr *proc, cond func(context.Context) error) error {
-	return waitFor(s.ctx, pr, startTimeout, s.dir, cond)
+	return waitFor(s.ctx, pr, startTimeout, cond)
 }
 
 // startCluster starts, in order and each ready before the next, Redis, the
@@ -45,13 +50,10 @@ func startCluster(ctx context.Context, ps *children, bins procs.Programs, dir st
 	if err != nil {
 		return nil, err
 	}
-	nodeAddrs, err := s.startNodes(redisAddr)
+	c := &demoCluster{}
+	nodeAddrs, err := s.startNodes(redisAddr, c)
 	if err != nil {
 		return nil, err
-	}
-	c := &demoCluster{}
-	for _, addr := range nodeAddrs {
-		c.nodes = append(c.nodes, "http://"+addr)
 	}
 	// observerd's port is chosen before Prometheus starts, since
 	// Prometheus scrapes it.
@@ -105,25 +107,29 @@ func (s *starter) startRedis() (string, error) {
 }
 
 // startNodes starts three rate limiter nodes on Redis at redisAddr, one
-// after the other, and returns their addresses once each is healthy.
-func (s *starter) startNodes(redisAddr string) ([]string, error) {
+// after the other, adds them to c and returns their addresses once each is
+// healthy.
+func (s *starter) startNodes(redisAddr string, c *demoCluster) ([]string, error) {
 	var nodeAddrs []string
 	for i := 1; i <= 3; i++ {
-		addr, err := s.startNode(i, redisAddr)
+		addr, pid, err := s.startNode(i, redisAddr)
 		if err != nil {
 			return nil, err
 		}
 		nodeAddrs = append(nodeAddrs, addr)
+		c.nodes = append(c.nodes, "http://"+addr)
+		c.nodePIDs = append(c.nodePIDs, pid)
 	}
 	fmt.Fprintf(s.log, "started 3 rate limiter nodes on %s\n", strings.Join(nodeAddrs, ", "))
 	return nodeAddrs, nil
 }
 
-// startNode starts node-i and returns its address once it is healthy.
-func (s *starter) startNode(i int, redisAddr string) (string, error) {
+// startNode starts node-i and returns its address and process id once it
+// is healthy.
+func (s *starter) startNode(i int, redisAddr string) (string, int, error) {
 	p, err := port(8000 + i)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(p)
 	id := "node-" + strconv.Itoa(i)
@@ -137,12 +143,12 @@ func (s *starter) startNode(i int, redisAddr string) (string, error) {
 		"RATELIMITER_DEFAULT_WINDOW_MS=60000",
 	})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if err := s.ready(pr, httpOK("http://"+addr+"/health")); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return addr, nil
+	return addr, pr.cmd.Process.Pid, nil
 }
 
 // startPrometheus starts Prometheus scraping the nodes and observerd at
@@ -195,15 +201,16 @@ func (s *starter) startLoad(nodes []string) error {
 // startObserverd starts observerd on obsAddr as a sidecar of c's first
 // node and waits until it is ready.
 func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) error {
-	pr, err := s.ps.start("observerd", s.bins.Observerd, nil, []string{
+	c.observerdEnv = []string{
 		"OBSERVERD_LISTEN_ADDR=" + obsAddr,
 		// As a sidecar of node-1: the other nodes come from the registry.
 		"OBSERVERD_RATELIMITER_URLS=" + c.nodes[0],
 		"OBSERVERD_REDIS_URL=redis://" + redisAddr,
 		"OBSERVERD_PROMETHEUS_URL=" + c.prometheus,
-		"OBSERVERD_POLL_INTERVAL=2s",
+		"OBSERVERD_POLL_INTERVAL=" + observerdPoll.String(),
 		"OBSERVERD_LOG_FORMAT=console",
-	})
+	}
+	pr, err := s.ps.start("observerd", s.bins.Observerd, nil, c.observerdEnv)
 	if err != nil {
 		return err
 	}

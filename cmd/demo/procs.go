@@ -19,17 +19,29 @@ import (
 // stopGrace is how long a process may take to exit after SIGTERM.
 const stopGrace = 5 * time.Second
 
-// children starts child processes and stops every one of them, last started
-// first.
-type children struct {
-	dir string // logs go here
+// maxDied bounds the processes whose unexpected ends wait to be reported:
+// the demo starts eight.
+const maxDied = 32
 
-	mu   sync.Mutex // guards list
-	list []*proc
+// children starts child processes and stops every one of them, last started
+// first. A process that ends before stopAll stops it is sent on died.
+type children struct {
+	dir  string     // logs go here
+	died chan *proc // buffered: the waiting goroutine never blocks on it
+
+	mu       sync.Mutex // guards list and stopping
+	list     []*proc
+	stopping bool
+}
+
+// newChildren returns children logging into dir.
+func newChildren(dir string) *children {
+	return &children{dir: dir, died: make(chan *proc, maxDied)}
 }
 
 type proc struct {
 	name string
+	log  string // path of its stdout and stderr
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error // set before done closes
@@ -54,16 +66,29 @@ func (p *children) start(name, path string, args, env []string) (*proc, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, path, err)
 	}
-	pr := &proc{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		pr.err = cmd.Wait()
-		logFile.Close()
-		close(pr.done)
-	}()
+	pr := &proc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
 	p.mu.Lock()
 	p.list = append(p.list, pr)
 	p.mu.Unlock()
+	go p.wait(pr, logFile)
 	return pr, nil
+}
+
+// wait reaps pr and, unless stopAll is stopping it, reports it on died.
+func (p *children) wait(pr *proc, logFile *os.File) {
+	pr.err = pr.cmd.Wait()
+	logFile.Close()
+	close(pr.done)
+	p.mu.Lock()
+	stopping := p.stopping
+	p.mu.Unlock()
+	if stopping {
+		return
+	}
+	select {
+	case p.died <- pr:
+	default: // more than maxDied ended: the rest go unreported
+	}
 }
 
 // exited reports whether pr has ended, with its error.
@@ -82,6 +107,7 @@ func (p *children) stopAll(log io.Writer) {
 	p.mu.Lock()
 	list := p.list
 	p.list = nil
+	p.stopping = true
 	p.mu.Unlock()
 	for i := len(list) - 1; i >= 0; i-- {
 		pr := list[i]
@@ -101,7 +127,7 @@ func (p *children) stopAll(log io.Writer) {
 
 // waitFor checks cond until it succeeds, the process ends, or the timeout
 // passes.
-func waitFor(ctx context.Context, pr *proc, timeout time.Duration, logDir string, cond func(context.Context) error) error {
+func waitFor(ctx context.Context, pr *proc, timeout time.Duration, cond func(context.Context) error) error {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -112,11 +138,11 @@ func waitFor(ctx context.Context, pr *proc, timeout time.Duration, logDir string
 		if err == nil {
 			return nil
 		}
-		if done, perr := pr.exited(); done {
-			return fmt.Errorf("%s exited (%v); see %s", pr.name, perr, filepath.Join(logDir, pr.name+".log"))
+		if done, _ := pr.exited(); done {
+			return fmt.Errorf("%s %s before it was ready; the end of %s:\n%s", pr.name, pr.exitStatus(), pr.log, logTail(pr.log, tailLines))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not ready after %s: %w; see %s", pr.name, timeout, err, filepath.Join(logDir, pr.name+".log"))
+			return fmt.Errorf("%s not ready after %s: %w; see %s", pr.name, timeout, err, pr.log)
 		}
 		select {
 		case <-ctx.Done():

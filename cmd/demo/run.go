@@ -79,7 +79,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	ps := &children{dir: dir}
+	ps := newChildren(dir)
 	defer func() {
 		fmt.Fprintln(stdout, "stopping everything the demo started ...")
 		ps.stopAll(stdout)
@@ -95,21 +95,37 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, `
-observerd is watching a live cluster (3 nodes, Redis, Prometheus, load):
-
-  snapshot    %[1]s/snapshot
-  metrics     %[1]s/metrics
-  readiness   %[1]s/readyz
-  Prometheus  %[2]s   (alerts: %[2]s/alerts)
-  nodes       %[3]s
-
-Press Ctrl-C to stop everything.
-
-`, c.observerd, c.prometheus, strings.Join(c.nodes, "  "))
-	summarize(ctx, c.observerd, set.summaryEvery, stdout)
+	b := banner{c: c, observerd: bins.Observerd}
+	if wd, err := os.Getwd(); err == nil {
+		b.observerd = relPath(bins.Observerd, wd)
+	}
+	b.prom, b.promErr = findPromLinks(ctx, c.prometheus)
+	b.write(stdout)
+	if err := watch(ctx, c.observerd, set.summaryEvery, ps, stdout); err != nil {
+		return err
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		fmt.Fprintf(stdout, "DEMO_SECONDS=%d passed\n", int(set.seconds.Seconds()))
 	}
 	return nil
+}
+
+// watch prints a summary line every interval and reports every process that
+// dies at once, until ctx ends or a death ends the demo.
+func watch(ctx context.Context, observerd string, every time.Duration, ps *children, w io.Writer) error {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	printSummary(ctx, observerd, w)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case pr := <-ps.died:
+			if err := reportExit(w, pr); err != nil {
+				return err
+			}
+		case <-tick.C:
+			printSummary(ctx, observerd, w)
+		}
+	}
 }

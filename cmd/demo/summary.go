@@ -1,37 +1,32 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
 
-// summarize prints one line about the current snapshot every interval
-// until ctx ends.
-func summarize(ctx context.Context, observerd string, every time.Duration, w io.Writer) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		s, err := fetchSnapshot(ctx, observerd)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			fmt.Fprintf(w, "%s  snapshot: %v\n", time.Now().Format(time.TimeOnly), err)
-		} else {
-			fmt.Fprintln(w, summaryLine(s))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+// maxListed bounds the violations a summary line names.
+const maxListed = 3
+
+// printSummary prints one line about observerd's current snapshot.
+func printSummary(ctx context.Context, observerd string, w io.Writer) {
+	s, err := fetchSnapshot(ctx, observerd)
+	switch {
+	case err == nil:
+		fmt.Fprintln(w, summaryLine(s))
+	case ctx.Err() == nil:
+		fmt.Fprintf(w, "%s  snapshot: %v\n", time.Now().Format(time.TimeOnly), err)
 	}
 }
 
@@ -75,9 +70,48 @@ func summaryLine(s *snapshot.Snapshot) string {
 			sources += fmt.Sprintf("  %s %s", name, st.Status)
 		}
 	}
-	return fmt.Sprintf("%s  #%d  nodes %d/%d up  keys %d  in window %d  allowed %s/s  blocked %s/s  p99 %s ms  violations %d%s",
+	return fmt.Sprintf("%s  #%d  nodes %d/%d up  keys %d  in window %d  allowed %s/s  blocked %s/s  p99 %s ms  violations: %s%s",
 		s.GeneratedAt.Local().Format(time.TimeOnly), s.Sequence, up, len(s.Nodes), s.Counters.Keys, s.Counters.RequestsInWindow,
-		num(s.Traffic.AllowedPerSecond), num(s.Traffic.BlockedPerSecond), millis(p99), len(s.Violations), sources)
+		num(s.Traffic.AllowedPerSecond), num(s.Traffic.BlockedPerSecond), millis(p99), violations(s.Violations), sources)
+}
+
+// violations names the most severe of vs, at most maxListed of them, as
+// "node_down node-2 (critical), over_limit hot (warning) +2 more".
+func violations(vs []snapshot.Violation) string {
+	if len(vs) == 0 {
+		return "none"
+	}
+	sorted := slices.Clone(vs)
+	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
+		return cmp.Compare(severityRank(a.Severity), severityRank(b.Severity))
+	})
+	names := make([]string, 0, maxListed)
+	for _, v := range sorted[:min(len(sorted), maxListed)] {
+		name := v.Invariant
+		if v.Subject != "" {
+			name += " " + v.Subject
+		}
+		names = append(names, fmt.Sprintf("%s (%s)", name, v.Severity))
+	}
+	out := strings.Join(names, ", ")
+	if more := len(vs) - maxListed; more > 0 {
+		out += fmt.Sprintf(" +%d more", more)
+	}
+	return out
+}
+
+// severityRank orders severities most severe first; unknown ones last.
+func severityRank(s string) int {
+	switch s {
+	case health.SeverityCritical:
+		return 0
+	case health.SeverityWarning:
+		return 1
+	case health.SeverityInfo:
+		return 2
+	default:
+		return 3
+	}
 }
 
 func num(f snapshot.Float) string {
