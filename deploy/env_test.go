@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"io/fs"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,22 +36,31 @@ func knownVariables() []string {
 
 var variableName = regexp.MustCompile(`\b(?:OBSERVERD|RATELIMITER)_[A-Z0-9_]*[A-Z0-9]\b`)
 
-// deploymentFiles are the files a user copies or reads to deploy observerd.
-var deploymentFiles = []string{
-	"README.md",
-	"compose.yaml",
-	"kubernetes/deployment.yaml",
-	"kubernetes/kustomization.yaml",
-	"kubernetes/namespace.yaml",
-	"kubernetes/secret.example.yaml",
-	"kubernetes/service.yaml",
-	"prometheus/prometheus.yml",
-	"../Dockerfile",
+// deploymentFiles are the files a user copies or reads to deploy observerd:
+// a fixed list and every YAML file of the Kubernetes kit.
+func deploymentFiles(t *testing.T) []string {
+	t.Helper()
+	files := []string{
+		"README.md",
+		"compose.yaml",
+		"prometheus/prometheus.yml",
+		"../Dockerfile",
+	}
+	err := filepath.WalkDir(kubeDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".yaml") {
+			files = append(files, filepath.ToSlash(path))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("list %s: %v", kubeDir, err)
+	}
+	return files
 }
 
 func TestVariablesAreKnown(t *testing.T) {
 	known := knownVariables()
-	for _, file := range deploymentFiles {
+	for _, file := range deploymentFiles(t) {
 		t.Run(file, func(t *testing.T) {
 			for _, name := range variableName.FindAllString(readText(t, file), -1) {
 				if !slices.Contains(known, name) && !config.IsServiceLink(name) {
@@ -63,7 +74,7 @@ func TestVariablesAreKnown(t *testing.T) {
 // TestYAMLIndentation guards the YAML files against tabs, which YAML does
 // not allow for indentation; promtool parses only the Prometheus ones.
 func TestYAMLIndentation(t *testing.T) {
-	for _, file := range deploymentFiles {
+	for _, file := range deploymentFiles(t) {
 		if !strings.HasSuffix(file, ".yaml") && !strings.HasSuffix(file, ".yml") {
 			continue
 		}
@@ -77,7 +88,8 @@ func TestYAMLIndentation(t *testing.T) {
 
 // TestManifestsSay checks the settings the manifests promise in the
 // README: probes, non-root read-only containers, the Redis password as a
-// file from the Secret, and the scrape annotations.
+// file from the Secret, and the scrape annotations. TestKubernetesRenderings
+// checks the rendered objects field by field.
 func TestManifestsSay(t *testing.T) {
 	tests := []struct {
 		give string
@@ -86,8 +98,8 @@ func TestManifestsSay(t *testing.T) {
 		{
 			give: "kubernetes/deployment.yaml",
 			want: []string{
-				"path: /readyz",
 				"path: /healthz",
+				"restartPolicy: Always",
 				"runAsNonRoot: true",
 				"readOnlyRootFilesystem: true",
 				"allowPrivilegeEscalation: false",
@@ -104,13 +116,13 @@ func TestManifestsSay(t *testing.T) {
 		},
 		{
 			give: "kubernetes/secret.example.yaml",
-			want: []string{"kind: Secret", "name: ratelimiter-redis", "password:"},
+			want: []string{"kind: Secret", "name: ratelimiter-redis", "password:", "name: observerd-web", "web-config.yml:"},
 		},
 		{
 			give: "../Dockerfile",
 			want: []string{
-				"FROM --platform=$BUILDPLATFORM golang:1.26 AS build",
-				`-X main.version=$VERSION -X main.commit=$COMMIT`,
+				"FROM --platform=$BUILDPLATFORM golang:1.26@sha256:",
+				`-X $v.Version=$VERSION -X $v.Revision=$REVISION`,
 				"./cmd/observerd", "./cmd/ratelimiterd", "./cmd/loadgen",
 				"USER nonroot", "EXPOSE 9750", `ENTRYPOINT ["/usr/local/bin/observerd"]`,
 			},
