@@ -34,19 +34,42 @@ func (b busyLimit) wrap(serve func(http.ResponseWriter, *http.Request) int) func
 		return serve
 	}
 	return func(w http.ResponseWriter, r *http.Request) int {
-		// One atomic add each way: cheaper than a channel on the path
-		// every poll of /snapshot takes.
-		if b.inFlight.Add(1) > b.max {
-			b.inFlight.Add(-1)
-			h := w.Header()
-			h["Content-Type"] = []string{"text/plain; charset=utf-8"}
-			h["Retry-After"] = []string{"1"}
-			h["Cache-Control"] = []string{"no-store"}
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write(b.body)
-			return http.StatusServiceUnavailable
+		if !b.enter() {
+			return refuse(w, b.body)
 		}
-		defer b.inFlight.Add(-1)
+		defer b.leave()
 		return serve(w, r)
 	}
+}
+
+// enter takes a slot, or reports false when every one is taken. One
+// atomic add each way: cheaper than a channel on the path every poll of
+// /snapshot takes.
+func (b busyLimit) enter() bool {
+	if b.max == 0 {
+		return true
+	}
+	if b.inFlight.Add(1) > b.max {
+		b.inFlight.Add(-1)
+		return false
+	}
+	return true
+}
+
+// leave gives back the slot enter took.
+func (b busyLimit) leave() {
+	if b.max != 0 {
+		b.inFlight.Add(-1)
+	}
+}
+
+// refuse answers 503 with Retry-After and body, which names the bound.
+func refuse(w http.ResponseWriter, body []byte) int {
+	h := w.Header()
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["Retry-After"] = []string{"1"}
+	h["Cache-Control"] = []string{"no-store"}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write(body)
+	return http.StatusServiceUnavailable
 }

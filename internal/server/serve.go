@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
@@ -31,10 +32,13 @@ type ServeOptions struct {
 
 // Serve serves srv on ln until ctx ends, then shuts srv down gracefully
 // within opts.ShutdownTimeout; connections still open after it are closed.
+// Long-polls and /events streams end as soon as the shutdown begins (see
+// drainOnShutdown) rather than holding it for its whole timeout.
 // It returns nil after a clean stop, and an error when serving failed or
 // the graceful shutdown ran out of time.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOptions) error {
 	addr := ln.Addr()
+	drainOnShutdown(srv)
 	if opts.MaxConnections > 0 {
 		ln = LimitListener(ln, opts.MaxConnections, func(full bool) {
 			// Under pressure idle keep-alive connections are closed and
@@ -69,4 +73,34 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 		err = errors.Join(err, fmt.Errorf("serve http on %s: %w", addr, serr))
 	}
 	return err
+}
+
+// drainKey is the context key of the channel that is closed when the
+// server of a request begins to shut down.
+type drainKey struct{}
+
+// drainOnShutdown gives every request of srv a channel, found with
+// draining, that is closed when srv.Shutdown begins. Shutdown waits for
+// handlers to return but cancels none of their contexts, so a handler
+// that waits for a new snapshot would hold it for its whole timeout; the
+// handlers that wait select on this channel too. The request contexts
+// themselves are left alone, so that answers under way are finished.
+func drainOnShutdown(srv *http.Server) {
+	ch := make(chan struct{})
+	base := srv.BaseContext
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.Background()
+		if base != nil {
+			ctx = base(ln)
+		}
+		return context.WithValue(ctx, drainKey{}, (<-chan struct{})(ch))
+	}
+	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(ch) }))
+}
+
+// draining returns the channel closed when the server of the request of
+// ctx begins to shut down; nil, which never fires, outside Serve.
+func draining(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(drainKey{}).(<-chan struct{})
+	return ch
 }

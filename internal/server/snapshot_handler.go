@@ -5,6 +5,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/observerd/observerd/internal/snapshot"
 )
@@ -22,77 +26,117 @@ var (
 	exposeETagValue = []string{"ETag"}
 )
 
-// snapshotHeaders holds the header values that depend on one published
-// snapshot, built on the first request that sees it rather than on every
-// request.
-type snapshotHeaders struct {
-	p        *snapshot.Published
-	etag     []string
-	plainLen []string // Content-Length of p.JSON
-	gzipLen  []string // Content-Length of p.Gzip
-}
-
 // snapshotHandler serves the pre-serialized snapshot: ETag and 304, gzip
-// when the client takes it, and no caching without revalidation.
+// when the client takes it, and no caching without revalidation. A
+// request without a query takes the shortest path; the query asks for
+// sections (see selections) or a long-poll (see longPoll).
 type snapshotHandler struct {
 	store Loader
-	// allowOrigin is the Access-Control-Allow-Origin value; nil sends no
-	// CORS headers.
-	allowOrigin []string
-	cur         atomic.Pointer[snapshotHeaders]
-}
-
-func newSnapshotHandler(store Loader, corsOrigins []string) *snapshotHandler {
-	s := &snapshotHandler{store: store}
-	if len(corsOrigins) > 0 {
-		s.allowOrigin = []string{corsOrigins[0]}
-	}
-	return s
-}
-
-// headers returns the header values of p. Two requests racing on a new
-// snapshot may both build them; either result is right.
-func (s *snapshotHandler) headers(p *snapshot.Published) *snapshotHeaders {
-	if c := s.cur.Load(); c != nil && c.p == p {
-		return c
-	}
-	c := &snapshotHeaders{
-		p:        p,
-		etag:     []string{p.ETag},
-		plainLen: []string{strconv.Itoa(len(p.JSON))},
-		gzipLen:  []string{strconv.Itoa(len(p.Gzip))},
-	}
-	s.cur.Store(c)
-	return c
+	cors  corsPolicy
+	vary  []string // Vary of every answer
+	// plain serves a request without a query, held to busy.
+	plain   func(http.ResponseWriter, *http.Request) int
+	busy    busyLimit
+	waiting *waitLimit
+	gauge   prometheus.Gauge // long-polls waiting now
+	fields  *snapshotFields
+	sel     *selections
+	maxWait time.Duration
+	logger  *zap.Logger
+	// whole is the answer of the last snapshot served whole, built on
+	// the first request that sees it rather than on every request.
+	whole atomic.Pointer[answer]
 }
 
 // serve answers one request and returns the status code it wrote, for
 // the request counter.
 func (s *snapshotHandler) serve(w http.ResponseWriter, r *http.Request) int {
-	h := w.Header()
-	if s.allowOrigin != nil {
-		h["Access-Control-Allow-Origin"] = s.allowOrigin
-		h["Access-Control-Expose-Headers"] = exposeETagValue
+	if r.URL.RawQuery == "" {
+		return s.plain(w, r)
 	}
+	return s.serveQuery(w, r)
+}
+
+// begin sets the headers every answer carries.
+func (s *snapshotHandler) begin(h, req http.Header) {
+	s.cors.apply(h, req)
 	h["Cache-Control"] = noCacheValue
+	h["Vary"] = s.vary
+}
+
+// serveWhole answers the whole current snapshot.
+func (s *snapshotHandler) serveWhole(w http.ResponseWriter, r *http.Request) int {
+	s.begin(w.Header(), r.Header)
 	p := s.store.Load()
 	if p == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
-		return http.StatusServiceUnavailable
+		return noSnapshot(w)
 	}
-	c := s.headers(p)
+	return s.write(w, r, s.wholeAnswer(p))
+}
+
+// serveQuery answers a request with sections or a long-poll.
+func (s *snapshotHandler) serveQuery(w http.ResponseWriter, r *http.Request) int {
+	s.begin(w.Header(), r.Header)
+	q, err := parseQuery(r.URL.RawQuery, s.fields, true, s.maxWait)
+	if err != nil {
+		return writeParamError(w, err)
+	}
+	if q.poll {
+		if p := s.store.Load(); p == nil || p.Snapshot.Sequence == q.after {
+			return s.longPoll(w, r, q)
+		}
+	}
+	if !s.busy.enter() {
+		return refuse(w, s.busy.body)
+	}
+	defer s.busy.leave()
+	return s.answer(w, r, s.store.Load(), q.sel)
+}
+
+// answer writes sel of p, or 503 while there is no snapshot yet.
+func (s *snapshotHandler) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Published, sel selection) int {
+	if p == nil {
+		return noSnapshot(w)
+	}
+	if sel == 0 {
+		return s.write(w, r, s.wholeAnswer(p))
+	}
+	a, err := s.sel.get(p, sel)
+	if err != nil {
+		// Encoding our own types cannot fail short of a bug.
+		s.logger.Error("encode snapshot sections", zap.Error(err))
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return http.StatusInternalServerError
+	}
+	return s.write(w, r, a)
+}
+
+// wholeAnswer returns the answer of the whole of p. Two requests racing
+// on a new snapshot may both build it; either result is right.
+func (s *snapshotHandler) wholeAnswer(p *snapshot.Published) *answer {
+	if c := s.whole.Load(); c != nil && c.p == p {
+		return c
+	}
+	c := newAnswer(p, p.ETag, p.JSON, p.Gzip)
+	s.whole.Store(c)
+	return c
+}
+
+// write sends a: 304 when the client has it, else its body, compressed
+// when the client takes gzip.
+func (s *snapshotHandler) write(w http.ResponseWriter, r *http.Request, a *answer) int {
+	h := w.Header()
 	// "Etag" is the canonical form of ETag, the key Header.Get looks up.
-	h["Etag"] = c.etag
-	h["Vary"] = varyValue
-	if etagMatches(r.Header["If-None-Match"], p.ETag) {
+	h["Etag"] = a.etag
+	if etagMatches(r.Header["If-None-Match"], a.etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return http.StatusNotModified
 	}
 	h["Content-Type"] = jsonValue
-	body, length := p.JSON, c.plainLen
+	body, length := a.json, a.plainLen
 	if acceptsGzip(r.Header["Accept-Encoding"]) {
 		h["Content-Encoding"] = gzipValue
-		body, length = p.Gzip, c.gzipLen
+		body, length = a.gzip, a.gzipLen
 	}
 	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
@@ -100,6 +144,12 @@ func (s *snapshotHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		_, _ = w.Write(body)
 	}
 	return http.StatusOK
+}
+
+// noSnapshot answers a request before the first snapshot.
+func noSnapshot(w http.ResponseWriter) int {
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
+	return http.StatusServiceUnavailable
 }
 
 // etagMatches implements If-None-Match's weak comparison over a list of

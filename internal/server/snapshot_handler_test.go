@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,13 +48,13 @@ func TestSnapshotHeaderMap(t *testing.T) {
 	}{
 		{
 			name: "200 gzip with CORS", h: cors, method: http.MethodGet,
-			give: map[string]string{"Accept-Encoding": "gzip"},
+			give: map[string]string{"Accept-Encoding": "gzip", "Origin": "https://dash.example"},
 			want: http.Header{
 				"Access-Control-Allow-Origin":   {"https://dash.example"},
 				"Access-Control-Expose-Headers": {"ETag"},
 				"Cache-Control":                 {"no-cache"},
 				"Etag":                          {p.ETag},
-				"Vary":                          {"Accept-Encoding"},
+				"Vary":                          {"Accept-Encoding", "Origin"},
 				"Content-Type":                  {"application/json"},
 				"Content-Encoding":              {"gzip"},
 				"Content-Length":                {strconv.Itoa(len(p.Gzip))},
@@ -81,22 +82,24 @@ func TestSnapshotHeaderMap(t *testing.T) {
 		},
 		{
 			name: "304", h: cors, method: http.MethodGet,
-			give: map[string]string{"If-None-Match": p.ETag, "Accept-Encoding": "gzip"},
+			give: map[string]string{"If-None-Match": p.ETag, "Accept-Encoding": "gzip", "Origin": "https://dash.example"},
 			want: http.Header{
 				"Access-Control-Allow-Origin":   {"https://dash.example"},
 				"Access-Control-Expose-Headers": {"ETag"},
 				"Cache-Control":                 {"no-cache"},
 				"Etag":                          {p.ETag},
-				"Vary":                          {"Accept-Encoding"},
+				"Vary":                          {"Accept-Encoding", "Origin"},
 			},
 		},
 		{
 			name: "503", h: empty, method: http.MethodGet,
+			give: map[string]string{"Origin": "https://dash.example"},
 			want: http.Header{
 				"Access-Control-Allow-Origin":   {"https://dash.example"},
 				"Access-Control-Expose-Headers": {"ETag"},
 				"Cache-Control":                 {"no-cache"},
 				"Content-Type":                  {"application/json"},
+				"Vary":                          {"Accept-Encoding", "Origin"},
 			},
 		},
 	}
@@ -122,17 +125,34 @@ func TestSnapshotHeaderMap(t *testing.T) {
 // answers, so what a caller adds to one answer's header must not show in
 // another's, nor in the next answer.
 func TestSnapshotSharedHeaderValues(t *testing.T) {
-	h := newTestHandler(t, publishedStore(t))
-	first := serve(h, http.MethodGet, "/snapshot", nil)
-	second := serve(h, http.MethodGet, "/snapshot", nil)
-	first.Header().Add("Vary", "Origin")
-	second.Header().Add("Vary", "Cookie")
-	if got := first.Header().Values("Vary"); !cmp.Equal(got, []string{"Accept-Encoding", "Origin"}) {
-		t.Errorf("Vary = %q after another answer's Add, want Accept-Encoding, Origin", got)
+	tests := []struct {
+		name string
+		give []string // CORS origins
+		want []string // Vary
+	}{
+		{name: "CORS", give: []string{"https://dash.example"}, want: []string{"Accept-Encoding", "Origin"}},
+		{name: "no CORS", give: nil, want: []string{"Accept-Encoding"}},
 	}
-	next := serve(h, http.MethodGet, "/snapshot", nil)
-	if got := next.Header().Values("Vary"); !cmp.Equal(got, []string{"Accept-Encoding"}) {
-		t.Errorf("Vary = %q after earlier answers' Add, want only Accept-Encoding", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newTestHandler(t, publishedStore(t), func(c *Config) { c.CORSOrigins = tt.give })
+			origin := map[string]string{"Origin": "https://dash.example"}
+			first := serve(h, http.MethodGet, "/snapshot", origin)
+			second := serve(h, http.MethodGet, "/snapshot", origin)
+			first.Header().Add("Vary", "Cookie")
+			first.Header().Add("Access-Control-Expose-Headers", "Date")
+			second.Header().Add("Vary", "User-Agent")
+			if got, want := first.Header().Values("Vary"), append(slices.Clone(tt.want), "Cookie"); !cmp.Equal(got, want) {
+				t.Errorf("Vary = %q after another answer's Add, want %q", got, want)
+			}
+			next := serve(h, http.MethodGet, "/snapshot", origin)
+			if got := next.Header().Values("Vary"); !cmp.Equal(got, tt.want) {
+				t.Errorf("Vary = %q after earlier answers' Add, want only %q", got, tt.want)
+			}
+			if got := next.Header().Values("Access-Control-Expose-Headers"); tt.give != nil && !cmp.Equal(got, []string{"ETag"}) {
+				t.Errorf("Access-Control-Expose-Headers = %q after earlier answers' Add, want only ETag", got)
+			}
+		})
 	}
 }
 

@@ -1,0 +1,100 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// snapshotQuery is what a request to /snapshot or /events asks beyond the
+// path. Parameters it does not know, such as a cache buster, are ignored.
+type snapshotQuery struct {
+	sel selection // 0: the whole snapshot
+	// poll is set by after: wait up to wait for a snapshot other than
+	// the one numbered after.
+	poll  bool
+	after uint64
+	wait  time.Duration
+}
+
+// paramError is a query parameter with a bad value.
+type paramError struct {
+	param string
+	err   error
+	valid []string // the values it takes, when they are few
+}
+
+func (e *paramError) Error() string { return e.param + ": " + e.err.Error() }
+
+func (e *paramError) Unwrap() error { return e.err }
+
+// parseQuery reads the parameters of raw: sections always, after and wait
+// when poll is set (on /snapshot). A wait above maxWait is cut to it.
+func parseQuery(raw string, fields *snapshotFields, poll bool, maxWait time.Duration) (snapshotQuery, error) {
+	var q snapshotQuery
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return q, &paramError{param: "query", err: err}
+	}
+	if v, ok := values["sections"]; ok {
+		if q.sel, err = fields.parse(v); err != nil {
+			return q, &paramError{param: "sections", err: err, valid: fields.names}
+		}
+	}
+	if !poll {
+		return q, nil
+	}
+	if _, ok := values["after"]; ok {
+		if q.after, err = strconv.ParseUint(values.Get("after"), 10, 64); err != nil {
+			return q, &paramError{param: "after", err: fmt.Errorf("%q is not a snapshot sequence number", values.Get("after"))}
+		}
+		q.poll, q.wait = true, min(defaultPollWait, maxWait)
+	}
+	if _, ok := values["wait"]; ok {
+		if !q.poll {
+			return q, &paramError{param: "wait", err: errors.New("needs after, the sequence of the snapshot the client has")}
+		}
+		if q.wait, err = parseWait(values.Get("wait")); err != nil {
+			return q, &paramError{param: "wait", err: err}
+		}
+		q.wait = min(q.wait, maxWait)
+	}
+	return q, nil
+}
+
+// parseWait reads a wait as a Go duration (30s, 1m) or a number of
+// seconds (30, 2.5).
+func parseWait(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(v, 64)
+		if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return 0, fmt.Errorf("%q is neither a duration (30s) nor a number of seconds", v)
+		}
+		d = time.Duration(min(f, math.MaxInt64/float64(time.Second)) * float64(time.Second))
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", v)
+	}
+	return d, nil
+}
+
+// writeParamError answers 400 with a JSON error naming the parameter.
+func writeParamError(w http.ResponseWriter, err error) int {
+	body := map[string]any{"error": err.Error()}
+	if pe, ok := errors.AsType[*paramError](err); ok {
+		body["parameter"] = pe.param
+		if pe.valid != nil {
+			body["valid"] = pe.valid
+		}
+	}
+	w.Header()["Content-Type"] = jsonValue
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(body)
+	return http.StatusBadRequest
+}
