@@ -14,7 +14,7 @@ import (
 // Config is observerd's whole configuration. Every field is one
 // environment variable; the help tag is what `observerd -h` prints.
 type Config struct {
-	ListenAddr  string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of /snapshot, /metrics, /healthz, /readyz"`
+	ListenAddr  string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of the status page /, /snapshot, /events, /metrics, /healthz and /readyz"`
 	Sources     []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
 	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
 	PprofAddr   string   `env:"PPROF_ADDR" help:"listen address of /debug/pprof on a listener of its own (127.0.0.1:6060); empty: off"`

@@ -8,7 +8,17 @@ import (
 
 // PrintUsage writes every variable with its default and meaning.
 func PrintUsage(w io.Writer, program string) error {
-	if _, err := fmt.Fprintf(w, "Usage: %s [-h] [-version]\n\n%s watches a Redis-backed rate limiter cluster and serves what it sees.\nIt is configured from the environment (an empty variable counts as unset):\n\n", program, program); err != nil {
+	const intro = `Usage: %[1]s [-h] [-version]
+       %[1]s check [--json]
+
+%[1]s watches a Redis-backed rate limiter cluster and serves what it sees.
+"%[1]s check" polls every source once with the same configuration, prints
+what it saw and exits 0 when no critical violation holds, 2 when one does,
+1 when it could not judge (%[1]s check -h).
+Both are configured from the environment (an empty variable counts as unset):
+
+`
+	if _, err := fmt.Fprintf(w, intro, program); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
