@@ -1,12 +1,24 @@
 // Package statuspage serves observerd's page for humans at /: the current
 // snapshot rendered as HTML, violations first, with a short history kept
 // in memory.
+//
+// The page is rendered on the server from the snapshot alone and loads
+// nothing: its style sheet and its one optional script are inline, its
+// charts inline SVG. It reloads itself with a meta refresh, and sooner
+// when /events streams a newer snapshot. Everything a peer supplied (key
+// names, node ids, error texts) is escaped by html/template, and the
+// Content-Security-Policy runs no script and applies no style but the
+// page's own.
 package statuspage
 
 import (
+	"bytes"
 	"context"
+	_ "embed"
 	"html/template"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,14 +37,35 @@ type Options struct {
 	Store   Source
 	Version string
 	// Refresh is how often the page reloads itself: the poll interval.
+	// It is rounded up to whole seconds, at least 1; zero (or less)
+	// means 5 s.
 	Refresh time.Duration
 	Now     func() time.Time
 	Logger  *zap.Logger
+	// TimelineWindow and TimelineMax bound the timeline of violations
+	// raised and cleared: zero (or less) means 1 h and 500 entries.
+	TimelineWindow time.Duration
+	TimelineMax    int
+	// TrendWindow and TrendPoints bound the trend of the traffic and the
+	// counter keys, one point per TrendWindow/TrendPoints at most: zero
+	// (or less) means 15 min and 300 points.
+	TrendWindow time.Duration
+	TrendPoints int
 }
+
+// defaultRefresh is the reload interval when Options.Refresh is zero.
+const defaultRefresh = 5 * time.Second
+
+//go:embed page.tmpl
+var pageTemplate string
 
 // Page is the status page and the history it draws.
 type Page struct {
-	opts Options
+	opts    Options
+	tmpl    *template.Template
+	policy  string
+	refresh int // seconds
+	hist    *history
 }
 
 // New returns the page of opts.Store. Run records its history.
@@ -43,29 +76,75 @@ func New(opts Options) *Page {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	return &Page{opts: opts}
+	if opts.Refresh <= 0 {
+		opts.Refresh = defaultRefresh
+	}
+	return &Page{
+		opts:    opts,
+		tmpl:    template.Must(template.New("page").Funcs(funcs()).Parse(pageTemplate)),
+		policy:  contentPolicy(),
+		refresh: int(max(1, math.Ceil(opts.Refresh.Seconds()))),
+		hist:    newHistory(newHistoryConfig(opts)),
+	}
 }
 
 // Run records the history the page draws from each published snapshot
 // until ctx ends; it returns nil then.
 func (p *Page) Run(ctx context.Context) error {
-	<-ctx.Done()
-	return nil
+	if p.opts.Store == nil {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		// Taken before Load: a snapshot published in between closes it.
+		changed := p.opts.Store.Changed()
+		if pub := p.opts.Store.Load(); pub != nil {
+			p.hist.observe(pub.Snapshot)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil
+		}
+	}
 }
 
-var page = template.Must(template.New("index").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>observerd</title></head>
-<body><h1>observerd {{.}}</h1>
-<ul>
-<li><a href="snapshot">/snapshot</a>: the current snapshot as JSON</li>
-<li><a href="metrics">/metrics</a>: the snapshot as Prometheus metrics</li>
-<li><a href="readyz">/readyz</a>: 200 once every source has answered</li>
-<li><a href="healthz">/healthz</a>: 200 while observerd serves</li>
-</ul></body></html>
-`))
-
-// ServeHTTP renders the page.
+// ServeHTTP renders the page of the current snapshot, or, before the
+// first one, a page that says observerd waits for it. The page is
+// rendered whole before anything is written: a failed render answers 500,
+// never half a page.
 func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = page.Execute(w, p.opts.Version)
+	var buf bytes.Buffer
+	if err := p.render(&buf); err != nil {
+		p.opts.Logger.Error("render the status page", zap.Error(err))
+		http.Error(w, "the status page could not be rendered; /snapshot still serves the data", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", p.policy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(buf.Bytes())
+}
+
+// render writes the page to buf.
+func (p *Page) render(buf *bytes.Buffer) error {
+	f := frame{
+		Refresh: p.refresh, Version: p.opts.Version, Now: p.opts.Now(),
+		CSS: template.CSS(css), Script: template.JS(script),
+	}
+	var pub *snapshot.Published
+	if p.opts.Store != nil {
+		pub = p.opts.Store.Load()
+	}
+	if pub == nil {
+		f.State, f.Class = "WAITING", "waiting"
+		return p.tmpl.ExecuteTemplate(buf, "waiting", f)
+	}
+	// The timeline then holds the snapshot shown, even if Run has not
+	// seen it yet.
+	p.hist.observe(pub.Snapshot)
+	return p.tmpl.ExecuteTemplate(buf, "page", newView(f, pub.Snapshot, p.hist.copy(), p.hist.cfg))
 }

@@ -1,0 +1,222 @@
+package statuspage
+
+import (
+	"cmp"
+	"fmt"
+	"html/template"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
+)
+
+// unknownSeverity is the rank of a severity the page does not know.
+const unknownSeverity = 3
+
+// severityRank orders the severities of snapshot.Violation from the most
+// to the least urgent; one the page does not know sorts last.
+func severityRank(s string) int {
+	switch s {
+	case health.SeverityCritical:
+		return 0
+	case health.SeverityWarning:
+		return 1
+	case health.SeverityInfo:
+		return 2
+	default:
+		return unknownSeverity
+	}
+}
+
+// frame is what every page shares: the head, the header and the links.
+type frame struct {
+	State   string // "CRITICAL", "OK", "WAITING", ...
+	Class   string // the CSS class of the state
+	Refresh int    // seconds between reloads
+	Version string
+	Now     time.Time
+	CSS     template.CSS
+	Script  template.JS
+	// Sequence is the snapshot shown, 0 before the first: the script
+	// reloads on a newer one.
+	Sequence uint64
+}
+
+// view is the page of one snapshot.
+type view struct {
+	frame
+	Snap     *snapshot.Snapshot
+	Summary  string // "2 critical · 1 warning", or what is degraded
+	Groups   []severityGroup
+	Sources  []sourceRow
+	Charts   []chart
+	Timeline timeline
+}
+
+// severityGroup is the active violations of one severity, the oldest first.
+type severityGroup struct {
+	Severity   string
+	Violations []snapshot.Violation
+}
+
+// sourceRow is one source's status with its partial errors in order.
+type sourceRow struct {
+	Name string
+	snapshot.SourceStatus
+	Partial []keyValue
+}
+
+type keyValue struct{ Key, Value string }
+
+// timeline is the violations raised and cleared, the newest first.
+type timeline struct {
+	Events  []timelineRow
+	Dropped int
+	Started time.Time
+	Window  string
+	Max     int
+}
+
+// newView builds the page of s with what the history recorded.
+func newView(f frame, s *snapshot.Snapshot, rec recorded, cfg historyConfig) view {
+	groups := groupViolations(s.Violations)
+	f.State, f.Class = stateOf(s, groups)
+	f.Sequence = s.Sequence
+	return view{
+		frame:   f,
+		Snap:    s,
+		Summary: summary(s, groups),
+		Groups:  groups,
+		Sources: sourceRows(s.Sources),
+		Charts:  trendCharts(rec.Trend, cfg.trendWindow),
+		Timeline: timeline{
+			Events: timelineRows(rec.Events), Dropped: rec.Dropped, Started: rec.Started,
+			Window: short(cfg.timelineWindow), Max: cfg.timelineMax,
+		},
+	}
+}
+
+// groupViolations sorts vs by severity, then by first_seen, oldest first:
+// the longest-standing critical problem leads.
+func groupViolations(vs []snapshot.Violation) []severityGroup {
+	sorted := slices.Clone(vs)
+	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
+		return cmp.Or(cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+			a.FirstSeen.Compare(b.FirstSeen),
+			cmp.Compare(a.Invariant, b.Invariant), cmp.Compare(a.Subject, b.Subject))
+	})
+	var out []severityGroup
+	for _, v := range sorted {
+		if n := len(out); n > 0 && out[n-1].Severity == v.Severity {
+			out[n-1].Violations = append(out[n-1].Violations, v)
+			continue
+		}
+		out = append(out, severityGroup{Severity: v.Severity, Violations: []snapshot.Violation{v}})
+	}
+	return out
+}
+
+// stateOf is the page's overall state: the worst severity violated; with
+// none, DEGRADED while a source is not ok or an invariant cannot be
+// judged, else OK.
+func stateOf(s *snapshot.Snapshot, groups []severityGroup) (state, class string) {
+	if len(groups) > 0 {
+		sev := groups[0].Severity
+		if severityRank(sev) == unknownSeverity {
+			return "VIOLATED", "warning"
+		}
+		return strings.ToUpper(sev), sev
+	}
+	if len(s.Unknown) > 0 || len(notOK(s.Sources)) > 0 {
+		return "DEGRADED", "degraded"
+	}
+	return "OK", "ok"
+}
+
+// summary says, in one line, what the state is made of.
+func summary(s *snapshot.Snapshot, groups []severityGroup) string {
+	var parts []string
+	for _, g := range groups {
+		parts = append(parts, fmt.Sprintf("%d %s", len(g.Violations), g.Severity))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "no violations")
+	}
+	for _, name := range notOK(s.Sources) {
+		parts = append(parts, fmt.Sprintf("source %s %s", name, s.Sources[name].Status))
+	}
+	switch n := len(s.Unknown); n {
+	case 0:
+	case 1:
+		parts = append(parts, "1 invariant not judged")
+	default:
+		parts = append(parts, fmt.Sprintf("%d invariants not judged", n))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// notOK lists the sources whose status is not ok, in source order.
+func notOK(sources map[string]snapshot.SourceStatus) []string {
+	var out []string
+	for _, name := range sourceNames(sources) {
+		if sources[name].Status != snapshot.StatusOK {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// sourceNames lists the sources in observerd's order, then any other.
+func sourceNames(sources map[string]snapshot.SourceStatus) []string {
+	var out []string
+	for _, name := range source.All() {
+		if _, ok := sources[name]; ok {
+			out = append(out, name)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(sources)) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func sourceRows(sources map[string]snapshot.SourceStatus) []sourceRow {
+	var out []sourceRow
+	for _, name := range sourceNames(sources) {
+		st := sources[name]
+		row := sourceRow{Name: name, SourceStatus: st}
+		for _, k := range slices.Sorted(maps.Keys(st.Errors)) {
+			row.Partial = append(row.Partial, keyValue{k, st.Errors[k]})
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// timelineRow is one event formatted: the timeline may hold hundreds, and
+// a template calls its functions through reflection.
+type timelineRow struct {
+	Class, Stamp, Clock, Change           string
+	Severity, Invariant, Subject, Message string
+}
+
+func timelineRows(events []event) []timelineRow {
+	out := make([]timelineRow, len(events))
+	for i, e := range events {
+		v := e.Violation
+		out[i] = timelineRow{
+			Class: "raised", Stamp: stamp(e.At), Clock: clock(e.At), Change: "raised",
+			Severity: v.Severity, Invariant: v.Invariant, Subject: v.Subject, Message: v.Message,
+		}
+		if !e.Raised {
+			out[i].Class, out[i].Change = "cleared", "cleared after "+elapsed(e.At, v.FirstSeen)
+		}
+	}
+	return out
+}
