@@ -27,6 +27,12 @@ type Options struct {
 	// SubjectsLimit is, per invariant, the most subjects exported; the rest
 	// fold into one series with subject="other" whose value is their number.
 	SubjectsLimit int
+	// OmitKeySeries leaves out the two per-key families,
+	// observerd_counter_requests{key} and observerd_counter_limit{key}:
+	// neither is described nor collected, for clusters whose key names
+	// must not reach Prometheus (OBSERVERD_EXPORT_KEY_SERIES=false). The
+	// aggregates stay, and so does the top list of /snapshot.
+	OmitKeySeries bool
 	// Invariants are every invariant's name, so that their counts are
 	// exported as 0 while they hold nowhere.
 	Invariants []string
@@ -60,9 +66,13 @@ func NewCollector(store Loader, opts Options) *Collector {
 	return &Collector{store: store, opts: opts, d: newDescs()}
 }
 
-// Describe sends every descriptor.
+// Describe sends the descriptor of every metric the Collector may export:
+// all of them but the per-key ones under OmitKeySeries.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range c.d.all() {
+		if c.opts.OmitKeySeries && c.d.perKey(d) {
+			continue
+		}
 		ch <- d
 	}
 }
@@ -200,6 +210,9 @@ func (c *Collector) collectCounters(out *sink, s *snapshot.Snapshot) {
 		{d.counterOrphanSeq, k.OrphanSequenceKeys}, {d.counterWrongType, k.WrongTypeKeys},
 	} {
 		out.gauge(m.desc, float64(m.v))
+	}
+	if c.opts.OmitKeySeries {
+		return
 	}
 	for _, t := range k.Top {
 		out.gauge(d.keyRequests, float64(t.Count), t.Key)

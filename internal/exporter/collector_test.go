@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -197,6 +198,56 @@ observerd_invariant_violation{invariant="over_limit",severity="warning",subject=
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "observerd_invariant_violation"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestCollectorOmitsKeySeries: with the per-key series off, neither
+// per-key family is described or collected, the aggregates stay, and a
+// pedantic registry takes the collector.
+func TestCollectorOmitsKeySeries(t *testing.T) {
+	perKey := []string{"observerd_counter_requests", "observerd_counter_limit"}
+	tests := []struct {
+		give       bool
+		wantSeries int
+	}{
+		{give: false, wantSeries: 2},
+		{give: true, wantSeries: 0},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("omit %v", tt.give), func(t *testing.T) {
+			c := NewCollector(fixed{testSnapshot(t, nil, nil)}, Options{OmitKeySeries: tt.give, SubjectsLimit: 20})
+			reg := prometheus.NewPedanticRegistry()
+			if err := reg.Register(c); err != nil {
+				t.Fatalf("register: %v", err)
+			}
+			if _, err := reg.Gather(); err != nil {
+				t.Fatalf("gather: %v", err)
+			}
+			for _, name := range perKey {
+				if n := testutil.CollectAndCount(c, name); n != tt.wantSeries {
+					t.Errorf("%s: %d series, want %d", name, n, tt.wantSeries)
+				}
+				if got := described(c, name); got != (tt.wantSeries > 0) {
+					t.Errorf("%s described: %v, want %v", name, got, tt.wantSeries > 0)
+				}
+			}
+			if n := testutil.CollectAndCount(c, "observerd_counter_keys"); n != 1 {
+				t.Errorf("observerd_counter_keys: %d series, want 1", n)
+			}
+		})
+	}
+}
+
+// described reports whether c's Describe sends the descriptor of name.
+func described(c *Collector, name string) bool {
+	ch := make(chan *prometheus.Desc, 256)
+	c.Describe(ch)
+	close(ch)
+	for d := range ch {
+		if strings.Contains(d.String(), `fqName: "`+name+`"`) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestCollectorBeforeFirstSnapshot(t *testing.T) {

@@ -100,6 +100,12 @@ func (d *descs) all() []*prometheus.Desc {
 	}
 }
 
+// perKey reports whether desc is one of the families labelled by key name,
+// which Options.OmitKeySeries leaves out.
+func (d *descs) perKey(desc *prometheus.Desc) bool {
+	return desc == d.keyRequests || desc == d.keyLimit
+}
+
 // Description names one metric the Collector exports and its variable
 // label names, in the order the Collector sets them.
 type Description struct {

@@ -95,6 +95,13 @@ func TestCollectorGolden(t *testing.T) {
 			want:      "testdata/metrics_keep_stale.golden",
 			wantEvery: true,
 		},
+		{
+			// OBSERVERD_EXPORT_KEY_SERIES=false: no per-key family at all.
+			name: "key series off",
+			give: Options{SubjectsLimit: 1, OmitKeySeries: true,
+				Invariants: []string{"counter_without_ttl", "high_latency", "node_down", "over_limit", "redis_disconnected"}},
+			want: "testdata/metrics_no_key_series.golden",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/observerd/observerd/internal/snapshot"
 )
@@ -192,12 +193,27 @@ func (e *Evaluator) hold(k stateKey, message string, rule Rule, now time.Time) {
 	}
 	st.reported = true
 	st.severity = rule.Severity
-	e.logger.Info("invariant violation raised",
+	e.logger.Log(raisedLevel(st.severity), "invariant violation raised",
 		zap.String("invariant", k.invariant),
 		zap.String("subject", k.subject),
 		zap.String("severity", st.severity),
 		zap.String("message", message),
 		zap.Time("first_seen", st.firstSeen))
+}
+
+// raisedLevel is the log level a violation of severity is raised at: a
+// critical one at error, so that it reaches whoever watches observerd's
+// errors, a warning at warn. Its clearing is news, not trouble, and is
+// logged at info.
+func raisedLevel(severity string) zapcore.Level {
+	switch severity {
+	case SeverityCritical:
+		return zapcore.ErrorLevel
+	case SeverityWarning:
+		return zapcore.WarnLevel
+	default:
+		return zapcore.InfoLevel
+	}
 }
 
 // clear forgets a condition that stopped holding, logging it if it had been

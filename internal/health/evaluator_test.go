@@ -2,10 +2,12 @@ package health
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/observerd/observerd/internal/snapshot"
@@ -318,13 +320,51 @@ func TestLogsOnceOnRaiseAndClear(t *testing.T) {
 		{entries[1], "invariant violation cleared"},
 	}
 	for _, tt := range tests {
-		if tt.give.Message != tt.want || tt.give.Level != zap.InfoLevel {
-			t.Errorf("got %s %q, want info %q", tt.give.Level, tt.give.Message, tt.want)
+		if tt.give.Message != tt.want {
+			t.Errorf("got %q, want %q", tt.give.Message, tt.want)
 		}
 		f := tt.give.ContextMap()
 		if f["invariant"] != OverLimit || f["subject"] != "a" || f["severity"] != SeverityWarning {
 			t.Errorf("%q fields: %v", tt.want, f)
 		}
+	}
+}
+
+// TestLogLevelOfSeverity: a violation is raised at the level of its
+// severity, so that a critical one reaches whoever watches errors; it is
+// cleared at info, whatever its severity.
+func TestLogLevelOfSeverity(t *testing.T) {
+	tests := []struct {
+		give        string
+		wantRaised  zapcore.Level
+		wantCleared zapcore.Level
+	}{
+		{give: SeverityCritical, wantRaised: zap.ErrorLevel, wantCleared: zap.InfoLevel},
+		{give: SeverityWarning, wantRaised: zap.WarnLevel, wantCleared: zap.InfoLevel},
+		{give: SeverityInfo, wantRaised: zap.InfoLevel, wantCleared: zap.InfoLevel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			core, logs := observer.New(zap.DebugLevel)
+			cfg := noGrace()
+			cfg.OverLimit.Severity = tt.give
+			e := NewEvaluator(cfg, zap.New(core))
+			in := healthy(t0)
+			overLimit(&in)
+			e.Evaluate(in)
+			e.Evaluate(healthy(t0.Add(time.Second)))
+			want := []string{
+				tt.wantRaised.String() + " invariant violation raised " + tt.give,
+				tt.wantCleared.String() + " invariant violation cleared " + tt.give,
+			}
+			var got []string
+			for _, l := range logs.AllUntimed() {
+				got = append(got, fmt.Sprintf("%s %s %v", l.Level, l.Message, l.ContextMap()["severity"]))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("logged %q, want %q", got, want)
+			}
+		})
 	}
 }
 

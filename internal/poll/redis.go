@@ -72,6 +72,9 @@ type RedisPoller struct {
 	// lastHolder is the walk lease's holder at the last poll, to log
 	// changes only.
 	lastHolder string
+	// top is the last published top, this observer's or the walker's,
+	// that the next walk keeps stable (see stableTop).
+	top stableTop
 }
 
 var _ Poller = (*RedisPoller)(nil)
@@ -96,7 +99,7 @@ func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
 	if cfg.WalkClient == nil {
 		cfg.WalkClient = cfg.Client
 	}
-	p := &RedisPoller{cfg: cfg}
+	p := &RedisPoller{cfg: cfg, top: newStableTop(cfg.TopN)}
 	if cfg.Coordinate {
 		p.lease = newWalkLease(cfg.Client, cfg.KeyPrefix, cfg.InstanceID, cfg.LeaseTTL)
 	}

@@ -24,9 +24,13 @@ type redisTally struct {
 	// the walk counts it: one value, read at the moment the walk reads the
 	// key, for the top list and the drift check alike.
 	interest map[string]int64
+	// incumbents are the keys of the last published top; found holds the
+	// figures of those the walk found, however they rank (see stableTop).
+	incumbents map[string]bool
+	found      map[string]snapshot.TopKey
 }
 
-func newRedisTally(topN, listCap int, keysOfInterest []string) *redisTally {
+func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]bool) *redisTally {
 	interest := make(map[string]int64, len(keysOfInterest))
 	for _, k := range keysOfInterest {
 		interest[k] = 0
@@ -35,14 +39,14 @@ func newRedisTally(topN, listCap int, keysOfInterest []string) *redisTally {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 	}
 	return &redisTally{
-		top: newTopHeap(topN, func(a, b snapshot.TopKey) int {
-			return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
-		}),
+		top:        newTopHeap(topN, hotterKey),
 		blocks:     newTopHeap(listCap, hotter),
 		overLimit:  newTopHeap(listCap, hotter),
 		zeroActive: newTopHeap(listCap, hotter),
 		withoutTTL: newTopHeap(listCap, strings.Compare),
 		interest:   interest,
+		incumbents: incumbents,
+		found:      make(map[string]snapshot.TopKey, len(incumbents)),
 	}
 }
 
@@ -70,7 +74,11 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
 	if _, ok := t.interest[cn.Key]; ok {
 		t.interest[cn.Key] = cn.Count
 	}
-	t.top.add(snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)})
+	k := snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)}
+	if t.incumbents[cn.Key] {
+		t.found[cn.Key] = k
+	}
+	t.top.add(k)
 }
 
 func (t *redisTally) fill(sec *snapshot.RedisSection) {

@@ -24,11 +24,12 @@ const maxWalkPasses = 3
 func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, time.Time, error) {
 	p.mu.Lock()
 	known := p.known
+	incumbents := p.top.incumbents()
 	p.mu.Unlock()
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		lim := newRedisLimits(hints, known)
-		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest)
+		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, incumbents)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
 			KeyPrefix:        p.cfg.KeyPrefix,
 			NodePrefix:       p.cfg.NodePrefix,
@@ -72,6 +73,9 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 		DefaultWindow: lim.defWindow,
 	}
 	t.fill(sec)
+	p.mu.Lock()
+	sec.Counters.Top = p.top.next(sec.Counters.Top, t.found)
+	p.mu.Unlock()
 	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
 	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
 	sec.Counters.WalkedBy = p.cfg.InstanceID
@@ -128,6 +132,9 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 		known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
 	}
 	p.remember(known)
+	p.mu.Lock()
+	p.top.remember(sec.Counters.Top)
+	p.mu.Unlock()
 	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, known)
 	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
 	if err != nil {
