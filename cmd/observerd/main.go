@@ -28,8 +28,12 @@ func main() {
 	err := run(ctx, os.Args, os.Environ(), os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "observerd:", err)
-		os.Exit(1)
+		// `observerd check` exits 2 on a critical violation (exitError).
+		code, say := exitStatus(err)
+		if say {
+			fmt.Fprintln(os.Stderr, "observerd:", err)
+		}
+		os.Exit(code)
 	}
 }
 

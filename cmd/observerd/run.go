@@ -39,6 +39,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, onListen func(net.Addr)) error {
+	if len(args) > 1 && args[1] == "check" {
+		return runCheck(ctx, args[1:], environ, stdout, stderr)
+	}
 	cfg, done, err := parseArgs(args, environ, stdout, stderr)
 	if err != nil || done {
 		return err
@@ -113,26 +116,10 @@ type app struct {
 
 // newApp wires every part from cfg.
 func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
-	staleAfter := cfg.StaleAfterBySource()
-	hcfg := health.NewConfig(cfg.Invariants, staleAfter)
-	if err := hcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+	store, err := newStore(cfg, logger)
+	if err != nil {
+		return nil, err
 	}
-	evaluator := health.NewEvaluator(hcfg, logger.Named("health"))
-	store := snapshot.NewStore(snapshot.StoreConfig{
-		Enabled:           cfg.Sources,
-		StaleAfter:        staleAfter,
-		DefaultLimit:      cfg.DefaultLimit,
-		DefaultWindow:     cfg.DefaultWindow,
-		MaxKeysOfInterest: config.KeysOfInterestLimit,
-		NodeForgetAfter:   cfg.NodeForgetAfter,
-		MaxNameBytes:      cfg.MaxNameBytes,
-		Logger:            logger.Named("store"),
-		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
-			r := evaluator.Evaluate(health.Input(in))
-			return r.Violations, r.Unknown
-		},
-	})
 	reg := prometheus.NewRegistry()
 	metrics, err := poll.NewMetrics(reg)
 	if err != nil {
@@ -162,6 +149,31 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 	return &app{srcs: srcs, page: page, srv: srv, opts: opts, pprofAddr: cfg.PprofAddr}, nil
 }
 
+// newStore is the snapshot store of cfg, judged by the health evaluator:
+// what the daemon and `observerd check` share.
+func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
+	staleAfter := cfg.StaleAfterBySource()
+	hcfg := health.NewConfig(cfg.Invariants, staleAfter)
+	if err := hcfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	evaluator := health.NewEvaluator(hcfg, logger.Named("health"))
+	return snapshot.NewStore(snapshot.StoreConfig{
+		Enabled:           cfg.Sources,
+		StaleAfter:        staleAfter,
+		DefaultLimit:      cfg.DefaultLimit,
+		DefaultWindow:     cfg.DefaultWindow,
+		MaxKeysOfInterest: config.KeysOfInterestLimit,
+		NodeForgetAfter:   cfg.NodeForgetAfter,
+		MaxNameBytes:      cfg.MaxNameBytes,
+		Logger:            logger.Named("store"),
+		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
+			r := evaluator.Evaluate(health.Input(in))
+			return r.Violations, r.Unknown
+		},
+	}), nil
+}
+
 // newHTTPServer registers the collectors on reg and returns the server of
 // every route.
 func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, page http.Handler, alive func() error, logger *zap.Logger) (*http.Server, error) {
@@ -171,6 +183,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		reg.Register(versioncollector.NewCollector("observerd")),
 		reg.Register(exporter.NewCollector(store, exporter.Options{
 			KeepStale:     cfg.MetricsKeepStale,
+			OmitKeySeries: !cfg.ExportKeySeries,
 			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
 			Invariants:    health.Invariants(),
 			Logger:        logger.Named("exporter"),

@@ -82,6 +82,26 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
+// Once polls a single time under the runner's deadline, publishes the
+// state and returns it: the poll of a one-shot check. The state starts
+// afresh, as a runner's first poll does, and Interval is not needed. When
+// ctx ends during the poll nothing is published and Once returns ctx's
+// error: a poll cut short says nothing about the source. Once must not run
+// beside Run on the same runner.
+func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
+	name := r.Poller.Name()
+	if r.Timeout <= 0 {
+		return snapshot.SourceState{}, fmt.Errorf("poll %s: timeout %s must be positive", name, r.Timeout)
+	}
+	state := r.pollOnce(ctx, snapshot.SourceState{Source: name})
+	if err := ctx.Err(); err != nil {
+		return state, fmt.Errorf("poll %s: %w", name, err)
+	}
+	r.Metrics.observePoll(name, state.Duration)
+	r.Publish(state)
+	return state, nil
+}
+
 // Check reports whether the runner is alive: nil before Run starts and
 // while polls keep starting or ending, an error once nothing happened for
 // longer than LivenessIntervals times the longest expected gap between

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
+)
+
+// verdictListed is how many critical violations the verdict line names.
+const verdictListed = 5
+
+// verdict is what a check concludes: its exit code and its last line.
+type verdict struct {
+	code int
+	line string
+}
+
+// judge concludes from the check's snapshot: unknown when every enabled
+// source failed, critical when a critical violation holds, else OK with
+// the other violations counted and the invariants that could not be
+// judged named.
+func judge(s *snapshot.Snapshot, enabled []string) verdict {
+	if allFailed(s, enabled) {
+		return verdict{code: exitUnknown, line: "UNKNOWN: every source failed"}
+	}
+	var critical []string
+	bySeverity := make(map[string]int)
+	for _, v := range s.Violations {
+		bySeverity[v.Severity]++
+		if v.Severity == health.SeverityCritical {
+			critical = append(critical, v.Invariant+" "+printable(v.Subject))
+		}
+	}
+	if len(critical) > 0 {
+		return verdict{code: exitCritical, line: fmt.Sprintf("CRITICAL: %s (%s)", plural(len(critical), "critical violation"), listed(critical))}
+	}
+	var counts []string
+	if n := bySeverity[health.SeverityWarning]; n > 0 {
+		counts = append(counts, plural(n, "warning"))
+	}
+	if n := bySeverity[health.SeverityInfo]; n > 0 {
+		counts = append(counts, fmt.Sprintf("%d info", n))
+	}
+	notes := strings.Join(counts, ", ")
+	if len(s.Unknown) > 0 {
+		names := make([]string, len(s.Unknown))
+		for i, u := range s.Unknown {
+			names[i] = u.Invariant
+		}
+		notes = strings.TrimPrefix(notes+"; unknown: "+strings.Join(names, ", "), "; ")
+	}
+	line := "OK: no critical violation"
+	if notes != "" {
+		line += " (" + notes + ")"
+	}
+	return verdict{code: exitOK, line: line}
+}
+
+// allFailed reports whether no enabled source answered.
+func allFailed(s *snapshot.Snapshot, enabled []string) bool {
+	for _, name := range enabled {
+		if s.Sources[name].Status == snapshot.StatusOK {
+			return false
+		}
+	}
+	return true
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// listed joins the first verdictListed items and counts the rest.
+func listed(items []string) string {
+	if len(items) <= verdictListed {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:verdictListed], ", "), len(items)-verdictListed)
+}
+
+// writeSummary writes the human summary of s, ending with v's line.
+func writeSummary(w io.Writer, s *snapshot.Snapshot, enabled []string, v verdict) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "observerd check at %s\n", s.GeneratedAt.Format(time.RFC3339))
+	writeSources(tw, s, enabled)
+	on := func(src string) bool { return slices.Contains(enabled, src) }
+	if on(source.Ratelimiter) || on(source.Redis) {
+		writeNodes(tw, s.Nodes, on(source.Ratelimiter))
+	}
+	if redis := s.Sources[source.Redis]; on(source.Redis) && redis.LastSuccess != nil {
+		writeRedis(tw, s)
+	}
+	if t := s.Traffic; on(source.Prometheus) && t.AllowedPerSecond.Valid() && t.BlockedPerSecond.Valid() {
+		fmt.Fprintf(tw, "traffic: %.2f allowed/s, %.2f blocked/s\n", float64(t.AllowedPerSecond), float64(t.BlockedPerSecond))
+	}
+	writeViolations(tw, s.Violations)
+	for _, u := range s.Unknown {
+		fmt.Fprintf(tw, "unknown: %s (%s)\n", u.Invariant, printable(u.Reason))
+	}
+	fmt.Fprintln(tw, v.line)
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("format the summary: %w", err)
+	}
+	// An empty last cell leaves the padding of the one before it.
+	lines := strings.Split(buf.String(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	if _, err := io.WriteString(w, strings.Join(lines, "\n")); err != nil {
+		return fmt.Errorf("write the summary: %w", err)
+	}
+	return nil
+}
+
+func writeSources(w io.Writer, s *snapshot.Snapshot, enabled []string) {
+	fmt.Fprintln(w, "sources:")
+	fmt.Fprintln(w, "  SOURCE\tSTATUS\tDURATION\tERROR")
+	for _, name := range slices.Sorted(slices.Values(enabled)) {
+		st := s.Sources[name]
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", name, st.Status, duration(st.Duration), printable(st.Error))
+	}
+}
+
+// writeNodes lists every node known; up and down only when the node API
+// was polled.
+func writeNodes(w io.Writer, nodes []snapshot.Node, polled bool) {
+	up := 0
+	for _, n := range nodes {
+		if n.Reachable {
+			up++
+		}
+	}
+	switch {
+	case len(nodes) == 0:
+		fmt.Fprintln(w, "nodes: none known")
+		return
+	case polled:
+		fmt.Fprintf(w, "nodes: %d up, %d down\n", up, len(nodes)-up)
+	default:
+		fmt.Fprintf(w, "nodes: %d registered, node API not polled\n", len(nodes))
+	}
+	fmt.Fprintln(w, "  NODE\tADDRESS\tSTATE\tREGISTERED")
+	for _, n := range nodes {
+		state := "-"
+		if polled {
+			state = "down"
+			if n.Reachable {
+				state = "up"
+			}
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", printable(n.Name()), printable(n.Address), state, yesNo(n.Registered))
+	}
+}
+
+// writeRedis writes what Redis said of itself, the limits and the
+// counters.
+func writeRedis(w io.Writer, s *snapshot.Snapshot) {
+	r := s.Redis
+	if r.Connected {
+		fmt.Fprintf(w, "redis: %s %s, ping %s, %d keys, %d clients\n", printable(r.Version), printable(r.Role), duration(r.Ping), r.DBKeys, r.ConnectedClients)
+	}
+	l := s.Limits
+	fmt.Fprintf(w, "limits: default %d per %s (from %s), %s\n", l.DefaultLimit, time.Duration(l.DefaultWindow), l.DefaultsFrom, plural(len(l.Overrides), "override"))
+	c := s.Counters
+	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type\n",
+		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys)
+}
+
+// writeViolations lists every active violation, critical first.
+func writeViolations(w io.Writer, vs []snapshot.Violation) {
+	if len(vs) == 0 {
+		fmt.Fprintln(w, "violations: none")
+		return
+	}
+	vs = slices.Clone(vs)
+	slices.SortStableFunc(vs, func(a, b snapshot.Violation) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	fmt.Fprintf(w, "violations: %d\n", len(vs))
+	fmt.Fprintln(w, "  SEVERITY\tINVARIANT\tSUBJECT\tMESSAGE")
+	for _, v := range vs {
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Severity, v.Invariant, printable(v.Subject), printable(v.Message))
+	}
+}
+
+func severityRank(s string) int {
+	switch s {
+	case health.SeverityCritical:
+		return 0
+	case health.SeverityWarning:
+		return 1
+	case health.SeverityInfo:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// duration is d rounded for people, "-" when unknown.
+func duration(d snapshot.Duration) string {
+	if !d.Valid {
+		return "-"
+	}
+	if d.Duration >= time.Second {
+		return d.Duration.Round(time.Millisecond).String()
+	}
+	return d.Duration.Round(10 * time.Microsecond).String()
+}
+
+// printable is s as it is when a terminal shows it as it is, else quoted:
+// a peer's names may hold control characters.
+func printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/testenv"
+)
+
+// checkResult is one `observerd check` run by run in this process.
+type checkResult struct {
+	code   int
+	err    error
+	stdout string
+	stderr string
+}
+
+// lastLine is the verdict line of a summary.
+func (r checkResult) lastLine() string {
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+func (r checkResult) String() string {
+	return fmt.Sprintf("exit %d, err %v\nstdout:\n%s\nstderr:\n%s", r.code, r.err, r.stdout, tail(r.stderr, 4000))
+}
+
+// runCheckIn runs `observerd check flags...` with env under ctx.
+func runCheckIn(ctx context.Context, env []string, flags ...string) checkResult {
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, append([]string{"observerd", "check"}, flags...), env, &stdout, &stderr)
+	code, _ := exitStatus(err)
+	return checkResult{code: code, err: err, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// runCheckT runs a check that must end within 30 s.
+func runCheckT(t *testing.T, env []string, flags ...string) checkResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	r := runCheckIn(ctx, env, flags...)
+	if ctx.Err() != nil {
+		t.Fatalf("check still running after %s: %s", time.Since(start), r)
+	}
+	return r
+}
+
+// TestCheckCluster runs `observerd check` against a real cluster: three
+// reference nodes on one Redis, scraped by Prometheus, observerd told of
+// node-1 only and discovering the others in the registry.
+func TestCheckCluster(t *testing.T) {
+	c := startCluster(t, clusterOptions{nodes: 3, prometheus: true})
+	t.Run("healthy", func(t *testing.T) { testCheckHealthy(t, c) })
+	t.Run("json", func(t *testing.T) { testCheckJSON(t, c) })
+	t.Run("writes nothing to Redis", func(t *testing.T) { testCheckLeaveLease(t, c) })
+	t.Run("the cluster's limits judge the walk", func(t *testing.T) { testCheckClusterLimits(t, c) })
+	t.Run("redis gone", func(t *testing.T) { testCheckRedisGone(t, c) })
+	t.Run("node down", func(t *testing.T) { testCheckNodeDown(t, c) })
+}
+
+func testCheckHealthy(t *testing.T, c *cluster) {
+	r := runCheckT(t, c.observerdEnv())
+	if r.code != exitOK || r.err != nil || r.lastLine() != "OK: no critical violation" {
+		t.Fatalf("healthy cluster: want exit 0 and OK, got %s", r)
+	}
+	for _, want := range []string{"nodes: 3 up, 0 down", "violations: none"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for _, src := range []string{"prometheus", "ratelimiter", "redis"} {
+		if !containsFields(r.stdout, src, "ok") {
+			t.Errorf("summary lacks source %s ok:\n%s", src, r.stdout)
+		}
+	}
+	for _, n := range c.nodes {
+		if !containsFields(r.stdout, n.id, n.Addr(), "up", "yes") {
+			t.Errorf("summary lacks %s at %s up and registered:\n%s", n.id, n.Addr(), r.stdout)
+		}
+	}
+}
+
+// containsFields reports whether a line of s starts with fields, split on
+// spaces.
+func containsFields(s string, fields ...string) bool {
+	for _, line := range strings.Split(s, "\n") {
+		if f := strings.Fields(line); len(f) >= len(fields) && slices.Equal(f[:len(fields)], fields) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasText reports whether a line of s holds want, however the columns are
+// padded.
+func hasText(s, want string) bool {
+	want = strings.Join(strings.Fields(want), " ")
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(strings.Join(strings.Fields(line), " "), want) {
+			return true
+		}
+	}
+	return false
+}
+
+func testCheckJSON(t *testing.T, c *cluster) {
+	for _, flag := range []string{"--json", "-json"} {
+		t.Run(flag, func(t *testing.T) {
+			r := runCheckT(t, c.observerdEnv(), flag)
+			if r.code != exitOK {
+				t.Fatalf("check %s: %s", flag, r)
+			}
+			var s snapshot.Snapshot
+			if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+				t.Fatalf("check %s: stdout is not a snapshot: %v\n%s", flag, err, r.stdout)
+			}
+			if s.SchemaVersion != 1 || len(s.Nodes) != 3 || len(s.Violations) != 0 {
+				t.Errorf("snapshot: schema %d, %d nodes, violations %+v; want 1, 3, none", s.SchemaVersion, len(s.Nodes), s.Violations)
+			}
+			for name, st := range s.Sources {
+				if st.Status != snapshot.StatusOK {
+					t.Errorf("source %s: %+v", name, st)
+				}
+			}
+			if !strings.Contains(r.stderr, "OK: no critical violation\n") {
+				t.Errorf("stderr lacks the verdict:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// leaseKey and shareKey are the walk lease and the shared walk of the
+// default key prefix.
+const (
+	leaseKey = "observerd:{ratelimit:}:walk:lease"
+	shareKey = "observerd:{ratelimit:}:walk:result"
+)
+
+// testCheckLeaveLease: in lease mode (the default) a check neither takes
+// the walk lease, nor waits for the walker's result, nor writes anything.
+func testCheckLeaveLease(t *testing.T, c *cluster) {
+	tests := []struct {
+		give   string
+		holder string // "": no lease held
+	}{
+		{give: "no lease held"},
+		{give: "lease held by another observer", holder: "fleet-walker-7"},
+	}
+	ctx := context.Background()
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			if tt.holder != "" {
+				if err := c.rdb.Set(ctx, leaseKey, tt.holder, time.Minute).Err(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { c.rdb.Del(ctx, leaseKey) })
+			}
+			before := allKeys(t, c.rdb)
+			r := runCheckT(t, c.observerdEnv("OBSERVERD_REDIS_WALK_COORDINATION=lease", "OBSERVERD_INSTANCE_ID=checker"))
+			if r.code != exitOK || !strings.Contains(r.stdout, "counters: ") {
+				t.Fatalf("check: %s", r)
+			}
+			if after := allKeys(t, c.rdb); !slices.Equal(before, after) {
+				t.Errorf("keys before the check %q, after %q", before, after)
+			}
+			holder, err := c.rdb.Get(ctx, leaseKey).Result()
+			switch {
+			case tt.holder == "" && !errors.Is(err, goredis.Nil):
+				t.Errorf("lease after the check: %q, %v; want none", holder, err)
+			case tt.holder != "" && holder != tt.holder:
+				t.Errorf("lease after the check: %q, %v; want %q's untouched", holder, err, tt.holder)
+			}
+			if n := c.rdb.Exists(ctx, shareKey).Val(); n != 0 {
+				t.Errorf("the check wrote the shared walk %s", shareKey)
+			}
+		})
+	}
+}
+
+// allKeys is every key of rdb, sorted.
+func allKeys(t *testing.T, rdb *goredis.Client) []string {
+	t.Helper()
+	keys, err := rdb.Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// testCheckClusterLimits: the nodes' default limit (10, not observerd's
+// configured 100) judges the Redis walk, so the seeded "hot" key with 12
+// requests is over its limit, at once whatever its grace period.
+func testCheckClusterLimits(t *testing.T, c *cluster) {
+	seedKeyspace(t, c.redis.Addr)
+	r := runCheckT(t, c.observerdEnv("OBSERVERD_OVER_LIMIT_GRACE=1m"))
+	if r.code != exitOK || r.lastLine() != "OK: no critical violation (2 warnings)" {
+		t.Fatalf("seeded keyspace: want exit 0 with 2 warnings, got %s", r)
+	}
+	wantCounters := fmt.Sprintf("counters: %d keys, %d requests in window, 1 blocked, 1 over limit, 1 without TTL, 1 orphan :seq keys, 0 of the wrong type", seededKeys, seededRequests)
+	for _, want := range []string{
+		"limits: default 10 per 1m0s (from api), 1 override",
+		wantCounters,
+		`warning over_limit hot key "hot" counts 12 requests in its window, over its limit of 10`,
+		"warning counter_without_ttl cold",
+	} {
+		if !hasText(r.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+// testCheckRedisGone: the nodes answer, observerd's Redis does not: judged
+// from what is there, redis_disconnected is critical.
+func testCheckRedisGone(t *testing.T, c *cluster) {
+	dead := "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	r := runCheckT(t, c.observerdEnv("OBSERVERD_REDIS_URL="+dead))
+	if r.code != exitCritical || r.lastLine() != "CRITICAL: 1 critical violation (redis_disconnected redis)" {
+		t.Fatalf("redis gone: want exit 2 with redis_disconnected, got %s", r)
+	}
+	if !hasText(r.stdout, "critical redis_disconnected redis") || !containsFields(r.stdout, "redis", "error") {
+		t.Errorf("summary lacks the violation or the failed source:\n%s", r.stdout)
+	}
+}
+
+func containsPrefix(s, prefix string) bool {
+	for _, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func testCheckNodeDown(t *testing.T, c *cluster) {
+	c.stopNode(1)
+	t.Cleanup(func() { c.startNode(1) })
+	// A check does not wait for a grace period.
+	r := runCheckT(t, c.observerdEnv("OBSERVERD_RATELIMITER_URLS="+strings.Join(c.urls(), ","), "OBSERVERD_NODE_DOWN_GRACE=1m"))
+	if r.code != exitCritical || r.lastLine() != "CRITICAL: 1 critical violation (node_down node-2)" {
+		t.Fatalf("node-2 stopped: want exit 2 naming node_down node-2, got %s", r)
+	}
+	if !strings.Contains(r.stdout, "nodes: 2 up, 1 down") || !containsFields(r.stdout, "node-2", c.nodes[1].Addr(), "down") {
+		t.Errorf("summary:\n%s", r.stdout)
+	}
+	// The seeded keys' warnings come after.
+	if i, j := strings.Index(r.stdout, "critical  node_down"), strings.Index(r.stdout, "warning   "); i < 0 || j < i {
+		t.Errorf("critical violations must come first:\n%s", r.stdout)
+	}
+}
+
+// TestCheckCannotJudge: a bad setting or no source answering exits 1, and
+// no secret is shown.
+func TestCheckCannotJudge(t *testing.T) {
+	const secret = "chk-pass-5e1"
+	deadRedis := fmt.Sprintf("redis://:%s@127.0.0.1:%d", secret, testenv.FreePort(t))
+	tests := []struct {
+		give  string
+		args  []string
+		env   []string
+		want  string // in the error
+		wantV string // the verdict line, when the check judged
+	}{
+		{give: "bad value", env: []string{"OBSERVERD_POLL_INTERVAL=often"}, want: "OBSERVERD_POLL_INTERVAL"},
+		{give: "unknown variable", env: []string{"OBSERVERD_POL_INTERVAL=1s"}, want: "did you mean OBSERVERD_POLL_INTERVAL"},
+		{give: "bad grace", env: []string{"OBSERVERD_NODE_DOWN_GRACE=-1s"}, want: "OBSERVERD_NODE_DOWN_GRACE"},
+		{give: "an argument", args: []string{"now"}, want: "unexpected arguments"},
+		{give: "unknown flag", args: []string{"-yaml"}, want: "-yaml"},
+		{
+			give:  "redis only, unreachable",
+			env:   []string{"OBSERVERD_SOURCES=redis", "OBSERVERD_REDIS_URL=" + deadRedis, "OBSERVERD_POLL_TIMEOUT=2s"},
+			wantV: "UNKNOWN: every source failed",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			r := runCheckT(t, tt.env, tt.args...)
+			if r.code != exitUnknown {
+				t.Fatalf("want exit 1, got %s", r)
+			}
+			if tt.want != "" && (r.err == nil || !strings.Contains(r.err.Error(), tt.want)) {
+				t.Errorf("error %v, want one naming %q", r.err, tt.want)
+			}
+			if tt.wantV != "" && r.lastLine() != tt.wantV {
+				t.Errorf("verdict %q, want %q\n%s", r.lastLine(), tt.wantV, r)
+			}
+			if strings.Contains(r.stdout+r.stderr+fmt.Sprint(r.err), secret) {
+				t.Errorf("the password shows:\n%s", r)
+			}
+		})
+	}
+}
+
+// TestCheckDeadlineAndInterrupt: a node that never answers holds a check
+// for its poll deadline at most, and an interrupt ends it at once.
+func TestCheckDeadlineAndInterrupt(t *testing.T) {
+	asked := make(chan struct{}, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	env := func(timeout string) []string {
+		return []string{"OBSERVERD_SOURCES=ratelimiter", "OBSERVERD_RATELIMITER_URLS=" + srv.URL, "OBSERVERD_RATELIMITER_POLL_TIMEOUT=" + timeout}
+	}
+	t.Run("deadline", func(t *testing.T) {
+		start := time.Now()
+		r := runCheckT(t, env("300ms"))
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("check took %s with a 300ms deadline", took)
+		}
+		if r.code != exitUnknown || r.lastLine() != "UNKNOWN: every source failed" || !strings.Contains(r.stdout, "no answer before context deadline exceeded") {
+			t.Errorf("want exit 1, every source failed on its deadline, got %s", r)
+		}
+	})
+	t.Run("interrupt", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan checkResult, 1)
+		go func() { done <- runCheckIn(ctx, env("30s")) }()
+		select {
+		case <-asked:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the node was not asked within 10s")
+		}
+		cancel()
+		select {
+		case r := <-done:
+			if r.code != exitUnknown || r.err == nil || !strings.Contains(r.err.Error(), "check interrupted") || r.stdout != "" {
+				t.Errorf("interrupted: want exit 1, check interrupted, no summary; got %s", r)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatal("check still running 2s after the interrupt")
+		}
+	})
+}
+
+func TestCheckHelp(t *testing.T) {
+	for _, flag := range []string{"-h", "--help"} {
+		t.Run(flag, func(t *testing.T) {
+			r := runCheckT(t, nil, flag)
+			if r.err != nil {
+				t.Fatalf("check %s: %s", flag, r)
+			}
+			for _, want := range []string{
+				"Usage: observerd check [-json] [-h]", "2  a critical violation holds", "Grace periods are not waited for",
+				"without the walk lease", "OBSERVERD_REDIS_URL", "OBSERVERD_NODE_DOWN_GRACE",
+			} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("check %s lacks %q", flag, want)
+				}
+			}
+		})
+	}
+}
+
+// TestCheckBinaryExitCodes runs the built binary: main turns the verdict
+// into the exit status and prints an error only when there is one.
+func TestCheckBinaryExitCodes(t *testing.T) {
+	deadNode := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	tests := []struct {
+		give       string
+		env        []string
+		wantCode   int
+		wantStdout string // the last line
+		wantStderr string // "": no "observerd:" line
+	}{
+		{
+			give:       "node down",
+			env:        []string{"OBSERVERD_SOURCES=ratelimiter", "OBSERVERD_RATELIMITER_URLS=http://" + deadNode},
+			wantCode:   2,
+			wantStdout: "CRITICAL: 1 critical violation (node_down " + deadNode + ")",
+		},
+		{
+			give:       "bad value",
+			env:        []string{"OBSERVERD_SOURCES=ratelimiter,kafka"},
+			wantCode:   1,
+			wantStderr: "OBSERVERD_SOURCES: unknown source",
+		},
+	}
+	bin := observerdBinary(t)
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin, "check")
+			cmd.Env = append(cleanEnv(), tt.env...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if code := 0; !errors.As(err, &ee) || ee.ExitCode() != tt.wantCode {
+				if ee != nil {
+					code = ee.ExitCode()
+				}
+				t.Fatalf("exit %d (%v), want %d\nstdout:\n%s\nstderr:\n%s", code, err, tt.wantCode, stdout.String(), stderr.String())
+			}
+			r := checkResult{stdout: stdout.String()}
+			if tt.wantStdout != "" && r.lastLine() != tt.wantStdout {
+				t.Errorf("last line %q, want %q", r.lastLine(), tt.wantStdout)
+			}
+			said := containsPrefix(stderr.String(), "observerd:")
+			if tt.wantStderr == "" && said || tt.wantStderr != "" && (!said || !strings.Contains(stderr.String(), tt.wantStderr)) {
+				t.Errorf("stderr %q, want %q", stderr.String(), tt.wantStderr)
+			}
+		})
+	}
+}
+
+// cleanEnv is this process's environment without any OBSERVERD_ variable.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, config.Prefix) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		give     error
+		wantCode int
+		wantSay  bool
+	}{
+		{give: nil, wantCode: 0},
+		{give: errors.New("OBSERVERD_X: bad"), wantCode: 1, wantSay: true},
+		{give: &exitError{code: 2}, wantCode: 2},
+		{give: &exitError{code: 1}, wantCode: 1},
+		{give: fmt.Errorf("check: %w", &exitError{code: 1, err: errors.New("interrupted")}), wantCode: 1, wantSay: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.give), func(t *testing.T) {
+			code, say := exitStatus(tt.give)
+			if code != tt.wantCode || say != tt.wantSay {
+				t.Errorf("exitStatus(%v) = %d, %v; want %d, %v", tt.give, code, say, tt.wantCode, tt.wantSay)
+			}
+		})
+	}
+}
+
+// TestWithoutGrace sets every grace period of config.Invariants, found by
+// name so that a new invariant's is not missed, and wants them all zero.
+func TestWithoutGrace(t *testing.T) {
+	var inv config.Invariants
+	v := reflect.ValueOf(&inv).Elem()
+	graces := 0
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if strings.HasSuffix(f.Name, "Grace") {
+			v.Field(i).Set(reflect.ValueOf(time.Hour))
+			graces++
+		}
+	}
+	inv.HighLatencyThreshold, inv.CounterDriftThreshold = time.Second, 7
+	got := withoutGrace(inv)
+	gv := reflect.ValueOf(got)
+	for i := range gv.NumField() {
+		if name := gv.Type().Field(i).Name; strings.HasSuffix(name, "Grace") && !gv.Field(i).IsZero() {
+			t.Errorf("%s = %v after withoutGrace", name, gv.Field(i))
+		}
+	}
+	if graces < 9 || got.HighLatencyThreshold != time.Second || got.CounterDriftThreshold != 7 {
+		t.Errorf("%d grace periods found; thresholds %s, %d: want at least 9, and the thresholds kept", graces, got.HighLatencyThreshold, got.CounterDriftThreshold)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	enabled := []string{"prometheus", "ratelimiter", "redis"}
+	sources := func(status ...string) map[string]snapshot.SourceStatus {
+		m := make(map[string]snapshot.SourceStatus)
+		for i, s := range status {
+			m[enabled[i]] = snapshot.SourceStatus{Status: s}
+		}
+		return m
+	}
+	v := func(severity, invariant, subject string) snapshot.Violation {
+		return snapshot.Violation{Severity: severity, Invariant: invariant, Subject: subject}
+	}
+	var many []snapshot.Violation
+	for i := range 7 {
+		many = append(many, v("critical", "node_down", fmt.Sprintf("node-%d", i)))
+	}
+	tests := []struct {
+		give     string
+		snap     snapshot.Snapshot
+		wantCode int
+		wantLine string
+	}{
+		{give: "healthy", snap: snapshot.Snapshot{Sources: sources("ok", "ok", "ok")}, wantLine: "OK: no critical violation"},
+		{
+			give: "every source failed", wantCode: 1, wantLine: "UNKNOWN: every source failed",
+			snap: snapshot.Snapshot{Sources: sources("error", "error", "error"), Violations: []snapshot.Violation{v("critical", "redis_disconnected", "redis")}},
+		},
+		{
+			give: "one source left", wantCode: 2, wantLine: "CRITICAL: 1 critical violation (redis_disconnected redis)",
+			snap: snapshot.Snapshot{Sources: sources("error", "ok", "error"), Violations: []snapshot.Violation{v("critical", "redis_disconnected", "redis")}},
+		},
+		{
+			give: "many", wantCode: 2,
+			wantLine: "CRITICAL: 7 critical violations (node_down node-0, node_down node-1, node_down node-2, node_down node-3, node_down node-4 and 2 more)",
+			snap:     snapshot.Snapshot{Sources: sources("ok", "ok", "ok"), Violations: many},
+		},
+		{
+			give: "warnings, info and unknown", wantLine: "OK: no critical violation (2 warnings, 1 info; unknown: high_latency, node_down)",
+			snap: snapshot.Snapshot{
+				Sources:    sources("error", "ok", "ok"),
+				Violations: []snapshot.Violation{v("warning", "over_limit", "a"), v("warning", "over_limit", "b"), v("info", "sequence_key_leak", "redis")},
+				Unknown:    []snapshot.UnknownInvariant{{Invariant: "high_latency"}, {Invariant: "node_down"}},
+			},
+		},
+		{
+			give: "only unknown", wantLine: "OK: no critical violation (unknown: node_down)",
+			snap: snapshot.Snapshot{Sources: sources("ok", "error", "ok"), Unknown: []snapshot.UnknownInvariant{{Invariant: "node_down"}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give, func(t *testing.T) {
+			got := judge(&tt.snap, enabled)
+			if got.code != tt.wantCode || got.line != tt.wantLine {
+				t.Errorf("judge = %d %q, want %d %q", got.code, got.line, tt.wantCode, tt.wantLine)
+			}
+		})
+	}
+}
+
+// TestSummaryQuotesControlCharacters: a peer's names reach a terminal
+// quoted when they hold control characters.
+func TestSummaryQuotesControlCharacters(t *testing.T) {
+	s := &snapshot.Snapshot{
+		Sources:    map[string]snapshot.SourceStatus{"redis": {Status: "ok"}},
+		Violations: []snapshot.Violation{{Severity: "warning", Invariant: "over_limit", Subject: "\x1b[31mred\tkey", Message: "m"}},
+	}
+	var out bytes.Buffer
+	if err := writeSummary(&out, s, []string{"redis"}, judge(s, []string{"redis"})); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(out.String(), "\x1b") || !strings.Contains(out.String(), `"\x1b[31mred\tkey"`) {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
