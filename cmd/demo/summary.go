@@ -83,7 +83,7 @@ func violations(vs []snapshot.Violation) string {
 	}
 	sorted := slices.Clone(vs)
 	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
-		return cmp.Compare(severityRank(a.Severity), severityRank(b.Severity))
+		return cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity))
 	})
 	names := make([]string, 0, maxListed)
 	for _, v := range sorted[:min(len(sorted), maxListed)] {
@@ -98,20 +98,6 @@ func violations(vs []snapshot.Violation) string {
 		out += fmt.Sprintf(" +%d more", more)
 	}
 	return out
-}
-
-// severityRank orders severities most severe first; unknown ones last.
-func severityRank(s string) int {
-	switch s {
-	case health.SeverityCritical:
-		return 0
-	case health.SeverityWarning:
-		return 1
-	case health.SeverityInfo:
-		return 2
-	default:
-		return 3
-	}
 }
 
 func num(f snapshot.Float) string {

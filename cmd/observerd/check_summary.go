@@ -187,24 +187,13 @@ func writeViolations(w io.Writer, vs []snapshot.Violation) {
 		return
 	}
 	vs = slices.Clone(vs)
-	slices.SortStableFunc(vs, func(a, b snapshot.Violation) int { return severityRank(a.Severity) - severityRank(b.Severity) })
+	slices.SortStableFunc(vs, func(a, b snapshot.Violation) int {
+		return health.SeverityRank(a.Severity) - health.SeverityRank(b.Severity)
+	})
 	fmt.Fprintf(w, "violations: %d\n", len(vs))
 	fmt.Fprintln(w, "  SEVERITY\tINVARIANT\tSUBJECT\tMESSAGE")
 	for _, v := range vs {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Severity, v.Invariant, printable(v.Subject), printable(v.Message))
-	}
-}
-
-func severityRank(s string) int {
-	switch s {
-	case health.SeverityCritical:
-		return 0
-	case health.SeverityWarning:
-		return 1
-	case health.SeverityInfo:
-		return 2
-	default:
-		return 3
 	}
 }
 

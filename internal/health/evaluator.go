@@ -262,7 +262,7 @@ func (e *Evaluator) violations() []snapshot.Violation {
 		})
 	}
 	slices.SortFunc(out, func(a, b snapshot.Violation) int {
-		if d := severityRank(a.Severity) - severityRank(b.Severity); d != 0 {
+		if d := SeverityRank(a.Severity) - SeverityRank(b.Severity); d != 0 {
 			return d
 		}
 		if c := strings.Compare(a.Invariant, b.Invariant); c != 0 {

@@ -53,8 +53,9 @@ func Invariants() []string {
 	}
 }
 
-// severityRank orders severities for sorting; unknown severities sort last.
-func severityRank(s string) int {
+// SeverityRank orders severities most severe first: critical 0, warning
+// 1, info 2; an unknown severity sorts last, at UnknownSeverityRank.
+func SeverityRank(s string) int {
 	switch s {
 	case SeverityCritical:
 		return 0
@@ -63,9 +64,13 @@ func severityRank(s string) int {
 	case SeverityInfo:
 		return 2
 	default:
-		return 3
+		return UnknownSeverityRank
 	}
 }
 
+// UnknownSeverityRank is SeverityRank of a severity that is none of the
+// Severity constants.
+const UnknownSeverityRank = 3
+
 // validSeverity reports whether s is one of the Severity constants.
-func validSeverity(s string) bool { return severityRank(s) < 3 }
+func validSeverity(s string) bool { return SeverityRank(s) < UnknownSeverityRank }

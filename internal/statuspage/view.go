@@ -14,24 +14,6 @@ import (
 	"github.com/observerd/observerd/internal/source"
 )
 
-// unknownSeverity is the rank of a severity the page does not know.
-const unknownSeverity = 3
-
-// severityRank orders the severities of snapshot.Violation from the most
-// to the least urgent; one the page does not know sorts last.
-func severityRank(s string) int {
-	switch s {
-	case health.SeverityCritical:
-		return 0
-	case health.SeverityWarning:
-		return 1
-	case health.SeverityInfo:
-		return 2
-	default:
-		return unknownSeverity
-	}
-}
-
 // frame is what every page shares: the head, the header and the links.
 type frame struct {
 	State   string // "CRITICAL", "OK", "WAITING", ...
@@ -105,7 +87,7 @@ func newView(f frame, s *snapshot.Snapshot, rec recorded, cfg historyConfig) vie
 func groupViolations(vs []snapshot.Violation) []severityGroup {
 	sorted := slices.Clone(vs)
 	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
-		return cmp.Or(cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+		return cmp.Or(cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity)),
 			a.FirstSeen.Compare(b.FirstSeen),
 			cmp.Compare(a.Invariant, b.Invariant), cmp.Compare(a.Subject, b.Subject))
 	})
@@ -126,7 +108,7 @@ func groupViolations(vs []snapshot.Violation) []severityGroup {
 func stateOf(s *snapshot.Snapshot, groups []severityGroup) (state, class string) {
 	if len(groups) > 0 {
 		sev := groups[0].Severity
-		if severityRank(sev) == unknownSeverity {
+		if health.SeverityRank(sev) == health.UnknownSeverityRank {
 			return "VIOLATED", "warning"
 		}
 		return strings.ToUpper(sev), sev
