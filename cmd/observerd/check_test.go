@@ -261,6 +261,10 @@ func testCheckNodeDown(t *testing.T, c *cluster) {
 	if !strings.Contains(r.stdout, "nodes: 2 up, 1 down") || !containsFields(r.stdout, "node-2", c.nodes[1].Addr(), "down") {
 		t.Errorf("summary:\n%s", r.stdout)
 	}
+	// The summary reports the violations; the log must not say it again.
+	if strings.Contains(r.stderr, "invariant violation raised") {
+		t.Errorf("the check logged the violations its summary reports:\n%s", r.stderr)
+	}
 	// The seeded keys' warnings come after.
 	if i, j := strings.Index(r.stdout, "critical  node_down"), strings.Index(r.stdout, "warning   "); i < 0 || j < i {
 		t.Errorf("critical violations must come first:\n%s", r.stdout)
