@@ -21,6 +21,7 @@ import (
 
 	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/statuspage/pagedom"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -88,33 +89,34 @@ func TestStatusPageInChromium(t *testing.T) {
 // and just after it was loaded.
 func checkPageFigures(t *testing.T, doc *html.Node, before, after *snapshot.Snapshot) {
 	t.Helper()
-	if got := domText(domFirst(doc, "title")); !strings.HasSuffix(got, " · observerd") {
+	if got := pagedom.Text(pagedom.First(doc, "title")); !strings.HasSuffix(got, " · observerd") {
 		t.Errorf("title %q", got)
 	}
 	var ids []string
-	for _, row := range domRows(domByID(doc, "nodes")) {
+	for _, row := range pagedom.Rows(pagedom.ByID(doc, "nodes")) {
 		ids = append(ids, row[0])
 	}
 	if want := []string{"node-1", "node-2", "node-3"}; !slices.Equal(ids, want) {
 		t.Errorf("nodes table %q, want %q", ids, want)
 	}
-	if top := domRows(domByID(doc, "top-keys")); len(top) != len(before.Counters.Top) || top[0][0] != pageMarkupKey || top[0][1] != "30" {
+	if top := pagedom.Rows(pagedom.ByID(doc, "top-keys")); len(top) != len(before.Counters.Top) || top[0][0] != pageMarkupKey || top[0][1] != "30" {
 		t.Errorf("top keys %q, want %d rows, the first %q with 30", top, len(before.Counters.Top), pageMarkupKey)
 	}
 	if before.Counters.Keys == after.Counters.Keys {
-		if got, want := domText(domByID(doc, "counter-keys")), strconv.FormatInt(before.Counters.Keys, 10); got != want {
+		if got, want := pagedom.Text(pagedom.ByID(doc, "counter-keys")), strconv.FormatInt(before.Counters.Keys, 10); got != want {
 			t.Errorf("counter keys %q, want %s as in /snapshot", got, want)
 		}
 	} else {
 		t.Logf("counter keys moved from %d to %d while the page loaded: not compared", before.Counters.Keys, after.Counters.Keys)
 	}
 	// The key is text, nowhere a script: the one script is the page's.
-	domWalk(doc, func(n *html.Node) {
-		if n.Data == "script" && strings.Contains(domText(n), "alert") {
-			t.Errorf("a script element holds %q", domText(n))
+	pagedom.Walk(doc, func(n *html.Node) bool {
+		if n.Data == "script" && strings.Contains(pagedom.Text(n), "alert") {
+			t.Errorf("a script element holds %q", pagedom.Text(n))
 		}
+		return true
 	})
-	if got := domText(domByID(doc, "violations")); !strings.Contains(got, "over_limit "+pageMarkupKey) {
+	if got := pagedom.Text(pagedom.ByID(doc, "violations")); !strings.Contains(got, "over_limit "+pageMarkupKey) {
 		t.Errorf("violations %q lack over_limit of %q", got, pageMarkupKey)
 	}
 }
@@ -123,19 +125,19 @@ func checkPageFigures(t *testing.T, doc *html.Node, before, after *snapshot.Snap
 // nodes table, and in the timeline as raised.
 func checkPageNodeDown(t *testing.T, doc *html.Node) {
 	t.Helper()
-	if got := domText(domFirst(doc, "title")); got != "CRITICAL · observerd" {
+	if got := pagedom.Text(pagedom.First(doc, "title")); got != "CRITICAL · observerd" {
 		t.Errorf("title %q, want CRITICAL · observerd", got)
 	}
-	violations := domByID(doc, "violations")
-	if !slices.ContainsFunc(domRows(violations), func(r []string) bool {
+	violations := pagedom.ByID(doc, "violations")
+	if !slices.ContainsFunc(pagedom.Rows(violations), func(r []string) bool {
 		return len(r) == 4 && r[0] == health.NodeDown && r[1] == "node-2" && strings.Contains(r[3], ", for ")
 	}) {
-		t.Errorf("violations %q lack node_down of node-2 with its age", domRows(violations))
+		t.Errorf("violations %q lack node_down of node-2 with its age", pagedom.Rows(violations))
 	}
-	if v, n := domPosition(doc, violations), domPosition(doc, domByID(doc, "nodes")); v < 0 || n < 0 || v > n {
+	if v, n := pagedom.Position(doc, violations), pagedom.Position(doc, pagedom.ByID(doc, "nodes")); v < 0 || n < 0 || v > n {
 		t.Errorf("violations at element %d, nodes table at %d: the violations must come first", v, n)
 	}
-	events := domRows(domByID(doc, "timeline-events"))
+	events := pagedom.Rows(pagedom.ByID(doc, "timeline-events"))
 	if !slices.ContainsFunc(events, func(r []string) bool {
 		return len(r) == 6 && r[1] == "raised" && r[3] == health.NodeDown && r[4] == "node-2"
 	}) {
@@ -188,12 +190,7 @@ func chromiumBinary(t *testing.T) string {
 // chromiumDOM loads url in headless Chromium and parses the DOM it dumps.
 func chromiumDOM(t *testing.T, chromium, url string) *html.Node {
 	t.Helper()
-	out := chromiumRun(t, chromium, "--dump-dom", url)
-	doc, err := html.Parse(bytes.NewReader(out))
-	if err != nil {
-		t.Fatalf("parse the DOM Chromium dumped: %v", err)
-	}
-	return doc
+	return pagedom.Parse(t, string(chromiumRun(t, chromium, "--dump-dom", url)))
 }
 
 // chromiumScreenshot takes a screenshot of url and returns its path.
@@ -298,110 +295,4 @@ func processState(stat []byte) byte {
 		return 0
 	}
 	return stat[i+2]
-}
-
-// domWalk calls f with every element under n in document order.
-func domWalk(n *html.Node, f func(*html.Node)) {
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode {
-			f(c)
-		}
-		domWalk(c, f)
-	}
-}
-
-func domAttr(n *html.Node, name string) string {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val
-		}
-	}
-	return ""
-}
-
-// domByID is the element of that id, or nil.
-func domByID(doc *html.Node, id string) *html.Node {
-	var found *html.Node
-	domWalk(doc, func(n *html.Node) {
-		if found == nil && domAttr(n, "id") == id {
-			found = n
-		}
-	})
-	return found
-}
-
-// domFirst is the first element of that tag, or nil.
-func domFirst(doc *html.Node, tag string) *html.Node {
-	var found *html.Node
-	domWalk(doc, func(n *html.Node) {
-		if found == nil && n.Data == tag {
-			found = n
-		}
-	})
-	return found
-}
-
-// domText is the text under n, runs of white space made one; cell and
-// block boundaries count as white space.
-func domText(n *html.Node) string {
-	if n == nil {
-		return ""
-	}
-	var b strings.Builder
-	var collect func(*html.Node)
-	collect = func(n *html.Node) {
-		if n.Type == html.TextNode {
-			b.WriteString(n.Data)
-		}
-		block := n.Type == html.ElementNode && slices.Contains([]string{"div", "p", "tr", "td", "th", "dt", "dd", "h2", "h3"}, n.Data)
-		if block {
-			b.WriteByte(' ')
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			collect(c)
-		}
-		if block {
-			b.WriteByte(' ')
-		}
-	}
-	collect(n)
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-// domRows is the text of each cell of each body row under n, the header
-// rows of groups left out.
-func domRows(n *html.Node) [][]string {
-	if n == nil {
-		return nil
-	}
-	var out [][]string
-	domWalk(n, func(tr *html.Node) {
-		if tr.Data != "tr" || tr.Parent.Data != "tbody" || domAttr(tr, "class") == "group" {
-			return
-		}
-		var cells []string
-		domWalk(tr, func(td *html.Node) {
-			if td.Data == "td" {
-				cells = append(cells, domText(td))
-			}
-		})
-		out = append(out, cells)
-	})
-	return out
-}
-
-// domPosition is the index of n among the elements of doc in document
-// order, or -1.
-func domPosition(doc, n *html.Node) int {
-	i, at := 0, -1
-	domWalk(doc, func(c *html.Node) {
-		if c == n && at < 0 {
-			at = i
-		}
-		i++
-	})
-	if n == nil {
-		return -1
-	}
-	return at
 }

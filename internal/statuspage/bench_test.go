@@ -1,6 +1,7 @@
 package statuspage
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -46,8 +47,10 @@ func benchPage(b *testing.B, history bool) *Page {
 	return p
 }
 
-// BenchmarkRender is one GET / of a full snapshot: just after start, and
-// with a full history, the page's largest.
+// BenchmarkRender is one render of the page of a full snapshot: just
+// after start, and with a full history, the page's largest; then, beside
+// it, a GET / of the same snapshot within the second, which serves the
+// page rendered last.
 func BenchmarkRender(b *testing.B) {
 	for _, tt := range []struct {
 		name    string
@@ -55,11 +58,23 @@ func BenchmarkRender(b *testing.B) {
 	}{{"fresh", false}, {"full history", true}} {
 		b.Run(tt.name, func(b *testing.B) {
 			p := benchPage(b, tt.history)
-			w := httptest.NewRecorder()
-			p.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/", nil))
-			b.SetBytes(int64(w.Body.Len()))
+			pub, now := p.opts.Store.Load(), p.opts.Now()
+			var buf bytes.Buffer
+			if err := p.render(&buf, pub, now); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(buf.Len()))
+			b.ReportAllocs()
+			for b.Loop() {
+				buf.Reset()
+				_ = p.render(&buf, pub, now)
+			}
+		})
+		b.Run(tt.name+" served again", func(b *testing.B) {
+			p := benchPage(b, tt.history)
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
 			d := discard{h: http.Header{}}
+			p.ServeHTTP(d, req)
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(d.h)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/statuspage/pagedom"
 )
 
 // svgElement is what the tests read of an SVG element.
@@ -111,8 +112,8 @@ func TestTrendChartsAreWellFormedSVG(t *testing.T) {
 	if n := countElements(keys, "polyline"); n != 1 {
 		t.Errorf("keys chart has %d polylines, want 1", n)
 	}
-	doc := parse(t, page)
-	if got := text(byID(doc, "trend-rates")); !strings.Contains(got, "allowed/s 39 (min 10, max 39)") || !strings.Contains(got, "blocked/s 2 (min 0, max 2)") {
+	doc := pagedom.Parse(t, page)
+	if got := pagedom.Text(pagedom.ByID(doc, "trend-rates")); !strings.Contains(got, "allowed/s 39 (min 10, max 39)") || !strings.Contains(got, "blocked/s 2 (min 0, max 2)") {
 		t.Errorf("rates legend %q", got)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,7 +68,25 @@ type Page struct {
 	policy  string
 	refresh int // seconds
 	hist    *history
+
+	// mu lets one request render at a time: the others wait for it and
+	// take its page, so that a crowd on / costs one render per snapshot
+	// and second, not one per request.
+	mu   sync.Mutex
+	last atomic.Pointer[rendered]
 }
+
+// rendered is the last page rendered: of which snapshot, when.
+type rendered struct {
+	pub  *snapshot.Published // nil: the waiting page
+	at   time.Time
+	body []byte
+}
+
+// reuseFor is how long a rendered page is served again while the snapshot
+// it shows is current: its ages ("for 2m10s") are then a second old at
+// most.
+const reuseFor = time.Second
 
 // New returns the page of opts.Store. Run records its history.
 func New(opts Options) *Page {
@@ -114,30 +134,67 @@ func (p *Page) Run(ctx context.Context) error {
 // rendered whole before anything is written: a failed render answers 500,
 // never half a page.
 func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	var buf bytes.Buffer
-	if err := p.render(&buf); err != nil {
+	body, err := p.page()
+	if err != nil {
 		p.opts.Logger.Error("render the status page", zap.Error(err))
 		http.Error(w, "the status page could not be rendered; /snapshot still serves the data", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", p.policy)
 	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
-// render writes the page to buf.
-func (p *Page) render(buf *bytes.Buffer) error {
-	f := frame{
-		Refresh: p.refresh, Version: p.opts.Version, Now: p.opts.Now(),
-		CSS: template.CSS(css), Script: template.JS(script),
+// page returns the page of the current snapshot: the last one rendered
+// while it shows the current snapshot and is under reuseFor old, else a
+// new one.
+func (p *Page) page() ([]byte, error) {
+	pub := p.load()
+	if b := p.reusable(pub); b != nil {
+		return b, nil
 	}
-	var pub *snapshot.Published
-	if p.opts.Store != nil {
-		pub = p.opts.Store.Load()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b := p.reusable(pub); b != nil {
+		return b, nil // rendered by the request this one waited for
+	}
+	var buf bytes.Buffer
+	now := p.opts.Now()
+	if err := p.render(&buf, pub, now); err != nil {
+		return nil, err
+	}
+	p.last.Store(&rendered{pub: pub, at: now, body: buf.Bytes()})
+	return buf.Bytes(), nil
+}
+
+func (p *Page) load() *snapshot.Published {
+	if p.opts.Store == nil {
+		return nil
+	}
+	return p.opts.Store.Load()
+}
+
+// reusable is the last page rendered if it shows pub and is recent.
+func (p *Page) reusable(pub *snapshot.Published) []byte {
+	r := p.last.Load()
+	if r == nil || r.pub != pub {
+		return nil
+	}
+	if age := p.opts.Now().Sub(r.at); age < 0 || age >= reuseFor {
+		return nil
+	}
+	return r.body
+}
+
+// render writes the page of pub, as of now, to buf.
+func (p *Page) render(buf *bytes.Buffer, pub *snapshot.Published, now time.Time) error {
+	f := frame{
+		Refresh: p.refresh, Version: p.opts.Version, Now: now,
+		CSS: template.CSS(css), Script: template.JS(script),
 	}
 	if pub == nil {
 		f.State, f.Class = "WAITING", "waiting"

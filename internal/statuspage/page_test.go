@@ -14,8 +14,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/html"
 
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/statuspage/pagedom"
 )
 
 // TestPageShowsTheSnapshot renders a full snapshot of a real Store and
@@ -25,9 +27,9 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 	f.judge(fullViolations(), []snapshot.UnknownInvariant{{Invariant: "high_latency", Reason: "source prometheus is stale"}})
 	f.publishAll()
 	f.clock.Add(2 * time.Second)
-	doc := parse(t, body(t, newTestPage(f, Options{Refresh: 500 * time.Millisecond})))
+	doc := pagedom.Parse(t, body(t, newTestPage(f, Options{Refresh: 500 * time.Millisecond})))
 
-	if got := text(byTag(doc, "title")[0]); got != "CRITICAL · observerd" {
+	if got := pagedom.Text(pagedom.First(doc, "title")); got != "CRITICAL · observerd" {
 		t.Errorf("title %q", got)
 	}
 	// The violations, critical first, each with its age.
@@ -37,25 +39,25 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 		{"over_limit", hostileKey, "key " + hostileKey + " has 60 requests in its window, over its limit 50", "11:59:00, for 1m2s"},
 		{"sequence_key_leak", "redis", "3 orphan :seq keys", "11:55:00, for 5m2s"},
 	}
-	if diff := cmp.Diff(wantViolations, rows(byID(doc, "violations-table"))); diff != "" {
+	if diff := cmp.Diff(wantViolations, pagedom.Rows(pagedom.ByID(doc, "violations-table"))); diff != "" {
 		t.Errorf("violations (-want +got):\n%s", diff)
 	}
 	var groups []string
-	for _, tr := range byTag(byID(doc, "violations"), "tr") {
-		if attr(tr, "class") == "group" {
-			groups = append(groups, text(tr))
+	for _, tr := range pagedom.All(pagedom.ByID(doc, "violations"), "tr") {
+		if pagedom.Attr(tr, "class") == "group" {
+			groups = append(groups, pagedom.Text(tr))
 		}
 	}
-	for _, h := range byTag(byID(doc, "violations"), "h3") {
-		groups = append(groups, text(h))
+	for _, h := range pagedom.All(pagedom.ByID(doc, "violations"), "h3") {
+		groups = append(groups, pagedom.Text(h))
 	}
 	if want := []string{"critical (1)", "warning (2)", "info (1)", "Not judged now (1)"}; !cmp.Equal(groups, want) {
 		t.Errorf("violation groups %q, want %q", groups, want)
 	}
-	if got, want := rows(byID(doc, "unknown")), [][]string{{"high_latency", "source prometheus is stale"}}; !cmp.Equal(got, want) {
+	if got, want := pagedom.Rows(pagedom.ByID(doc, "unknown")), [][]string{{"high_latency", "source prometheus is stale"}}; !cmp.Equal(got, want) {
 		t.Errorf("unknown invariants %q, want %q", got, want)
 	}
-	if v, n := position(doc, byID(doc, "violations")), position(doc, byID(doc, "nodes")); v < 0 || v > n {
+	if v, n := pagedom.Position(doc, pagedom.ByID(doc, "violations")), pagedom.Position(doc, pagedom.ByID(doc, "nodes")); v < 0 || v > n {
 		t.Errorf("violations at element %d, nodes at %d: the violations must come first", v, n)
 	}
 
@@ -79,7 +81,7 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 		{"walked-at", "11:59:57 (5.0s ago)"},
 	}
 	for _, tt := range tests {
-		if got := text(byID(doc, tt.id)); got != tt.want {
+		if got := pagedom.Text(pagedom.ByID(doc, tt.id)); got != tt.want {
 			t.Errorf("#%s = %q, want %q", tt.id, got, tt.want)
 		}
 	}
@@ -88,7 +90,7 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 }
 
 // checkTables compares the tables of the full fixture's page.
-func checkTables(t *testing.T, doc *htmlNode) {
+func checkTables(t *testing.T, doc *html.Node) {
 	t.Helper()
 	tests := []struct {
 		id   string
@@ -113,33 +115,33 @@ func checkTables(t *testing.T, doc *htmlNode) {
 		{"overrides", [][]string{{hostileKey, "5", "1s"}, {"batch", "1000", "1h"}}},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, rows(byID(doc, tt.id))); diff != "" {
+		if diff := cmp.Diff(tt.want, pagedom.Rows(pagedom.ByID(doc, tt.id))); diff != "" {
 			t.Errorf("table #%s (-want +got):\n%s", tt.id, diff)
 		}
 	}
-	redis := text(byID(doc, "redis"))
+	redis := pagedom.Text(pagedom.ByID(doc, "redis"))
 	for _, want := range []string{"connected yes", "ping 0.25ms", "version 7.2.4", "role master", "used memory 3.0 MiB", "clients 7", "keys in db 12"} {
 		if !strings.Contains(redis, want) {
 			t.Errorf("redis section %q lacks %q", redis, want)
 		}
 	}
-	if got, want := text(byID(doc, "limits")), "Default: 50 requests per 30s (from api)."; !strings.Contains(got, want) {
+	if got, want := pagedom.Text(pagedom.ByID(doc, "limits")), "Default: 50 requests per 30s (from api)."; !strings.Contains(got, want) {
 		t.Errorf("limits %q lack %q", got, want)
 	}
 }
 
 // checkLinks: the links are relative, so that the page works behind a
 // path prefix, and the version is shown.
-func checkLinks(t *testing.T, doc *htmlNode) {
+func checkLinks(t *testing.T, doc *html.Node) {
 	t.Helper()
 	var hrefs []string
-	for _, a := range byTag(byTag(doc, "header")[0], "a") {
-		hrefs = append(hrefs, attr(a, "href"))
+	for _, a := range pagedom.All(pagedom.First(doc, "header"), "a") {
+		hrefs = append(hrefs, pagedom.Attr(a, "href"))
 	}
 	if want := []string{"snapshot", "metrics", "healthz", "readyz"}; !cmp.Equal(hrefs, want) {
 		t.Errorf("links %q, want %q", hrefs, want)
 	}
-	if got := text(byTag(doc, "footer")[0]); !strings.Contains(got, "observerd 1.2.3-test") {
+	if got := pagedom.Text(pagedom.First(doc, "footer")); !strings.Contains(got, "observerd 1.2.3-test") {
 		t.Errorf("footer %q lacks the version", got)
 	}
 }
@@ -157,14 +159,14 @@ func TestPageEscapesPeerStrings(t *testing.T) {
 			t.Errorf("the page holds %q unescaped", raw)
 		}
 	}
-	doc := parse(t, page)
-	if scripts := byTag(doc, "script"); len(scripts) != 1 || text(scripts[0]) != strings.Join(strings.Fields(script), " ") {
+	doc := pagedom.Parse(t, page)
+	if scripts := pagedom.All(doc, "script"); len(scripts) != 1 || pagedom.Text(scripts[0]) != strings.Join(strings.Fields(script), " ") {
 		t.Errorf("%d script elements, want the page's own only", len(scripts))
 	}
-	if n := len(byTag(doc, "img")) + len(byTag(doc, "b")); n != 0 {
+	if n := len(pagedom.All(doc, "img")) + len(pagedom.All(doc, "b")); n != 0 {
 		t.Errorf("%d img or b elements: markup from a peer became elements", n)
 	}
-	walk(doc, func(n *htmlNode) bool {
+	pagedom.Walk(doc, func(n *html.Node) bool {
 		for _, a := range n.Attr {
 			if strings.HasPrefix(a.Key, "on") {
 				t.Errorf("<%s> has attribute %s=%q", n.Data, a.Key, a.Val)
@@ -172,10 +174,10 @@ func TestPageEscapesPeerStrings(t *testing.T) {
 		}
 		return true
 	})
-	if got := text(byID(doc, "top-keys")); !strings.Contains(got, hostileKey) {
+	if got := pagedom.Text(pagedom.ByID(doc, "top-keys")); !strings.Contains(got, hostileKey) {
 		t.Errorf("top keys %q do not show %q as text", got, hostileKey)
 	}
-	if got := text(byID(doc, "nodes")); !strings.Contains(got, hostileNode) {
+	if got := pagedom.Text(pagedom.ByID(doc, "nodes")); !strings.Contains(got, hostileNode) {
 		t.Errorf("nodes %q do not show %q as text", got, hostileNode)
 	}
 }
@@ -193,9 +195,9 @@ func TestPagePolicyAllowsItsOwnAssetsOnly(t *testing.T) {
 		}
 		w := get(t, p)
 		policy := w.Header().Get("Content-Security-Policy")
-		doc := parse(t, w.Body.String())
+		doc := pagedom.Parse(t, w.Body.String())
 		for _, tag := range []string{"style", "script"} {
-			els := byTag(doc, tag)
+			els := pagedom.All(doc, tag)
 			if len(els) != 1 || els[0].FirstChild == nil {
 				t.Fatalf("%s page: %d %s elements, want 1", name, len(els), tag)
 			}
@@ -207,8 +209,8 @@ func TestPagePolicyAllowsItsOwnAssetsOnly(t *testing.T) {
 		if !strings.HasPrefix(policy, "default-src 'none'") || strings.Contains(policy, "unsafe") {
 			t.Errorf("%s page: policy %q", name, policy)
 		}
-		walk(doc, func(n *htmlNode) bool {
-			if attr(n, "style") != "" {
+		pagedom.Walk(doc, func(n *html.Node) bool {
+			if pagedom.Attr(n, "style") != "" {
 				t.Errorf("%s page: <%s> has a style attribute, which the policy blocks", name, n.Data)
 			}
 			return true
@@ -224,25 +226,25 @@ func TestPageWaitsForTheFirstSnapshot(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET / = %d before the first snapshot, want 200", w.Code)
 	}
-	doc := parse(t, w.Body.String())
-	if got := text(byTag(doc, "title")[0]); got != "WAITING · observerd" {
+	doc := pagedom.Parse(t, w.Body.String())
+	if got := pagedom.Text(pagedom.First(doc, "title")); got != "WAITING · observerd" {
 		t.Errorf("title %q", got)
 	}
-	if got := text(byID(doc, "summary")); !strings.Contains(got, "waiting for its first poll") {
+	if got := pagedom.Text(pagedom.ByID(doc, "summary")); !strings.Contains(got, "waiting for its first poll") {
 		t.Errorf("summary %q", got)
 	}
 	if got := refreshOf(doc); got != "2" {
 		t.Errorf("refresh %q, want 2", got)
 	}
-	if byID(doc, "nodes") != nil {
+	if pagedom.ByID(doc, "nodes") != nil {
 		t.Error("the waiting page has a nodes table")
 	}
 }
 
-func refreshOf(doc *htmlNode) string {
-	for _, m := range byTag(doc, "meta") {
-		if attr(m, "http-equiv") == "refresh" {
-			return attr(m, "content")
+func refreshOf(doc *html.Node) string {
+	for _, m := range pagedom.All(doc, "meta") {
+		if pagedom.Attr(m, "http-equiv") == "refresh" {
+			return pagedom.Attr(m, "content")
 		}
 	}
 	return ""
@@ -264,7 +266,7 @@ func TestPageRefresh(t *testing.T) {
 	f := newFixture(t)
 	f.publishAll()
 	for _, tt := range tests {
-		if got := refreshOf(parse(t, body(t, newTestPage(f, Options{Refresh: tt.give})))); got != tt.want {
+		if got := refreshOf(pagedom.Parse(t, body(t, newTestPage(f, Options{Refresh: tt.give})))); got != tt.want {
 			t.Errorf("Refresh %s: meta refresh %q, want %q", tt.give, got, tt.want)
 		}
 	}
@@ -293,14 +295,14 @@ func TestPageState(t *testing.T) {
 			f := newFixture(t)
 			f.judge(tt.violations, tt.unknown)
 			f.publishHealthy()
-			doc := parse(t, body(t, newTestPage(f, Options{})))
-			if got := text(byTag(doc, "title")[0]); got != tt.want+" · observerd" {
+			doc := pagedom.Parse(t, body(t, newTestPage(f, Options{})))
+			if got := pagedom.Text(pagedom.First(doc, "title")); got != tt.want+" · observerd" {
 				t.Errorf("title %q, want %q", got, tt.want+" · observerd")
 			}
-			if got := attr(byTag(doc, "body")[0], "class"); got != strings.ToLower(tt.want) {
+			if got := pagedom.Attr(pagedom.First(doc, "body"), "class"); got != strings.ToLower(tt.want) {
 				t.Errorf("body class %q", got)
 			}
-			if none := byID(doc, "no-violations"); (none != nil) != tt.wantNone {
+			if none := pagedom.ByID(doc, "no-violations"); (none != nil) != tt.wantNone {
 				t.Errorf("no-violations shown %v, want %v", none != nil, tt.wantNone)
 			}
 		})
@@ -336,20 +338,20 @@ func TestPageIsBounded(t *testing.T) {
 		f.publish()
 		p.hist.observe(f.store.Load().Snapshot)
 	}
-	doc := parse(t, body(t, p))
-	if got := len(rows(byID(doc, "timeline-events"))); got != 20 {
+	doc := pagedom.Parse(t, body(t, p))
+	if got := len(pagedom.Rows(pagedom.ByID(doc, "timeline-events"))); got != 20 {
 		t.Errorf("%d timeline rows, want the bound 20", got)
 	}
-	if got := text(byID(doc, "timeline-dropped")); got != "39 older entries were dropped." {
+	if got := pagedom.Text(pagedom.ByID(doc, "timeline-dropped")); got != "39 older entries were dropped." {
 		t.Errorf("dropped note %q", got)
 	}
-	if got := len(rows(byID(doc, "violations-table"))); got != 1 {
+	if got := len(pagedom.Rows(pagedom.ByID(doc, "violations-table"))); got != 1 {
 		t.Errorf("%d violation rows, want the snapshot's 1", got)
 	}
-	if got := len(rows(byID(doc, "top-keys"))); got != len(f.store.Load().Snapshot.Counters.Top) {
+	if got := len(pagedom.Rows(pagedom.ByID(doc, "top-keys"))); got != len(f.store.Load().Snapshot.Counters.Top) {
 		t.Errorf("%d top key rows, want the snapshot's %d", got, len(f.store.Load().Snapshot.Counters.Top))
 	}
-	if !slices.ContainsFunc(byTag(doc, "p"), func(n *htmlNode) bool { return strings.Contains(text(n), "at most 20 entries") }) {
+	if !slices.ContainsFunc(pagedom.All(doc, "p"), func(n *html.Node) bool { return strings.Contains(pagedom.Text(n), "at most 20 entries") }) {
 		t.Error("the timeline does not say its bound")
 	}
 }
