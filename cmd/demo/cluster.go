@@ -31,21 +31,21 @@ type demoCluster struct {
 // starter holds what every step of startCluster needs.
 type starter struct {
 	ctx  context.Context
-	ps   *children
+	g    *procs.Group
 	bins procs.Programs
-	dir  string
+	dir  string // the group's
 	log  io.Writer
 }
 
-// ready waits until cond holds for pr, or pr exits, or startTimeout passes.
-func (s *starter) ready(pr *proc, cond func(context.Context) error) error {
-	return waitFor(s.ctx, pr, startTimeout, cond)
+// ready waits until probe passes for c, or c exits, or startTimeout passes.
+func (s *starter) ready(c *procs.Child, probe func(context.Context) error) error {
+	return waitReady(s.ctx, c, startTimeout, probe)
 }
 
-// startCluster starts, in order and each ready before the next, Redis, the
-// nodes, Prometheus, the load and observerd.
-func startCluster(ctx context.Context, ps *children, bins procs.Programs, dir string, log io.Writer) (*demoCluster, error) {
-	s := &starter{ctx: ctx, ps: ps, bins: bins, dir: dir, log: log}
+// startCluster starts in g, in order and each ready before the next, Redis,
+// the nodes, Prometheus, the load and observerd.
+func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs, log io.Writer) (*demoCluster, error) {
+	s := &starter{ctx: ctx, g: g, bins: bins, dir: g.Dir(), log: log}
 	redisAddr, err := s.startRedis()
 	if err != nil {
 		return nil, err
@@ -92,14 +92,14 @@ func (s *starter) startRedis() (string, error) {
 		return "", err
 	}
 	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	pr, err := s.ps.start("redis", s.bins.Redis, []string{
+	child, err := s.g.Start("redis", s.bins.Redis, []string{
 		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--daemonize", "no",
 	}, nil)
 	if err != nil {
 		return "", err
 	}
-	if err := s.ready(pr, tcpOpen(redisAddr)); err != nil {
+	if err := s.ready(child, tcpOpen(redisAddr)); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(s.log, "started redis-server on %s\n", redisAddr)
@@ -133,7 +133,7 @@ func (s *starter) startNode(i int, redisAddr string) (string, int, error) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(p)
 	id := "node-" + strconv.Itoa(i)
-	pr, err := s.ps.start(id, s.bins.Ratelimiterd, nil, []string{
+	child, err := s.g.Start(id, s.bins.Ratelimiterd, nil, []string{
 		"RATELIMITER_REDIS_URL=redis://" + redisAddr,
 		"RATELIMITER_NODE_ID=" + id,
 		"RATELIMITER_NODE_HOST=127.0.0.1",
@@ -145,10 +145,10 @@ func (s *starter) startNode(i int, redisAddr string) (string, int, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	if err := s.ready(pr, httpOK("http://"+addr+"/health")); err != nil {
+	if err := s.ready(child, httpOK("http://"+addr+"/health")); err != nil {
 		return "", 0, err
 	}
-	return addr, pr.cmd.Process.Pid, nil
+	return addr, child.PID(), nil
 }
 
 // startPrometheus starts Prometheus scraping the nodes and observerd at
@@ -163,7 +163,7 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 	if err := os.WriteFile(promConf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
 		return "", err
 	}
-	pr, err := s.ps.start("prometheus", s.bins.Prometheus, []string{
+	child, err := s.g.Start("prometheus", s.bins.Prometheus, []string{
 		"--config.file=" + promConf,
 		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus-data"),
 		"--web.listen-address=" + promAddr,
@@ -172,7 +172,7 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := s.ready(pr, httpOK(base+"/-/ready")); err != nil {
+	if err := s.ready(child, httpOK(base+"/-/ready")); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(s.log, "started Prometheus on %s, scraping the nodes every second\n", promAddr)
@@ -183,13 +183,13 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 // hot keys and bursts, and short-lived keys as real clients make them.
 func (s *starter) startLoad(nodes []string) error {
 	targets := strings.Join(nodes, ",")
-	if _, err := s.ps.start("loadgen", s.bins.Loadgen, []string{
+	if _, err := s.g.Start("loadgen", s.bins.Loadgen, []string{
 		"-targets", targets, "-rate", "40", "-hot-share", "0.5", "-hot-keys", "3",
 		"-keys", "100", "-burst-every", "15s", "-burst-size", "60", "-key-prefix", "user-",
 	}, nil); err != nil {
 		return err
 	}
-	if _, err := s.ps.start("loadgen-sessions", s.bins.Loadgen, []string{
+	if _, err := s.g.Start("loadgen-sessions", s.bins.Loadgen, []string{
 		"-targets", targets, "-rate", "5", "-fresh-keys", "-window-ms", "10000", "-key-prefix", "session-",
 	}, nil); err != nil {
 		return err
@@ -210,11 +210,11 @@ func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) erro
 		"OBSERVERD_POLL_INTERVAL=" + observerdPoll.String(),
 		"OBSERVERD_LOG_FORMAT=console",
 	}
-	pr, err := s.ps.start("observerd", s.bins.Observerd, nil, c.observerdEnv)
+	child, err := s.g.Start("observerd", s.bins.Observerd, nil, c.observerdEnv)
 	if err != nil {
 		return err
 	}
-	if err := s.ready(pr, httpOK(c.observerd+"/readyz")); err != nil {
+	if err := s.ready(child, httpOK(c.observerd+"/readyz")); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.log, "started observerd on %s\n", obsAddr)

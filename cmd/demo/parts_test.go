@@ -3,15 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/observerd/observerd/internal/procs"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -145,7 +144,7 @@ func TestRelPath(t *testing.T) {
 // TestReportExit ends real processes the ways the demo's may end and checks
 // what the demo says and whether it goes on.
 func TestReportExit(t *testing.T) {
-	sh := lookPath(t, "sh")
+	sh := testenv.LookBinary(t, "sh", "dash")
 	tests := []struct {
 		name      string
 		give      string // process name
@@ -166,19 +165,19 @@ func TestReportExit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := newChildren(t.TempDir())
-			defer ps.stopAll(t.Output())
-			pr, err := ps.start(tt.give, sh, []string{"-c", tt.script}, nil)
+			g := procs.NewGroup(t.TempDir())
+			defer g.StopAll()
+			c, err := g.Start(tt.give, sh, []string{"-c", tt.script}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if tt.kill {
 				// The log must hold the script's first line before the kill.
-				testenv.WaitFor(t, 10*time.Second, "the script's output", func() error { return logHas(pr.log, tt.script) })
-				_ = syscall.Kill(pr.cmd.Process.Pid, syscall.SIGKILL)
+				testenv.WaitFor(t, 10*time.Second, "the script's output", func() error { return logHas(c, tt.script) })
+				_ = c.Signal(syscall.SIGKILL)
 			}
 			var out bytes.Buffer
-			err = reportExit(&out, diedWithin(t, ps, 10*time.Second))
+			err = reportExit(&out, diedWithin(t, g, 10*time.Second))
 			for _, want := range tt.want {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
@@ -191,107 +190,70 @@ func TestReportExit(t *testing.T) {
 	}
 }
 
-// TestStopIsNoDeath checks that the processes stopAll stops are not
-// reported as dead.
-func TestStopIsNoDeath(t *testing.T) {
-	ps := newChildren(t.TempDir())
-	for _, name := range []string{"node-1", "observerd"} {
-		if _, err := ps.start(name, lookPath(t, "sleep"), []string{"60"}, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out bytes.Buffer
-	ps.stopAll(&out)
-	select {
-	case pr := <-ps.died:
-		t.Errorf("%s reported dead after stopAll", pr.name)
-	default:
-	}
-	if out.Len() > 0 {
-		t.Errorf("stopAll said %q", out.String())
-	}
-}
-
 // TestWatchEndsWhenObserverdDies checks that the demo's loop returns the
 // death of observerd as its error at once.
 func TestWatchEndsWhenObserverdDies(t *testing.T) {
-	ps := newChildren(t.TempDir())
-	defer ps.stopAll(t.Output())
-	if _, err := ps.start("observerd", lookPath(t, "sh"), []string{"-c", "exit 3"}, nil); err != nil {
+	g := procs.NewGroup(t.TempDir())
+	defer g.StopAll()
+	if _, err := g.Start("observerd", testenv.LookBinary(t, "sh", "dash"), []string{"-c", "exit 3"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var out bytes.Buffer
-	err := watch(ctx, "http://127.0.0.1:1", time.Hour, ps, &out)
+	err := watch(ctx, "http://127.0.0.1:1", time.Hour, g.Died(), &out)
 	if err == nil || !strings.Contains(err.Error(), "observerd died: exited with status 3") {
 		t.Errorf("watch = %v, want observerd's death\n%s", err, out.String())
 	}
 }
 
-// diedWithin waits for the next process of ps to die.
-func diedWithin(t *testing.T, ps *children, d time.Duration) *proc {
+// TestWatchGoesOnWhenANodeDies checks that the demo's loop reports a node's
+// death and goes on until its context ends.
+func TestWatchGoesOnWhenANodeDies(t *testing.T) {
+	g := procs.NewGroup(t.TempDir())
+	defer g.StopAll()
+	node, err := g.Start("node-2", testenv.LookBinary(t, "sh", "dash"), []string{"-c", "exit 0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &testenv.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- watch(ctx, "http://127.0.0.1:1", time.Hour, g.Died(), out) }()
+	testenv.WaitFor(t, 20*time.Second, "node-2 reported dead", func() error {
+		if !strings.Contains(out.String(), fmt.Sprintf("node-2 (pid %d) died: exited with status 0; the demo goes on", node.PID())) {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch = %v after a node died, want nil\n%s", err, out.String())
+	}
+}
+
+// diedWithin waits for the next process of g to die.
+func diedWithin(t *testing.T, g *procs.Group, d time.Duration) *procs.Child {
 	t.Helper()
 	select {
-	case pr := <-ps.died:
-		return pr
+	case c := <-g.Died():
+		return c
 	case <-time.After(d):
 		t.Fatalf("no process died within %s", d)
 		return nil
 	}
 }
 
-// logHas fails until the log at path holds the first line the script
-// echoes, if it echoes one.
-func logHas(path, script string) error {
+// logHas fails until c's log holds the first line the script echoes, if it
+// echoes one.
+func logHas(c *procs.Child, script string) error {
 	first, _, ok := strings.Cut(strings.TrimPrefix(script, "echo '"), "'")
 	if !ok || !strings.HasPrefix(script, "echo '") {
 		return nil
 	}
-	if !strings.Contains(logTail(path, tailLines), first) {
-		return fmt.Errorf("%s: no %q yet", path, first)
+	if !strings.Contains(c.LogTail(procs.TailLines), first) {
+		return fmt.Errorf("%s: no %q yet", c.LogPath(), first)
 	}
 	return nil
-}
-
-func lookPath(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not in PATH: %v", name, err)
-	}
-	return p
-}
-
-func TestLogTail(t *testing.T) {
-	lines := func(prefix string, n int) string {
-		var b strings.Builder
-		for i := 1; i <= n; i++ {
-			fmt.Fprintf(&b, "%s %d\n", prefix, i)
-		}
-		return b.String()
-	}
-	tests := []struct {
-		name string
-		give string
-		want string
-	}{
-		{"empty", "", ""},
-		{"short", "one\ntwo\n", "one\ntwo\n"},
-		{"long", lines("log", 30), lines("log", 30)[len(lines("log", 20)):]},
-		{"panic", lines("log", 5) + "panic: boom\n\ngoroutine 1 [running]:\n" + lines("frame", 40), "panic: boom\n\ngoroutine 1 [running]:\n" + lines("frame", 7)},
-		{"signal", lines("log", 5) + "SIGSEGV: segmentation violation\nPC=0x4990e1 m=0 sigcode=0\n" + lines("r", 30), "SIGSEGV: segmentation violation\nPC=0x4990e1 m=0 sigcode=0\n" + lines("r", 8)},
-		{"a log line about a signal", lines("log", 3) + "SIGTERM received: stopping\n", lines("log", 3) + "SIGTERM received: stopping\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "x.log")
-			if err := os.WriteFile(path, []byte(tt.give), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if got := logTail(path, 10); got != tt.want {
-				t.Errorf("tail\n%q\nwant\n%q", got, tt.want)
-			}
-		})
-	}
 }

@@ -79,10 +79,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	ps := newChildren(dir)
+	g := procs.NewGroup(dir)
 	defer func() {
 		fmt.Fprintln(stdout, "stopping everything the demo started ...")
-		ps.stopAll(stdout)
+		if err := g.StopAll(); err != nil {
+			fmt.Fprintln(stdout, err)
+		}
 		fmt.Fprintf(stdout, "stopped; logs are in %s\n", dir)
 	}()
 
@@ -91,7 +93,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		ctx, cancel = context.WithTimeout(ctx, set.seconds)
 		defer cancel()
 	}
-	c, err := startCluster(ctx, ps, bins, dir, stdout)
+	c, err := startCluster(ctx, g, bins, stdout)
 	if err != nil {
 		return err
 	}
@@ -101,7 +103,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	b.prom, b.promErr = findPromLinks(ctx, c.prometheus)
 	b.write(stdout)
-	if err := watch(ctx, c.observerd, set.summaryEvery, ps, stdout); err != nil {
+	if err := watch(ctx, c.observerd, set.summaryEvery, g.Died(), stdout); err != nil {
 		return err
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -111,8 +113,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 // watch prints a summary line every interval and reports every process that
-// dies at once, until ctx ends or a death ends the demo.
-func watch(ctx context.Context, observerd string, every time.Duration, ps *children, w io.Writer) error {
+// arrives on died at once, until ctx ends or a death ends the demo.
+func watch(ctx context.Context, observerd string, every time.Duration, died <-chan *procs.Child, w io.Writer) error {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	printSummary(ctx, observerd, w)
@@ -120,8 +122,8 @@ func watch(ctx context.Context, observerd string, every time.Duration, ps *child
 		select {
 		case <-ctx.Done():
 			return nil
-		case pr := <-ps.died:
-			if err := reportExit(w, pr); err != nil {
+		case c := <-died:
+			if err := reportExit(w, c); err != nil {
 				return err
 			}
 		case <-tick.C:

@@ -1,8 +1,8 @@
 // Package procs runs the child processes of the programs that drive a real
-// cluster side by side (the bench, the soak): each in its own process
-// group, with its output in a log file, all of them stopped on every exit
-// path. FindPrograms finds the executables of such a cluster, for the demo
-// too.
+// cluster side by side (the demo, the bench, the soak): each in its own
+// process group, with its output in a log file, all of them stopped on
+// every exit path, the last started first. FindPrograms finds the
+// executables of such a cluster.
 package procs
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -22,45 +23,47 @@ import (
 // StopGrace is how long a child gets to exit after SIGTERM before SIGKILL.
 const StopGrace = 5 * time.Second
 
+// maxDied bounds the children whose deaths wait unread on Died: the demo
+// starts eight.
+const maxDied = 32
+
 // ErrExited says a child ended while it was waited for.
 var ErrExited = errors.New("exited")
 
 // Group tracks every child it started so that StopAll stops all of them.
 type Group struct {
-	dir string
+	dir   string
+	grace time.Duration // StopGrace; shorter in tests
+	died  chan *Child   // buffered: a child's waiter never blocks on it
 
-	mu  sync.Mutex // guards all and seq
-	all []*Child
-	seq int
+	waiters sync.WaitGroup // one per child, until it is reaped and reported
+
+	mu   sync.Mutex // guards all and runs
+	all  []*Child   // in start order
+	runs map[string]int
 }
 
 // NewGroup returns a group whose children work in dir and log there.
-func NewGroup(dir string) *Group { return &Group{dir: dir} }
+func NewGroup(dir string) *Group {
+	return &Group{dir: dir, grace: StopGrace, died: make(chan *Child, maxDied), runs: map[string]int{}}
+}
 
 // Dir is the directory the children work and log in.
 func (g *Group) Dir() string { return g.dir }
 
-// Child is one program a Group started. It runs in its own process group,
-// so that a Ctrl-C on the terminal reaches the parent first, and dies with
-// the parent should the parent itself be killed.
-type Child struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{} // closed once the process has been waited for
-	once sync.Once
-}
+// Died delivers every child that ends on its own, before Stop or StopAll
+// was called on it. Unread, it holds the first few; later deaths are
+// dropped.
+func (g *Group) Died() <-chan *Child { return g.died }
 
 // Start runs path with args and env added to this process's environment;
-// stdout and stderr go to a log file of its own in the group's directory.
+// stdout and stderr go to a log file in the group's directory, NAME.log
+// for the first child of that name, NAME.2.log for the second and so on.
 func (g *Group) Start(name, path string, args, env []string) (*Child, error) {
-	g.mu.Lock()
-	g.seq++
-	logPath := filepath.Join(g.dir, fmt.Sprintf("%s-%d.log", name, g.seq))
-	g.mu.Unlock()
+	logPath := g.logPath(name)
 	f, err := os.Create(logPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Dir = g.dir
@@ -69,14 +72,10 @@ func (g *Group) Start(name, path string, args, env []string) (*Child, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s (%s): %w", name, path, err)
 	}
-	c := &Child{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(c.done)
-	}()
+	c := &Child{name: name, cmd: cmd, log: logPath, grace: g.grace, done: make(chan struct{})}
+	g.waiters.Go(func() { g.wait(c, f) })
 	g.mu.Lock()
 	// Children that ended are dropped, so that a program restarting
 	// children for hours keeps a list as long as what runs.
@@ -85,72 +84,57 @@ func (g *Group) Start(name, path string, args, env []string) (*Child, error) {
 	return c, nil
 }
 
-// StopAll stops every child still running, all at once.
-func (g *Group) StopAll() {
+// logPath names the log of the next child called name.
+func (g *Group) logPath(name string) string {
+	g.mu.Lock()
+	g.runs[name]++
+	n := g.runs[name]
+	g.mu.Unlock()
+	if n == 1 {
+		return filepath.Join(g.dir, name+".log")
+	}
+	return filepath.Join(g.dir, name+"."+strconv.Itoa(n)+".log")
+}
+
+// wait reaps c and, unless it was being stopped, sends it on died.
+func (g *Group) wait(c *Child, log *os.File) {
+	c.err = c.cmd.Wait()
+	log.Close()
+	// Judged before done closes: a child seen to have ended before Stop
+	// or StopAll marked it is reported.
+	stopped := c.stopped.Load()
+	close(c.done)
+	if stopped {
+		return
+	}
+	select {
+	case g.died <- c:
+	default: // maxDied deaths wait unread already
+	}
+}
+
+// StopAll stops every child still running, the last started first, each
+// gone before the next is signalled: a load generator stops before the
+// nodes it loads, the nodes before their Redis. None of them is reported
+// on Died. Once it returns, every child's end has been reported. It fails
+// naming the children it had to kill.
+func (g *Group) StopAll() error {
 	g.mu.Lock()
 	all := g.all
 	g.all = nil
 	g.mu.Unlock()
-	var wg sync.WaitGroup
 	for _, c := range all {
-		wg.Go(c.Stop)
+		c.stopped.Store(true)
 	}
-	wg.Wait()
-}
-
-// Name is the name the child was started under.
-func (c *Child) Name() string { return c.name }
-
-// PID is the child's process id.
-func (c *Child) PID() int { return c.cmd.Process.Pid }
-
-// Signal sends sig to the child, such as SIGSTOP and SIGCONT to freeze and
-// thaw it.
-func (c *Child) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
-
-// Stop ends the child with SIGTERM, then SIGKILL after StopGrace, and
-// waits for it. A child frozen with SIGSTOP is thawed to handle SIGTERM.
-func (c *Child) Stop() {
-	c.once.Do(func() {
-		_ = c.cmd.Process.Signal(syscall.SIGTERM)
-		_ = c.cmd.Process.Signal(syscall.SIGCONT)
-		t := time.NewTimer(StopGrace)
-		defer t.Stop()
-		select {
-		case <-c.done:
-		case <-t.C:
-			_ = c.cmd.Process.Kill()
-			<-c.done
+	var errs []error
+	for _, c := range slices.Backward(all) {
+		// One already ended, by itself or by Stop, was no part of this stop.
+		if !c.Exited() {
+			errs = append(errs, c.Stop())
 		}
-	})
-}
-
-// Exited reports whether the child has ended.
-func (c *Child) Exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
 	}
-}
-
-// LogTail is the end of the child's log, for error messages.
-func (c *Child) LogTail() string {
-	b, _ := os.ReadFile(c.log)
-	if len(b) > 1500 {
-		b = b[len(b)-1500:]
-	}
-	return string(b)
-}
-
-// Alive fails, wrapping ErrExited, once the child has ended, with the end
-// of its log.
-func (c *Child) Alive() error {
-	if c.Exited() {
-		return fmt.Errorf("%s %w: %s", c.name, ErrExited, c.LogTail())
-	}
-	return nil
+	g.waiters.Wait()
+	return errors.Join(errs...)
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago.

@@ -6,11 +6,12 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/observerd/observerd/internal/testenv"
 )
 
 func TestPortsOf(t *testing.T) {
@@ -61,10 +62,7 @@ func TestOwnFigures(t *testing.T) {
 }
 
 func TestChildLifecycle(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Fatalf("sleep not in PATH: %v", err)
-	}
+	sleep := testenv.LookBinary(t, "sleep", "coreutils")
 	g := NewGroup(t.TempDir())
 	defer g.StopAll()
 	c, err := g.Start("sleeper", sleep, []string{"60"}, nil)
@@ -79,7 +77,9 @@ func TestChildLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	c.Stop()
+	if err := c.Stop(); err != nil {
+		t.Errorf("stop: %v", err)
+	}
 	if !c.Exited() || time.Since(start) >= StopGrace {
 		t.Errorf("a frozen child took %s to stop, exited %v", time.Since(start), c.Exited())
 	}
