@@ -106,9 +106,13 @@ func newClient(cfg Config) *http.Client {
 	return &http.Client{
 		Timeout: cfg.Timeout,
 		Transport: &http.Transport{
-			DialContext:           (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-			MaxIdleConns:          cfg.Concurrency * len(cfg.Targets),
-			MaxIdleConnsPerHost:   cfg.Concurrency,
+			DialContext:         (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+			MaxIdleConns:        cfg.Concurrency * len(cfg.Targets),
+			MaxIdleConnsPerHost: cfg.Concurrency,
+			// A request that finds no idle connection dials one even while
+			// another is about to be returned; bounding the connections
+			// keeps them at one per slot.
+			MaxConnsPerHost:       cfg.Concurrency,
 			IdleConnTimeout:       30 * time.Second,
 			ResponseHeaderTimeout: cfg.Timeout,
 			TLSHandshakeTimeout:   cfg.Timeout,
