@@ -80,9 +80,8 @@ func (e *eventsHandler) stream(ctx context.Context, st *eventStream, last uint64
 	defer tick.Stop()
 	drain := draining(ctx)
 	for {
-		// Changed before Load: a publish in between closes ch.
-		ch := e.store.Changed()
-		if p := e.store.Load(); p != nil && p.Snapshot.Sequence != last {
+		p, ch := other(e.store, last)
+		if p != nil {
 			if e.send(st, p, sel) != nil {
 				return
 			}

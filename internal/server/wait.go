@@ -74,9 +74,8 @@ func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) 
 	defer timer.Stop()
 	drain := draining(ctx)
 	for {
-		// Changed before Load: a publish in between closes ch.
-		ch := store.Changed()
-		if p := store.Load(); p != nil && p.Snapshot.Sequence != after {
+		p, ch := other(store, after)
+		if p != nil {
 			return p
 		}
 		select {
@@ -89,6 +88,18 @@ func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) 
 			return nil
 		}
 	}
+}
+
+// other returns the current snapshot when it is not the one numbered
+// after, else nil and a channel closed at the next publish. The channel
+// is taken before the snapshot is loaded: a publish in between is then
+// either the snapshot returned or one that closes the channel.
+func other(store Loader, after uint64) (*snapshot.Published, <-chan struct{}) {
+	ch := store.Changed()
+	if p := store.Load(); p != nil && p.Snapshot.Sequence != after {
+		return p, nil
+	}
+	return nil, ch
 }
 
 // extendDeadlines lets the answer to w take d from now: the server's

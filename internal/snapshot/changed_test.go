@@ -1,14 +1,14 @@
 package snapshot
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/observerd/observerd/internal/source"
 )
 
-func TestStoreNextWaitsForANewerSnapshot(t *testing.T) {
+// TestStoreChanged: the channel taken before a publish is closed by it,
+// and the one taken after waits for the next.
+func TestStoreChanged(t *testing.T) {
 	c := &clock{now: t0}
 	s := newTestStore(t, c)
 	update := func() {
@@ -21,30 +21,19 @@ func TestStoreNextWaitsForANewerSnapshot(t *testing.T) {
 	default:
 		t.Fatal("Changed() was not closed by a publish")
 	}
-
-	got := make(chan *Published, 1)
-	go func() { got <- s.Next(context.Background(), 1) }()
+	next := s.Changed()
 	select {
-	case p := <-got:
-		t.Fatalf("Next(1) returned sequence %d before sequence 2 was published", p.Snapshot.Sequence)
-	case <-time.After(50 * time.Millisecond):
+	case <-next:
+		t.Fatal("Changed() taken after sequence 1 was closed before sequence 2")
+	default:
 	}
 	update()
 	select {
-	case p := <-got:
-		if p.Snapshot.Sequence != 2 {
-			t.Errorf("Next(1) = sequence %d, want 2", p.Snapshot.Sequence)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Next(1) did not return after sequence 2 was published")
+	case <-next:
+	default:
+		t.Fatal("Changed() taken after sequence 1 was not closed by sequence 2")
 	}
-
-	if p := s.Next(context.Background(), 0); p == nil || p.Snapshot.Sequence != 2 {
-		t.Errorf("Next(0) = %v, want sequence 2 at once", p)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if p := s.Next(ctx, 2); p != nil {
-		t.Errorf("Next(2) with an ended context = sequence %d, want nil", p.Snapshot.Sequence)
+	if got := s.Load().Snapshot.Sequence; got != 2 {
+		t.Errorf("sequence = %d, want 2", got)
 	}
 }

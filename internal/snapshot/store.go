@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -152,22 +151,6 @@ func (s *Store) Update(st SourceState) {
 // Load: a snapshot published in between is then either the one Load
 // returns or one that closes the channel.
 func (s *Store) Changed() <-chan struct{} { return *s.changed.Load() }
-
-// Next returns the first published snapshot whose sequence is above
-// after, waiting for it until ctx ends; then it returns nil.
-func (s *Store) Next(ctx context.Context, after uint64) *Published {
-	for {
-		ch := s.Changed()
-		if p := s.Load(); p != nil && p.Snapshot.Sequence > after {
-			return p
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-}
 
 // build merges the current states into a new Published. Called with mu held.
 func (s *Store) build(now time.Time) (*Published, error) {
