@@ -50,12 +50,10 @@ func (c *Child) Done() <-chan struct{} { return c.done }
 // an *exec.ExitError for another status or a signal. It is nil while the
 // child runs.
 func (c *Child) Err() error {
-	select {
-	case <-c.done:
-		return c.err
-	default:
+	if !c.Exited() {
 		return nil
 	}
+	return c.err
 }
 
 // Exited reports whether the child has ended.

@@ -28,7 +28,7 @@ func checkPinned(df *dockerfile) error {
 		errs = append(errs, fmt.Errorf("line 1: syntax %s is not pinned by digest (name:tag@sha256:...)", df.syntax))
 	}
 	for i, st := range df.stages {
-		if _, isStage := df.stageNamedBefore(st.image, i); isStage {
+		if _, isStage := stageNamed(df.stages[:i], st.image); isStage {
 			continue
 		}
 		if !pinned.MatchString(st.image) {
@@ -36,15 +36,6 @@ func checkPinned(df *dockerfile) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func (df *dockerfile) stageNamedBefore(name string, i int) (*stage, bool) {
-	for j := 0; j < i; j++ {
-		if df.stages[j].name == name {
-			return &df.stages[j], true
-		}
-	}
-	return nil, false
 }
 
 // image is what the final stage holds, as far as this check knows it.

@@ -117,11 +117,11 @@ func parseFrom(in instruction, index int) (stage, error) {
 	return st, nil
 }
 
-// stageNamed returns the stage called name.
-func (df *dockerfile) stageNamed(name string) (*stage, bool) {
-	for i := range df.stages {
-		if df.stages[i].name == name {
-			return &df.stages[i], true
+// stageNamed returns the stage of stages called name.
+func stageNamed(stages []stage, name string) (*stage, bool) {
+	for i := range stages {
+		if stages[i].name == name {
+			return &stages[i], true
 		}
 	}
 	return nil, false

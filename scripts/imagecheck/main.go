@@ -115,7 +115,7 @@ func replayStages(ctx context.Context, df *dockerfile, o checkOptions) (map[stri
 	}
 	roots := map[string]string{}
 	for name, mapped := range sources {
-		st, ok := df.stageNamed(name)
+		st, ok := stageNamed(df.stages, name)
 		if !ok {
 			return nil, fmt.Errorf("COPY --from=%s: no such stage", name)
 		}
