@@ -30,11 +30,11 @@ type renderResult struct {
 func metricsHandler(sec *snapshot.RedisSection) (http.Handler, *prometheus.Registry, error) {
 	cfg := config.Default()
 	stale := map[string]time.Duration{source.Redis: time.Hour}
-	evaluator := health.NewEvaluator(health.NewConfig(cfg.Invariants, stale), zap.NewNop())
+	evaluator := health.NewEvaluator(cfg.Invariants, stale, zap.NewNop())
 	store := snapshot.NewStore(snapshot.StoreConfig{
 		Enabled: []string{source.Redis}, StaleAfter: stale,
 		DefaultLimit: defaultLimit, DefaultWindow: defaultWindow,
-		MaxKeysOfInterest: config.KeysOfInterestLimit, NodeForgetAfter: cfg.NodeForgetAfter,
+		MaxKeysOfInterest: snapshot.KeysOfInterestLimit, NodeForgetAfter: cfg.NodeForgetAfter,
 		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
 			r := evaluator.Evaluate(health.Input(in))
 			return r.Violations, r.Unknown
@@ -44,7 +44,7 @@ func metricsHandler(sec *snapshot.RedisSection) (http.Handler, *prometheus.Regis
 	store.Update(snapshot.SourceState{Source: source.Redis, LastAttempt: now, LastSuccess: now, Duration: time.Millisecond, Section: sec})
 	reg := prometheus.NewRegistry()
 	err := reg.Register(exporter.NewCollector(store, exporter.Options{
-		SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit, Invariants: health.Invariants(),
+		SubjectsLimit: cfg.ViolationSubjectsLimit, Invariants: cfg.Invariants.Names(),
 	}))
 	if err != nil {
 		return nil, nil, err

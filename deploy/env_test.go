@@ -1,6 +1,8 @@
 package deploy
 
 import (
+	"github.com/observerd/observerd/internal/health"
+
 	"io/fs"
 	"path/filepath"
 	"regexp"
@@ -28,7 +30,7 @@ var nodeVariables = []string{
 // observerd's, from its configuration, and the node's.
 func knownVariables() []string {
 	known := slices.Clone(nodeVariables)
-	for _, v := range config.Vars() {
+	for _, v := range config.Vars(health.Builtin()) {
 		known = append(known, v.Name)
 	}
 	return known

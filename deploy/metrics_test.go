@@ -124,7 +124,7 @@ func collectorTypes(t *testing.T) map[string]string {
 	}
 	reg := prometheus.NewPedanticRegistry()
 	c := exporter.NewCollector(loaded{&snapshot.Published{Snapshot: &s, JSON: b}}, exporter.Options{
-		KeepStale: true, SubjectsLimit: 1, Invariants: health.Invariants(),
+		KeepStale: true, SubjectsLimit: 1, Invariants: health.Defaults(health.Builtin()).Names(),
 	})
 	if err := reg.Register(c); err != nil {
 		t.Fatal(err)

@@ -232,7 +232,8 @@ func (r *chaosRig) checkMetrics(t *testing.T, e expectation) {
 		t.Errorf("no %s{invariant=%q}", name, invariant)
 		return -1
 	}
-	for _, name := range health.Invariants() {
+	for _, inv := range health.Builtin() {
+		name := inv.Name
 		if got := gauge("observerd_invariant_violations", name); got != perInvariant[name] {
 			t.Errorf("observerd_invariant_violations{invariant=%q} = %v, want %v", name, got, perInvariant[name])
 		}

@@ -69,9 +69,9 @@ const (
 // severityOf is the invariant's default severity.
 func severityOf(invariant string) string {
 	switch invariant {
-	case health.NodeDown, health.RedisDisconnected:
+	case "node_down", "redis_disconnected":
 		return health.SeverityCritical
-	case health.SequenceKeyLeak:
+	case "sequence_key_leak":
 		return health.SeverityInfo
 	default:
 		return health.SeverityWarning
@@ -81,9 +81,9 @@ func severityOf(invariant string) string {
 // graceOf is the invariant's grace period in these tests.
 func graceOf(invariant string) time.Duration {
 	switch invariant {
-	case health.HighLatency:
+	case "high_latency":
 		return latencyGrace
-	case health.CounterDrift:
+	case "counter_drift":
 		return driftGrace
 	default:
 		return 0
@@ -155,7 +155,7 @@ func (r *chaosRig) testNodeDown(t *testing.T) {
 	node := r.c.nodes[1]
 	t.Cleanup(func() { r.c.startNode(1) })
 	e := expectation{want: []wantViolation{{
-		key:     vkey{health.NodeDown, node.id},
+		key:     vkey{"node_down", node.id},
 		message: `^node "` + node.id + `" \(` + regexp.QuoteMeta(node.Addr()) + `\) is unreachable`,
 	}}}
 	since := time.Now()
@@ -196,7 +196,7 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 	// A violation already reported from Redis must stay reported, frozen,
 	// while Redis cannot be read: a stale source turns nothing green.
 	ttlKey := r.send(t, "frozen-", 3)
-	frozen := wantViolation{key: vkey{health.CounterWithoutTTL, ttlKey}, message: "has no TTL"}
+	frozen := wantViolation{key: vkey{"counter_without_ttl", ttlKey}, message: "has no TTL"}
 	since := time.Now()
 	r.redisDo(t, func(ctx context.Context) error { return r.c.rdb.Persist(ctx, "ratelimit:"+ttlKey).Err() })
 	r.waitRaised(t, expectation{want: []wantViolation{frozen}}, since, twoPolls+chaosSlack)
@@ -214,11 +214,11 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 		}
 	})
 	disconnected := wantViolation{
-		key:     vkey{health.RedisDisconnected, health.SubjectRedis},
+		key:     vkey{"redis_disconnected", health.SubjectRedis},
 		message: `^redis does not answer: source is stale after \d+ consecutive failures: .+`,
 	}
 	stale := wantViolation{
-		key:     vkey{health.SourceStale, source.Redis},
+		key:     vkey{"source_stale", source.Redis},
 		message: `^source "redis" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
 	}
 	e := expectation{
@@ -232,7 +232,7 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 		// turns stale at its first failed poll. node_down stays judged
 		// (the nodes answer /health; their registry entries are
 		// undecided), so do high_latency and source_stale.
-		unknown: []string{health.CounterDrift, health.CounterWithoutTTL, health.GhostAllowing, health.OverLimit, health.SequenceKeyLeak},
+		unknown: []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "sequence_key_leak"},
 	}
 	since = time.Now()
 	r.c.redis.Stop()
@@ -373,7 +373,7 @@ func (r *chaosRig) faults() []fault {
 	return []fault{{
 		name: "counter_without_ttl",
 		expect: expectation{want: []wantViolation{{
-			key:     vkey{health.CounterWithoutTTL, "ttl-key-0"},
+			key:     vkey{"counter_without_ttl", "ttl-key-0"},
 			message: `^counter key "ttl-key-0" has no TTL, so it never expires \(1 keys without TTL in all\)$`,
 		}}},
 		setup:       keyed("ttl-", 3, false),
@@ -387,7 +387,7 @@ func (r *chaosRig) faults() []fault {
 		// apply (quirk: /check ignores overrides), up to 10.
 		name: "over_limit",
 		expect: expectation{want: []wantViolation{{
-			key:     vkey{health.OverLimit, "over-key-0"},
+			key:     vkey{"over_limit", "over-key-0"},
 			message: `^key "over-key-0" counts ([3-9]|10) requests in its window, over its limit of 2$`,
 		}}},
 		setup:       keyed("over-", 3, true),
@@ -399,7 +399,7 @@ func (r *chaosRig) faults() []fault {
 		// A zero limit with traffic is ghost_allowing only, not over_limit.
 		name: "ghost_allowing",
 		expect: expectation{want: []wantViolation{{
-			key:     vkey{health.GhostAllowing, "ghost-key-0"},
+			key:     vkey{"ghost_allowing", "ghost-key-0"},
 			message: `^key "ghost-key-0" has a limit of 0 yet counts ([1-9]|10) requests in its window$`,
 		}}},
 		setup:       keyed("ghost-", 1, true),
@@ -413,9 +413,9 @@ func (r *chaosRig) faults() []fault {
 		// far below the 100 keys of /api/counters.
 		name: "counter_drift",
 		expect: expectation{want: []wantViolation{
-			{key: vkey{health.CounterDrift, skewed.id}, message: `^node "` + skewed.id + `": ` + drift + `on the node, \d+ in redis$`},
-			{key: vkey{health.CounterDrift, "node-1/" + skewed.id}, message: `^nodes "node-1" and "` + skewed.id + `": ` + drift},
-			{key: vkey{health.CounterDrift, "node-2/" + skewed.id}, message: `^nodes "node-2" and "` + skewed.id + `": ` + drift},
+			{key: vkey{"counter_drift", skewed.id}, message: `^node "` + skewed.id + `": ` + drift + `on the node, \d+ in redis$`},
+			{key: vkey{"counter_drift", "node-1/" + skewed.id}, message: `^nodes "node-1" and "` + skewed.id + `": ` + drift},
+			{key: vkey{"counter_drift", "node-2/" + skewed.id}, message: `^nodes "node-2" and "` + skewed.id + `": ` + drift},
 		}},
 		setup: func(t *testing.T) {
 			keyed("drift-", 10, false, r.c.nodes[0].URL())(t)
@@ -429,7 +429,7 @@ func (r *chaosRig) faults() []fault {
 	}, {
 		name: "high_latency",
 		expect: expectation{want: []wantViolation{{
-			key:     vkey{health.HighLatency, slow.id},
+			key:     vkey{"high_latency", slow.id},
 			message: `^node "` + slow.id + `" check latency p99 is [0-9.]+m?s, above the threshold of ` + latencyThreshold.String() + `$`,
 		}}},
 		setup:  func(t *testing.T) { t.Cleanup(func() { slow.node.SetCheckDelay(0) }) },
@@ -449,7 +449,7 @@ func (r *chaosRig) faults() []fault {
 		// and its sequence key stays (quirk: they never expire).
 		name: "sequence_key_leak",
 		expect: expectation{want: []wantViolation{{
-			key:     vkey{health.SequenceKeyLeak, health.SubjectRedis},
+			key:     vkey{"sequence_key_leak", health.SubjectRedis},
 			message: fmt.Sprintf(`^\d+ orphan sequence keys \(no sorted set left\), above the threshold of %d$`, leakLimit),
 		}}},
 		setup: func(t *testing.T) { t.Cleanup(func() { orphans(t) }) },
@@ -471,12 +471,12 @@ func (r *chaosRig) faults() []fault {
 		name: "source_stale of prometheus",
 		expect: expectation{
 			want: []wantViolation{{
-				key:     vkey{health.SourceStale, source.Prometheus},
+				key:     vkey{"source_stale", source.Prometheus},
 				message: `^source "prometheus" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
 			}},
 			// high_latency reads Prometheus alone: unknown from the first
 			// failed poll on; nothing else is.
-			unknown: []string{health.HighLatency},
+			unknown: []string{"high_latency"},
 		},
 		setup:       func(t *testing.T) { t.Cleanup(func() { r.c.prom.Start(t) }) },
 		inject:      func(*testing.T) { r.c.prom.Stop() },

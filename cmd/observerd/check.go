@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
@@ -56,8 +55,8 @@ func exitStatus(err error) (code int, say bool) {
 // runCheck is `observerd check`: args are the subcommand's own, args[0]
 // "check". It polls every enabled source once, judges the one snapshot
 // they make and returns nil (exit 0), or an exitError with the code.
-func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, asJSON, done, err := parseCheckArgs(args, environ, stdout, stderr)
+func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Writer, invs []health.Invariant) error {
+	cfg, asJSON, done, err := parseCheckArgs(args, environ, stdout, stderr, invs)
 	if err != nil || done {
 		return err
 	}
@@ -103,11 +102,11 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 
 // parseCheckArgs reads the check's flags and the daemon's configuration.
 // done is true when -h was answered.
-func parseCheckArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Config, asJSON, done bool, err error) {
+func parseCheckArgs(args, environ []string, stdout, stderr io.Writer, invs []health.Invariant) (cfg config.Config, asJSON, done bool, err error) {
 	fs := flag.NewFlagSet("observerd check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&asJSON, "json", false, "print the snapshot JSON instead of the summary")
-	fs.Usage = func() { _ = checkUsage(stdout) }
+	fs.Usage = func() { _ = checkUsage(stdout, invs) }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, false, true, nil
@@ -117,7 +116,7 @@ func parseCheckArgs(args, environ []string, stdout, stderr io.Writer) (cfg confi
 	if fs.NArg() > 0 {
 		return cfg, false, false, fmt.Errorf("check: unexpected arguments %q: observerd is configured from the environment (observerd check -h)", fs.Args())
 	}
-	cfg, err = config.Load(environ)
+	cfg, err = config.LoadWith(environ, invs)
 	return cfg, asJSON, false, err
 }
 
@@ -125,25 +124,12 @@ func parseCheckArgs(args, environ []string, stdout, stderr io.Writer) (cfg confi
 // the keyspace walked alone, without the walk lease (so nothing is written
 // to Redis), and the info logs, which the summary repeats, left out.
 func checkConfig(cfg config.Config) config.Config {
-	cfg.Invariants = withoutGrace(cfg.Invariants)
+	cfg.Invariants = cfg.Invariants.WithoutGrace()
 	cfg.RedisWalkCoordination = config.WalkAlone
 	if cfg.LogLevel == "info" {
 		cfg.LogLevel = "warn"
 	}
 	return cfg
-}
-
-// withoutGrace is inv with every grace period zero: a check reports what
-// holds when it looks.
-func withoutGrace(inv config.Invariants) config.Invariants {
-	for _, g := range []*time.Duration{
-		&inv.NodeDownGrace, &inv.RedisDisconnectedGrace, &inv.HighLatencyGrace,
-		&inv.OverLimitGrace, &inv.GhostAllowingGrace, &inv.CounterDriftGrace,
-		&inv.CounterWithoutTTLGrace, &inv.SequenceKeyLeakGrace, &inv.SourceStaleGrace,
-	} {
-		*g = 0
-	}
-	return inv
 }
 
 // pollAll polls every enabled source once under its own deadline, in the
@@ -209,20 +195,11 @@ func writeJSON(stdout, stderr io.Writer, body []byte, v verdict) error {
 }
 
 // checkUsage is `observerd check -h`.
-func checkUsage(w io.Writer) error {
+func checkUsage(w io.Writer, invs []health.Invariant) error {
 	if _, err := io.WriteString(w, checkHelp); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	for _, v := range config.Vars() {
-		def := v.Default
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, def, v.Help)
-	}
-	return tw.Flush()
+	return config.WriteVars(w, config.Vars(invs))
 }
 
 const checkHelp = `Usage: observerd check [-json] [-h]

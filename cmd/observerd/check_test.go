@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -464,29 +464,30 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
-// TestWithoutGrace sets every grace period of config.Invariants, found by
-// name so that a new invariant's is not missed, and wants them all zero.
+// TestWithoutGrace sets every grace period variable, found by name so that
+// a new invariant's is not missed, and wants them all zero in the check.
 func TestWithoutGrace(t *testing.T) {
-	var inv config.Invariants
-	v := reflect.ValueOf(&inv).Elem()
+	environ := []string{"OBSERVERD_HIGH_LATENCY_THRESHOLD=1s", "OBSERVERD_COUNTER_DRIFT_THRESHOLD=7"}
 	graces := 0
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		if strings.HasSuffix(f.Name, "Grace") {
-			v.Field(i).Set(reflect.ValueOf(time.Hour))
+	for _, v := range config.Vars(health.Builtin()) {
+		if strings.HasSuffix(v.Name, "_GRACE") {
+			environ = append(environ, v.Name+"=1h")
 			graces++
 		}
 	}
-	inv.HighLatencyThreshold, inv.CounterDriftThreshold = time.Second, 7
-	got := withoutGrace(inv)
-	gv := reflect.ValueOf(got)
-	for i := range gv.NumField() {
-		if name := gv.Type().Field(i).Name; strings.HasSuffix(name, "Grace") && !gv.Field(i).IsZero() {
-			t.Errorf("%s = %v after withoutGrace", name, gv.Field(i))
+	cfg, err := config.Load(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := checkConfig(cfg).Invariants
+	for _, name := range got.Names() {
+		if g := got.Of(name).Grace; g != 0 {
+			t.Errorf("%s grace = %v after checkConfig", name, g)
 		}
 	}
-	if graces < 9 || got.HighLatencyThreshold != time.Second || got.CounterDriftThreshold != 7 {
-		t.Errorf("%d grace periods found; thresholds %s, %d: want at least 9, and the thresholds kept", graces, got.HighLatencyThreshold, got.CounterDriftThreshold)
+	latency, drift := got.Of("high_latency").Duration(), got.Of("counter_drift").Count()
+	if graces < 9 || latency != time.Second || drift != 7 {
+		t.Errorf("%d grace periods found; thresholds %s, %d: want at least 9, and the thresholds kept", graces, latency, drift)
 	}
 }
 

@@ -27,12 +27,19 @@ type daemon struct {
 // environment, and stops it when the test ends.
 func startDaemon(t *testing.T, env ...string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, options{}, env...)
+}
+
+// startDaemonWith is startDaemon with opts (its onListen is the test's).
+func startDaemonWith(t *testing.T, opts options, env ...string) *daemon {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &daemon{cancel: cancel, done: make(chan error, 1), logs: &testenv.Buffer{}}
 	addrs := make(chan net.Addr, 1)
 	environ := append([]string{"OBSERVERD_LISTEN_ADDR=127.0.0.1:0", "OBSERVERD_LOG_LEVEL=debug"}, env...)
 	go func() {
-		d.done <- runWith(ctx, []string{"observerd"}, environ, io.Discard, d.logs, func(a net.Addr) { addrs <- a })
+		opts.onListen = func(a net.Addr) { addrs <- a }
+		d.done <- runWith(ctx, []string{"observerd"}, environ, io.Discard, d.logs, opts)
 	}()
 	select {
 	case a := <-addrs:

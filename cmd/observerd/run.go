@@ -32,17 +32,28 @@ import (
 const shutdownTimeout = 3 * time.Second
 
 // run is observerd: it parses args and environ, wires every part, and
-// serves until ctx ends. onListen, when set, receives the bound address
-// (tests listen on 127.0.0.1:0).
+// serves until ctx ends.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	return runWith(ctx, args, environ, stdout, stderr, nil)
+	return runWith(ctx, args, environ, stdout, stderr, options{})
 }
 
-func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, onListen func(net.Addr)) error {
-	if len(args) > 1 && args[1] == "check" {
-		return runCheck(ctx, args[1:], environ, stdout, stderr)
+// options are what a test sets of run.
+type options struct {
+	// onListen, when set, receives the bound address (tests listen on
+	// 127.0.0.1:0).
+	onListen func(net.Addr)
+	// invariants are judged instead of health.Builtin() when not nil.
+	invariants []health.Invariant
+}
+
+func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writer, opts options) error {
+	if opts.invariants == nil {
+		opts.invariants = health.Builtin()
 	}
-	cfg, done, err := parseArgs(args, environ, stdout, stderr)
+	if len(args) > 1 && args[1] == "check" {
+		return runCheck(ctx, args[1:], environ, stdout, stderr, opts.invariants)
+	}
+	cfg, done, err := parseArgs(args, environ, stdout, stderr, opts.invariants)
 	if err != nil || done {
 		return err
 	}
@@ -56,8 +67,8 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("listen on %s (OBSERVERD_LISTEN_ADDR): %w", cfg.ListenAddr, err)
 	}
-	if onListen != nil {
-		onListen(ln.Addr())
+	if opts.onListen != nil {
+		opts.onListen(ln.Addr())
 	}
 	a, err := newApp(cfg, logger)
 	if err != nil {
@@ -81,11 +92,11 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 
 // parseArgs reads the flags and the configuration. done is true when a
 // flag (-h, -version) was answered and observerd should exit.
-func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Config, done bool, err error) {
+func parseArgs(args, environ []string, stdout, stderr io.Writer, invs []health.Invariant) (cfg config.Config, done bool, err error) {
 	fs := flag.NewFlagSet("observerd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() { _ = config.PrintUsage(stdout, "observerd") }
+	fs.Usage = func() { _ = config.PrintUsage(stdout, "observerd", invs) }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, true, nil
@@ -99,7 +110,7 @@ func parseArgs(args, environ []string, stdout, stderr io.Writer) (cfg config.Con
 		_, err := fmt.Fprintln(stdout, version.Print("observerd"))
 		return cfg, true, err
 	}
-	cfg, err = config.Load(environ)
+	cfg, err = config.LoadWith(environ, invs)
 	return cfg, false, err
 }
 
@@ -153,17 +164,13 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 // what the daemon and `observerd check` share.
 func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
 	staleAfter := cfg.StaleAfterBySource()
-	hcfg := health.NewConfig(cfg.Invariants, staleAfter)
-	if err := hcfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	evaluator := health.NewEvaluator(hcfg, logger.Named("health"))
+	evaluator := health.NewEvaluator(cfg.Invariants, staleAfter, logger.Named("health"))
 	return snapshot.NewStore(snapshot.StoreConfig{
 		Enabled:           cfg.Sources,
 		StaleAfter:        staleAfter,
 		DefaultLimit:      cfg.DefaultLimit,
 		DefaultWindow:     cfg.DefaultWindow,
-		MaxKeysOfInterest: config.KeysOfInterestLimit,
+		MaxKeysOfInterest: snapshot.KeysOfInterestLimit,
 		NodeForgetAfter:   cfg.NodeForgetAfter,
 		MaxNameBytes:      cfg.MaxNameBytes,
 		Logger:            logger.Named("store"),
@@ -184,8 +191,8 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		reg.Register(exporter.NewCollector(store, exporter.Options{
 			KeepStale:     cfg.MetricsKeepStale,
 			OmitKeySeries: !cfg.ExportKeySeries,
-			SubjectsLimit: cfg.Invariants.ViolationSubjectsLimit,
-			Invariants:    health.Invariants(),
+			SubjectsLimit: cfg.ViolationSubjectsLimit,
+			Invariants:    cfg.Invariants.Names(),
 			Logger:        logger.Named("exporter"),
 		})),
 	)

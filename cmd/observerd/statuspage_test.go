@@ -19,7 +19,6 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/statuspage/pagedom"
 	"github.com/observerd/observerd/internal/testenv"
@@ -72,7 +71,7 @@ func TestStatusPageInChromium(t *testing.T) {
 
 	c.stopNode(1)
 	down := d.waitSnapshot(t, 20*time.Second, "node_down for node-2", func(s *snapshot.Snapshot) error {
-		if !slices.ContainsFunc(s.Violations, func(v snapshot.Violation) bool { return v.Invariant == health.NodeDown && v.Subject == "node-2" }) {
+		if !slices.ContainsFunc(s.Violations, func(v snapshot.Violation) bool { return v.Invariant == "node_down" && v.Subject == "node-2" }) {
 			return fmt.Errorf("violations %+v", s.Violations)
 		}
 		return nil
@@ -130,7 +129,7 @@ func checkPageNodeDown(t *testing.T, doc *html.Node) {
 	}
 	violations := pagedom.ByID(doc, "violations")
 	if !slices.ContainsFunc(pagedom.Rows(violations), func(r []string) bool {
-		return len(r) == 4 && r[0] == health.NodeDown && r[1] == "node-2" && strings.Contains(r[3], ", for ")
+		return len(r) == 4 && r[0] == "node_down" && r[1] == "node-2" && strings.Contains(r[3], ", for ")
 	}) {
 		t.Errorf("violations %q lack node_down of node-2 with its age", pagedom.Rows(violations))
 	}
@@ -139,7 +138,7 @@ func checkPageNodeDown(t *testing.T, doc *html.Node) {
 	}
 	events := pagedom.Rows(pagedom.ByID(doc, "timeline-events"))
 	if !slices.ContainsFunc(events, func(r []string) bool {
-		return len(r) == 6 && r[1] == "raised" && r[3] == health.NodeDown && r[4] == "node-2"
+		return len(r) == 6 && r[1] == "raised" && r[3] == "node_down" && r[4] == "node-2"
 	}) {
 		t.Errorf("timeline %q lacks node_down of node-2 raised", events)
 	}

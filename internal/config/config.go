@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/observerd/observerd/internal/health"
 )
 
 // Config is observerd's whole configuration. Every field is one
@@ -87,39 +89,30 @@ type Config struct {
 	DefaultLimit    int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
 	DefaultWindow   time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
 
-	Invariants Invariants `envPrefix:""`
+	// Invariants are the invariants judged with their settings,
+	// OBSERVERD_<NAME>_GRACE and OBSERVERD_<NAME>_THRESHOLD, which derive
+	// from the declarations in package health.
+	Invariants             health.Settings `env:"-"`
+	ViolationSubjectsLimit int             `env:"VIOLATION_SUBJECTS_LIMIT" envDefault:"20" help:"per invariant, the most subjects exported on /metrics; the rest fold into subject=\"other\""`
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info" help:"log level: debug, info, warn, error"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json" help:"log format: json or console"`
 }
 
-// Invariants holds the thresholds and grace periods of the health checks.
-type Invariants struct {
-	NodeDownGrace            time.Duration `env:"NODE_DOWN_GRACE" envDefault:"0s" help:"node_down: how long a node must be down before it is reported"`
-	RedisDisconnectedGrace   time.Duration `env:"REDIS_DISCONNECTED_GRACE" envDefault:"0s" help:"redis_disconnected: grace period"`
-	HighLatencyThreshold     time.Duration `env:"HIGH_LATENCY_THRESHOLD" envDefault:"100ms" help:"high_latency: check latency P99 above which a node is slow"`
-	HighLatencyGrace         time.Duration `env:"HIGH_LATENCY_GRACE" envDefault:"60s" help:"high_latency: grace period"`
-	OverLimitGrace           time.Duration `env:"OVER_LIMIT_GRACE" envDefault:"0s" help:"over_limit: grace period"`
-	GhostAllowingGrace       time.Duration `env:"GHOST_ALLOWING_GRACE" envDefault:"0s" help:"ghost_allowing: grace period"`
-	CounterDriftThreshold    int64         `env:"COUNTER_DRIFT_THRESHOLD" envDefault:"5" help:"counter_drift: largest tolerated difference between a node's count and Redis's, or between nodes"`
-	CounterDriftGrace        time.Duration `env:"COUNTER_DRIFT_GRACE" envDefault:"30s" help:"counter_drift: grace period"`
-	CounterWithoutTTLGrace   time.Duration `env:"COUNTER_WITHOUT_TTL_GRACE" envDefault:"0s" help:"counter_without_ttl: grace period"`
-	SequenceKeyLeakThreshold int64         `env:"SEQUENCE_KEY_LEAK_THRESHOLD" envDefault:"10000" help:"sequence_key_leak: orphan :seq keys above which it is reported"`
-	SequenceKeyLeakGrace     time.Duration `env:"SEQUENCE_KEY_LEAK_GRACE" envDefault:"0s" help:"sequence_key_leak: grace period"`
-	SourceStaleGrace         time.Duration `env:"SOURCE_STALE_GRACE" envDefault:"0s" help:"source_stale: grace period after OBSERVERD_STALE_AFTER"`
-	ViolationSubjectsLimit   int           `env:"VIOLATION_SUBJECTS_LIMIT" envDefault:"20" help:"per invariant, the most subjects exported on /metrics; the rest fold into subject=\"other\""`
-}
-
 // Prefix is the prefix of every variable.
 const Prefix = "OBSERVERD_"
 
-// Load parses the configuration from environ (KEY=value strings) and
-// validates it. It reports every problem at once, one per line, each
-// naming its variable: unknown variables first, then values that do not
-// parse, then values that parse but are not allowed.
-func Load(environ []string) (Config, error) {
+// Load is LoadWith the built-in invariants.
+func Load(environ []string) (Config, error) { return LoadWith(environ, health.Builtin()) }
+
+// LoadWith parses the configuration from environ (KEY=value strings),
+// with the variables of invs, and validates it. It reports every problem
+// at once, one per line, each naming its variable: unknown variables
+// first, then values that do not parse, then values that parse but are
+// not allowed.
+func LoadWith(environ []string, invs []health.Invariant) (Config, error) {
 	vars := env.ToMap(environ)
-	p := unknownVars(vars)
+	p := unknownVars(vars, invs)
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{
 		Environment: vars,
 		Prefix:      Prefix,
@@ -127,6 +120,12 @@ func Load(environ []string) (Config, error) {
 	unparsed := map[string]bool{}
 	if err != nil {
 		p = append(p, explain(err, unparsed)...)
+	}
+	var errs []health.VarError
+	cfg.Invariants, errs = health.Parse(invs, func(name string) string { return vars[Prefix+name] })
+	for _, e := range errs {
+		unparsed[Prefix+e.Name] = true
+		p = append(p, problem{name: Prefix + e.Name, msg: e.Msg})
 	}
 	for _, pr := range cfg.check() {
 		// A variable that did not parse holds its zero value: judging
@@ -142,8 +141,8 @@ func Load(environ []string) (Config, error) {
 }
 
 // Default is the configuration of an empty environment: every variable at
-// its default. It is the one owner of the defaults that the other packages
-// and their tests start from.
+// its default, the built-in invariants judged. It is the one owner of the
+// defaults that the other packages and their tests start from.
 func Default() Config {
 	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: map[string]string{}, Prefix: Prefix})
 	if err != nil {
@@ -151,6 +150,7 @@ func Default() Config {
 		// proves they parse and validate.
 		panic(fmt.Sprintf("config: the defaults do not parse: %v", err))
 	}
+	cfg.Invariants = health.Defaults(health.Builtin())
 	return cfg
 }
 
@@ -185,32 +185,30 @@ type Var struct {
 	field   string
 }
 
-// Vars lists every variable with its default and meaning, in struct order.
-func Vars() []Var {
+// Vars lists every variable with its default and meaning, in struct
+// order, the variables of invs in the place of Config.Invariants.
+func Vars(invs []health.Invariant) []Var {
 	var out []Var
-	var walk func(t reflect.Type)
-	walk = func(t reflect.Type) {
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Type.Kind() == reflect.Struct && f.Tag.Get("env") == "" {
-				walk(f.Type)
-				continue
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type == reflect.TypeFor[health.Settings]() {
+			for _, v := range health.Vars(invs) {
+				out = append(out, Var{Name: Prefix + v.Name, Default: v.Default, Help: v.Help})
 			}
-			name, ok := f.Tag.Lookup("env")
-			if !ok {
-				continue
-			}
+			continue
+		}
+		if name, ok := f.Tag.Lookup("env"); ok {
 			out = append(out, Var{Name: Prefix + name, Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help"), field: f.Name})
 		}
 	}
-	walk(reflect.TypeFor[Config]())
 	return out
 }
 
 // fieldVars maps each Go field name to its variable.
 func fieldVars() map[string]string {
 	m := map[string]string{}
-	for _, v := range Vars() {
+	for _, v := range Vars(nil) {
 		m[v.field] = v.Name
 	}
 	return m

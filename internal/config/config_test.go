@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/observerd/observerd/internal/health"
+
 	"bytes"
 	"strings"
 	"testing"
@@ -54,8 +56,8 @@ func TestLoadOverrides(t *testing.T) {
 	if cfg.IntervalFor("redis") != 250*time.Millisecond || cfg.IntervalFor("prometheus") != 5*time.Second {
 		t.Errorf("intervals %s %s", cfg.IntervalFor("redis"), cfg.IntervalFor("prometheus"))
 	}
-	if cfg.Invariants.HighLatencyThreshold != 20*time.Millisecond {
-		t.Errorf("HighLatencyThreshold = %s", cfg.Invariants.HighLatencyThreshold)
+	if got := cfg.Invariants.Of("high_latency").Duration(); got != 20*time.Millisecond {
+		t.Errorf("high_latency threshold = %s", got)
 	}
 	if cfg.NodeTimezone.String() != "Europe/Berlin" {
 		t.Errorf("NodeTimezone = %s", cfg.NodeTimezone)
@@ -118,11 +120,11 @@ func TestErrorsHideRedisPassword(t *testing.T) {
 
 func TestUsageListsEveryVariable(t *testing.T) {
 	var b bytes.Buffer
-	if err := PrintUsage(&b, "observerd"); err != nil {
+	if err := PrintUsage(&b, "observerd", health.Builtin()); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
-	vars := Vars()
+	vars := Vars(health.Builtin())
 	if len(vars) < 40 {
 		t.Fatalf("only %d variables documented", len(vars))
 	}
@@ -201,8 +203,8 @@ func TestLoadKeepsBoundaryValues(t *testing.T) {
 		{give: "OBSERVERD_LIST_LIMIT=100000", field: func(c Config) any { return c.ListLimit }, want: 100000},
 		{give: "OBSERVERD_MAX_RESPONSE_BYTES=1024", field: func(c Config) any { return c.MaxResponseBytes }, want: int64(1024)},
 		{give: "OBSERVERD_DEFAULT_LIMIT=0", field: func(c Config) any { return c.DefaultLimit }, want: int64(0)},
-		{give: "OBSERVERD_COUNTER_DRIFT_THRESHOLD=0", field: func(c Config) any { return c.Invariants.CounterDriftThreshold }, want: int64(0)},
-		{give: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=0", field: func(c Config) any { return c.Invariants.SequenceKeyLeakThreshold }, want: int64(0)},
+		{give: "OBSERVERD_COUNTER_DRIFT_THRESHOLD=0", field: func(c Config) any { return c.Invariants.Of("counter_drift").Count() }, want: int64(0)},
+		{give: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=0", field: func(c Config) any { return c.Invariants.Of("sequence_key_leak").Count() }, want: int64(0)},
 		{give: "OBSERVERD_TOP_KEYS=1000", field: func(c Config) any { return c.TopKeys }, want: 1000},
 	}
 	for _, tt := range tests {

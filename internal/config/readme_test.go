@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/observerd/observerd/internal/health"
+
 	"flag"
 	"fmt"
 	"os"
@@ -20,7 +22,7 @@ const (
 func markdownTable() string {
 	var b strings.Builder
 	b.WriteString("| variable | default | meaning |\n| --- | --- | --- |\n")
-	for _, v := range Vars() {
+	for _, v := range Vars(health.Builtin()) {
 		def := v.Default
 		if def != "" {
 			def = "`" + def + "`"

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/observerd/observerd/internal/health"
 )
 
 // serviceLink matches the variables Kubernetes sets in every pod of a
@@ -19,9 +21,9 @@ func IsServiceLink(name string) bool { return serviceLink.MatchString(name) }
 // unknownVars reports every variable of vars with the prefix that is not
 // a setting, naming the closest setting when one is near: a typo would
 // otherwise leave its setting at the default without a word.
-func unknownVars(vars map[string]string) problems {
+func unknownVars(vars map[string]string, invs []health.Invariant) problems {
 	known := make([]string, 0, 64)
-	for _, v := range Vars() {
+	for _, v := range Vars(invs) {
 		known = append(known, v.Name)
 	}
 	var names []string

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/observerd/observerd/internal/health"
 )
 
-// PrintUsage writes every variable with its default and meaning.
-func PrintUsage(w io.Writer, program string) error {
+// PrintUsage writes every variable, with the variables of invs, with its
+// default and meaning.
+func PrintUsage(w io.Writer, program string, invs []health.Invariant) error {
 	const intro = `Usage: %[1]s [-h] [-version]
        %[1]s check [--json]
 
@@ -21,9 +24,14 @@ Both are configured from the environment (an empty variable counts as unset):
 	if _, err := fmt.Fprintf(w, intro, program); err != nil {
 		return err
 	}
+	return WriteVars(w, Vars(invs))
+}
+
+// WriteVars writes vars as a table of their names, defaults and meanings.
+func WriteVars(w io.Writer, vars []Var) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	for _, v := range Vars() {
+	for _, v := range vars {
 		def := v.Default
 		if def == "" {
 			def = `""`

@@ -21,11 +21,6 @@ import (
 // success before its data is stale, when OBSERVERD_STALE_AFTER is 0.
 const StaleIntervals = 3
 
-// KeysOfInterestLimit bounds the keys whose Redis counts are compared with
-// the nodes' samples (counter_drift): at most 100 per node (the nodes'
-// /api/counters cap) for fifty nodes.
-const KeysOfInterestLimit = 5000
-
 // problem is one bad setting: the variable (with its prefix; empty when
 // the problem is not one variable's) and what is wrong with it.
 type problem struct {
@@ -78,6 +73,9 @@ func (c Config) check() problems {
 	c.validateSources(&p)
 	c.validateEndpoints(&p)
 	c.validateDurations(&p)
+	for _, e := range c.Invariants.Validate() {
+		p.add(e.Name, "%s", e.Msg)
+	}
 	c.validateThresholds(&p)
 	c.validateKeys(&p)
 	c.validateLimits(&p)
@@ -239,18 +237,8 @@ func (c Config) validateDurations(p *problems) {
 			p.add(f.name, "must be at least %s, got %s", f.floor, f.value)
 		}
 	}
-	inv := c.Invariants
-	for _, s := range []setting[time.Duration]{
-		{"STALE_AFTER", c.StaleAfter},
-		{"NODE_DOWN_GRACE", inv.NodeDownGrace}, {"REDIS_DISCONNECTED_GRACE", inv.RedisDisconnectedGrace},
-		{"HIGH_LATENCY_GRACE", inv.HighLatencyGrace}, {"OVER_LIMIT_GRACE", inv.OverLimitGrace},
-		{"GHOST_ALLOWING_GRACE", inv.GhostAllowingGrace}, {"COUNTER_DRIFT_GRACE", inv.CounterDriftGrace},
-		{"COUNTER_WITHOUT_TTL_GRACE", inv.CounterWithoutTTLGrace}, {"SEQUENCE_KEY_LEAK_GRACE", inv.SequenceKeyLeakGrace},
-		{"SOURCE_STALE_GRACE", inv.SourceStaleGrace},
-	} {
-		if s.value < 0 {
-			p.add(s.name, "must not be negative, got %s", s.value)
-		}
+	if c.StaleAfter < 0 {
+		p.add("STALE_AFTER", "must not be negative, got %s", c.StaleAfter)
 	}
 	if c.StaleAfter > 0 {
 		for _, src := range c.Sources {
@@ -262,20 +250,11 @@ func (c Config) validateDurations(p *problems) {
 }
 
 func (c Config) validateThresholds(p *problems) {
-	inv := c.Invariants
-	if inv.HighLatencyThreshold <= 0 {
-		p.add("HIGH_LATENCY_THRESHOLD", "must be positive, got %s", inv.HighLatencyThreshold)
+	if c.DefaultLimit < 0 {
+		p.add("DEFAULT_LIMIT", "must not be negative, got %d", c.DefaultLimit)
 	}
-	for _, s := range []setting[int64]{
-		{"COUNTER_DRIFT_THRESHOLD", inv.CounterDriftThreshold}, {"SEQUENCE_KEY_LEAK_THRESHOLD", inv.SequenceKeyLeakThreshold},
-		{"DEFAULT_LIMIT", c.DefaultLimit},
-	} {
-		if s.value < 0 {
-			p.add(s.name, "must not be negative, got %d", s.value)
-		}
-	}
-	if inv.ViolationSubjectsLimit < 1 {
-		p.add("VIOLATION_SUBJECTS_LIMIT", "must be at least 1, got %d", inv.ViolationSubjectsLimit)
+	if c.ViolationSubjectsLimit < 1 {
+		p.add("VIOLATION_SUBJECTS_LIMIT", "must be at least 1, got %d", c.ViolationSubjectsLimit)
 	}
 }
 

@@ -30,12 +30,14 @@ func TestValidateBounds(t *testing.T) {
 		{give: "default limit 0", set: func(c *Config) { c.DefaultLimit = 0 }},
 		{give: "empty key prefix", set: func(c *Config) { c.KeyPrefix = "" }, want: "OBSERVERD_KEY_PREFIX: must not be empty"},
 		{give: "empty node prefix", set: func(c *Config) { c.NodePrefix = "" }, want: "OBSERVERD_NODE_PREFIX: must not be empty"},
-		{give: "latency threshold 0", set: func(c *Config) { c.Invariants.HighLatencyThreshold = 0 }, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got 0s"},
-		{give: "latency threshold -1s", set: func(c *Config) { c.Invariants.HighLatencyThreshold = -time.Second }, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got -1s"},
-		{give: "drift threshold -1", set: func(c *Config) { c.Invariants.CounterDriftThreshold = -1 }, want: "OBSERVERD_COUNTER_DRIFT_THRESHOLD: must not be negative, got -1"},
-		{give: "drift threshold 0", set: func(c *Config) { c.Invariants.CounterDriftThreshold = 0 }},
-		{give: "leak threshold -1", set: func(c *Config) { c.Invariants.SequenceKeyLeakThreshold = -1 }, want: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1"},
-		{give: "leak threshold 0", set: func(c *Config) { c.Invariants.SequenceKeyLeakThreshold = 0 }},
+		{give: "latency threshold 0", set: func(c *Config) { c.Invariants = c.Invariants.WithThreshold("high_latency", time.Duration(0)) }, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got 0s"},
+		{give: "latency threshold -1s", set: func(c *Config) {
+			c.Invariants = c.Invariants.WithThreshold("high_latency", time.Duration(-time.Second))
+		}, want: "OBSERVERD_HIGH_LATENCY_THRESHOLD: must be positive, got -1s"},
+		{give: "drift threshold -1", set: func(c *Config) { c.Invariants = c.Invariants.WithThreshold("counter_drift", int64(-1)) }, want: "OBSERVERD_COUNTER_DRIFT_THRESHOLD: must not be negative, got -1"},
+		{give: "drift threshold 0", set: func(c *Config) { c.Invariants = c.Invariants.WithThreshold("counter_drift", int64(0)) }},
+		{give: "leak threshold -1", set: func(c *Config) { c.Invariants = c.Invariants.WithThreshold("sequence_key_leak", int64(-1)) }, want: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1"},
+		{give: "leak threshold 0", set: func(c *Config) { c.Invariants = c.Invariants.WithThreshold("sequence_key_leak", int64(0)) }},
 		{give: "walk coordination on", set: func(c *Config) { c.RedisWalkCoordination = "on" }, want: `OBSERVERD_REDIS_WALK_COORDINATION: "on": want lease or off`},
 		{give: "walk coordination off", set: func(c *Config) { c.RedisWalkCoordination = WalkAlone }},
 		{give: "walk pace -1", set: func(c *Config) { c.RedisWalkMaxKeysPerSecond = -1 }, want: "OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND: must be a number of keys per second, 0 or more, got -1"},
@@ -83,7 +85,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg.Sources = nil
 	cfg.KeyPrefix, cfg.NodePrefix = "", ""
 	cfg.ListLimit, cfg.TopKeys = 0, 0
-	cfg.Invariants.CounterDriftThreshold = -1
+	cfg.Invariants = cfg.Invariants.WithThreshold("counter_drift", int64(-1))
 	want := strings.Join([]string{
 		"config: OBSERVERD_SOURCES: empty: name at least one of ratelimiter,redis,prometheus",
 		"OBSERVERD_COUNTER_DRIFT_THRESHOLD: must not be negative, got -1",

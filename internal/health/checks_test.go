@@ -9,7 +9,7 @@ import (
 )
 
 // redisUnknown are the invariants that need a fresh redis source, by name.
-var redisUnknown = []string{CounterDrift, CounterWithoutTTL, GhostAllowing, OverLimit, SequenceKeyLeak}
+var redisUnknown = []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "sequence_key_leak"}
 
 func TestChecks(t *testing.T) {
 	tests := []struct {
@@ -62,7 +62,7 @@ func TestChecks(t *testing.T) {
 				staleSource(in, source.Ratelimiter, "boom")
 				nodeAt(in, "node-2").Reachable = false
 			},
-			wantUnknown: []string{CounterDrift, NodeDown},
+			wantUnknown: []string{"counter_drift", "node_down"},
 		},
 		{
 			name: "without the ratelimiter source unreachability says nothing",
@@ -78,7 +78,7 @@ func TestChecks(t *testing.T) {
 				staleSource(in, source.Redis, "boom")
 			},
 			want:        []string{"critical redis_disconnected redis first=0s last=0s"},
-			wantUnknown: []string{CounterWithoutTTL, GhostAllowing, NodeDown, OverLimit, SequenceKeyLeak},
+			wantUnknown: []string{"counter_without_ttl", "ghost_allowing", "node_down", "over_limit", "sequence_key_leak"},
 		},
 
 		// redis_disconnected
@@ -110,7 +110,7 @@ func TestChecks(t *testing.T) {
 				in.Redis = nil
 				in.Snapshot.Redis.Connected = false
 			},
-			wantUnknown: []string{CounterDrift, CounterWithoutTTL, GhostAllowing, OverLimit, RedisDisconnected, SequenceKeyLeak},
+			wantUnknown: []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "redis_disconnected", "sequence_key_leak"},
 		},
 		{
 			name: "redis disabled is not judged",
@@ -146,7 +146,7 @@ func TestChecks(t *testing.T) {
 				staleSource(in, source.Prometheus, "timeout")
 				nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250))
 			},
-			wantUnknown: []string{HighLatency},
+			wantUnknown: []string{"high_latency"},
 		},
 		{
 			name: "prometheus disabled is not judged",
@@ -261,7 +261,7 @@ func TestChecks(t *testing.T) {
 		{
 			name:        "no nodes section yet",
 			give:        func(in *Input) { in.Nodes = nil },
-			wantUnknown: []string{CounterDrift},
+			wantUnknown: []string{"counter_drift"},
 		},
 
 		// source_stale

@@ -49,17 +49,11 @@ type Result struct {
 // each condition holds. It is not safe for concurrent use: the single writer
 // that publishes snapshots calls it.
 type Evaluator struct {
-	cfg    Config
-	logger *zap.Logger
+	settings Settings
+	logger   *zap.Logger
 	// states holds every condition seen holding and not yet cleared.
 	states map[stateKey]*state
-	// registered remembers the node subjects seen registered, so that a
-	// registry entry that disappears can be told from one that never was.
-	registered map[string]bool
-	// watching is, per enabled source, when the evaluator first saw it;
-	// a source that never succeeded is stale once its bound has passed
-	// since then.
-	watching map[string]time.Time
+	mem    memory
 }
 
 // stateKey identifies one condition.
@@ -77,39 +71,23 @@ type state struct {
 	reported  bool
 }
 
-// NewEvaluator returns an Evaluator for cfg, which the caller has validated.
-// A nil logger logs nothing.
-func NewEvaluator(cfg Config, logger *zap.Logger) *Evaluator {
+// NewEvaluator returns an Evaluator of the invariants of s; staleAfter is
+// each enabled source's staleness bound (source_stale). A nil logger logs
+// nothing.
+func NewEvaluator(s Settings, staleAfter map[string]time.Duration, logger *zap.Logger) *Evaluator {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	cfg.SourceStale.StaleAfter = maps.Clone(cfg.SourceStale.StaleAfter)
 	return &Evaluator{
-		cfg:        cfg,
-		logger:     logger,
-		states:     make(map[stateKey]*state),
-		registered: make(map[string]bool),
-		watching:   make(map[string]time.Time),
+		settings: s,
+		logger:   logger,
+		states:   make(map[stateKey]*state),
+		mem: memory{
+			registered: make(map[string]bool),
+			watching:   make(map[string]time.Time),
+			staleAfter: maps.Clone(staleAfter),
+		},
 	}
-}
-
-// finding is one subject for which a condition holds, with its figures.
-type finding struct {
-	subject string
-	message string
-}
-
-// verdict is what one check concluded.
-type verdict struct {
-	// skip: the invariant needs only disabled sources; any state is dropped.
-	skip bool
-	// unknown, when not empty, is why the invariant cannot be judged now.
-	unknown string
-	// findings are the subjects for which the condition holds.
-	findings []finding
-	// undecided are subjects the check could not judge while judging the
-	// others; their reported violations are kept, as for unknown.
-	undecided []string
 }
 
 // Evaluate judges every invariant against in and returns the violations
@@ -117,29 +95,19 @@ type verdict struct {
 // keeps its reported violations as they were and forgets its pending
 // conditions (see the package documentation).
 func (e *Evaluator) Evaluate(in Input) Result {
-	v := newView(in)
-	e.track(v)
-	checks := []struct {
-		name  string
-		check func(*view) verdict
-	}{
-		{NodeDown, e.checkNodeDown},
-		{RedisDisconnected, e.checkRedisDisconnected},
-		{HighLatency, e.checkHighLatency},
-		{OverLimit, e.checkOverLimit},
-		{GhostAllowing, e.checkGhostAllowing},
-		{CounterDrift, e.checkCounterDrift},
-		{CounterWithoutTTL, e.checkWithoutTTL},
-		{SequenceKeyLeak, e.checkSequenceLeak},
-		{SourceStale, e.checkSourceStale},
-	}
+	v := newView(in, &e.mem)
+	e.mem.track(v)
 	var res Result
-	for _, c := range checks {
-		vd := c.check(v)
-		if vd.unknown != "" {
-			res.Unknown = append(res.Unknown, snapshot.UnknownInvariant{Invariant: c.name, Reason: vd.unknown})
+	for i, inv := range e.settings.invariants {
+		set := e.settings.values[i]
+		vd := Verdict{Skip: true}
+		if v.anyEnabled(inv.Sources) {
+			vd = inv.Check(v, set)
 		}
-		e.apply(c.name, vd, v.now)
+		if vd.Unknown != "" && !vd.Skip {
+			res.Unknown = append(res.Unknown, snapshot.UnknownInvariant{Invariant: inv.Name, Reason: vd.Unknown})
+		}
+		e.apply(inv, set, vd, v.now)
 	}
 	res.Violations = e.violations()
 	slices.SortFunc(res.Unknown, func(a, b snapshot.UnknownInvariant) int {
@@ -149,24 +117,23 @@ func (e *Evaluator) Evaluate(in Input) Result {
 }
 
 // apply updates the states of one invariant from its verdict.
-func (e *Evaluator) apply(name string, vd verdict, now time.Time) {
-	rule := e.cfg.rule(name)
-	keep := make(map[string]bool, len(vd.undecided))
-	for _, s := range vd.undecided {
+func (e *Evaluator) apply(inv Invariant, set Setting, vd Verdict, now time.Time) {
+	keep := make(map[string]bool, len(vd.Undecided))
+	for _, s := range vd.Undecided {
 		keep[s] = true
 	}
-	holding := make(map[string]bool, len(vd.findings))
-	if !vd.skip && vd.unknown == "" {
-		for _, f := range distinct(vd.findings) {
-			holding[f.subject] = true
-			e.hold(stateKey{invariant: name, subject: f.subject}, f.message, rule, now)
+	holding := make(map[string]bool, len(vd.Findings))
+	if !vd.Skip && vd.Unknown == "" {
+		for _, f := range distinct(vd.Findings) {
+			holding[f.Subject] = true
+			e.hold(stateKey{invariant: inv.Name, subject: f.Subject}, f.Message, inv.Severity, set.Grace, now)
 		}
 	}
 	for k, st := range e.states {
-		if k.invariant != name || holding[k.subject] {
+		if k.invariant != inv.Name || holding[k.subject] {
 			continue
 		}
-		frozen := !vd.skip && (vd.unknown != "" || keep[k.subject])
+		frozen := !vd.Skip && (vd.Unknown != "" || keep[k.subject])
 		switch {
 		case frozen && st.reported:
 			// Not judged now: the reported violation stays as it was.
@@ -180,7 +147,7 @@ func (e *Evaluator) apply(name string, vd verdict, now time.Time) {
 
 // hold records that a condition holds at now and reports it once its grace
 // period has passed.
-func (e *Evaluator) hold(k stateKey, message string, rule Rule, now time.Time) {
+func (e *Evaluator) hold(k stateKey, message, severity string, grace time.Duration, now time.Time) {
 	st, ok := e.states[k]
 	if !ok {
 		st = &state{firstSeen: now}
@@ -188,11 +155,11 @@ func (e *Evaluator) hold(k stateKey, message string, rule Rule, now time.Time) {
 	}
 	st.lastSeen = now
 	st.message = message
-	if st.reported || now.Sub(st.firstSeen) < rule.Grace {
+	if st.reported || now.Sub(st.firstSeen) < grace {
 		return
 	}
 	st.reported = true
-	st.severity = rule.Severity
+	st.severity = severity
 	e.logger.Log(raisedLevel(st.severity), "invariant violation raised",
 		zap.String("invariant", k.invariant),
 		zap.String("subject", k.subject),
@@ -233,12 +200,12 @@ func (e *Evaluator) clear(k stateKey, st *state, now time.Time) {
 // distinct de-duplicates findings by subject; the first wins. Findings are
 // bounded by their inputs: the key lists of a Redis section are capped by
 // OBSERVERD_LIST_LIMIT, and nodes are as many as the cluster has.
-func distinct(fs []finding) []finding {
+func distinct(fs []Finding) []Finding {
 	seen := make(map[string]bool, len(fs))
-	out := make([]finding, 0, len(fs))
+	out := make([]Finding, 0, len(fs))
 	for _, f := range fs {
-		if !seen[f.subject] {
-			seen[f.subject] = true
+		if !seen[f.Subject] {
+			seen[f.Subject] = true
 			out = append(out, f)
 		}
 	}

@@ -17,8 +17,8 @@ import (
 // drifting makes node-1 disagree with Redis and node-2 on key "a".
 func drifting(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 20 }
 
-// overLimit puts key "a" over its limit.
-func overLimit(in *Input) { in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 12, Limit: 5}} }
+// putOverLimit puts key "a" over its limit.
+func putOverLimit(in *Input) { in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 12, Limit: 5}} }
 
 // both applies every change in order.
 func both(fs ...func(*Input)) func(*Input) {
@@ -74,8 +74,8 @@ func TestGracePeriods(t *testing.T) {
 		{
 			name: "zero grace reports at once",
 			steps: []step{
-				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
-				{at: 5 * time.Second, give: overLimit, want: []string{"warning over_limit a first=0s last=5s"}},
+				{at: 0, give: putOverLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 5 * time.Second, give: putOverLimit, want: []string{"warning over_limit a first=0s last=5s"}},
 				{at: 10 * time.Second},
 			},
 		},
@@ -93,7 +93,7 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 		{
 			name: "a reported violation survives a redis outage and keeps first_seen",
 			steps: []step{
-				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 0, give: putOverLimit, want: []string{"warning over_limit a first=0s last=0s"}},
 				{at: 10 * time.Second, give: redisStale, want: []string{
 					"critical redis_disconnected redis first=10s last=10s",
 					"warning over_limit a first=0s last=0s",
@@ -103,14 +103,14 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 					"critical redis_disconnected redis first=10s last=20s",
 					"warning over_limit a first=0s last=0s",
 				}, wantUnknown: redisUnknown},
-				{at: 30 * time.Second, give: overLimit, want: []string{"warning over_limit a first=0s last=30s"}},
+				{at: 30 * time.Second, give: putOverLimit, want: []string{"warning over_limit a first=0s last=30s"}},
 				{at: 40 * time.Second},
 			},
 		},
 		{
 			name: "a reported violation clears once redis is fresh and it no longer holds",
 			steps: []step{
-				{at: 0, give: overLimit, want: []string{"warning over_limit a first=0s last=0s"}},
+				{at: 0, give: putOverLimit, want: []string{"warning over_limit a first=0s last=0s"}},
 				{at: 10 * time.Second, give: redisStale, want: []string{
 					"critical redis_disconnected redis first=10s last=10s",
 					"warning over_limit a first=0s last=0s",
@@ -122,7 +122,7 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 			name: "a condition seen only in stale data is not raised",
 			steps: []step{
 				{at: 0},
-				{at: 10 * time.Second, give: both(redisStale, overLimit), want: []string{
+				{at: 10 * time.Second, give: both(redisStale, putOverLimit), want: []string{
 					"critical redis_disconnected redis first=10s last=10s",
 				}, wantUnknown: redisUnknown},
 			},
@@ -150,7 +150,7 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 				}},
 				{at: 10 * time.Second, give: func(in *Input) {
 					staleSource(in, source.Ratelimiter, "boom")
-				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{CounterDrift, NodeDown}},
+				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{"counter_drift", "node_down"}},
 				{at: 20 * time.Second},
 			},
 		},
@@ -225,13 +225,13 @@ func TestSourceNeverSucceeded(t *testing.T) {
 		in.Fresh[source.Prometheus] = false
 	}
 	cfg := defaultConfig()
-	cfg.SourceStale.StaleAfter = map[string]time.Duration{source.Prometheus: 30 * time.Second}
+	cfg.staleAfter = map[string]time.Duration{source.Prometheus: 30 * time.Second}
 	runSteps(t, cfg, []step{
-		{at: 0, give: never, wantUnknown: []string{HighLatency}},
-		{at: 30 * time.Second, give: never, wantUnknown: []string{HighLatency}},
+		{at: 0, give: never, wantUnknown: []string{"high_latency"}},
+		{at: 30 * time.Second, give: never, wantUnknown: []string{"high_latency"}},
 		{at: 31 * time.Second, give: never, want: []string{
 			"warning source_stale prometheus first=31s last=31s",
-		}, wantUnknown: []string{HighLatency}},
+		}, wantUnknown: []string{"high_latency"}},
 		{at: 40 * time.Second},
 	})
 }
@@ -287,14 +287,14 @@ func TestEverySubjectIsReported(t *testing.T) {
 
 func TestLogsOnceOnRaiseAndClear(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
-	e := NewEvaluator(defaultConfig(), zap.New(core))
+	e := defaultConfig().evaluator(zap.New(core))
 	steps := []struct {
 		at   time.Duration
 		give func(*Input)
 	}{
-		{0, overLimit},
-		{5 * time.Second, overLimit},
-		{10 * time.Second, overLimit},
+		{0, putOverLimit},
+		{5 * time.Second, putOverLimit},
+		{10 * time.Second, putOverLimit},
 		{15 * time.Second, nil},
 		{20 * time.Second, nil},
 		// counter_drift never outlives its grace period: nothing to log.
@@ -324,7 +324,7 @@ func TestLogsOnceOnRaiseAndClear(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.give.Message, tt.want)
 		}
 		f := tt.give.ContextMap()
-		if f["invariant"] != OverLimit || f["subject"] != "a" || f["severity"] != SeverityWarning {
+		if f["invariant"] != "over_limit" || f["subject"] != "a" || f["severity"] != SeverityWarning {
 			t.Errorf("%q fields: %v", tt.want, f)
 		}
 	}
@@ -346,11 +346,13 @@ func TestLogLevelOfSeverity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
 			core, logs := observer.New(zap.DebugLevel)
+			invs := Builtin()
+			invs[3].Severity = tt.give // over_limit
 			cfg := noGrace()
-			cfg.OverLimit.Severity = tt.give
-			e := NewEvaluator(cfg, zap.New(core))
+			cfg.settings = Defaults(invs).WithoutGrace()
+			e := cfg.evaluator(zap.New(core))
 			in := healthy(t0)
-			overLimit(&in)
+			putOverLimit(&in)
 			e.Evaluate(in)
 			e.Evaluate(healthy(t0.Add(time.Second)))
 			want := []string{
@@ -370,9 +372,9 @@ func TestLogLevelOfSeverity(t *testing.T) {
 
 func TestEvaluatorCopiesStaleBounds(t *testing.T) {
 	cfg := defaultConfig()
-	cfg.SourceStale.StaleAfter = map[string]time.Duration{source.Prometheus: time.Hour}
-	e := NewEvaluator(cfg, nil)
-	cfg.SourceStale.StaleAfter[source.Prometheus] = time.Second
+	cfg.staleAfter = map[string]time.Duration{source.Prometheus: time.Hour}
+	e := cfg.evaluator(nil)
+	cfg.staleAfter[source.Prometheus] = time.Second
 	in := healthy(t0)
 	lastSuccess(&in, source.Prometheus, time.Minute)
 	if res := e.Evaluate(in); len(res.Violations) != 0 {

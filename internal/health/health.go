@@ -1,5 +1,13 @@
 // Package health judges the cluster's invariants against merged snapshots.
 //
+// Each invariant is one declaration (an Invariant, in a file of its own
+// when it has a check of its own), and Builtin lists them. Everything else
+// that names an invariant derives from the declarations: its variables
+// (OBSERVERD_<NAME>_GRACE and _THRESHOLD), their validation and their lines
+// in observerd -h (see Vars and Parse), observerd check's judgement without
+// grace (Settings.WithoutGrace), the exporter's series (Settings.Names),
+// and, through tests, the README's table and the alert rules.
+//
 // An Evaluator is fed one Input per published snapshot. For every invariant
 // it decides one of three things: the condition holds for some subjects, it
 // holds for none, or it cannot be judged now because a source it needs is
@@ -20,20 +28,6 @@
 // into red either.
 package health
 
-// Invariant names, as they appear in snapshot.Violation.Invariant and in the
-// invariant label of the metrics.
-const (
-	NodeDown          = "node_down"
-	RedisDisconnected = "redis_disconnected"
-	HighLatency       = "high_latency"
-	OverLimit         = "over_limit"
-	GhostAllowing     = "ghost_allowing"
-	CounterDrift      = "counter_drift"
-	CounterWithoutTTL = "counter_without_ttl"
-	SequenceKeyLeak   = "sequence_key_leak"
-	SourceStale       = "source_stale"
-)
-
 // Severities, from the most to the least urgent.
 const (
 	SeverityCritical = "critical"
@@ -41,15 +35,20 @@ const (
 	SeverityInfo     = "info"
 )
 
-// SubjectRedis is the subject of the invariants about Redis as a whole.
-const SubjectRedis = "redis"
+// Subjects that more than one invariant names.
+const (
+	// SubjectRedis is the subject of the invariants about Redis as a whole.
+	SubjectRedis = "redis"
+	// SubjectKey says that an invariant's subjects are counter keys.
+	SubjectKey = "key"
+)
 
-// Invariants returns every invariant name in evaluation order. The slice is
-// new on every call.
-func Invariants() []string {
-	return []string{
-		NodeDown, RedisDisconnected, HighLatency, OverLimit, GhostAllowing,
-		CounterDrift, CounterWithoutTTL, SequenceKeyLeak, SourceStale,
+// Builtin returns the invariants observerd judges, in evaluation order. The
+// slice and its declarations are new on every call.
+func Builtin() []Invariant {
+	return []Invariant{
+		nodeDown(), redisDisconnected(), highLatency(), overLimit(), ghostAllowing(),
+		counterDrift(), counterWithoutTTL(), sequenceKeyLeak(), sourceStale(),
 	}
 }
 
@@ -71,6 +70,3 @@ func SeverityRank(s string) int {
 // UnknownSeverityRank is SeverityRank of a severity that is none of the
 // Severity constants.
 const UnknownSeverityRank = 3
-
-// validSeverity reports whether s is one of the Severity constants.
-func validSeverity(s string) bool { return SeverityRank(s) < UnknownSeverityRank }

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -62,14 +62,9 @@ func healthy(now time.Time) Input {
 
 // noGrace is the default config with every grace period zero, so that one
 // evaluation decides.
-func noGrace() Config {
+func noGrace() testConfig {
 	c := defaultConfig()
-	for _, r := range []*Rule{
-		&c.NodeDown, &c.RedisDisconnected, &c.HighLatency.Rule, &c.OverLimit, &c.GhostAllowing,
-		&c.CounterDrift.Rule, &c.CounterWithoutTTL, &c.SequenceKeyLeak.Rule, &c.SourceStale.Rule,
-	} {
-		r.Grace = 0
-	}
+	c.settings = c.settings.WithoutGrace()
 	return c
 }
 
@@ -83,9 +78,9 @@ type step struct {
 }
 
 // runSteps evaluates the steps in order with one evaluator.
-func runSteps(t *testing.T, cfg Config, steps []step) {
+func runSteps(t *testing.T, cfg testConfig, steps []step) {
 	t.Helper()
-	e := NewEvaluator(cfg, zaptest.NewLogger(t))
+	e := cfg.evaluator(zaptest.NewLogger(t))
 	for i, s := range steps {
 		in := healthy(t0.Add(s.at))
 		if s.give != nil {
@@ -140,11 +135,28 @@ func nodeAt(in *Input, id string) *snapshot.Node {
 	panic("no node " + id)
 }
 
+// testConfig is what an evaluator is built from.
+type testConfig struct {
+	settings   Settings
+	staleAfter map[string]time.Duration
+}
+
+func (c testConfig) evaluator(logger *zap.Logger) *Evaluator {
+	return NewEvaluator(c.settings, c.staleAfter, logger)
+}
+
 // defaultConfig is the invariants' configuration of an empty environment,
-// with every source stale after the default bound.
-func defaultConfig() Config {
-	cfg := config.Default()
-	return NewConfig(cfg.Invariants, cfg.StaleAfterBySource())
+// with every source stale after the default bound: three poll intervals
+// of 5 s (see config.Config.StaleAfterFor).
+func defaultConfig() testConfig {
+	return testConfig{
+		settings: Defaults(Builtin()),
+		staleAfter: map[string]time.Duration{
+			source.Ratelimiter: 15 * time.Second,
+			source.Redis:       15 * time.Second,
+			source.Prometheus:  15 * time.Second,
+		},
+	}
 }
 
 // ms is f milliseconds.

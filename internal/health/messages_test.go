@@ -26,37 +26,37 @@ func TestMessages(t *testing.T) {
 				n.Reachable = false
 				n.EndpointErrors = map[string]string{"/health": "dial tcp 10.0.0.2:8000: connection refused"}
 			},
-			invariant: NodeDown, subject: "node-2",
+			invariant: "node_down", subject: "node-2",
 			want: `node "node-2" (10.0.0.2:8000) is unreachable: dial tcp 10.0.0.2:8000: connection refused`,
 		},
 		{
 			name:      "redis_disconnected after failed polls",
 			give:      func(in *Input) { staleSource(in, source.Redis, "dial tcp 127.0.0.1:6379: connection refused") },
-			invariant: RedisDisconnected, subject: SubjectRedis,
+			invariant: "redis_disconnected", subject: SubjectRedis,
 			want: "redis does not answer: source is stale after 3 consecutive failures: dial tcp 127.0.0.1:6379: connection refused",
 		},
 		{
 			name:      "redis_disconnected by its own word",
 			give:      func(in *Input) { in.Snapshot.Redis.Connected = false },
-			invariant: RedisDisconnected, subject: SubjectRedis,
+			invariant: "redis_disconnected", subject: SubjectRedis,
 			want: "redis reports itself not connected",
 		},
 		{
 			name:      "high_latency",
 			give:      func(in *Input) { nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250.0004)) },
-			invariant: HighLatency, subject: "node-1",
+			invariant: "high_latency", subject: "node-1",
 			want: `node "node-1" check latency p99 is 250ms, above the threshold of 100ms`,
 		},
 		{
 			name:      "over_limit",
 			give:      func(in *Input) { in.Redis.OverLimit = []snapshot.Block{{Key: "a", Count: 12, Limit: 5}} },
-			invariant: OverLimit, subject: "a",
+			invariant: "over_limit", subject: "a",
 			want: `key "a" counts 12 requests in its window, over its limit of 5`,
 		},
 		{
 			name:      "ghost_allowing",
 			give:      func(in *Input) { in.Redis.ZeroLimitActive = []snapshot.Block{{Key: "g", Count: 3}} },
-			invariant: GhostAllowing, subject: "g",
+			invariant: "ghost_allowing", subject: "g",
 			want: `key "g" has a limit of 0 yet counts 3 requests in its window`,
 		},
 		{
@@ -65,13 +65,13 @@ func TestMessages(t *testing.T) {
 				in.Redis.WithoutTTL = []string{"x"}
 				in.Redis.Counters.KeysWithoutTTL = 7
 			},
-			invariant: CounterWithoutTTL, subject: "x",
+			invariant: "counter_without_ttl", subject: "x",
 			want: `counter key "x" has no TTL, so it never expires (7 keys without TTL in all)`,
 		},
 		{
 			name:      "sequence_key_leak",
 			give:      func(in *Input) { in.Redis.Counters.OrphanSequenceKeys = 12000 },
-			invariant: SequenceKeyLeak, subject: SubjectRedis,
+			invariant: "sequence_key_leak", subject: SubjectRedis,
 			want: "12000 orphan sequence keys (no sorted set left), above the threshold of 10000",
 		},
 		{
@@ -80,13 +80,13 @@ func TestMessages(t *testing.T) {
 				in.Nodes.Nodes[0].Counters[0].Count = 20
 				in.Nodes.Nodes[0].Counters[1].Count = 30
 			},
-			invariant: CounterDrift, subject: "node-1",
+			invariant: "counter_drift", subject: "node-1",
 			want: `node "node-1": 2 of 2 sampled keys differ from redis by more than 5; worst: key "b" counts 30 on the node, 3 in redis`,
 		},
 		{
 			name:      "counter_drift between nodes",
 			give:      func(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 20 },
-			invariant: CounterDrift, subject: "node-1/node-2",
+			invariant: "counter_drift", subject: "node-1/node-2",
 			want: `nodes "node-1" and "node-2": 1 of 2 keys sampled by both differ by more than 5; worst: key "a" counts 20 on "node-1", 10 on "node-2"`,
 		},
 		{
@@ -95,7 +95,7 @@ func TestMessages(t *testing.T) {
 				staleSource(in, source.Prometheus, "context deadline exceeded")
 				lastSuccess(in, source.Prometheus, 20*time.Second)
 			},
-			invariant: SourceStale, subject: source.Prometheus,
+			invariant: "source_stale", subject: source.Prometheus,
 			want: `source "prometheus" last succeeded 20s ago, above its bound of 15s: context deadline exceeded`,
 		},
 	}
@@ -103,7 +103,7 @@ func TestMessages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := healthy(t0)
 			tt.give(&in)
-			res := NewEvaluator(noGrace(), zaptest.NewLogger(t)).Evaluate(in)
+			res := noGrace().evaluator(zaptest.NewLogger(t)).Evaluate(in)
 			for _, v := range res.Violations {
 				if v.Invariant == tt.invariant && v.Subject == tt.subject {
 					if v.Message != tt.want {
@@ -128,7 +128,7 @@ func TestUnknownReasons(t *testing.T) {
 		{
 			name:      "stale source with its error",
 			give:      func(in *Input) { staleSource(in, source.Redis, "i/o timeout") },
-			invariant: OverLimit,
+			invariant: "over_limit",
 			want:      "redis source is stale: i/o timeout",
 		},
 		{
@@ -137,13 +137,13 @@ func TestUnknownReasons(t *testing.T) {
 				in.Snapshot.Sources[source.Prometheus] = snapshot.SourceStatus{Status: snapshot.StatusPending}
 				in.Fresh[source.Prometheus] = false
 			},
-			invariant: HighLatency,
+			invariant: "high_latency",
 			want:      "prometheus source has not been polled yet",
 		},
 		{
 			name:      "source too old without an error",
 			give:      func(in *Input) { staleSource(in, source.Ratelimiter, "") },
-			invariant: NodeDown,
+			invariant: "node_down",
 			want:      "ratelimiter source is not fresh (status stale)",
 		},
 		{
@@ -152,19 +152,19 @@ func TestUnknownReasons(t *testing.T) {
 				delete(in.Snapshot.Sources, source.Ratelimiter)
 				in.Fresh[source.Ratelimiter] = false
 			},
-			invariant: CounterDrift,
+			invariant: "counter_drift",
 			want:      "ratelimiter source has no status",
 		},
 		{
 			name:      "fresh source without data",
 			give:      func(in *Input) { in.Redis = nil },
-			invariant: SequenceKeyLeak,
+			invariant: "sequence_key_leak",
 			want:      "redis source has no data yet",
 		},
 		{
 			name:      "long error is cut on a rune boundary",
 			give:      func(in *Input) { staleSource(in, source.Redis, long) },
-			invariant: GhostAllowing,
+			invariant: "ghost_allowing",
 			want:      "redis source is stale: " + strings.Repeat("é", maxReasonBytes/2) + "...",
 		},
 	}
@@ -172,7 +172,7 @@ func TestUnknownReasons(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			in := healthy(t0)
 			tt.give(&in)
-			res := NewEvaluator(noGrace(), zaptest.NewLogger(t)).Evaluate(in)
+			res := noGrace().evaluator(zaptest.NewLogger(t)).Evaluate(in)
 			for _, u := range res.Unknown {
 				if u.Invariant == tt.invariant {
 					if u.Reason != tt.want {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/observerd/observerd/internal/names"
-
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -14,26 +13,35 @@ import (
 // reasons: a peer's error may be arbitrarily long.
 const maxReasonBytes = 200
 
-// view is one Input made safe to read: no nil snapshot, enabled sources as a
-// set.
-type view struct {
+// View is one Input made safe to read (no nil snapshot, enabled sources as
+// a set) with what the evaluator remembers from earlier inputs. Checks
+// read it and never change it.
+type View struct {
 	now     time.Time
 	snap    *snapshot.Snapshot
 	redis   *snapshot.RedisSection
 	nodes   *snapshot.NodesSection
 	fresh   map[string]bool
 	enabled map[string]bool
+	mem     *memory
 }
 
+// Now is the time of the evaluation.
+func (v *View) Now() time.Time { return v.now }
+
+// Snapshot is the merged snapshot, without violations.
+func (v *View) Snapshot() *snapshot.Snapshot { return v.snap }
+
 // newView normalises in.
-func newView(in Input) *view {
-	v := &view{
+func newView(in Input, mem *memory) *View {
+	v := &View{
 		now:     in.Now,
 		snap:    in.Snapshot,
 		redis:   in.Redis,
 		nodes:   in.Nodes,
 		fresh:   in.Fresh,
 		enabled: make(map[string]bool),
+		mem:     mem,
 	}
 	if v.snap == nil {
 		v.snap = &snapshot.Snapshot{}
@@ -49,8 +57,18 @@ func newView(in Input) *view {
 	return v
 }
 
+// anyEnabled reports whether one of srcs is enabled.
+func (v *View) anyEnabled(srcs []string) bool {
+	for _, s := range srcs {
+		if v.enabled[s] {
+			return true
+		}
+	}
+	return false
+}
+
 // staleReason is "" when src's data is fresh, else why it is not.
-func (v *view) staleReason(src string) string {
+func (v *View) staleReason(src string) string {
 	if v.fresh[src] {
 		return ""
 	}
@@ -69,7 +87,7 @@ func (v *view) staleReason(src string) string {
 
 // redisReady is "" when the Redis-based invariants can be judged, else why
 // not. It is only asked when the redis source is enabled.
-func (v *view) redisReady() string {
+func (v *View) redisReady() string {
 	if r := v.staleReason(source.Redis); r != "" {
 		return r
 	}
@@ -79,19 +97,41 @@ func (v *view) redisReady() string {
 	return ""
 }
 
-// track updates what the evaluator remembers across inputs: which node
-// subjects were seen registered, and since when each enabled source is
-// watched. Both are pruned to what the input still names, so they stay
-// bounded.
-func (e *Evaluator) track(v *view) {
-	for src := range e.watching {
+// redisVerdict judges the last good Redis section: the Redis-based
+// invariants keep no verdict from stale data, so while the redis source is
+// not fresh they are unknown.
+func (v *View) redisVerdict(judge func(*snapshot.RedisSection) []Finding) Verdict {
+	if r := v.redisReady(); r != "" {
+		return Verdict{Unknown: r}
+	}
+	return Verdict{Findings: judge(v.redis)}
+}
+
+// memory is what the evaluator remembers across inputs for its checks.
+type memory struct {
+	// registered remembers the node subjects seen registered, so that a
+	// registry entry that disappears can be told from one that never was.
+	registered map[string]bool
+	// watching is, per enabled source, when the evaluator first saw it;
+	// a source that never succeeded is stale once its bound has passed
+	// since then.
+	watching map[string]time.Time
+	// staleAfter is each source's staleness bound.
+	staleAfter map[string]time.Duration
+}
+
+// track updates the memory from v: which node subjects were seen
+// registered, and since when each enabled source is watched. Both are
+// pruned to what the input still names, so they stay bounded.
+func (m *memory) track(v *View) {
+	for src := range m.watching {
 		if !v.enabled[src] {
-			delete(e.watching, src)
+			delete(m.watching, src)
 		}
 	}
 	for src := range v.enabled {
-		if _, ok := e.watching[src]; !ok {
-			e.watching[src] = v.now
+		if _, ok := m.watching[src]; !ok {
+			m.watching[src] = v.now
 		}
 	}
 	present := make(map[string]bool, len(v.snap.Nodes))
@@ -100,12 +140,12 @@ func (e *Evaluator) track(v *view) {
 		s := n.Name()
 		present[s] = true
 		if registryFresh && n.Registered {
-			e.registered[s] = true
+			m.registered[s] = true
 		}
 	}
-	for s := range e.registered {
+	for s := range m.registered {
 		if !present[s] {
-			delete(e.registered, s)
+			delete(m.registered, s)
 		}
 	}
 }

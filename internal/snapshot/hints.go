@@ -26,6 +26,11 @@ type Hints struct {
 	KeysOfInterest []string // keys the nodes' /api/counters reported, sorted, at most StoreConfig.MaxKeysOfInterest
 }
 
+// KeysOfInterestLimit is the usual StoreConfig.MaxKeysOfInterest: the keys
+// whose Redis counts are compared with the nodes' samples (counter_drift),
+// at most 100 per node (the nodes' /api/counters cap) for fifty nodes.
+const KeysOfInterestLimit = 5000
+
 // HintSource gives the hints of the last published snapshot; the Store is
 // one.
 type HintSource interface {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
-	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/source"
 	"go.uber.org/zap/zaptest"
 )
@@ -39,7 +38,7 @@ func newTestStore(t *testing.T, c *clock) *Store {
 		DefaultLimit:      100,
 		DefaultWindow:     time.Minute,
 		NodeForgetAfter:   10 * time.Minute,
-		MaxKeysOfInterest: config.KeysOfInterestLimit,
+		MaxKeysOfInterest: KeysOfInterestLimit,
 		Logger:            zaptest.NewLogger(t),
 		Now:               c.Now,
 	})

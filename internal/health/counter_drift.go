@@ -4,10 +4,30 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
+
+func counterDrift() Invariant {
+	return Invariant{
+		Name:     "counter_drift",
+		Severity: SeverityWarning,
+		Sources:  []string{source.Ratelimiter, source.Redis},
+		Subject:  "node, or `node-a/node-b`",
+		Help:     "a node's count of a key differs from Redis's, or from another node's, by more than `OBSERVERD_COUNTER_DRIFT_THRESHOLD` for `OBSERVERD_COUNTER_DRIFT_GRACE`",
+		Grace:    30 * time.Second,
+		Threshold: &Threshold{
+			Default: int64(5),
+			Help:    "largest tolerated difference between a node's count and Redis's, or between nodes",
+		},
+		Alert: Alert{Counted: true, For: 10 * time.Minute, Description: `observerd {{ $labels.instance }} counts {{ $value }} key(s) whose
+count in a node's API differs from Redis, or between nodes, by
+more than the threshold.`},
+		Check: checkCounterDrift,
+	}
+}
 
 // checkCounterDrift: a node's API count for a key differs from Redis by more
 // than the threshold, or two nodes disagree on a key by more than it.
@@ -20,34 +40,34 @@ import (
 // slightly different times, which the threshold and the grace period absorb.
 // Unknown when the ratelimiter source, or the redis source when enabled, is
 // not fresh.
-func (e *Evaluator) checkCounterDrift(v *view) verdict {
+func checkCounterDrift(v *View, s Setting) Verdict {
 	if !v.enabled[source.Ratelimiter] {
-		return verdict{skip: true}
+		return Verdict{Skip: true}
 	}
 	if r := v.staleReason(source.Ratelimiter); r != "" {
-		return verdict{unknown: r}
+		return Verdict{Unknown: r}
 	}
 	if v.nodes == nil {
-		return verdict{unknown: "ratelimiter source has no data yet"}
+		return Verdict{Unknown: "ratelimiter source has no data yet"}
 	}
 	redisOn := v.enabled[source.Redis]
 	if redisOn {
 		if r := v.redisReady(); r != "" {
-			return verdict{unknown: r}
+			return Verdict{Unknown: r}
 		}
 	}
 	samples := nodeSamples(v.nodes)
-	limit := e.cfg.CounterDrift.Threshold
-	var vd verdict
+	limit := s.Count()
+	var vd Verdict
 	if redisOn {
 		for _, s := range samples {
 			d := compare(s.counts, v.redis.KeyCounts, limit)
 			if d.drifting == 0 {
 				continue
 			}
-			vd.findings = append(vd.findings, finding{
-				subject: s.subject,
-				message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d in redis",
+			vd.Findings = append(vd.Findings, Finding{
+				Subject: s.subject,
+				Message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d in redis",
 					s.subject, d.drifting, d.compared, limit, d.worstKey, d.worstA, d.worstB),
 			})
 		}
@@ -58,9 +78,9 @@ func (e *Evaluator) checkCounterDrift(v *view) verdict {
 			if d.drifting == 0 {
 				continue
 			}
-			vd.findings = append(vd.findings, finding{
-				subject: a.subject + "/" + b.subject,
-				message: fmt.Sprintf("nodes %q and %q: %d of %d keys sampled by both differ by more than %d; worst: key %q counts %d on %q, %d on %q",
+			vd.Findings = append(vd.Findings, Finding{
+				Subject: a.subject + "/" + b.subject,
+				Message: fmt.Sprintf("nodes %q and %q: %d of %d keys sampled by both differ by more than %d; worst: key %q counts %d on %q, %d on %q",
 					a.subject, b.subject, d.drifting, d.compared, limit, d.worstKey, d.worstA, a.subject, d.worstB, b.subject),
 			})
 		}
