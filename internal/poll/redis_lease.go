@@ -11,16 +11,11 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
-// Sidecars of one cluster share one walk of the keyspace. Each poll, an
-// observer asks for the walk lease (SET NX PX, or a renewal if it holds
-// it). The holder walks, renewing the lease while it does, and writes the
-// counters part of its walk to the share key; the others read that key
-// instead of walking, and still ask Redis their own PING and INFO and the
-// counts of their keys of interest. When the walker stops cleanly it gives
-// the lease up; when it dies, the lease expires after its TTL and the next
-// observer to ask takes it. Both keys carry the key prefix as a hash tag,
-// so that in a Redis Cluster they live on one slot, and neither is under
-// the key or node prefix, so that no walk counts them.
+// Sidecars of one cluster share one walk of the keyspace: the holder of the
+// walk lease walks and writes the share key, the others read it (see "One
+// walk per cluster" in docs/design.md). Both keys carry the key prefix as a
+// hash tag, so that in a Redis Cluster the lease and the result it guards
+// live on one slot and fail over together.
 
 // shareVersion is the version of the share's format; a reader refuses any
 // other and walks alone.
