@@ -24,11 +24,11 @@ type verdict struct {
 	line string
 }
 
-// judge concludes from the check's snapshot: unknown when every enabled
-// source failed, critical when a critical violation holds, else OK with
-// the other violations counted and the invariants that could not be
-// judged named.
-func judge(s *snapshot.Snapshot, enabled []string) verdict {
+// verdictOf is what the check concludes from its snapshot: unknown when
+// every enabled source failed, critical when a critical violation holds,
+// else OK with the other violations counted and the invariants that could
+// not be judged named.
+func verdictOf(s *snapshot.Snapshot, enabled []string) verdict {
 	if allFailed(s, enabled) {
 		return verdict{code: exitUnknown, line: "UNKNOWN: every source failed"}
 	}

@@ -54,7 +54,7 @@ type Pass struct {
 	// window of zero or less, or a nil Window, counts every member. The
 	// overrides are only known at the end of the pass, so Window answers
 	// from what the caller knew before it; WalkResult.Counted tells which
-	// keys a changed override may have been judged wrongly.
+	// keys a changed override may have had counted over the wrong window.
 	Window func(key string) time.Duration
 	// Visit is called once for every counter, in no particular order,
 	// never concurrently.
@@ -171,7 +171,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 			return nil, err
 		}
 	}
-	wk.judgeSequenceKeys()
+	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
 	res.Stats = wk.stats
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
@@ -253,7 +253,7 @@ func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Cl
 // classify sorts one page's keys: counter candidates not seen before are
 // added to cur, and each batch that fills up is returned in full with the
 // batch to go on with; registry and override keys are kept for the end,
-// :seq keys are judged at the end.
+// :seq keys are matched with their sorted sets at the end.
 func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full []*batch, rest *batch) {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
@@ -319,15 +319,15 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, turn 
 	if err := turn.take(ctx); err != nil {
 		return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
 	}
-	// Exec's error is the first failed command's; each command is judged
-	// on its own below.
+	// Exec's error is the first failed command's; each command's reply is
+	// read on its own below.
 	_, _ = pipe.Exec(ctx)
 	turn.give()
 	addr := s.Options().Addr
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	for i, k := range b.keys {
-		cn, ok, err := wk.judge(counts[i], ttls[i], k[n:])
+		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:])
 		if err != nil {
 			return wk.c.wrap(err.op, addr, err.err)
 		}
@@ -359,9 +359,9 @@ type cmdError struct {
 	err error
 }
 
-// judge turns one key's replies into a counter; ok is false for a key of
-// another type or one that vanished before it was counted.
-func (wk *walker) judge(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
+// counterOf turns one key's replies into a counter; ok is false for a key
+// of another type or one that vanished before it was counted.
+func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
 	n, err := count.Result()
 	if isWrongType(err) {
 		wk.stats.WrongTypeKeys++
@@ -386,10 +386,11 @@ func (wk *walker) judge(count *goredis.IntCmd, pttl *goredis.DurationCmd, key st
 	return Counter{Key: key, Count: n, TTL: ttl}, true, nil
 }
 
-// judgeSequenceKeys counts the :seq keys whose sorted set was not counted.
-// They are judged only now: the sorted set may be on another server or
-// later in the scan. A :seq key SCAN returned twice counts once.
-func (wk *walker) judgeSequenceKeys() {
+// countOrphanSequenceKeys counts the :seq keys whose sorted set was not
+// counted. It runs only once every server is scanned: the sorted set may be
+// on another server or later in the scan. A :seq key SCAN returned twice
+// counts once.
+func (wk *walker) countOrphanSequenceKeys() {
 	slices.Sort(wk.seqBases)
 	distinct := slices.Compact(wk.seqBases)
 	dups := int64(len(wk.seqBases) - len(distinct))
