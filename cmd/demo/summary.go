@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/human"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -82,9 +81,7 @@ func violations(vs []snapshot.Violation) string {
 		return "none"
 	}
 	sorted := slices.Clone(vs)
-	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
-		return cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity))
-	})
+	slices.SortStableFunc(sorted, human.BySeverity)
 	names := make([]string, 0, maxListed)
 	for _, v := range sorted[:min(len(sorted), maxListed)] {
 		name := v.Invariant
@@ -102,7 +99,7 @@ func violations(vs []snapshot.Violation) string {
 
 func num(f snapshot.Float) string {
 	if !f.Valid() {
-		return "-"
+		return human.Unknown
 	}
 	return fmt.Sprintf("%.1f", float64(f))
 }
@@ -110,7 +107,7 @@ func num(f snapshot.Float) string {
 // millis writes d in milliseconds, or "-" when unknown.
 func millis(d snapshot.Duration) string {
 	if !d.Valid {
-		return "-"
+		return human.Unknown
 	}
 	return fmt.Sprintf("%.1f", float64(d.Duration)/float64(time.Millisecond))
 }

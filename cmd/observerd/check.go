@@ -85,7 +85,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	if p == nil {
 		return errors.New("check: no source polled")
 	}
-	v := judge(p.Snapshot, cfg.Sources)
+	v := verdictOf(p.Snapshot, cfg.Sources)
 	if asJSON {
 		err = writeJSON(stdout, stderr, p.JSON, v)
 	} else {

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/human"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -25,11 +24,11 @@ type verdict struct {
 	line string
 }
 
-// judge concludes from the check's snapshot: unknown when every enabled
-// source failed, critical when a critical violation holds, else OK with
-// the other violations counted and the invariants that could not be
-// judged named.
-func judge(s *snapshot.Snapshot, enabled []string) verdict {
+// verdictOf is what the check concludes from its snapshot: unknown when
+// every enabled source failed, critical when a critical violation holds,
+// else OK with the other violations counted and the invariants that could
+// not be judged named.
+func verdictOf(s *snapshot.Snapshot, enabled []string) verdict {
 	if allFailed(s, enabled) {
 		return verdict{code: exitUnknown, line: "UNKNOWN: every source failed"}
 	}
@@ -38,15 +37,15 @@ func judge(s *snapshot.Snapshot, enabled []string) verdict {
 	for _, v := range s.Violations {
 		bySeverity[v.Severity]++
 		if v.Severity == health.SeverityCritical {
-			critical = append(critical, v.Invariant+" "+printable(v.Subject))
+			critical = append(critical, v.Invariant+" "+human.Printable(v.Subject))
 		}
 	}
 	if len(critical) > 0 {
-		return verdict{code: exitCritical, line: fmt.Sprintf("CRITICAL: %s (%s)", plural(len(critical), "critical violation"), listed(critical))}
+		return verdict{code: exitCritical, line: fmt.Sprintf("CRITICAL: %s (%s)", human.Plural(len(critical), "critical violation"), listed(critical))}
 	}
 	var counts []string
 	if n := bySeverity[health.SeverityWarning]; n > 0 {
-		counts = append(counts, plural(n, "warning"))
+		counts = append(counts, human.Plural(n, "warning"))
 	}
 	if n := bySeverity[health.SeverityInfo]; n > 0 {
 		counts = append(counts, fmt.Sprintf("%d info", n))
@@ -76,13 +75,6 @@ func allFailed(s *snapshot.Snapshot, enabled []string) bool {
 	return true
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
 // listed joins the first verdictListed items and counts the rest.
 func listed(items []string) string {
 	if len(items) <= verdictListed {
@@ -109,7 +101,7 @@ func writeSummary(w io.Writer, s *snapshot.Snapshot, enabled []string, v verdict
 	}
 	writeViolations(tw, s.Violations)
 	for _, u := range s.Unknown {
-		fmt.Fprintf(tw, "unknown: %s (%s)\n", u.Invariant, printable(u.Reason))
+		fmt.Fprintf(tw, "unknown: %s (%s)\n", u.Invariant, human.Printable(u.Reason))
 	}
 	fmt.Fprintln(tw, v.line)
 	if err := tw.Flush(); err != nil {
@@ -131,7 +123,7 @@ func writeSources(w io.Writer, s *snapshot.Snapshot, enabled []string) {
 	fmt.Fprintln(w, "  SOURCE\tSTATUS\tDURATION\tERROR")
 	for _, name := range slices.Sorted(slices.Values(enabled)) {
 		st := s.Sources[name]
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", name, st.Status, duration(st.Duration), printable(st.Error))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", name, st.Status, duration(st.Duration), human.Printable(st.Error))
 	}
 }
 
@@ -162,7 +154,7 @@ func writeNodes(w io.Writer, nodes []snapshot.Node, polled bool) {
 				state = "up"
 			}
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", printable(n.Name()), printable(n.Address), state, yesNo(n.Registered))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", human.Printable(n.Name()), human.Printable(n.Address), state, human.YesNo(n.Registered))
 	}
 }
 
@@ -171,10 +163,10 @@ func writeNodes(w io.Writer, nodes []snapshot.Node, polled bool) {
 func writeRedis(w io.Writer, s *snapshot.Snapshot) {
 	r := s.Redis
 	if r.Connected {
-		fmt.Fprintf(w, "redis: %s %s, ping %s, %d keys, %d clients\n", printable(r.Version), printable(r.Role), duration(r.Ping), r.DBKeys, r.ConnectedClients)
+		fmt.Fprintf(w, "redis: %s %s, ping %s, %d keys, %d clients\n", human.Printable(r.Version), human.Printable(r.Role), duration(r.Ping), r.DBKeys, r.ConnectedClients)
 	}
 	l := s.Limits
-	fmt.Fprintf(w, "limits: default %d per %s (from %s), %s\n", l.DefaultLimit, time.Duration(l.DefaultWindow), l.DefaultsFrom, plural(len(l.Overrides), "override"))
+	fmt.Fprintf(w, "limits: default %d per %s (from %s), %s\n", l.DefaultLimit, time.Duration(l.DefaultWindow), l.DefaultsFrom, human.Plural(len(l.Overrides), "override"))
 	c := s.Counters
 	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type\n",
 		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys)
@@ -187,41 +179,22 @@ func writeViolations(w io.Writer, vs []snapshot.Violation) {
 		return
 	}
 	vs = slices.Clone(vs)
-	slices.SortStableFunc(vs, func(a, b snapshot.Violation) int {
-		return health.SeverityRank(a.Severity) - health.SeverityRank(b.Severity)
-	})
+	slices.SortStableFunc(vs, human.BySeverity)
 	fmt.Fprintf(w, "violations: %d\n", len(vs))
 	fmt.Fprintln(w, "  SEVERITY\tINVARIANT\tSUBJECT\tMESSAGE")
 	for _, v := range vs {
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Severity, v.Invariant, printable(v.Subject), printable(v.Message))
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Severity, v.Invariant, human.Printable(v.Subject), human.Printable(v.Message))
 	}
 }
 
-// duration is d rounded for people, "-" when unknown.
+// duration is d rounded for people, "-" when unknown: Go's own notation,
+// to 10 µs below a second and to the millisecond above.
 func duration(d snapshot.Duration) string {
 	if !d.Valid {
-		return "-"
+		return human.Unknown
 	}
 	if d.Duration >= time.Second {
 		return d.Duration.Round(time.Millisecond).String()
 	}
 	return d.Duration.Round(10 * time.Microsecond).String()
-}
-
-// printable is s as it is when a terminal shows it as it is, else quoted:
-// a peer's names may hold control characters.
-func printable(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}
-
-func yesNo(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }

@@ -491,7 +491,7 @@ func TestWithoutGrace(t *testing.T) {
 	}
 }
 
-func TestJudge(t *testing.T) {
+func TestVerdictOf(t *testing.T) {
 	enabled := []string{"prometheus", "ratelimiter", "redis"}
 	sources := func(status ...string) map[string]snapshot.SourceStatus {
 		m := make(map[string]snapshot.SourceStatus)
@@ -542,9 +542,9 @@ func TestJudge(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			got := judge(&tt.snap, enabled)
+			got := verdictOf(&tt.snap, enabled)
 			if got.code != tt.wantCode || got.line != tt.wantLine {
-				t.Errorf("judge = %d %q, want %d %q", got.code, got.line, tt.wantCode, tt.wantLine)
+				t.Errorf("verdictOf = %d %q, want %d %q", got.code, got.line, tt.wantCode, tt.wantLine)
 			}
 		})
 	}
@@ -558,7 +558,7 @@ func TestSummaryQuotesControlCharacters(t *testing.T) {
 		Violations: []snapshot.Violation{{Severity: "warning", Invariant: "over_limit", Subject: "\x1b[31mred\tkey", Message: "m"}},
 	}
 	var out bytes.Buffer
-	if err := writeSummary(&out, s, []string{"redis"}, judge(s, []string{"redis"})); err != nil {
+	if err := writeSummary(&out, s, []string{"redis"}, verdictOf(s, []string{"redis"})); err != nil {
 		t.Fatal(err)
 	}
 	if strings.ContainsAny(out.String(), "\x1b") || !strings.Contains(out.String(), `"\x1b[31mred\tkey"`) {

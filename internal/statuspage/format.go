@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/observerd/observerd/internal/human"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -20,7 +21,6 @@ func funcs() template.FuncMap {
 		"clock":   clock,
 		"stamp":   stamp,
 		"ms":      formatDuration,
-		"human":   human,
 		"rate":    formatFloat,
 		"ago":     ago,
 		"elapsed": elapsed,
@@ -29,7 +29,7 @@ func funcs() template.FuncMap {
 		"bytes":   formatBytes,
 		"count":   optCount,
 		"up":      formatUp,
-		"yesno":   yesno,
+		"yesno":   human.YesNo,
 		"timeptr": timePtr,
 	}
 }
@@ -58,12 +58,12 @@ func timePtr(t *time.Time) time.Time {
 	return *t
 }
 
-// human is d written for a reader: sub-millisecond and millisecond
+// readable is d written for a reader: sub-millisecond and millisecond
 // durations with decimals, seconds with one, longer ones to the second.
-func human(d time.Duration) string {
+func readable(d time.Duration) string {
 	switch {
 	case d < 0:
-		return "-" + human(-max(d, -math.MaxInt64))
+		return "-" + readable(-max(d, -math.MaxInt64))
 	case d < 10*time.Millisecond:
 		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
 	case d < time.Second:
@@ -79,7 +79,7 @@ func formatDuration(d snapshot.Duration) string {
 	if !d.Valid {
 		return none
 	}
-	return human(d.Duration)
+	return readable(d.Duration)
 }
 
 func formatFloat(f snapshot.Float) string {
@@ -109,7 +109,7 @@ func elapsed(now, t time.Time) string { return short(max(now.Sub(t), 0)) }
 // "1h".
 func short(d time.Duration) string {
 	if d > 0 && d < time.Second {
-		return human(d)
+		return readable(d)
 	}
 	s := d.Round(time.Second).String()
 	if strings.HasSuffix(s, "m0s") {
@@ -125,7 +125,7 @@ func formatTTL(m snapshot.Milliseconds) string {
 	if m < 0 {
 		return "no TTL"
 	}
-	return human(time.Duration(m))
+	return readable(time.Duration(m))
 }
 
 func formatBytes(n int64) string {
@@ -159,11 +159,4 @@ func formatUp(b *bool) string {
 	default:
 		return "down"
 	}
-}
-
-func yesno(b bool) string {
-	if b {
-		return "yes"
-	}
-	return "no"
 }

@@ -15,11 +15,11 @@ func TestFormat(t *testing.T) {
 		give string
 		want string
 	}{
-		{"human sub-millisecond", human(250 * time.Microsecond), "0.25ms"},
-		{"human milliseconds", human(12500 * time.Microsecond), "12.5ms"},
-		{"human seconds", human(5 * time.Second), "5.0s"},
-		{"human minutes", human(130 * time.Second), "2m10s"},
-		{"human negative", human(-2 * time.Millisecond), "-2.00ms"},
+		{"readable sub-millisecond", readable(250 * time.Microsecond), "0.25ms"},
+		{"readable milliseconds", readable(12500 * time.Microsecond), "12.5ms"},
+		{"readable seconds", readable(5 * time.Second), "5.0s"},
+		{"readable minutes", readable(130 * time.Second), "2m10s"},
+		{"readable negative", readable(-2 * time.Millisecond), "-2.00ms"},
 		{"short whole minutes", short(10 * time.Minute), "10m"},
 		{"short whole hours", short(time.Hour), "1h"},
 		{"short mixed", short(time.Hour + 90*time.Second), "1h1m30s"},

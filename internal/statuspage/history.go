@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/human"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -179,7 +179,7 @@ func (h *history) copy() recorded {
 	// Newest first; the events of one snapshot by severity.
 	slices.Reverse(events)
 	slices.SortStableFunc(events, func(a, b event) int {
-		return cmp.Or(b.At.Compare(a.At), cmp.Compare(health.SeverityRank(a.Violation.Severity), health.SeverityRank(b.Violation.Severity)))
+		return cmp.Or(b.At.Compare(a.At), human.BySeverity(a.Violation, b.Violation))
 	})
 	return recorded{Started: h.started, Events: events, Dropped: h.dropped, Trend: h.trend.all()}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/human"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
@@ -87,8 +88,7 @@ func newView(f frame, s *snapshot.Snapshot, rec recorded, cfg historyConfig) vie
 func groupViolations(vs []snapshot.Violation) []severityGroup {
 	sorted := slices.Clone(vs)
 	slices.SortStableFunc(sorted, func(a, b snapshot.Violation) int {
-		return cmp.Or(cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity)),
-			a.FirstSeen.Compare(b.FirstSeen),
+		return cmp.Or(human.BySeverity(a, b), a.FirstSeen.Compare(b.FirstSeen),
 			cmp.Compare(a.Invariant, b.Invariant), cmp.Compare(a.Subject, b.Subject))
 	})
 	var out []severityGroup
@@ -131,12 +131,8 @@ func summary(s *snapshot.Snapshot, groups []severityGroup) string {
 	for _, name := range notOK(s.Sources) {
 		parts = append(parts, fmt.Sprintf("source %s %s", name, s.Sources[name].Status))
 	}
-	switch n := len(s.Unknown); n {
-	case 0:
-	case 1:
-		parts = append(parts, "1 invariant not judged")
-	default:
-		parts = append(parts, fmt.Sprintf("%d invariants not judged", n))
+	if n := len(s.Unknown); n > 0 {
+		parts = append(parts, human.Plural(n, "invariant")+" not judged")
 	}
 	return strings.Join(parts, " · ")
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,54 @@ func TestWalkPaced(t *testing.T) {
 	defer cancel()
 	if _, err := c.Walk(short, Pass{KeyPrefix: "ratelimit:", MaxKeysPerSecond: 10}); err == nil || !strings.Contains(err.Error(), "SCAN") {
 		t.Errorf("a paced walk past its deadline: err = %v, want a SCAN error", err)
+	}
+}
+
+// TestWaitPace: a page of keys waits for its share of the pace even when
+// it is larger than the burst, and a context that ends stops the wait with
+// its own error, not before it ends.
+func TestWaitPace(t *testing.T) {
+	tests := []struct {
+		name     string
+		pace     float64 // keys a second; 0: unpaced
+		burst    int
+		keys     int
+		timeout  time.Duration // 0: none; <0: cancelled before
+		wantErr  error
+		atLeast  time.Duration
+		lessThan time.Duration
+	}{
+		{name: "unpaced", keys: 1_000_000, lessThan: time.Second},
+		{name: "within the burst", pace: 1000, burst: 100, keys: 50, atLeast: 50 * time.Millisecond, lessThan: 5 * time.Second},
+		{name: "ten bursts", pace: 2000, burst: 10, keys: 100, atLeast: 50 * time.Millisecond, lessThan: 5 * time.Second},
+		{name: "cancelled", pace: 1, burst: 10, keys: 10, timeout: -1, wantErr: context.Canceled, lessThan: time.Second},
+		{name: "past the deadline", pace: 10, burst: 10, keys: 10, timeout: 100 * time.Millisecond, wantErr: context.DeadlineExceeded, atLeast: 100 * time.Millisecond, lessThan: 900 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			switch {
+			case tt.timeout < 0:
+				cancel()
+			case tt.timeout > 0:
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			var wk walker
+			if tt.pace > 0 {
+				wk.pace = newPace(tt.pace, tt.burst)
+			}
+			start := time.Now()
+			err := wk.waitPace(ctx, tt.keys)
+			took := time.Since(start)
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Errorf("waitPace = %v, want %v", err, tt.wantErr)
+			}
+			if took < tt.atLeast || took >= tt.lessThan {
+				t.Errorf("waitPace of %d keys took %v, want at least %v and less than %v", tt.keys, took, tt.atLeast, tt.lessThan)
+			}
+		})
 	}
 }
 

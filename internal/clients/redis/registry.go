@@ -55,8 +55,8 @@ func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix str
 			hashes[i] = pipe.HGetAll(ctx, k)
 			ttls[i] = pipe.PTTL(ctx, k)
 		}
-		// Exec's error is the first failed command's; each command is
-		// judged on its own below.
+		// Exec's error is the first failed command's; each command's
+		// reply is read on its own below.
 		_, _ = pipe.Exec(ctx)
 		for i, k := range batch {
 			fields, err := hashes[i].Result()

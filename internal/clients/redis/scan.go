@@ -6,22 +6,24 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"golang.org/x/sync/semaphore"
 )
 
 // NoTTL is the TTL of a key that never expires (PTTL -1).
 const NoTTL time.Duration = -1
 
 // scanServer calls page for every SCAN page of the keys of one server that
-// start with prefix. SCAN, never KEYS: it does not block the server. A page
-// may repeat keys of earlier pages; callers de-duplicate.
-func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, count int64, turn *redisTurn, page func(keys []string) error) error {
+// start with prefix, each SCAN in one of turns. SCAN, never KEYS: it does
+// not block the server. A page may repeat keys of earlier pages; callers
+// de-duplicate.
+func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, count int64, turns *semaphore.Weighted, page func(keys []string) error) error {
 	addr := s.Options().Addr
 	match := globEscape(prefix) + "*"
 	var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
-		if err := turn.take(ctx); err != nil {
+		if err := turns.Acquire(ctx, 1); err != nil {
 			return nil, 0, err
 		}
-		defer turn.give()
+		defer turns.Release(1)
 		return s.Scan(ctx, cursor, match, count).Result()
 	}
 	if c.wrapScan != nil {
@@ -89,33 +91,4 @@ func chunks(keys []string, n int) [][]string {
 		out = append(out, keys)
 	}
 	return out
-}
-
-// redisTurn lets one of a walk's requests at a time be at the server, so
-// that a walk never has more than one batch of commands queued in Redis
-// ahead of the rate limiter's own; its goroutines read, classify and tally
-// in the meantime. A nil turn never waits.
-type redisTurn chan struct{}
-
-func newRedisTurn() *redisTurn {
-	t := make(redisTurn, 1)
-	return &t
-}
-
-func (t *redisTurn) take(ctx context.Context) error {
-	if t == nil {
-		return nil
-	}
-	select {
-	case *t <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (t *redisTurn) give() {
-	if t != nil {
-		<-*t
-	}
 }

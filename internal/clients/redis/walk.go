@@ -11,6 +11,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 )
 
 // pipelinesInFlight is how many batches of counts a walk keeps in flight
@@ -19,8 +21,9 @@ import (
 // a long line of the walk's; with SCAN that is three of PoolSize
 // connections. A paced walk is slow by choice and gentle as well: it scans
 // and counts pacedStep keys at a time and has one request at the server at
-// a time, so that a check of the rate limiter never waits behind more than
-// a tenth of a millisecond of the walk.
+// a time (its goroutines read, classify and tally in the meantime), so
+// that a check of the rate limiter never waits behind more than a tenth of
+// a millisecond of the walk.
 const (
 	pipelinesInFlight = 2
 	pacedStep         = 100
@@ -54,7 +57,7 @@ type Pass struct {
 	// window of zero or less, or a nil Window, counts every member. The
 	// overrides are only known at the end of the pass, so Window answers
 	// from what the caller knew before it; WalkResult.Counted tells which
-	// keys a changed override may have been judged wrongly.
+	// keys a changed override may have had counted over the wrong window.
 	Window func(key string) time.Duration
 	// Visit is called once for every counter, in no particular order,
 	// never concurrently.
@@ -104,11 +107,10 @@ func (r *WalkResult) Counted(key string) bool {
 type walker struct {
 	c         *Client
 	p         Pass
-	pace      pacer
-	inFlight  int
+	pace      *rate.Limiter       // keys a second; nil: unpaced
+	turns     *semaphore.Weighted // the walk's requests at the server at once
 	scanCount int64
 	batch     int
-	gentle    bool // a paced walk: one request at the server at a time
 
 	mu    sync.Mutex
 	stats WalkStats
@@ -145,15 +147,19 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		return nil, err
 	}
 	wk := &walker{
-		c: c, p: p, pace: pacer{rate: p.MaxKeysPerSecond, start: time.Now()},
-		inFlight: pipelinesInFlight, scanCount: c.scanCount, batch: c.batch,
+		c: c, p: p, scanCount: c.scanCount, batch: c.batch,
+		// An unpaced walk has a turn for every request it can have at
+		// the server, SCAN and the pipelines, and never waits for one.
+		turns:     semaphore.NewWeighted(1 + pipelinesInFlight),
 		seen:      newKeySet(int(c.lastWalkKeys.Load())),
 		registry:  map[*goredis.Client][]string{},
 		overrides: map[*goredis.Client][]string{},
 		distinct:  map[string]struct{}{},
 	}
 	if p.MaxKeysPerSecond > 0 {
-		wk.gentle, wk.scanCount, wk.batch = true, min(c.scanCount, pacedStep), min(c.batch, pacedStep)
+		wk.scanCount, wk.batch = min(c.scanCount, pacedStep), min(c.batch, pacedStep)
+		wk.turns = semaphore.NewWeighted(1)
+		wk.pace = newPace(p.MaxKeysPerSecond, int(wk.scanCount))
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
 	for i, s := range servers {
@@ -171,7 +177,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 			return nil, err
 		}
 	}
-	wk.judgeSequenceKeys()
+	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
 	res.Stats = wk.stats
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
@@ -187,18 +193,14 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pages := make(chan []string, pipelinesInFlight)
-	var turn *redisTurn
-	if wk.gentle {
-		turn = newRedisTurn()
-	}
 	g.Go(func() error {
 		defer close(pages)
 		for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
-			err := wk.c.scanServer(gctx, s, prefix, wk.scanCount, turn, func(keys []string) error {
+			err := wk.c.scanServer(gctx, s, prefix, wk.scanCount, wk.turns, func(keys []string) error {
 				wk.mu.Lock()
 				wk.stats.ScanCalls++
 				wk.mu.Unlock()
-				if err := wk.pace.wait(gctx, len(keys)); err != nil {
+				if err := wk.waitPace(gctx, len(keys)); err != nil {
 					return wk.c.wrap("SCAN", s.Options().Addr, err)
 				}
 				select {
@@ -214,14 +216,14 @@ func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) 
 		}
 		return nil
 	})
-	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, turn, pages) })
+	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, pages) })
 	return g.Wait()
 }
 
 // dispatch classifies every page and counts full batches on their own
 // goroutines, at most pipelinesInFlight at once.
-func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, turn *redisTurn, pages <-chan []string) error {
-	slots := make(chan struct{}, wk.inFlight)
+func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, pages <-chan []string) error {
+	slots := make(chan struct{}, pipelinesInFlight)
 	send := func(b *batch) error {
 		select {
 		case slots <- struct{}{}:
@@ -230,7 +232,7 @@ func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Cl
 		}
 		g.Go(func() error {
 			defer func() { <-slots }()
-			return wk.count(ctx, s, clk, turn, b)
+			return wk.count(ctx, s, clk, b)
 		})
 		return nil
 	}
@@ -253,7 +255,7 @@ func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Cl
 // classify sorts one page's keys: counter candidates not seen before are
 // added to cur, and each batch that fills up is returned in full with the
 // batch to go on with; registry and override keys are kept for the end,
-// :seq keys are judged at the end.
+// :seq keys are matched with their sorted sets at the end.
 func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full []*batch, rest *batch) {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
@@ -306,7 +308,7 @@ func (wk *walker) keepSmall(into map[*goredis.Client][]string, s *goredis.Client
 }
 
 // count counts one batch in one round trip and visits its counters.
-func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, turn *redisTurn, b *batch) error {
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *batch) error {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
 	counts := make([]*goredis.IntCmd, len(b.keys))
@@ -316,18 +318,18 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, turn 
 		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.p.Window, k[n:]), "+inf")
 		ttls[i] = pipe.PTTL(ctx, k)
 	}
-	if err := turn.take(ctx); err != nil {
+	if err := wk.turns.Acquire(ctx, 1); err != nil {
 		return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
 	}
-	// Exec's error is the first failed command's; each command is judged
-	// on its own below.
+	// Exec's error is the first failed command's; each command's reply is
+	// read on its own below.
 	_, _ = pipe.Exec(ctx)
-	turn.give()
+	wk.turns.Release(1)
 	addr := s.Options().Addr
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	for i, k := range b.keys {
-		cn, ok, err := wk.judge(counts[i], ttls[i], k[n:])
+		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:])
 		if err != nil {
 			return wk.c.wrap(err.op, addr, err.err)
 		}
@@ -359,9 +361,9 @@ type cmdError struct {
 	err error
 }
 
-// judge turns one key's replies into a counter; ok is false for a key of
-// another type or one that vanished before it was counted.
-func (wk *walker) judge(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
+// counterOf turns one key's replies into a counter; ok is false for a key
+// of another type or one that vanished before it was counted.
+func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
 	n, err := count.Result()
 	if isWrongType(err) {
 		wk.stats.WrongTypeKeys++
@@ -386,10 +388,11 @@ func (wk *walker) judge(count *goredis.IntCmd, pttl *goredis.DurationCmd, key st
 	return Counter{Key: key, Count: n, TTL: ttl}, true, nil
 }
 
-// judgeSequenceKeys counts the :seq keys whose sorted set was not counted.
-// They are judged only now: the sorted set may be on another server or
-// later in the scan. A :seq key SCAN returned twice counts once.
-func (wk *walker) judgeSequenceKeys() {
+// countOrphanSequenceKeys counts the :seq keys whose sorted set was not
+// counted. It runs only once every server is scanned: the sorted set may be
+// on another server or later in the scan. A :seq key SCAN returned twice
+// counts once.
+func (wk *walker) countOrphanSequenceKeys() {
 	slices.Sort(wk.seqBases)
 	distinct := slices.Compact(wk.seqBases)
 	dups := int64(len(wk.seqBases) - len(distinct))
@@ -429,32 +432,32 @@ func scanPrefixes(keyPrefix, nodePrefix string) []string {
 	return []string{keyPrefix[:n]}
 }
 
-// pacer spreads a walk so that it reads at most rate keys per second.
-type pacer struct {
-	rate  float64
-	start time.Time
-	keys  int
+// newPace is a pace of perSecond keys with a burst of one page. A limiter
+// starts full; a walk starts with no keys in hand, so that a short one
+// keeps to the pace too.
+func newPace(perSecond float64, page int) *rate.Limiter {
+	lim := rate.NewLimiter(rate.Limit(perSecond), page)
+	lim.AllowN(time.Now(), page)
+	return lim
 }
 
-// wait blocks until n more keys fit the pace, or ctx ends.
-func (p *pacer) wait(ctx context.Context, n int) error {
-	if p.rate <= 0 {
+// waitPace waits until n more keys read fit the walk's pace, or ctx ends.
+func (wk *walker) waitPace(ctx context.Context, n int) error {
+	if wk.pace == nil {
 		return nil
 	}
-	p.keys += n
-	due := p.start.Add(time.Duration(float64(p.keys) / p.rate * float64(time.Second)))
-	d := time.Until(due)
-	if d <= 0 {
-		return nil
+	// SCAN may return more keys than COUNT asked for, and so more than the
+	// burst, the most one WaitN takes: they are paid a burst at a time.
+	for burst := wk.pace.Burst(); n > 0; n -= burst {
+		if err := wk.pace.WaitN(ctx, min(n, burst)); err != nil {
+			// WaitN gives up at once, with an error of its own, when
+			// the wait would outlast ctx's deadline: a paced walk waits
+			// for it and times out like any other, with ctx's error.
+			<-ctx.Done()
+			return ctx.Err()
+		}
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // windowStart is ZCOUNT's inclusive lower bound now - window, the

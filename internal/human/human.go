@@ -1,0 +1,55 @@
+// Package human holds what observerd's renderers for people write alike:
+// the check's summary, the status page and the demo's line. Each keeps its
+// own layout and its own number and duration formats, which differ on
+// purpose; what they share is here.
+package human
+
+import (
+	"cmp"
+	"fmt"
+	"strconv"
+	"unicode"
+
+	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+// Unknown is how plain text shows a value that is not known. The status
+// page, typeset rather than a terminal's, shows an en dash instead.
+const Unknown = "-"
+
+// YesNo is "yes" or "no".
+func YesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// Plural is n things, what being the singular that takes an s:
+// "1 warning", "3 warnings".
+func Plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// Printable is s as it is when a terminal shows it as it is, else quoted:
+// a peer's names may hold control characters.
+func Printable(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// BySeverity orders violations most severe first, an unknown severity
+// last, for slices.SortStableFunc. Violations of one severity compare
+// equal: a stable sort keeps their order, and a caller with an order of
+// its own among them adds it with cmp.Or.
+func BySeverity(a, b snapshot.Violation) int {
+	return cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity))
+}

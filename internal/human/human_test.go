@@ -1,0 +1,108 @@
+package human
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/snapshot"
+)
+
+func TestYesNo(t *testing.T) {
+	tests := []struct {
+		give bool
+		want string
+	}{
+		{true, "yes"},
+		{false, "no"},
+	}
+	for _, tt := range tests {
+		if got := YesNo(tt.give); got != tt.want {
+			t.Errorf("YesNo(%v) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+}
+
+func TestPlural(t *testing.T) {
+	tests := []struct {
+		give int
+		want string
+	}{
+		{0, "0 warnings"},
+		{1, "1 warning"},
+		{2, "2 warnings"},
+		{12, "12 warnings"},
+	}
+	for _, tt := range tests {
+		if got := Plural(tt.give, "warning"); got != tt.want {
+			t.Errorf("Plural(%d, warning) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+		want string
+	}{
+		{"plain", "node-1", "node-1"},
+		{"empty", "", ""},
+		{"spaces and unicode", "nœud 1 · ok", "nœud 1 · ok"},
+		{"escape sequence", "node\x1b[2J", `"node\x1b[2J"`},
+		{"newline", "a\nb", `"a\nb"`},
+		{"tab", "a\tb", `"a\tb"`},
+		{"quote in a printable name", `say "hi"`, `say "hi"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Printable(tt.give); got != tt.want {
+				t.Errorf("Printable(%q) = %s, want %s", tt.give, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBySeverity(t *testing.T) {
+	v := func(subject, severity string) snapshot.Violation {
+		return snapshot.Violation{Invariant: "x", Subject: subject, Severity: severity}
+	}
+	tests := []struct {
+		name string
+		give []snapshot.Violation
+		want []string // subjects in order
+	}{
+		{"empty", nil, nil},
+		{
+			"most severe first",
+			[]snapshot.Violation{v("i", health.SeverityInfo), v("w", health.SeverityWarning), v("c", health.SeverityCritical)},
+			[]string{"c", "w", "i"},
+		},
+		{
+			"unknown severity last",
+			[]snapshot.Violation{v("?", "fatal"), v("i", health.SeverityInfo)},
+			[]string{"i", "?"},
+		},
+		{
+			"one severity keeps its order",
+			[]snapshot.Violation{
+				v("w1", health.SeverityWarning), v("c1", health.SeverityCritical),
+				v("w2", health.SeverityWarning), v("c2", health.SeverityCritical),
+			},
+			[]string{"c1", "c2", "w1", "w2"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vs := slices.Clone(tt.give)
+			slices.SortStableFunc(vs, BySeverity)
+			var got []string
+			for _, v := range vs {
+				got = append(got, v.Subject)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("sorted %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
