@@ -1,142 +1,87 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
-// instruction is one Dockerfile instruction, continuation lines joined.
-type instruction struct {
-	line int    // where it starts, 1-based
-	cmd  string // upper case: FROM, RUN, COPY, ...
-	args string
-}
-
-// stage is the instructions from one FROM to the next.
-type stage struct {
-	name  string // AS name, or its index
-	image string // the FROM image reference
-	from  instruction
-	body  []instruction
-}
-
-// dockerfile is a parsed Dockerfile.
+// dockerfile is a Dockerfile as BuildKit, the builder of docker build,
+// reads it.
 type dockerfile struct {
-	syntax string // the # syntax= directive, if any
-	args   map[string]string
-	stages []stage
+	syntax     string            // the # syntax= directive, if any
+	syntaxLine int               // where it is
+	args       map[string]string // the ARGs before the first FROM, with their defaults
+	stages     []instructions.Stage
 }
 
-var syntaxDirective = regexp.MustCompile(`^#\s*syntax\s*=\s*(\S+)\s*$`)
-
-// parseDockerfile reads the instructions of a Dockerfile: comments are
-// dropped, lines ending in a backslash continue on the next line, and
-// ARGs before the first FROM are kept as global defaults.
+// parseDockerfile reads a Dockerfile with BuildKit's own parser.
 func parseDockerfile(r io.Reader) (*dockerfile, error) {
-	df := &dockerfile{args: map[string]string{}}
-	sc := bufio.NewScanner(r)
-	var cur strings.Builder
-	start, n := 0, 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if m := syntaxDirective.FindStringSubmatch(line); m != nil && n == 1 {
-			df.syntax = m[1]
-			continue
-		}
-		if strings.HasPrefix(line, "#") || (line == "" && cur.Len() == 0) {
-			continue
-		}
-		if cur.Len() == 0 {
-			start = n
-		}
-		if cont, ok := strings.CutSuffix(line, `\`); ok {
-			cur.WriteString(cont + " ")
-			continue
-		}
-		cur.WriteString(line)
-		if err := df.add(start, cur.String()); err != nil {
-			return nil, err
-		}
-		cur.Reset()
-	}
-	if err := sc.Err(); err != nil {
+	b, err := io.ReadAll(r)
+	if err != nil {
 		return nil, fmt.Errorf("read the Dockerfile: %w", err)
 	}
-	if cur.Len() > 0 {
-		return nil, fmt.Errorf("line %d: the file ends inside a continued line", start)
+	res, err := parser.Parse(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse the Dockerfile: %w", err)
 	}
-	if len(df.stages) == 0 {
-		return nil, fmt.Errorf("no FROM instruction")
+	if err := checkEnd(b, res.EscapeToken); err != nil {
+		return nil, err
+	}
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("parse the Dockerfile: %w", err)
+	}
+	if len(stages) == 0 {
+		return nil, errors.New("no FROM instruction")
+	}
+	df := &dockerfile{args: map[string]string{}, stages: stages}
+	if syntax, _, at, ok := parser.DetectSyntax(b); ok {
+		df.syntax, df.syntaxLine = syntax, line(at)
+	}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			df.args[kv.Key] = kv.ValueString()
+		}
 	}
 	return df, nil
 }
 
-func (df *dockerfile) add(line int, text string) error {
-	cmd, args, _ := strings.Cut(text, " ")
-	in := instruction{line: line, cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
-	switch {
-	case in.cmd == "FROM":
-		st, err := parseFrom(in, len(df.stages))
-		if err != nil {
-			return err
-		}
-		df.stages = append(df.stages, st)
-	case len(df.stages) == 0 && in.cmd == "ARG":
-		name, def, _ := strings.Cut(in.args, "=")
-		df.args[name] = def
-	case len(df.stages) == 0:
-		return fmt.Errorf("line %d: %s before the first FROM", line, in.cmd)
-	default:
-		last := &df.stages[len(df.stages)-1]
-		last.body = append(last.body, in)
+// checkEnd refuses a file whose last instruction goes on past its end,
+// which BuildKit takes as complete: such a file was most likely cut short.
+func checkEnd(b []byte, escape rune) error {
+	text := strings.TrimRight(string(b), " \t\r\n")
+	last := text[strings.LastIndexByte(text, '\n')+1:]
+	if strings.HasPrefix(strings.TrimSpace(last), "#") || !strings.HasSuffix(last, string(escape)) {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("line %d: the file ends inside a continued line", strings.Count(text, "\n")+1)
 }
 
-// parseFrom reads FROM [--platform=...] image [AS name].
-func parseFrom(in instruction, index int) (stage, error) {
-	var words []string
-	for _, w := range strings.Fields(in.args) {
-		if !strings.HasPrefix(w, "--") {
-			words = append(words, w)
-		}
+// line is where an instruction starts, 1-based.
+func line(at []parser.Range) int {
+	if len(at) == 0 {
+		return 0
 	}
-	st := stage{name: fmt.Sprint(index), from: in}
-	switch {
-	case len(words) == 1:
-	case len(words) == 3 && strings.EqualFold(words[1], "AS"):
-		st.name = words[2]
-	default:
-		return st, fmt.Errorf("line %d: FROM %s: want an image and an optional AS name", in.line, in.args)
-	}
-	st.image = words[0]
-	return st, nil
+	return at[0].Start.Line
 }
 
-// stageNamed returns the stage of stages called name.
-func stageNamed(stages []stage, name string) (*stage, bool) {
+// stageNamed returns the stage of stages that name refers to: its AS name
+// (BuildKit lower-cases them) or its index.
+func stageNamed(stages []instructions.Stage, name string) (*instructions.Stage, bool) {
 	for i := range stages {
-		if stages[i].name == name {
+		if stages[i].Name != "" && strings.EqualFold(stages[i].Name, name) {
 			return &stages[i], true
 		}
 	}
-	return nil, false
-}
-
-// flags splits the leading --name=value options off an instruction's
-// arguments.
-func flags(args string) (map[string][]string, string) {
-	out := map[string][]string{}
-	rest := strings.TrimSpace(args)
-	for strings.HasPrefix(rest, "--") {
-		word, tail, _ := strings.Cut(rest, " ")
-		name, value, _ := strings.Cut(strings.TrimPrefix(word, "--"), "=")
-		out[name] = append(out[name], value)
-		rest = strings.TrimSpace(tail)
+	if i, err := strconv.Atoi(name); err == nil && i >= 0 && i < len(stages) {
+		return &stages[i], true
 	}
-	return out, rest
+	return nil, false
 }
