@@ -15,7 +15,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE) -X $(VERSION_PKG).BuildUser=make
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak image-check clean
+.PHONY: help deps build test test-root test-tools vet fmt-check lint run demo bench fuzz soak image-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,8 +26,11 @@ deps: ## install redis-server and prometheus (Debian packages) when missing
 build: ## build observerd, ratelimiterd, loadgen and demo into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
+# tools/ is a module of its own (bench, soak, the image check, the deploy
+# tests that need kustomize): ./... of the root does not reach it.
 vet:
 	$(GO) vet ./...
+	cd tools && $(GO) vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -35,10 +38,19 @@ fmt-check:
 
 test: vet fmt-check ## the whole suite: vet, gofmt, go test -race against real redis-server, prometheus and headless chromium
 	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-root test-tools
+
+# The two modules' tests run side by side, as go test runs packages, so that
+# the second module adds no time; each one's output is printed whole when
+# it ends.
+test-root:
 	$(GO) test -race -count=1 -timeout 15m ./...
 
+test-tools:
+	cd tools && $(GO) test -race -count=1 -timeout 15m ./...
+
 lint: vet fmt-check ## vet and gofmt; staticcheck too when installed
-	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
+	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && cd tools && staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
 
 run: build ## run observerd with the environment's OBSERVERD_* settings
 	$(BIN)/observerd
@@ -46,22 +58,22 @@ run: build ## run observerd with the environment's OBSERVERD_* settings
 demo: deps build ## a live three-node cluster under load, observed (Ctrl-C or DEMO_SECONDS=N to stop)
 	$(BIN)/demo
 
-bench: deps ## micro-benchmarks and ratios, then the side-by-side table of bench/ (bench/RESULTS.md); under 10 minutes
+bench: deps ## micro-benchmarks and ratios, then the side-by-side table of tools/bench (tools/bench/RESULTS.md); under 10 minutes
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory build
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 $$(grep -rl --include='*_test.go' '^func Benchmark' cmd internal | xargs -n1 dirname | sort -u | sed 's|^|./|') | tee bench.out
 	@echo; echo "ratios against each baseline (below 1 is better):"
 	@awk -f scripts/benchratio.awk bench.out
-	$(GO) run ./bench -bin $(BIN) -out bench/RESULTS.md
+	cd tools && $(GO) run ./bench -bin $(abspath $(BIN)) -out bench/RESULTS.md
 
 soak: deps build ## a real cluster under a loop of faults for 5 minutes (SOAK_ARGS='-duration 90s'); fails unless observerd stays flat and every read answers
-	$(GO) run ./soak -bin $(BIN) $(SOAK_ARGS)
+	cd tools && $(GO) run ./soak -bin $(abspath $(BIN)) $(SOAK_ARGS)
 
 fuzz: ## every Fuzz target for FUZZTIME each (default 20s); a crash is kept in testdata/fuzz and replayed by make test
 	@scripts/fuzz.sh
 
 image-check: ## prove the Dockerfile without a container engine: base images pinned by digest, its build replayed from the context, a static non-root image whose entrypoint runs
-	$(GO) run ./scripts/imagecheck -dockerfile Dockerfile -context .
+	cd tools && $(GO) run ./imagecheck -dockerfile ../Dockerfile -context ..
 
 clean:
 	rm -rf $(BIN) bench.out

@@ -36,6 +36,9 @@ func knownVariables() []string {
 	return known
 }
 
+// kubeDir is the Kubernetes kit, relative to the package directory.
+const kubeDir = "kubernetes"
+
 var variableName = regexp.MustCompile(`\b(?:OBSERVERD|RATELIMITER)_[A-Z0-9_]*[A-Z0-9]\b`)
 
 // deploymentFiles are the files a user copies or reads to deploy observerd:

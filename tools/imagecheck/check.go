@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // pinned is an image reference with a sha256 digest.
@@ -25,14 +26,14 @@ var pinned = regexp.MustCompile(`^[^@\s]+@sha256:[0-9a-f]{64}$`)
 func checkPinned(df *dockerfile) error {
 	var errs []error
 	if df.syntax != "" && !pinned.MatchString(df.syntax) {
-		errs = append(errs, fmt.Errorf("line 1: syntax %s is not pinned by digest (name:tag@sha256:...)", df.syntax))
+		errs = append(errs, fmt.Errorf("line %d: syntax %s is not pinned by digest (name:tag@sha256:...)", df.syntaxLine, df.syntax))
 	}
 	for i, st := range df.stages {
-		if _, isStage := stageNamed(df.stages[:i], st.image); isStage {
+		if _, isStage := stageNamed(df.stages[:i], st.BaseName); isStage {
 			continue
 		}
-		if !pinned.MatchString(st.image) {
-			errs = append(errs, fmt.Errorf("line %d: FROM %s is not pinned by digest (name:tag@sha256:...)", st.from.line, st.image))
+		if !pinned.MatchString(st.BaseName) {
+			errs = append(errs, fmt.Errorf("line %d: FROM %s is not pinned by digest (name:tag@sha256:...)", line(st.Location), st.BaseName))
 		}
 	}
 	return errors.Join(errs...)
@@ -48,50 +49,49 @@ type image struct {
 
 // assemble follows the final stage: its COPY --from instructions take
 // files from the replayed stages' roots.
-func assemble(final *stage, roots map[string]string) (*image, error) {
+func assemble(final *instructions.Stage, roots map[string]string) (*image, error) {
 	img := &image{files: map[string]string{}}
-	for _, in := range final.body {
+	for _, c := range final.Commands {
 		var err error
-		switch in.cmd {
-		case "COPY":
-			err = img.copyFrom(in, roots)
-		case "USER":
-			img.user = in.args
-		case "EXPOSE":
-			img.exposed = append(img.exposed, strings.Fields(in.args)...)
-		case "ENTRYPOINT":
-			if err = json.Unmarshal([]byte(in.args), &img.entrypoint); err != nil || len(img.entrypoint) == 0 {
-				err = fmt.Errorf("ENTRYPOINT %s: want the exec form, a JSON array", in.args)
+		switch c := c.(type) {
+		case *instructions.CopyCommand:
+			err = img.copyFrom(c, roots)
+		case *instructions.UserCommand:
+			img.user = c.User
+		case *instructions.ExposeCommand:
+			img.exposed = append(img.exposed, c.Ports...)
+		case *instructions.EntrypointCommand:
+			if c.PrependShell || len(c.CmdLine) == 0 {
+				err = fmt.Errorf("%s: want the exec form, a JSON array", c)
 			}
+			img.entrypoint = c.CmdLine
 		}
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", in.line, err)
+			return nil, fmt.Errorf("line %d: %w", line(c.Location()), err)
 		}
 	}
 	return img, nil
 }
 
-func (img *image) copyFrom(in instruction, roots map[string]string) error {
-	opts, rest := flags(in.args)
-	from := opts["from"]
-	words := strings.Fields(rest)
-	if len(from) != 1 || len(words) != 2 {
-		return fmt.Errorf("COPY %s: want --from=stage, one source and a destination", in.args)
+func (img *image) copyFrom(c *instructions.CopyCommand, roots map[string]string) error {
+	if c.From == "" || len(c.SourcePaths) != 1 {
+		return fmt.Errorf("%s: want --from=stage, one source and a destination", c)
 	}
-	root, ok := roots[from[0]]
+	root, ok := roots[c.From]
 	if !ok {
-		return fmt.Errorf("COPY --from=%s: no such stage", from[0])
+		return fmt.Errorf("COPY --from=%s: no such stage", c.From)
 	}
-	src := filepath.Join(root, filepath.FromSlash(words[0]))
+	from := c.SourcePaths[0]
+	src := filepath.Join(root, filepath.FromSlash(from))
 	entries, err := os.ReadDir(src)
 	if err != nil {
-		return fmt.Errorf("COPY --from=%s %s: the stage did not make it: %w", from[0], words[0], err)
+		return fmt.Errorf("COPY --from=%s %s: the stage did not make it: %w", c.From, from, err)
 	}
-	if !strings.HasSuffix(words[0], "/") {
-		return fmt.Errorf("COPY --from=%s %s: only directories are followed", from[0], words[0])
+	if !strings.HasSuffix(from, "/") {
+		return fmt.Errorf("COPY --from=%s %s: only directories are followed", c.From, from)
 	}
 	for _, e := range entries {
-		img.files[path.Join(words[1], e.Name())] = filepath.Join(src, e.Name())
+		img.files[path.Join(c.DestPath, e.Name())] = filepath.Join(src, e.Name())
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ import (
 const kustomizeTimeout = 30 * time.Second
 
 // kubeDir is the Kubernetes kit, relative to the package directory.
-const kubeDir = "kubernetes"
+const kubeDir = "../../deploy/kubernetes"
 
 // render returns the objects that the kit's base with components renders
 // to, the base alone when components is empty, rendered by kustomize's

@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
 	"github.com/observerd/observerd/internal/config"
 )
 
@@ -120,7 +122,7 @@ func replayStages(ctx context.Context, df *dockerfile, o checkOptions) (map[stri
 			return nil, fmt.Errorf("COPY --from=%s: no such stage", name)
 		}
 		r := &replay{root: filepath.Join(o.Dir, name), context: o.Context, ignore: ignore, mapped: mapped, log: o.Log}
-		if err := r.run(ctx, st, df.args); err != nil {
+		if err := r.run(ctx, st, name, df.args); err != nil {
 			return nil, fmt.Errorf("%s: %w", o.Dockerfile, err)
 		}
 		fmt.Fprintf(o.Log, "stage %s replayed: %d RUN instructions from a copy of the build context\n", name, r.commands)
@@ -131,16 +133,12 @@ func replayStages(ctx context.Context, df *dockerfile, o checkOptions) (map[stri
 
 // copySources maps each stage the final stage copies from to the paths
 // it copies.
-func copySources(final *stage) map[string][]string {
+func copySources(final *instructions.Stage) map[string][]string {
 	out := map[string][]string{}
-	for _, in := range final.body {
-		if in.cmd != "COPY" {
-			continue
-		}
-		opts, rest := flags(in.args)
-		if from := opts["from"]; len(from) == 1 {
-			if words := strings.Fields(rest); len(words) > 1 {
-				out[from[0]] = append(out[from[0]], strings.TrimSuffix(words[0], "/"))
+	for _, c := range final.Commands {
+		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
+			for _, src := range cp.SourcePaths {
+				out[cp.From] = append(out[cp.From], strings.TrimSuffix(src, "/"))
 			}
 		}
 	}

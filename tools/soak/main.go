@@ -52,7 +52,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs.DurationVar(&s.warmup, "warmup", 30*time.Second, "how long the cluster runs under load before the start figures are taken")
 	fs.DurationVar(&s.hold, "hold", 5*time.Second, "how long each fault lasts; above observerd's poll deadline ("+pollTimeout.String()+")")
 	fs.DurationVar(&s.gap, "gap", 5*time.Second, "healthy time between two faults")
-	fs.StringVar(&s.bin, "bin", "bin", "directory of observerd, ratelimiterd and loadgen (make build)")
+	fs.StringVar(&s.bin, "bin", "../bin", "directory of observerd, ratelimiterd and loadgen (make build)")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}

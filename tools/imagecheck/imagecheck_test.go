@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // TestRepositoryDockerfile replays the repository's Dockerfile: the image
@@ -69,8 +71,13 @@ func TestParseDockerfile(t *testing.T) {
 		t.Fatalf("parsed %+v", df)
 	}
 	b := df.stages[0]
-	if b.name != "build" || b.image != "img" || len(b.body) != 1 || b.body[0].args != "a  && b" || b.body[0].line != 5 {
-		t.Errorf("stage 0 = %+v", b)
+	if b.Name != "build" || b.BaseName != "img" || len(b.Commands) != 1 {
+		t.Fatalf("stage 0 = %+v", b)
+	}
+	// BuildKit keeps the indentation of a continued line.
+	run, ok := b.Commands[0].(*instructions.RunCommand)
+	if !ok || strings.Join(strings.Fields(strings.Join(run.CmdLine, " ")), " ") != "a && b" || line(run.Location()) != 5 {
+		t.Errorf("stage 0, first instruction = %+v", b.Commands[0])
 	}
 	for _, give := range []string{"RUN x\n", "FROM a b c d\n", "FROM a\nRUN x \\\n"} {
 		if _, err := parseDockerfile(strings.NewReader(give)); err == nil {
@@ -93,8 +100,8 @@ func TestDockerignore(t *testing.T) {
 		"go.mod": false, "README.md": true, "cmd/observerd/main.go": false,
 		"cmd/observerd/run_test.go": true, "cmd/x/testdata/a.json": true, "bench/x.go": true,
 	} {
-		if got := rules.excluded(give); got != want {
-			t.Errorf("excluded(%q) = %v, want %v", give, got, want)
+		if got, err := rules.excluded(give); err != nil || got != want {
+			t.Errorf("excluded(%q) = %v, %v, want %v", give, got, err, want)
 		}
 	}
 }

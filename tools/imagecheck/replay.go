@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // replay runs the instructions of a build stage on this machine, without
@@ -28,41 +31,37 @@ type replay struct {
 	commands int
 }
 
-func (r *replay) run(ctx context.Context, st *stage, globals map[string]string) error {
-	r.workdir, r.env = "/", map[string]string{}
-	for k, v := range globals {
-		r.env[k] = v
-	}
-	for _, in := range st.body {
-		if err := r.step(ctx, in); err != nil {
-			return fmt.Errorf("stage %s, line %d (%s): %w", st.name, in.line, in.cmd, err)
+// run replays stage st, called name, with the global ARGs' defaults.
+func (r *replay) run(ctx context.Context, st *instructions.Stage, name string, globals map[string]string) error {
+	r.workdir, r.env = "/", maps.Clone(globals)
+	for _, c := range st.Commands {
+		if err := r.step(ctx, c); err != nil {
+			return fmt.Errorf("stage %s, line %d (%s): %w", name, line(c.Location()), strings.ToUpper(c.Name()), err)
 		}
 	}
 	return nil
 }
 
-func (r *replay) step(ctx context.Context, in instruction) error {
-	switch in.cmd {
-	case "WORKDIR":
-		r.workdir = r.abs(in.args)
+func (r *replay) step(ctx context.Context, c instructions.Command) error {
+	switch c := c.(type) {
+	case *instructions.WorkdirCommand:
+		r.workdir = r.abs(c.Path)
 		return os.MkdirAll(r.host(r.workdir), 0o755)
-	case "ARG":
-		name, def, _ := strings.Cut(in.args, "=")
-		if _, ok := r.env[name]; !ok || def != "" {
-			r.env[name] = def
-		}
-	case "ENV":
-		for _, kv := range strings.Fields(in.args) {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				return fmt.Errorf("ENV %q: want name=value", kv)
+	case *instructions.ArgCommand:
+		// An ARG without a default keeps the global one.
+		for _, kv := range c.Args {
+			if _, ok := r.env[kv.Key]; !ok || kv.ValueString() != "" {
+				r.env[kv.Key] = kv.ValueString()
 			}
-			r.env[k] = v
 		}
-	case "COPY":
-		return r.copy(in.args)
-	case "RUN":
-		return r.exec(ctx, in.args)
+	case *instructions.EnvCommand:
+		for _, kv := range c.Env {
+			r.env[kv.Key] = kv.Value
+		}
+	case *instructions.CopyCommand:
+		return r.copy(c)
+	case *instructions.RunCommand:
+		return r.exec(ctx, c)
 	}
 	return nil
 }
@@ -79,17 +78,12 @@ func (r *replay) abs(p string) string {
 func (r *replay) host(p string) string { return filepath.Join(r.root, filepath.FromSlash(p)) }
 
 // copy replays COPY src... dst from the build context.
-func (r *replay) copy(args string) error {
-	opts, rest := flags(args)
-	if _, ok := opts["from"]; ok {
+func (r *replay) copy(c *instructions.CopyCommand) error {
+	if c.From != "" {
 		return fmt.Errorf("COPY --from in a build stage is not replayed")
 	}
-	words := strings.Fields(rest)
-	if len(words) < 2 {
-		return fmt.Errorf("COPY %s: want sources and a destination", args)
-	}
-	dst := r.abs(words[len(words)-1])
-	for _, src := range words[:len(words)-1] {
+	dst := r.abs(c.DestPath)
+	for _, src := range c.SourcePaths {
 		n, err := r.copyTree(path.Clean(src), dst)
 		if err != nil {
 			return err
@@ -116,8 +110,8 @@ func (r *replay) copyTree(src, dst string) (int, error) {
 			return err
 		}
 		rel, _ := filepath.Rel(r.context, p)
-		if r.ignore.excluded(filepath.ToSlash(rel)) {
-			return nil
+		if out, err := r.ignore.excluded(filepath.ToSlash(rel)); out || err != nil {
+			return err
 		}
 		target := dst
 		if info.IsDir() {
@@ -143,9 +137,13 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
-// exec runs a RUN command with sh in the stage's working directory.
-func (r *replay) exec(ctx context.Context, args string) error {
-	_, script := flags(args) // --mount caches are the machine's own caches here
+// exec runs a RUN command with sh in the stage's working directory. Its
+// --mount caches are this machine's own caches here.
+func (r *replay) exec(ctx context.Context, c *instructions.RunCommand) error {
+	if !c.PrependShell || len(c.Files) > 0 {
+		return fmt.Errorf("%s: only the shell form without heredocs is replayed", c)
+	}
+	script := strings.Join(c.CmdLine, " ")
 	for _, p := range r.mapped {
 		script = strings.ReplaceAll(script, " "+p, " "+r.host(p))
 	}

@@ -5,7 +5,7 @@
 // handler, /metrics render time and the daemon's memory. It starts its own
 // redis-server, ratelimiterd, observerd processes and redis_exporter on
 // loopback ports and stops all of them on every exit. `make bench` runs it
-// after `make build`; `go run ./bench -quick` is a small run for
+// after `make build`; `go run ./bench -quick` in tools/ is a small run for
 // development.
 package main
 
@@ -47,7 +47,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "also write the table to this Markdown file (bench/RESULTS.md)")
-	bin := fs.String("bin", "bin", "directory holding observerd and ratelimiterd (make build)")
+	bin := fs.String("bin", "../bin", "directory holding observerd and ratelimiterd (make build)")
 	quick := fs.Bool("quick", false, "small sizes and short runs, for development")
 	keys := fs.String("keys", "", "comma-separated keyspace sizes of the Redis poll (default 10000,100000,1000000; -quick 1000,5000,20000); "+
 		"the Redis cost, latency and 100k-key figures use the second largest, memory also the largest")
