@@ -8,68 +8,56 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
-
-	"github.com/observerd/observerd/internal/snapshot"
-)
-
-// Header values of /events, shared as those of /snapshot are.
-var (
-	eventStreamValue = []string{"text/event-stream"}
-	noBufferingValue = []string{"no"}
-	originValue      = []string{"Origin"}
 )
 
 // retryHint is how long a browser's EventSource waits before it connects
 // again after the stream ends, sent as the stream's retry field.
 const retryHint = 2 * time.Second
 
+// keepAlive is the heartbeat: a comment, which EventSource ignores.
+var keepAlive = []byte(": keep-alive\n\n")
+
 // eventsHandler streams every published snapshot as a Server-Sent Event
 // numbered by its sequence. A slow client is sent the newest snapshot
 // once it has taken the last one, never a queue of those it missed.
 type eventsHandler struct {
 	store     Loader
-	cors      corsPolicy
-	waiting   *waitLimit
+	cors      *corsPolicy
+	sel       *selector
+	held      *bound           // long-polls and /events streams
 	gauge     prometheus.Gauge // streams open now
-	fields    *snapshotFields
-	sel       *selections
 	heartbeat time.Duration
-	logger    *zap.Logger
 }
 
-// serve streams until the client leaves or the server shuts down, and
-// returns the status code it wrote, for the request counter.
-func (e *eventsHandler) serve(w http.ResponseWriter, r *http.Request) int {
+// ServeHTTP streams until the client leaves or the server shuts down.
+func (e *eventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	e.cors.apply(h, r.Header)
-	if e.cors.enabled() {
-		h["Vary"] = originValue
-	}
-	h["Cache-Control"] = noCacheValue
-	q, err := parseQuery(r.URL.RawQuery, e.fields, false, 0)
+	h.Set("Cache-Control", "no-cache")
+	q, err := parseQuery(r.URL.RawQuery, e.sel, false, 0)
 	if err != nil {
-		return writeParamError(w, err)
+		writeParamError(w, err)
+		return
 	}
+	h.Set("Content-Type", "text/event-stream")
 	if r.Method == http.MethodHead {
-		h["Content-Type"] = eventStreamValue
 		w.WriteHeader(http.StatusOK)
-		return http.StatusOK
+		return
 	}
-	if !e.waiting.enter(e.gauge) {
-		return e.waiting.refuse(w)
+	if !e.held.take(w) {
+		return
 	}
-	defer e.waiting.leave(e.gauge)
-	h["Content-Type"] = eventStreamValue
-	h["X-Accel-Buffering"] = noBufferingValue
+	defer e.held.release()
+	e.gauge.Inc()
+	defer e.gauge.Dec()
+	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	extendDeadlines(w, e.heartbeat+writeTimeout)
+	// Each write moves the deadline on (see eventStream), past the
+	// server's WriteTimeout, which would cut the stream.
 	st := &eventStream{w: w, rc: http.NewResponseController(w), timeout: e.heartbeat + writeTimeout}
-	if st.send([]byte("retry: "+strconv.FormatInt(retryHint.Milliseconds(), 10)+"\n\n")) != nil {
-		return http.StatusOK
+	if st.send([]byte("retry: "+strconv.FormatInt(retryHint.Milliseconds(), 10)+"\n\n")) == nil {
+		e.stream(r.Context(), st, lastEventID(r.Header), q.sel)
 	}
-	e.stream(r.Context(), st, lastEventID(r.Header), q.sel)
-	return http.StatusOK
 }
 
 // stream sends each snapshot other than number last, beginning with the
@@ -82,7 +70,11 @@ func (e *eventsHandler) stream(ctx context.Context, st *eventStream, last uint64
 	for {
 		p, ch := other(e.store, last)
 		if p != nil {
-			if e.send(st, p, sel) != nil {
+			data := p.JSON
+			if sel != 0 {
+				data = e.sel.get(p, sel).json
+			}
+			if st.event(p.Snapshot.Sequence, data) != nil {
 				return
 			}
 			last = p.Snapshot.Sequence
@@ -102,20 +94,6 @@ func (e *eventsHandler) stream(ctx context.Context, st *eventStream, last uint64
 	}
 }
 
-// send writes p, or sel of it, as one event.
-func (e *eventsHandler) send(st *eventStream, p *snapshot.Published, sel selection) error {
-	data := p.JSON
-	if sel != 0 {
-		a, err := e.sel.get(p, sel)
-		if err != nil {
-			e.logger.Error("encode snapshot sections", zap.Error(err))
-			return err
-		}
-		data = a.json
-	}
-	return st.event(p.Snapshot.Sequence, data)
-}
-
 // lastEventID is the sequence in Last-Event-ID, which a browser sends
 // when it connects again; 0 when absent or not a sequence.
 func lastEventID(h http.Header) uint64 {
@@ -126,9 +104,6 @@ func lastEventID(h http.Header) uint64 {
 	return n
 }
 
-// keepAlive is the heartbeat: a comment, which EventSource ignores.
-var keepAlive = []byte(": keep-alive\n\n")
-
 // eventStream writes Server-Sent Events to one client.
 type eventStream struct {
 	w  http.ResponseWriter
@@ -136,16 +111,12 @@ type eventStream struct {
 	// timeout bounds each write; it outlasts the gap to the next write,
 	// the heartbeat at most, so the deadline moves on before it passes.
 	timeout time.Duration
-	head    []byte // reused
 }
 
 // event writes one snapshot event. JSON from encoding/json has no raw
 // newline, so data fits on one line.
 func (s *eventStream) event(seq uint64, data []byte) error {
-	s.head = append(s.head[:0], "id: "...)
-	s.head = strconv.AppendUint(s.head, seq, 10)
-	s.head = append(s.head, "\nevent: snapshot\ndata: "...)
-	return s.send(s.head, data, []byte("\n\n"))
+	return s.send([]byte("id: "+strconv.FormatUint(seq, 10)+"\nevent: snapshot\ndata: "), data, []byte("\n\n"))
 }
 
 // send writes chunks under a fresh write deadline and flushes them.

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -35,15 +34,18 @@ func (e *paramError) Unwrap() error { return e.err }
 
 // parseQuery reads the parameters of raw: sections always, after and wait
 // when poll is set (on /snapshot). A wait above maxWait is cut to it.
-func parseQuery(raw string, fields *snapshotFields, poll bool, maxWait time.Duration) (snapshotQuery, error) {
+func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration) (snapshotQuery, error) {
 	var q snapshotQuery
+	if raw == "" {
+		return q, nil
+	}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
 		return q, &paramError{param: "query", err: err}
 	}
 	if v, ok := values["sections"]; ok {
-		if q.sel, err = fields.parse(v); err != nil {
-			return q, &paramError{param: "sections", err: err, valid: fields.names}
+		if q.sel, err = sections.parse(v); err != nil {
+			return q, &paramError{param: "sections", err: err, valid: sections.names}
 		}
 	}
 	if !poll {
@@ -85,7 +87,7 @@ func parseWait(v string) (time.Duration, error) {
 }
 
 // writeParamError answers 400 with a JSON error naming the parameter.
-func writeParamError(w http.ResponseWriter, err error) int {
+func writeParamError(w http.ResponseWriter, err error) {
 	body := map[string]any{"error": err.Error()}
 	if pe, ok := errors.AsType[*paramError](err); ok {
 		body["parameter"] = pe.param
@@ -93,8 +95,5 @@ func writeParamError(w http.ResponseWriter, err error) int {
 			body["valid"] = pe.valid
 		}
 	}
-	w.Header()["Content-Type"] = jsonValue
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(body)
-	return http.StatusBadRequest
+	writeJSON(w, http.StatusBadRequest, body)
 }

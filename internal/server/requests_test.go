@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
@@ -80,45 +79,5 @@ func TestRequestsCounted(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, requestCounts(t, reg, "observerd_http_requests_total")); diff != "" {
 		t.Errorf("observerd_http_requests_total (-want +got):\n%s", diff)
-	}
-}
-
-// TestCountedAsPromhttp: for handlers that write their status every which
-// way, the counter records what promhttp's instrumentation records.
-func TestCountedAsPromhttp(t *testing.T) {
-	handlers := map[string]http.HandlerFunc{
-		"nothing":       func(http.ResponseWriter, *http.Request) {},
-		"write":         func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("x")) },
-		"204":           func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) },
-		"404 then body": func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) },
-		"twice": func(w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusCreated)
-			w.WriteHeader(http.StatusAccepted)
-		},
-		"unlisted 299": func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(299) },
-		"out of range": func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(777) },
-		"also out":     func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(600) },
-	}
-	opts := prometheus.CounterOpts{Name: "requests_total", Help: "Requests."}
-	theirs := prometheus.NewCounterVec(opts, []string{"handler", "code"})
-	ours := prometheus.NewCounterVec(opts, []string{"handler", "code"})
-	theirReg, ourReg := prometheus.NewPedanticRegistry(), prometheus.NewPedanticRegistry()
-	theirReg.MustRegister(theirs)
-	ourReg.MustRegister(ours)
-	for name, h := range handlers {
-		label := prometheus.Labels{"handler": name}
-		a := promhttp.InstrumentHandlerCounter(theirs.MustCurryWith(label), h)
-		b := counted{c: &requestCounter{vec: ours.MustCurryWith(label)}, serve: withStatus(h)}
-		for range 3 {
-			serve(a, http.MethodGet, "/", nil)
-			serve(b, http.MethodGet, "/", nil)
-		}
-	}
-	want := requestCounts(t, theirReg, "requests_total")
-	if diff := cmp.Diff(want, requestCounts(t, ourReg, "requests_total")); diff != "" {
-		t.Errorf("counts (-promhttp +ours):\n%s", diff)
-	}
-	if len(want) != len(handlers) {
-		t.Errorf("promhttp counted %d series, want one per handler: %v", len(want), want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,115 +61,70 @@ type Config struct {
 // /events in observerd_http_waiting_requests, both registered on
 // cfg.Registry.
 func NewHandler(cfg Config) (http.Handler, error) {
-	m, err := newHTTPMetrics(cfg.Registry)
+	requests, waiting, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	snapHandler, events, err := newLiveHandlers(cfg, m)
+	sel, err := newSelector()
 	if err != nil {
 		return nil, err
 	}
-	busy := snapHandler.busy
-	snap := m.count("/snapshot", snapHandler.serve)
-	mux := http.NewServeMux()
-	mux.Handle(snapshotPattern, snap)
-	mux.Handle("OPTIONS /snapshot", m.count("/snapshot", snapHandler.cors.preflight))
-	mux.Handle("GET /events", m.count("/events", events.serve))
-	mux.Handle("OPTIONS /events", m.count("/events", events.cors.preflight))
-	mux.Handle("GET /metrics", m.count("/metrics", busy.wrap(withStatus(promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
+	cors := newCORS(cfg.CORSOrigins)
+	held := newBound(cmp.Or(cfg.MaxWaiting, defaultMaxWaiting), "observerd holds %d waiting clients already (OBSERVERD_WEB_MAX_WAITING); retry in a second\n")
+	busy := newBound(cfg.MaxRequests, "observerd is answering %d requests already (OBSERVERD_WEB_MAX_REQUESTS); retry in a second\n")
+	snap := &snapshotHandler{
+		store: cfg.Store, cors: cors, sel: sel, busy: busy, held: held,
+		gauge: waiting.WithLabelValues("/snapshot"), maxWait: cmp.Or(cfg.MaxWait, defaultMaxWait),
+	}
+	events := &eventsHandler{
+		store: cfg.Store, cors: cors, sel: sel, held: held,
+		gauge: waiting.WithLabelValues("/events"), heartbeat: cmp.Or(cfg.Heartbeat, defaultHeartbeat),
+	}
+	metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorLog:          zap.NewStdLog(cfg.Logger.Named("metrics")),
 		Timeout:           defaultMetricsTimeout,
-	})))))
-	mux.Handle("GET /healthz", m.count("/healthz", withStatus(handleHealthz(cfg.Alive))))
-	mux.Handle("GET /readyz", m.count("/readyz", withStatus(handleReadyz(cfg.Store, cfg.Enabled))))
+	})
 	index := cfg.StatusPage
 	if index == nil {
 		index = handleIndex(cfg.Version)
 	}
-	mux.Handle("GET /{$}", m.count("/", withStatus(index)))
-	return router{mux: mux, snapshot: snap}, nil
+
+	mux := http.NewServeMux()
+	// Each route is counted under its path; what no route answers (404,
+	// 405, the mux's redirects) is not counted.
+	route := func(pattern string, h http.Handler) {
+		_, path, _ := strings.Cut(pattern, " ")
+		labels := prometheus.Labels{"handler": strings.TrimSuffix(path, "{$}")}
+		mux.Handle(pattern, promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels), h))
+	}
+	route("GET /snapshot", snap)
+	route("OPTIONS /snapshot", http.HandlerFunc(cors.preflight))
+	route("GET /events", events)
+	route("OPTIONS /events", http.HandlerFunc(cors.preflight))
+	route("GET /metrics", busy.wrap(metrics))
+	route("GET /healthz", handleHealthz(cfg.Alive))
+	route("GET /readyz", handleReadyz(cfg.Store, cfg.Enabled))
+	route("GET /{$}", index)
+	return mux, nil
 }
 
-// httpMetrics are observerd's metrics of its own HTTP serving.
-type httpMetrics struct {
-	requests *prometheus.CounterVec
-	waiting  *prometheus.GaugeVec
-}
-
-func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
-	m := &httpMetrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "observerd",
-			Name:      "http_requests_total",
-			Help:      "HTTP requests observerd answered, by handler and status code.",
-		}, []string{"handler", "code"}),
-		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "observerd",
-			Name:      "http_waiting_requests",
-			Help:      "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
-		}, []string{"handler"}),
+// newHTTPMetrics registers observerd's metrics of its own serving.
+func newHTTPMetrics(reg *prometheus.Registry) (*prometheus.CounterVec, *prometheus.GaugeVec, error) {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "observerd",
+		Name:      "http_requests_total",
+		Help:      "HTTP requests observerd answered, by handler and status code.",
+	}, []string{"handler", "code"})
+	waiting := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "observerd",
+		Name:      "http_waiting_requests",
+		Help:      "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
+	}, []string{"handler"})
+	for _, c := range []prometheus.Collector{requests, waiting} {
+		if err := reg.Register(c); err != nil {
+			return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)
+		}
 	}
-	if err := reg.Register(m.requests); err != nil {
-		return nil, fmt.Errorf("register the HTTP request counter: %w", err)
-	}
-	if err := reg.Register(m.waiting); err != nil {
-		return nil, fmt.Errorf("register the HTTP waiting gauge: %w", err)
-	}
-	return m, nil
-}
-
-// count returns serve counted under the handler label name.
-func (m *httpMetrics) count(name string, serve func(http.ResponseWriter, *http.Request) int) http.Handler {
-	c := &requestCounter{vec: m.requests.MustCurryWith(prometheus.Labels{"handler": name})}
-	return counted{c: c, serve: serve}
-}
-
-// newLiveHandlers returns the handlers of /snapshot and /events, which
-// share the CORS policy, the bound on waiting clients and the cache of
-// selections.
-func newLiveHandlers(cfg Config, m *httpMetrics) (*snapshotHandler, *eventsHandler, error) {
-	fields, err := newSnapshotFields()
-	if err != nil {
-		return nil, nil, err
-	}
-	cors := newCORS(cfg.CORSOrigins)
-	waiting := newWaitLimit(cfg.MaxWaiting)
-	sel := newSelections(fields)
-	s := &snapshotHandler{
-		store: cfg.Store, cors: cors, vary: varyValue, busy: newBusyLimit(cfg.MaxRequests),
-		waiting: waiting, gauge: m.waiting.WithLabelValues("/snapshot"),
-		fields: fields, sel: sel, maxWait: cmp.Or(cfg.MaxWait, defaultMaxWait), logger: cfg.Logger,
-	}
-	if cors.enabled() {
-		s.vary = varyOriginValue
-	}
-	s.plain = s.busy.wrap(s.serveWhole)
-	e := &eventsHandler{
-		store: cfg.Store, cors: cors, waiting: waiting, gauge: m.waiting.WithLabelValues("/events"),
-		fields: fields, sel: sel, heartbeat: cmp.Or(cfg.Heartbeat, defaultHeartbeat), logger: cfg.Logger,
-	}
-	return s, e, nil
-}
-
-// snapshotPattern is the /snapshot route, in the mux and in Request.Pattern.
-const snapshotPattern = "GET /snapshot"
-
-// router sends GET and HEAD /snapshot, the endpoint clients poll, straight
-// to its handler: route matching in the mux costs as much as the rest of
-// the answer. Only a path the mux would route there as it is takes the
-// shortcut, with nothing to unescape, clean or redirect; every other
-// request goes through the mux.
-type router struct {
-	mux      *http.ServeMux
-	snapshot http.Handler
-}
-
-func (rt router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/snapshot" && r.URL.RawPath == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		r.Pattern = snapshotPattern // as the mux sets it
-		rt.snapshot.ServeHTTP(w, r)
-		return
-	}
-	rt.mux.ServeHTTP(w, r)
+	return requests, waiting, nil
 }

@@ -1,76 +1,61 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
-	"reflect"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
-// selection is a set of the snapshot's top-level fields, bit i for
-// field i of snapshotFields; 0 means the whole snapshot.
+// selection is a set of the snapshot's top-level members, bit i for
+// member i of snapshot.MemberNames; 0 means the whole snapshot.
 type selection uint64
 
-// snapshotFields are the top-level JSON members of snapshot.Snapshot, in
-// document order, read from the type itself so that a new field becomes
-// selectable without a change here.
-type snapshotFields struct {
-	fields []reflect.StructField // as declared, json tags included
-	index  []int                 // each one's index in snapshot.Snapshot
-	names  []string              // each one's JSON name
-	always selection
+// maxSelections bounds the selections kept per snapshot; a request for
+// another one is answered for itself alone.
+const maxSelections = 16
+
+// selector answers selections of a published snapshot's members
+// (?sections=), each joined from the members the store serialized and
+// compressed once: dashboards asking for the same sections of one
+// snapshot cost one answer. Only the newest snapshot's are kept.
+type selector struct {
+	names  []string
+	always selection // what tells one snapshot from another
 	all    selection
+
+	mu      sync.Mutex // guards p and entries; held while one is built
+	p       *snapshot.Published
+	entries map[selection]*answer
 }
 
-// newSnapshotFields reads the fields of snapshot.Snapshot. It fails on
-// what a selection cannot copy: an embedded struct, or more fields than a
-// selection holds.
-func newSnapshotFields() (*snapshotFields, error) {
-	t := reflect.TypeFor[snapshot.Snapshot]()
-	f := &snapshotFields{}
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		if !sf.IsExported() {
-			continue
-		}
-		if sf.Anonymous {
-			return nil, fmt.Errorf("snapshot field %s is embedded: sections cannot select it", sf.Name)
-		}
-		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if name == "-" && sf.Tag.Get("json") == "-" {
-			continue
-		}
-		if name == "" {
-			name = sf.Name
-		}
-		f.fields = append(f.fields, sf)
-		f.index = append(f.index, i)
-		f.names = append(f.names, name)
+func newSelector() (*selector, error) {
+	names, err := snapshot.MemberNames()
+	if err != nil {
+		return nil, err
 	}
-	if len(f.names) > 64 {
-		return nil, fmt.Errorf("snapshot has %d fields: a selection holds at most 64", len(f.names))
+	if len(names) > 64 {
+		return nil, fmt.Errorf("snapshot has %d members: a selection holds at most 64", len(names))
 	}
-	f.all = selection(1)<<len(f.names) - 1
-	// Every selection carries what a client needs to tell one snapshot
-	// from another.
+	s := &selector{names: names, all: selection(1)<<len(names) - 1}
 	for _, name := range []string{"schema_version", "sequence", "generated_at"} {
-		i := slices.Index(f.names, name)
+		i := slices.Index(names, name)
 		if i < 0 {
-			return nil, fmt.Errorf("snapshot has no field %q, which every selection carries", name)
+			return nil, fmt.Errorf("snapshot has no member %q, which every selection carries", name)
 		}
-		f.always |= 1 << i
+		s.always |= 1 << i
 	}
-	return f, nil
+	return s, nil
 }
 
-// parse turns comma-separated field names, from one or more values of
-// the sections parameter, into a selection; a selection of every field is
-// the whole snapshot, 0.
-func (f *snapshotFields) parse(values []string) (selection, error) {
-	sel := f.always
+// parse turns comma-separated member names, from one or more values of
+// the sections parameter, into a selection; a selection of every member
+// is the whole snapshot, 0.
+func (s *selector) parse(values []string) (selection, error) {
+	sel := s.always
 	named := false
 	for _, v := range values {
 		for name := range strings.SplitSeq(v, ",") {
@@ -78,7 +63,7 @@ func (f *snapshotFields) parse(values []string) (selection, error) {
 			if name == "" {
 				continue
 			}
-			i := slices.Index(f.names, name)
+			i := slices.Index(s.names, name)
 			if i < 0 {
 				return 0, fmt.Errorf("unknown section %q", name)
 			}
@@ -89,32 +74,52 @@ func (f *snapshotFields) parse(values []string) (selection, error) {
 	if !named {
 		return 0, fmt.Errorf("no section named")
 	}
-	if sel == f.all {
+	if sel == s.all {
 		return 0, nil
 	}
 	return sel, nil
 }
 
-// encode serializes the fields of snap in sel as encoding/json writes
-// them in the whole document: a struct type of just those fields, tags
-// included, marshalled like snapshot.Snapshot.
-func (f *snapshotFields) encode(snap *snapshot.Snapshot, sel selection) ([]byte, error) {
-	var fields []reflect.StructField
-	var from []int
-	for i, sf := range f.fields {
-		if sel&(1<<i) != 0 {
-			fields = append(fields, sf)
-			from = append(from, f.index[i])
+// get returns the answer of sel over p.
+func (s *selector) get(p *snapshot.Published, sel selection) *answer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil || p.Snapshot.Sequence > s.p.Snapshot.Sequence {
+		s.p, s.entries = p, make(map[selection]*answer, maxSelections)
+	}
+	if s.p != p {
+		// Sequences only grow: an older p is a request that loaded it
+		// just before a publish.
+		return selected(p, sel)
+	}
+	a := s.entries[sel]
+	if a == nil {
+		a = selected(p, sel)
+		if len(s.entries) < maxSelections {
+			s.entries[sel] = a
 		}
 	}
-	out := reflect.New(reflect.StructOf(fields)).Elem()
-	src := reflect.ValueOf(snap).Elem()
-	for j, i := range from {
-		out.Field(j).Set(src.Field(i))
+	return a
+}
+
+// selected joins the members of p in sel into a document. Its ETag is the
+// snapshot's with the selection added, so that it never matches the whole
+// document's nor another selection's.
+func selected(p *snapshot.Published, sel selection) *answer {
+	body := []byte{'{'}
+	for i, m := range p.Members {
+		if sel&(1<<i) == 0 {
+			continue
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		body = append(body, m.JSON...)
 	}
-	b, err := json.Marshal(out.Addr().Interface())
-	if err != nil {
-		return nil, fmt.Errorf("encode sections of snapshot %d: %w", snap.Sequence, err)
+	body = append(body, '}')
+	return &answer{
+		etag: strings.TrimSuffix(p.ETag, `"`) + "-s" + strconv.FormatUint(uint64(sel), 16) + `"`,
+		json: body,
+		gzip: snapshot.Gzip(body),
 	}
-	return b, nil
 }

@@ -59,7 +59,7 @@ func topLevelKeys(t *testing.T, doc []byte) []string {
 // document's members, and a selection of every one encodes the very bytes
 // of the whole document.
 func TestSnapshotFieldsMatchDocument(t *testing.T) {
-	f, err := newSnapshotFields()
+	f, err := newSelector()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,17 +67,14 @@ func TestSnapshotFieldsMatchDocument(t *testing.T) {
 	if diff := cmp.Diff(topLevelKeys(t, p.JSON), f.names); diff != "" {
 		t.Errorf("field names (-document +fields):\n%s", diff)
 	}
-	all, err := f.encode(p.Snapshot, f.all)
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := selected(p, f.all).json
 	if !bytes.Equal(all, p.JSON) {
 		t.Errorf("every field encoded:\n%s\nthe document:\n%s", all, p.JSON)
 	}
 }
 
 func TestSnapshotFieldsParse(t *testing.T) {
-	f, err := newSnapshotFields()
+	f, err := newSelector()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,18 +167,18 @@ func TestSnapshotSections(t *testing.T) {
 // TestSelectionsCache: the requests of one selection of one snapshot
 // share one encoding, concurrent ones included; a publish starts afresh.
 func TestSelectionsCache(t *testing.T) {
-	f, err := newSnapshotFields()
+	f, err := newSelector()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := richStore(t)
-	c := newSelections(f)
+	c := f
 	sel, _ := f.parse([]string{"nodes"})
 	p := s.Load()
 	var wg sync.WaitGroup
 	answers := make([]*answer, 8)
 	for i := range answers {
-		wg.Go(func() { answers[i], _ = c.get(p, sel) })
+		wg.Go(func() { answers[i] = c.get(p, sel) })
 	}
 	wg.Wait()
 	for _, a := range answers {
@@ -191,16 +188,16 @@ func TestSelectionsCache(t *testing.T) {
 	}
 	now := time.Now()
 	s.Update(snapshot.SourceState{Source: source.Redis, LastAttempt: now, LastSuccess: now, Section: &snapshot.RedisSection{}})
-	next, _ := c.get(s.Load(), sel)
+	next := c.get(s.Load(), sel)
 	if next == answers[0] || sequenceOf(t, next.json) != p.Snapshot.Sequence+1 {
 		t.Error("the next snapshot was answered from the previous one's cache")
 	}
 	// A request that loaded the older snapshot before the publish is
 	// answered right, without taking the cache back.
-	if old, _ := c.get(p, sel); sequenceOf(t, old.json) != p.Snapshot.Sequence {
+	if old := c.get(p, sel); sequenceOf(t, old.json) != p.Snapshot.Sequence {
 		t.Error("the older snapshot's request got another snapshot")
 	}
-	if again, _ := c.get(s.Load(), sel); again != next {
+	if again := c.get(s.Load(), sel); again != next {
 		t.Error("an older snapshot's request evicted the newer one's cache")
 	}
 	// Past the bound, selections are still answered, just not kept.
@@ -215,8 +212,8 @@ func TestSelectionsCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a, err := c.get(s.Load(), sel); err != nil || len(topLevelKeys(t, a.json)) != 5 {
-			t.Errorf("selection %s: %v", n, err)
+		if a := c.get(s.Load(), sel); len(topLevelKeys(t, a.json)) != 5 {
+			t.Errorf("selection %s: %s", n, a.json)
 		}
 	}
 	if len(c.entries) > maxSelections {

@@ -270,33 +270,6 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 }
 
-// TestRouterMatchesMux: the shortcut to /snapshot answers every request as
-// the mux alone would, whether it takes the shortcut or not.
-func TestRouterMatchesMux(t *testing.T) {
-	h := newTestHandler(t, publishedStore(t))
-	rt, ok := h.(router)
-	if !ok {
-		t.Fatalf("NewHandler returned a %T, want a router", h)
-	}
-	targets := []string{"/snapshot", "/snapshot?x=1", "/%73napshot", "/snapshot/", "//snapshot", "/./snapshot", "/a/../snapshot", "/SNAPSHOT", "/snapshot%2F", "/snapshot/x", "http://other.example/snapshot", "/healthz"}
-	methods := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions, http.MethodConnect}
-	for _, target := range targets {
-		for _, method := range methods {
-			viaRouter := httptest.NewRequest(method, target, nil)
-			viaMux := httptest.NewRequest(method, target, nil)
-			got, want := httptest.NewRecorder(), httptest.NewRecorder()
-			rt.ServeHTTP(got, viaRouter)
-			rt.mux.ServeHTTP(want, viaMux)
-			if got.Code != want.Code || got.Body.String() != want.Body.String() || viaRouter.Pattern != viaMux.Pattern {
-				t.Errorf("%s %s: router %d pattern %q, mux %d pattern %q", method, target, got.Code, viaRouter.Pattern, want.Code, viaMux.Pattern)
-			}
-			if diff := cmp.Diff(want.Header(), got.Header()); diff != "" {
-				t.Errorf("%s %s: headers (-mux +router):\n%s", method, target, diff)
-			}
-		}
-	}
-}
-
 // TestSnapshotOverHTTP checks an answer as a client receives it from a
 // real server: the headers set straight into the map reach the wire.
 func TestSnapshotOverHTTP(t *testing.T) {

@@ -2,12 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
-	"strconv"
-	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/observerd/observerd/internal/snapshot"
 )
@@ -25,44 +23,59 @@ const (
 	writeTimeout = 30 * time.Second
 )
 
-// waitLimit bounds the requests that wait for a new snapshot, long-polls
-// and /events streams together. Like busyLimit it refuses past the bound
-// rather than queueing. Each handler counts its own in a gauge.
-type waitLimit struct {
-	max  int64
-	held atomic.Int64
-	body []byte
+// bound holds a number of requests at once, and refuses one past it at
+// once with 503 and Retry-After rather than queueing it: a client that
+// polls gets a fresh answer at its next poll, and memory does not grow
+// with the clients waiting. A nil bound holds any number.
+type bound struct {
+	slots   chan struct{}
+	refusal string // names the setting
 }
 
-func newWaitLimit(max int) *waitLimit {
-	if max <= 0 {
-		max = defaultMaxWaiting
+// newBound returns a bound of n requests, nil for n <= 0; refusal is the
+// text of a refused answer, formatted with n.
+func newBound(n int, refusal string) *bound {
+	if n <= 0 {
+		return nil
 	}
-	return &waitLimit{
-		max:  int64(max),
-		body: []byte("observerd holds " + strconv.Itoa(max) + " waiting clients already (OBSERVERD_WEB_MAX_WAITING); retry in a second\n"),
+	return &bound{slots: make(chan struct{}, n), refusal: fmt.Sprintf(refusal, n)}
+}
+
+// take takes a slot, or refuses w and reports false when every slot is
+// taken. A slot taken is given back with release.
+func (b *bound) take(w http.ResponseWriter) bool {
+	if b == nil {
+		return true
+	}
+	select {
+	case b.slots <- struct{}{}:
+		return true
+	default:
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Retry-After", "1")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, b.refusal)
+	return false
+}
+
+func (b *bound) release() {
+	if b != nil {
+		<-b.slots
 	}
 }
 
-// enter takes a slot and counts it in gauge, or reports false when every
-// slot is taken.
-func (l *waitLimit) enter(gauge prometheus.Gauge) bool {
-	if l.held.Add(1) > l.max {
-		l.held.Add(-1)
-		return false
-	}
-	gauge.Inc()
-	return true
+// wrap returns next held to b.
+func (b *bound) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b.take(w) {
+			defer b.release()
+			next.ServeHTTP(w, r)
+		}
+	})
 }
-
-// leave gives back the slot enter took.
-func (l *waitLimit) leave(gauge prometheus.Gauge) {
-	gauge.Dec()
-	l.held.Add(-1)
-}
-
-// refuse answers a request past the bound.
-func (l *waitLimit) refuse(w http.ResponseWriter) int { return refuse(w, l.body) }
 
 // newer returns the current snapshot once it is not the one numbered
 // after: at once when it is not (a newer one, or an older number after

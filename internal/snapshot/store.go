@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -64,9 +62,10 @@ type StoreConfig struct {
 // once, at publish time, so that readers only read.
 type Published struct {
 	Snapshot *Snapshot
-	JSON     []byte // the snapshot serialized
-	Gzip     []byte // JSON, gzip-compressed
-	ETag     string // quoted, strong
+	JSON     []byte   // the snapshot serialized
+	Gzip     []byte   // JSON, gzip-compressed
+	Members  []Member // JSON's top-level members, in document order
+	ETag     string   // quoted, strong
 	Hints    Hints
 }
 
@@ -85,7 +84,6 @@ type Store struct {
 	sections map[string]Section
 	nodes    nodeMemory
 	seq      uint64
-	gz       *gzip.Writer // reused: a new one allocates its whole state
 
 	cur atomic.Pointer[Published]
 	// changed is closed, and replaced, each time a snapshot is published.
@@ -220,29 +218,22 @@ func (s *Store) judge(in JudgeInput) {
 	}
 }
 
-// publish serializes snap once, plain and compressed. Called with mu held.
+// publish serializes snap once, whole, compressed and cut into its
+// members. Called with mu held.
 func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
 	body, err := json.Marshal(snap)
 	if err != nil {
 		return nil, fmt.Errorf("encode snapshot %d: %w", snap.Sequence, err)
 	}
-	var gz bytes.Buffer
-	if s.gz == nil {
-		s.gz, _ = gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	} else {
-		s.gz.Reset(&gz)
-	}
-	zw := s.gz
-	if _, err := zw.Write(body); err != nil {
-		return nil, fmt.Errorf("compress snapshot %d: %w", snap.Sequence, err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compress snapshot %d: %w", snap.Sequence, err)
+	members, err := splitMembers(body)
+	if err != nil {
+		return nil, fmt.Errorf("publish snapshot %d: %w", snap.Sequence, err)
 	}
 	return &Published{
 		Snapshot: snap,
 		JSON:     body,
-		Gzip:     gz.Bytes(),
+		Gzip:     Gzip(body),
+		Members:  members,
 		// The boot ID keeps a client's cached ETag from matching a
 		// different snapshot with the same number after a restart.
 		ETag:  `"` + s.bootID + "-" + strconv.FormatUint(snap.Sequence, 10) + `"`,
