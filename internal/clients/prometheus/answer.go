@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/api"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -199,7 +198,9 @@ func (a *lastAnswer) explain(err error) error {
 	case jsonErr == nil && env.Status == "error":
 		return &APIError{StatusCode: a.status, Type: cut(a.scrub(env.ErrorType), snippetLen), Message: cut(a.scrub(env.Error), maxMessageLen)}
 	case a.status < 200 || a.status > 299:
-		return fmt.Errorf("%w %d %s: %q", ErrUnexpectedStatus, a.status, http.StatusText(a.status), a.scrub(snippet(a.body)))
+		// The start of the body on one line: a proxy's page says why.
+		start := strings.Join(strings.Fields(string(a.body[:min(len(a.body), 4*snippetLen)])), " ")
+		return fmt.Errorf("%w %d %s: %q", ErrUnexpectedStatus, a.status, http.StatusText(a.status), cut(a.scrub(start), snippetLen))
 	case jsonErr != nil:
 		return fmt.Errorf("%w: decode answer: %w", ErrBadAnswer, jsonErr)
 	case env.Status != "success":
@@ -260,19 +261,4 @@ func cut(s string, n int) string {
 		return s
 	}
 	return strings.ToValidUTF8(s[:n], "") + "..."
-}
-
-// snippet is the start of a body on one line, for an error message.
-func snippet(body []byte) string {
-	// Only the start matters; do not split megabytes into words.
-	body = body[:min(len(body), 4*snippetLen)]
-	s := strings.Join(strings.Fields(string(body)), " ")
-	if len(s) <= snippetLen {
-		return s
-	}
-	s = s[:snippetLen]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + "..."
 }
