@@ -9,16 +9,17 @@ import (
 	"strings"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
 	"go.uber.org/zap"
 
 	promclient "github.com/observerd/observerd/internal/clients/prometheus"
 	rlclient "github.com/observerd/observerd/internal/clients/ratelimiter"
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
-	"github.com/observerd/observerd/internal/tlsfiles"
 )
 
 // sources are the enabled pollers, each in its runner, and what must be
@@ -146,9 +147,13 @@ func redisOptions(cfg config.Config) (redisclient.Options, error) {
 		}
 		password = strings.TrimRight(string(b), "\r\n")
 	}
-	tlsCfg, err := sourceTLS("REDIS", tlsfiles.Files{CAFile: cfg.RedisCAFile, CertFile: cfg.RedisCertFile, KeyFile: cfg.RedisKeyFile})
-	if err != nil {
-		return redisclient.Options{}, err
+	var tlsCfg *tls.Config
+	if cfg.RedisCAFile != "" || cfg.RedisCertFile != "" || cfg.RedisKeyFile != "" {
+		var err error
+		tlsCfg, err = httpclient.TLSConfig(promconfig.TLSConfig{CAFile: cfg.RedisCAFile, CertFile: cfg.RedisCertFile, KeyFile: cfg.RedisKeyFile})
+		if err != nil {
+			return redisclient.Options{}, fmt.Errorf("OBSERVERD_REDIS_TLS_*: %w", err)
+		}
 	}
 	return redisclient.Options{
 		URL: cfg.RedisURL, ClusterAddrs: cfg.RedisClusterAddrs, Location: cfg.NodeTimezone,
@@ -161,19 +166,23 @@ func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 	if cfg.RatelimiterDiscover && cfg.Enabled(source.Redis) {
 		discover = hints
 	}
-	tlsCfg, err := sourceTLS("RATELIMITER", tlsfiles.Files{CAFile: cfg.RatelimiterCAFile, CertFile: cfg.RatelimiterCertFile, KeyFile: cfg.RatelimiterKeyFile})
+	httpCfg, err := cfg.RatelimiterHTTP()
 	if err != nil {
 		return nil, nil, err
+	}
+	// One client for every node, as Prometheus has one per scrape pool:
+	// its files are read once here, and a bad one stops observerd now
+	// rather than at the first node found in the registry.
+	hc, err := httpclient.New(httpCfg, cfg.MaxHeaderBytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", httpConfigVars("RATELIMITER", cfg.RatelimiterHTTPConfigFile), err)
 	}
 	p, err := poll.NewNodesPoller(poll.NodesConfig{
 		URLs:           cfg.RatelimiterURLs,
 		Discover:       discover,
 		DiscoverScheme: cfg.RatelimiterDiscoverScheme,
-		Client: rlclient.Options{
-			MaxBodyBytes: cfg.MaxResponseBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, TLSConfig: tlsCfg,
-			Timeout: -1, Location: cfg.NodeTimezone,
-		},
-		Logger: logger,
+		Client:         rlclient.Options{HTTPClient: hc, MaxBodyBytes: cfg.MaxResponseBytes, Timeout: -1, Location: cfg.NodeTimezone},
+		Logger:         logger,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("OBSERVERD_RATELIMITER_URLS: %w", err)
@@ -182,16 +191,13 @@ func newNodesPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 }
 
 func newPrometheusPoller(cfg config.Config, _ snapshot.HintSource, _ *zap.Logger) (poll.Poller, func(), error) {
-	tlsCfg, err := sourceTLS("PROMETHEUS", tlsfiles.Files{CAFile: cfg.PrometheusCAFile, CertFile: cfg.PrometheusCertFile, KeyFile: cfg.PrometheusKeyFile})
+	httpCfg, err := cfg.PrometheusHTTP()
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := promclient.New(cfg.PrometheusURL, promclient.Options{
-		MaxBodyBytes: cfg.MaxResponseBytes, MaxHeaderBytes: cfg.MaxHeaderBytes, TLSConfig: tlsCfg,
-		Username: cfg.PrometheusUsername, PasswordFile: cfg.PrometheusPasswordFile, BearerTokenFile: cfg.PrometheusBearerTokenFile,
-	})
+	client, err := promclient.New(cfg.PrometheusURL, promclient.Options{HTTP: httpCfg, MaxBodyBytes: cfg.MaxResponseBytes, MaxHeaderBytes: cfg.MaxHeaderBytes})
 	if err != nil {
-		return nil, nil, fmt.Errorf("OBSERVERD_PROMETHEUS_URL: %w", err)
+		return nil, nil, fmt.Errorf("OBSERVERD_PROMETHEUS_URL with %s: %w", httpConfigVars("PROMETHEUS", cfg.PrometheusHTTPConfigFile), err)
 	}
 	p, err := poll.NewPrometheusPoller(poll.PrometheusConfig{Client: client, Queries: queries(cfg)})
 	if err != nil {
@@ -201,17 +207,14 @@ func newPrometheusPoller(cfg config.Config, _ snapshot.HintSource, _ *zap.Logger
 	return p, client.CloseIdleConnections, nil
 }
 
-// sourceTLS loads one source's TLS files, OBSERVERD_<src>_TLS_*; nil when
-// none is set, for the client's defaults.
-func sourceTLS(src string, f tlsfiles.Files) (*tls.Config, error) {
-	if f.IsZero() {
-		return nil, nil
+// httpConfigVars names where a source's HTTP client configuration comes
+// from, for an error in building the client: its http_config file, or the
+// shorthand variables.
+func httpConfigVars(src, file string) string {
+	if file != "" {
+		return "OBSERVERD_" + src + "_HTTP_CONFIG_FILE"
 	}
-	c, err := f.Config()
-	if err != nil {
-		return nil, fmt.Errorf("OBSERVERD_%s_TLS_*: %w", src, err)
-	}
-	return c, nil
+	return "OBSERVERD_" + src + "_TLS_*"
 }
 
 // queries are the built-in Prometheus queries with the configured ones in

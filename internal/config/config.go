@@ -38,6 +38,7 @@ type Config struct {
 	RatelimiterCAFile         string         `env:"RATELIMITER_TLS_CA_FILE" help:"CA certificates (PEM) that the nodes' https:// certificates are checked against; empty: the system's"`
 	RatelimiterCertFile       string         `env:"RATELIMITER_TLS_CERT_FILE" help:"client certificate (PEM) shown to the nodes; with OBSERVERD_RATELIMITER_TLS_KEY_FILE"`
 	RatelimiterKeyFile        string         `env:"RATELIMITER_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_RATELIMITER_TLS_CERT_FILE"`
+	RatelimiterHTTPConfigFile string         `env:"RATELIMITER_HTTP_CONFIG_FILE" help:"HTTP client configuration of the nodes, a YAML file in Prometheus's http_config format (basic_auth, authorization, oauth2, tls_config, proxy_url, follow_redirects, ...); not with the OBSERVERD_RATELIMITER_TLS_* shorthands; empty: those"`
 
 	RedisURL          string   `env:"REDIS_URL" envDefault:"redis://localhost:6379" help:"Redis URL, redis:// or rediss://, password allowed in the URL"`
 	RedisUsername     string   `env:"REDIS_USERNAME" help:"Redis ACL user; overrides a user in the URL"`
@@ -61,6 +62,7 @@ type Config struct {
 	PrometheusCAFile          string `env:"PROMETHEUS_TLS_CA_FILE" help:"CA certificates (PEM) that an https:// Prometheus's certificate is checked against; empty: the system's"`
 	PrometheusCertFile        string `env:"PROMETHEUS_TLS_CERT_FILE" help:"client certificate (PEM) shown to Prometheus; with OBSERVERD_PROMETHEUS_TLS_KEY_FILE"`
 	PrometheusKeyFile         string `env:"PROMETHEUS_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_PROMETHEUS_TLS_CERT_FILE"`
+	PrometheusHTTPConfigFile  string `env:"PROMETHEUS_HTTP_CONFIG_FILE" help:"HTTP client configuration of Prometheus, a YAML file in Prometheus's http_config format (basic_auth, authorization, oauth2, tls_config, proxy_url, follow_redirects, ...); not with the shorthands OBSERVERD_PROMETHEUS_USERNAME, _PASSWORD_FILE, _BEARER_TOKEN_FILE and _TLS_*; empty: those"`
 
 	QueryP99          string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
 	QueryAllowed      string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`

@@ -54,6 +54,9 @@ func (c Config) validateFiles(p *problems) {
 	}
 	if c.Enabled(source.Ratelimiter) {
 		c.validateTLSFiles(p, "RATELIMITER", c.RatelimiterCAFile, c.RatelimiterCertFile, c.RatelimiterKeyFile)
+		validateHTTPConfigFile(p, "RATELIMITER", c.RatelimiterHTTPConfigFile,
+			setting[string]{"RATELIMITER_TLS_CA_FILE", c.RatelimiterCAFile}, setting[string]{"RATELIMITER_TLS_CERT_FILE", c.RatelimiterCertFile},
+			setting[string]{"RATELIMITER_TLS_KEY_FILE", c.RatelimiterKeyFile})
 	}
 	if c.Enabled(source.Redis) {
 		readable(p, "REDIS_PASSWORD_FILE", c.RedisPasswordFile)
@@ -71,6 +74,10 @@ func (c Config) validateFiles(p *problems) {
 	if c.Enabled(source.Prometheus) {
 		c.validatePrometheusAuth(p)
 		c.validateTLSFiles(p, "PROMETHEUS", c.PrometheusCAFile, c.PrometheusCertFile, c.PrometheusKeyFile)
+		validateHTTPConfigFile(p, "PROMETHEUS", c.PrometheusHTTPConfigFile,
+			setting[string]{"PROMETHEUS_USERNAME", c.PrometheusUsername}, setting[string]{"PROMETHEUS_PASSWORD_FILE", c.PrometheusPasswordFile},
+			setting[string]{"PROMETHEUS_BEARER_TOKEN_FILE", c.PrometheusBearerTokenFile}, setting[string]{"PROMETHEUS_TLS_CA_FILE", c.PrometheusCAFile},
+			setting[string]{"PROMETHEUS_TLS_CERT_FILE", c.PrometheusCertFile}, setting[string]{"PROMETHEUS_TLS_KEY_FILE", c.PrometheusKeyFile})
 	}
 }
 

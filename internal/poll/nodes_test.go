@@ -2,7 +2,6 @@ package poll
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"maps"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	promconfig "github.com/prometheus/common/config"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/observerd/observerd/internal/clients/ratelimiter"
@@ -403,7 +403,7 @@ func TestNodesPollerDiscoversHTTPSNodes(t *testing.T) {
 	p := newNodesPoller(t, NodesConfig{
 		Discover:       snapshot.HintsFunc(func() snapshot.Hints { return snapshot.Hints{RegistryAddrs: []string{addr}} }),
 		DiscoverScheme: "https",
-		Client:         ratelimiter.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}},
+		Client:         ratelimiter.Options{HTTP: promconfig.HTTPClientConfig{TLSConfig: promconfig.TLSConfig{CAFile: ca.CertFile}}},
 	})
 	r := byAddress(pollNodes(t, p, 5*time.Second))[addr]
 	if r.URL != "https://"+addr || !r.Reachable {

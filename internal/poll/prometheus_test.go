@@ -372,7 +372,7 @@ func TestPrometheusPollerOddAnswers(t *testing.T) {
 func answeringPoller(t *testing.T, answers map[string]string) *PrometheusPoller {
 	t.Helper()
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, ok := answers[r.URL.Query().Get("query")]
+		body, ok := answers[r.FormValue("query")]
 		if !ok {
 			w.WriteHeader(http.StatusBadRequest)
 			body = `{"status":"error","errorType":"bad_data","error":"unknown query"}`

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/observerd/observerd/internal/snapshot"
-	"github.com/observerd/observerd/internal/transport"
 )
 
 // The paths a loop reads, in this order every round.
@@ -36,6 +35,10 @@ const MaxFailures = 10
 // exposition observerd serves: a bigger one is a failed read, not memory
 // the loop keeps growing.
 const maxBody = 64 << 20
+
+// maxHeaderBytes bounds the headers of one answer, as observerd's own
+// clients do.
+const maxHeaderBytes = 64 << 10
 
 // ErrConfig is wrapped by the errors Start returns for a bad Config.
 var ErrConfig = errors.New("readloop: bad config")
@@ -110,9 +113,11 @@ func Start(ctx context.Context, cfg Config) (*Loop, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	// A transport of its own: Stop closes the loop's idle connections,
 	// not those of everyone sharing the default one.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxResponseHeaderBytes = maxHeaderBytes
 	l := &Loop{
 		cfg:    cfg,
-		client: &http.Client{Transport: transport.New(0, nil), Timeout: cfg.Timeout},
+		client: &http.Client{Transport: t, Timeout: cfg.Timeout},
 		cancel: cancel,
 		done:   make(chan struct{}),
 	}

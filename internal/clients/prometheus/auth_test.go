@@ -1,7 +1,6 @@
 package prometheus
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/common/config"
 
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -46,6 +47,18 @@ func startSecurePrometheus(t *testing.T, ca *testenv.CA) *testenv.Prometheus {
 	})
 }
 
+// basicAuth is the HTTP configuration of basic auth as user, with the
+// password given inline, or in a file, or both.
+func basicAuth(user, password, passwordFile string) config.HTTPClientConfig {
+	return config.HTTPClientConfig{BasicAuth: &config.BasicAuth{Username: user, Password: config.Secret(password), PasswordFile: passwordFile}}
+}
+
+// bearer is the HTTP configuration of a bearer token given inline, or in a
+// file, or both.
+func bearer(token, tokenFile string) config.HTTPClientConfig {
+	return config.HTTPClientConfig{Authorization: &config.Authorization{Type: "Bearer", Credentials: config.Secret(token), CredentialsFile: tokenFile}}
+}
+
 func newTestClient(t *testing.T, base string, opts Options) *Client {
 	t.Helper()
 	c, err := New(base, opts)
@@ -63,9 +76,10 @@ func TestRealPrometheusTLSAndBasicAuth(t *testing.T) {
 	p := startSecurePrometheus(t, ca)
 	pwFile := filepath.Join(t.TempDir(), "password")
 	writeSecret(t, pwFile, testPassword)
-	tlsConfig := &tls.Config{RootCAs: ca.Pool()}
+	withCA := basicAuth(testUser, "", pwFile)
+	withCA.TLSConfig = config.TLSConfig{CAFile: ca.CertFile}
 
-	c := newTestClient(t, p.URL, Options{TLSConfig: tlsConfig, Username: testUser, PasswordFile: pwFile})
+	c := newTestClient(t, p.URL, Options{HTTP: withCA})
 	res, err := c.Query(t.Context(), "vector(1)")
 	if err != nil || res.Type != ResultVector || len(res.Vector) != 1 || res.Vector[0].Value != 1 {
 		t.Fatalf("Query(vector(1)) over TLS with basic auth = %+v, %v", res, err)
@@ -83,7 +97,7 @@ func TestRealPrometheusTLSAndBasicAuth(t *testing.T) {
 		t.Fatalf("Query after the password file was put right: %v", err)
 	}
 
-	untrusting := newTestClient(t, p.URL, Options{Username: testUser, PasswordFile: pwFile})
+	untrusting := newTestClient(t, p.URL, Options{HTTP: basicAuth(testUser, "", pwFile)})
 	_, err = untrusting.Query(t.Context(), "vector(1)")
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) || !strings.Contains(err.Error(), c.Endpoint()) {
@@ -113,7 +127,7 @@ func TestBearerTokenFile(t *testing.T) {
 	t.Cleanup(srv.Close)
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	writeSecret(t, tokenFile, testToken)
-	c := newTestClient(t, srv.URL, Options{BearerTokenFile: tokenFile})
+	c := newTestClient(t, srv.URL, Options{HTTP: bearer("", tokenFile)})
 
 	if _, err := c.Query(t.Context(), "up"); err != nil {
 		t.Fatalf("Query with the token file: %v", err)
@@ -134,7 +148,7 @@ func TestBearerTokenFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Query(t.Context(), "up")
-	if err == nil || !strings.Contains(err.Error(), "bearer token file") || !errors.Is(err, os.ErrNotExist) {
+	if err == nil || !strings.Contains(err.Error(), tokenFile) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Query with the token file gone: %v, want an error naming the file", err)
 	}
 }
@@ -156,15 +170,17 @@ func TestSecretsNeverShown(t *testing.T) {
 	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	t.Cleanup(tlsSrv.Close)
 
+	both := basicAuth(testUser, testPassword, "")
+	both.BearerToken = testToken
 	all := []Options{
-		{Username: testUser, Password: testPassword},
-		{Username: testUser, PasswordFile: pwFile},
-		{BearerToken: testToken},
-		{BearerTokenFile: tokenFile},
-		{Username: testUser, Password: testPassword, PasswordFile: pwFile},
-		{BearerToken: testToken, BearerTokenFile: tokenFile},
-		{BearerToken: testToken, Username: testUser, Password: testPassword},
-		{Username: testUser, Password: testPassword, MaxBodyBytes: -1},
+		{HTTP: basicAuth(testUser, testPassword, "")},
+		{HTTP: basicAuth(testUser, "", pwFile)},
+		{HTTP: bearer(testToken, "")},
+		{HTTP: bearer("", tokenFile)},
+		{HTTP: basicAuth(testUser, testPassword, pwFile)},
+		{HTTP: bearer(testToken, tokenFile)},
+		{HTTP: both},
+		{HTTP: basicAuth(testUser, testPassword, ""), MaxBodyBytes: -1},
 	}
 	var texts []string
 	for _, opts := range all {

@@ -14,8 +14,8 @@ func TestImplausibleSampleTime(t *testing.T) {
 		give string
 	}{
 		{name: "negative", give: vector(`{"metric":{},"value":[-1,"1"]}`)},
-		{name: "beyond 2262", give: vector(`{"metric":{},"value":[1e300,"1"]}`)},
-		{name: "scalar beyond 2262", give: `{"status":"success","data":{"resultType":"scalar","result":[9.3e9,"1"]}}`},
+		{name: "beyond 2262", give: vector(`{"metric":{},"value":[10000000000,"1"]}`)},
+		{name: "scalar beyond 2262", give: `{"status":"success","data":{"resultType":"scalar","result":[9300000000,"1"]}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -29,9 +29,10 @@ func TestImplausibleSampleTime(t *testing.T) {
 }
 
 func TestMalformedAnswersAreBadAnswers(t *testing.T) {
-	for _, give := range []string{`not json`, `{"status":"pending"}`, `{"status":"success"}`, vector(`{"metric":{},"value":[1]}`)} {
-		if _, err := decodeResponse([]byte(give), http.StatusOK, strings.Clone); !errors.Is(err, ErrBadAnswer) {
-			t.Errorf("decodeResponse(%s) error = %v, want ErrBadAnswer", give, err)
+	for _, give := range []string{`not json`, `{"status":"pending"}`, `{"status":"success"}`, vector(`{"metric":{},"value":[]}`)} {
+		c, _ := serve(t, jsonAnswer(http.StatusOK, give), Options{})
+		if _, err := c.Query(t.Context(), "up"); !errors.Is(err, ErrBadAnswer) {
+			t.Errorf("Query answered %s: error = %v, want ErrBadAnswer", give, err)
 		}
 	}
 }

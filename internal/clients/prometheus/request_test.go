@@ -20,6 +20,11 @@ type recorder struct {
 func newRecorder() *recorder { return &recorder{reqs: make(chan *http.Request, 1)} }
 
 func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The query API takes its parameters from the URL or a form body.
+	if err := req.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	r.reqs <- req.Clone(context.Background())
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(okAnswer))
@@ -39,14 +44,34 @@ func TestQueryRequest(t *testing.T) {
 		t.Fatalf("Query: %v", err)
 	}
 	req := <-rec.reqs
-	if req.Method != http.MethodGet || req.URL.Path != "/prom/api/v1/query" {
-		t.Errorf("request = %s %s, want GET /prom/api/v1/query", req.Method, req.URL.Path)
+	if req.Method != http.MethodPost || req.URL.Path != "/prom/api/v1/query" {
+		t.Errorf("request = %s %s, want POST /prom/api/v1/query", req.Method, req.URL.Path)
 	}
-	if got := req.URL.Query().Get("query"); got != query {
+	if got := req.Form.Get("query"); got != query {
 		t.Errorf("query = %q, want %q", got, query)
 	}
 	if c.Endpoint() != srv.URL+"/prom/api/v1/query" {
 		t.Errorf("Endpoint() = %q", c.Endpoint())
+	}
+}
+
+// TestQueryFallsBackToGET: a peer that refuses the form POST (a proxy
+// that allows GET only) is asked again with GET.
+func TestQueryFallsBackToGET(t *testing.T) {
+	rec := newRecorder()
+	getOnly := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		rec.ServeHTTP(w, r)
+	})
+	c, _ := serve(t, getOnly, Options{})
+	if _, err := c.Query(t.Context(), "up"); err != nil {
+		t.Fatalf("Query: %v", err)
+	}
+	if req := <-rec.reqs; req.URL.Query().Get("query") != "up" {
+		t.Errorf("GET %s, want the query in the URL", req.URL)
 	}
 }
 
@@ -76,7 +101,7 @@ func TestQueryTimeoutParam(t *testing.T) {
 			if _, err := c.Query(ctx, "up"); err != nil {
 				t.Fatalf("Query: %v", err)
 			}
-			raw := (<-rec.reqs).URL.Query().Get("timeout")
+			raw := (<-rec.reqs).Form.Get("timeout")
 			got, err := time.ParseDuration(raw)
 			if err != nil {
 				t.Fatalf("timeout parameter %q: %v", raw, err)
@@ -126,10 +151,10 @@ func TestQueryAuth(t *testing.T) {
 		want     string // Authorization header
 	}{
 		{name: "none", want: ""},
-		{name: "basic from options", giveOpts: Options{Username: "obs", Password: "pa55"}, want: "Basic b2JzOnBhNTU="},
+		{name: "basic from options", giveOpts: Options{HTTP: basicAuth("obs", "pa55", "")}, want: "Basic b2JzOnBhNTU="},
 		{name: "basic from URL", giveUser: "obs:pa55@", want: "Basic b2JzOnBhNTU="},
-		{name: "options beat URL", giveUser: "other:x@", giveOpts: Options{Username: "obs", Password: "pa55"}, want: "Basic b2JzOnBhNTU="},
-		{name: "bearer", giveOpts: Options{BearerToken: "t0ken"}, want: "Bearer t0ken"},
+		{name: "options beat URL", giveUser: "other:x@", giveOpts: Options{HTTP: basicAuth("obs", "pa55", "")}, want: "Basic b2JzOnBhNTU="},
+		{name: "bearer", giveOpts: Options{HTTP: bearer("t0ken", "")}, want: "Bearer t0ken"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,10 +202,10 @@ func TestCredentialsNotInErrors(t *testing.T) {
 		giveH    http.Handler
 		giveOpts Options
 	}{
-		{name: "basic echoed in api error", giveH: echo, giveOpts: Options{Username: "obs", Password: "s3cret-pw"}},
-		{name: "bearer echoed in api error", giveH: echo, giveOpts: Options{BearerToken: "s3cret-pw"}},
-		{name: "basic echoed in html", giveH: echoHTML, giveOpts: Options{Username: "obs", Password: "s3cret-pw"}},
-		{name: "bearer echoed in html", giveH: echoHTML, giveOpts: Options{BearerToken: "s3cret-pw"}},
+		{name: "basic echoed in api error", giveH: echo, giveOpts: Options{HTTP: basicAuth("obs", "s3cret-pw", "")}},
+		{name: "bearer echoed in api error", giveH: echo, giveOpts: Options{HTTP: bearer("s3cret-pw", "")}},
+		{name: "basic echoed in html", giveH: echoHTML, giveOpts: Options{HTTP: basicAuth("obs", "s3cret-pw", "")}},
+		{name: "bearer echoed in html", giveH: echoHTML, giveOpts: Options{HTTP: bearer("s3cret-pw", "")}},
 		{name: "URL password echoed", giveH: echo, giveURL: func(srv *httptest.Server) string {
 			return strings.Replace(srv.URL, "://", "://obs:s3cret-pw@", 1)
 		}},
@@ -233,7 +258,7 @@ func TestNewErrors(t *testing.T) {
 		{name: "other scheme", giveURL: "ftp://obs:s3cret@localhost:9090", wantText: "scheme must be http or https"},
 		{name: "no host", giveURL: "http:///api", wantText: "no host"},
 		{name: "query", giveURL: "http://localhost:9090/?x=1", wantText: "query and fragment"},
-		{name: "both auths", giveURL: "http://obs:s3cret@localhost:9090", giveOpts: Options{BearerToken: "t"}, wantText: "exclusive"},
+		{name: "both auths", giveURL: "http://obs:s3cret@localhost:9090", giveOpts: Options{HTTP: bearer("t", "")}, wantText: "exclusive"},
 		{name: "negative body", giveURL: "http://localhost:9090", giveOpts: Options{MaxBodyBytes: -1}, wantText: "must not be negative"},
 	}
 	for _, tt := range tests {

@@ -7,7 +7,6 @@ package ratelimiter
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/observerd/observerd/internal/transport"
+	"github.com/prometheus/common/config"
 
+	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/redact"
 )
 
@@ -27,8 +27,8 @@ import (
 const DefaultMaxBodyBytes = 4 << 20
 
 // DefaultMaxHeaderBytes bounds the headers of an answer when Options
-// leaves MaxHeaderBytes zero (see package transport).
-const DefaultMaxHeaderBytes = transport.DefaultMaxHeaderBytes
+// leaves MaxHeaderBytes zero.
+const DefaultMaxHeaderBytes = httpclient.DefaultMaxHeaderBytes
 
 // DefaultTimeout bounds one request when Options leaves Timeout zero.
 const DefaultTimeout = 10 * time.Second
@@ -47,9 +47,14 @@ var ErrBadAnswer = errors.New("bad answer")
 
 // Options configure a Client. The zero value is usable.
 type Options struct {
-	// HTTPClient sends the requests. Nil means a client of its own with a
-	// private transport (see Client.CloseIdleConnections).
+	// HTTPClient sends the requests. Nil means a client of its own, made
+	// of HTTP, with a private transport (see Client.CloseIdleConnections).
 	HTTPClient *http.Client
+	// HTTP configures the client's own HTTP client in Prometheus's
+	// http_config format: authentication, TLS (a private CA, a client
+	// certificate for mutual TLS), proxy, redirects. Ignored with an
+	// HTTPClient.
+	HTTP config.HTTPClientConfig
 	// MaxBodyBytes bounds the body read from one answer; 0 means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -57,10 +62,6 @@ type Options struct {
 	// http.Transport.MaxResponseHeaderBytes of the client's own transport;
 	// 0 means DefaultMaxHeaderBytes. Ignored with an HTTPClient.
 	MaxHeaderBytes int64
-	// TLSConfig is the TLS configuration of the client's own transport for
-	// https base URLs: a private CA in RootCAs, a client certificate for
-	// mutual TLS. Nil means the system's roots. Ignored with an HTTPClient.
-	TLSConfig *tls.Config
 	// Timeout bounds one request on top of the context's deadline; 0 means
 	// DefaultTimeout, a negative value means the context's deadline only.
 	Timeout time.Duration
@@ -117,9 +118,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("ratelimiter client: base URL %q: query and fragment not allowed", u.Redacted())
 	}
-	if opts.MaxHeaderBytes < 0 {
-		return nil, fmt.Errorf("ratelimiter client: max header bytes %d must not be negative", opts.MaxHeaderBytes)
-	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	c := &Client{
@@ -132,10 +130,9 @@ func New(baseURL string, opts Options) (*Client, error) {
 		loc:      opts.Location,
 	}
 	if c.hc == nil {
-		t := transport.New(opts.MaxHeaderBytes, opts.TLSConfig)
-		// A poll asks a node several endpoints at once.
-		t.MaxIdleConnsPerHost = 8
-		c.hc = &http.Client{Transport: t}
+		if c.hc, err = httpclient.New(opts.HTTP, opts.MaxHeaderBytes); err != nil {
+			return nil, fmt.Errorf("ratelimiter client: base URL %q: %w", u.Redacted(), err)
+		}
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes

@@ -1,12 +1,13 @@
 package ratelimiter_test
 
 import (
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/config"
 
 	client "github.com/observerd/observerd/internal/clients/ratelimiter"
 	"github.com/observerd/observerd/internal/ratelimiter"
@@ -31,7 +32,7 @@ func TestReferenceNodeTLS(t *testing.T) {
 		t.Fatalf("base URL %s is not https", base)
 	}
 
-	trusting := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}})
+	trusting := newRefClient(t, base, client.Options{HTTP: config.HTTPClientConfig{TLSConfig: config.TLSConfig{CAFile: ca.CertFile}}})
 	h, err := trusting.Health(t.Context())
 	if err != nil || !h.Healthy() || h.NodeID != "node-tls" {
 		t.Fatalf("Health() with the CA = %+v, %v; want healthy node-tls", h, err)
@@ -59,14 +60,14 @@ func TestReferenceNodeMutualTLS(t *testing.T) {
 	ca := testenv.NewCA(t)
 	base := startTLSReferenceNode(t, ca, true)
 
-	withCert := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{
-		RootCAs:      ca.Pool(),
-		Certificates: []tls.Certificate{ca.Client(t, "observerd").TLS(t)},
+	cert := ca.Client(t, "observerd")
+	withCert := newRefClient(t, base, client.Options{HTTP: config.HTTPClientConfig{
+		TLSConfig: config.TLSConfig{CAFile: ca.CertFile, CertFile: cert.CertFile, KeyFile: cert.KeyFile},
 	}})
 	if h, err := withCert.Health(t.Context()); err != nil || !h.Healthy() {
 		t.Fatalf("Health() with a client certificate = %+v, %v; want healthy", h, err)
 	}
-	withoutCert := newRefClient(t, base, client.Options{TLSConfig: &tls.Config{RootCAs: ca.Pool()}})
+	withoutCert := newRefClient(t, base, client.Options{HTTP: config.HTTPClientConfig{TLSConfig: config.TLSConfig{CAFile: ca.CertFile}}})
 	if _, err := withoutCert.Health(t.Context()); err == nil || !strings.Contains(err.Error(), "certificate required") {
 		t.Errorf("Health() without a client certificate: %v, want the node's certificate required alert", err)
 	}

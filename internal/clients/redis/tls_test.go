@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/config"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/testenv"
-	"github.com/observerd/observerd/internal/tlsfiles"
 )
 
 const (
@@ -36,7 +37,7 @@ func aclRules(cluster bool, password string) []string {
 // does, from files.
 func clientTLS(t *testing.T, ca *testenv.CA, withCA, withCert bool) *tls.Config {
 	t.Helper()
-	var f tlsfiles.Files
+	var f config.TLSConfig
 	if withCA {
 		f.CAFile = ca.CertFile
 	}
@@ -44,9 +45,9 @@ func clientTLS(t *testing.T, ca *testenv.CA, withCA, withCert bool) *tls.Config 
 		c := ca.Client(t, "observerd")
 		f.CertFile, f.KeyFile = c.CertFile, c.KeyFile
 	}
-	cfg, err := f.Config()
+	cfg, err := httpclient.TLSConfig(f)
 	if err != nil {
-		t.Fatalf("tlsfiles.Files.Config: %v", err)
+		t.Fatalf("httpclient.TLSConfig: %v", err)
 	}
 	return cfg
 }

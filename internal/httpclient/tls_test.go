@@ -1,7 +1,9 @@
-package tlsfiles
+package httpclient
 
 import (
 	"net/http"
+
+	"github.com/prometheus/common/config"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,7 @@ import (
 	"github.com/observerd/observerd/internal/testenv"
 )
 
-func TestConfig(t *testing.T) {
+func TestTLSConfig(t *testing.T) {
 	ca := testenv.NewCA(t)
 	client := ca.Client(t, "observerd")
 	dir := t.TempDir()
@@ -22,29 +24,30 @@ func TestConfig(t *testing.T) {
 	if err := os.WriteFile(huge, make([]byte, maxPEMBytes+1), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Files{CAFile: ca.CertFile, CertFile: client.CertFile, KeyFile: client.KeyFile}.Config()
+	cfg, err := TLSConfig(config.TLSConfig{CAFile: ca.CertFile, CertFile: client.CertFile, KeyFile: client.KeyFile})
 	if err != nil {
-		t.Fatalf("Config: %v", err)
+		t.Fatalf("TLSConfig: %v", err)
 	}
 	if cfg.RootCAs == nil || cfg.GetClientCertificate == nil || cfg.ServerName != "" {
-		t.Errorf("Config = roots %v, client certificate %t, server name %q", cfg.RootCAs, cfg.GetClientCertificate != nil, cfg.ServerName)
+		t.Errorf("TLSConfig = roots %v, client certificate %t, server name %q", cfg.RootCAs, cfg.GetClientCertificate != nil, cfg.ServerName)
 	}
-	if none, err := (Files{}).Config(); err != nil || none.RootCAs != nil || none.GetClientCertificate != nil {
-		t.Errorf("Files{}.Config() = %+v, %v; want the system's roots and no certificate", none, err)
+	if none, err := TLSConfig(config.TLSConfig{}); err != nil || none.RootCAs != nil || none.GetClientCertificate != nil {
+		t.Errorf("TLSConfig(config.TLSConfig{}) = %+v, %v; want the system's roots and no certificate", none, err)
 	}
 	keyPEM, _ := os.ReadFile(client.KeyFile)
 	for _, tt := range []struct {
-		give Files
+		give config.TLSConfig
 		want string
 	}{
-		{Files{CAFile: filepath.Join(dir, "absent")}, "absent: no such file"},
-		{Files{CAFile: garbage}, "CA file " + garbage + ": no PEM certificate in it"},
-		{Files{CAFile: huge}, "larger than"},
-		{Files{CertFile: client.CertFile}, "given without a key file"},
-		{Files{KeyFile: client.KeyFile}, "given without a certificate file"},
-		{Files{CertFile: client.CertFile, KeyFile: garbage}, "certificate file " + client.CertFile + " with key file " + garbage},
+		{config.TLSConfig{CAFile: filepath.Join(dir, "absent")}, "absent: no such file"},
+		{config.TLSConfig{CAFile: garbage}, "CA cert file " + garbage},
+		{config.TLSConfig{CAFile: huge}, "larger than"},
+		{config.TLSConfig{CAFile: "/dev/zero"}, "not a regular file"},
+		{config.TLSConfig{CertFile: client.CertFile}, "key or key_file must be configured"},
+		{config.TLSConfig{KeyFile: client.KeyFile}, "cert or cert_file must be configured"},
+		{config.TLSConfig{CertFile: client.CertFile, KeyFile: garbage}, "client cert (file " + client.CertFile + ") & key (file " + garbage + ")"},
 	} {
-		_, err := tt.give.Config()
+		_, err := TLSConfig(tt.give)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want %q", tt.give, err, tt.want)
 		}
@@ -65,7 +68,7 @@ func TestClientCertificateRenewedInPlace(t *testing.T) {
 	}), true)
 
 	dir := t.TempDir()
-	files := Files{CAFile: ca.CertFile, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
+	files := config.TLSConfig{CAFile: ca.CertFile, CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
 	install := func(c testenv.Cert) {
 		for src, dst := range map[string]string{c.CertFile: files.CertFile, c.KeyFile: files.KeyFile} {
 			b, err := os.ReadFile(src)
@@ -78,7 +81,7 @@ func TestClientCertificateRenewedInPlace(t *testing.T) {
 		}
 	}
 	install(ca.Client(t, "alice"))
-	cfg, err := files.Config()
+	cfg, err := TLSConfig(files)
 	if err != nil {
 		t.Fatal(err)
 	}
