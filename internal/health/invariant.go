@@ -129,8 +129,8 @@ func validate(invs []Invariant) error {
 			bad("needs a check, its sources and a help line")
 		}
 		if t := inv.Threshold; t != nil {
-			if _, err := formatValue(t.Default); err != nil {
-				bad("threshold: %v", err)
+			if formatValue(t.Default) == "" {
+				bad("threshold: a threshold is a time.Duration, an int64 or a float64")
 			} else if msg := t.outOfBounds(t.Default); msg != "" {
 				bad("default threshold %s", msg)
 			}

@@ -1,7 +1,7 @@
 package health
 
 import (
-	"errors"
+	"cmp"
 	"fmt"
 	"reflect"
 	"slices"
@@ -20,8 +20,7 @@ type Settings struct {
 // Defaults are invs each with its declared defaults.
 func Defaults(invs []Invariant) Settings {
 	s, errs := Parse(invs, func(string) string { return "" })
-	errs = append(errs, s.Validate()...)
-	if len(errs) > 0 {
+	if errs = append(errs, s.Validate()...); len(errs) > 0 {
 		// The declarations are code; TestBuiltinDeclarations proves theirs.
 		panic(fmt.Sprintf("health: invalid declarations: %v", errs))
 	}
@@ -37,9 +36,6 @@ func (s Settings) Names() []string {
 	return out
 }
 
-// Invariants are the declarations, in order; the slice is a copy.
-func (s Settings) Invariants() []Invariant { return slices.Clone(s.invariants) }
-
 // Of is the setting of the named invariant, zero when there is none.
 func (s Settings) Of(name string) Setting {
 	if i := s.index(name); i >= 0 {
@@ -48,21 +44,12 @@ func (s Settings) Of(name string) Setting {
 	return Setting{}
 }
 
-// WithGrace is s with the named invariant's grace period set to d.
-func (s Settings) WithGrace(name string, d time.Duration) Settings {
-	return s.with(name, func(v *Setting) { v.Grace = d })
-}
-
 // WithThreshold is s with the named invariant's threshold set to t, which
 // is of its declared kind.
 func (s Settings) WithThreshold(name string, t any) Settings {
-	return s.with(name, func(v *Setting) { v.Threshold = t })
-}
-
-func (s Settings) with(name string, set func(*Setting)) Settings {
 	if i := s.index(name); i >= 0 {
 		s.values = slices.Clone(s.values)
-		set(&s.values[i])
+		s.values[i].Threshold = t
 	}
 	return s
 }
@@ -95,26 +82,6 @@ type Var struct {
 	Help    string
 }
 
-// Vars lists the variables of invs: for each, its threshold and then its
-// grace period.
-func Vars(invs []Invariant) []Var {
-	var out []Var
-	for _, inv := range invs {
-		stem := strings.ToUpper(inv.Name)
-		if t := inv.Threshold; t != nil {
-			def, _ := formatValue(t.Default)
-			out = append(out, Var{Name: stem + "_THRESHOLD", Default: def, Help: inv.Name + ": " + t.Help})
-		}
-		help := inv.GraceHelp
-		if help == "" {
-			help = "grace period"
-		}
-		grace, _ := formatValue(inv.Grace)
-		out = append(out, Var{Name: stem + "_GRACE", Default: grace, Help: inv.Name + ": " + help})
-	}
-	return out
-}
-
 // VarError is a variable that does not parse, or holds a value out of its
 // bounds. Name is without the OBSERVERD_ prefix, empty for a fault of the
 // declarations themselves.
@@ -125,6 +92,53 @@ type VarError struct {
 }
 
 func (e VarError) Error() string { return e.Name + ": " + e.Msg }
+
+// variable is one of an invariant's two settings, as the variable that
+// sets it: its threshold, or its grace period, a duration of 0 or more.
+type variable struct {
+	name  string
+	help  string
+	bound Threshold
+	grace bool
+}
+
+// variables are inv's threshold, if it has one, then its grace period.
+func variables(inv Invariant) []variable {
+	stem := strings.ToUpper(inv.Name) + "_"
+	grace := variable{name: stem + "GRACE", help: inv.Name + ": " + cmp.Or(inv.GraceHelp, "grace period"),
+		bound: Threshold{Default: inv.Grace}, grace: true}
+	if inv.Threshold == nil {
+		return []variable{grace}
+	}
+	return []variable{{name: stem + "THRESHOLD", help: inv.Name + ": " + inv.Threshold.Help, bound: *inv.Threshold}, grace}
+}
+
+func (v variable) get(s Setting) any {
+	if v.grace {
+		return s.Grace
+	}
+	return s.Threshold
+}
+
+func (v variable) set(s *Setting, val any) {
+	if d, ok := val.(time.Duration); ok && v.grace {
+		s.Grace = d
+	} else if !v.grace {
+		s.Threshold = val
+	}
+}
+
+// Vars lists the variables of invs: for each, its threshold and then its
+// grace period.
+func Vars(invs []Invariant) []Var {
+	var out []Var
+	for _, inv := range invs {
+		for _, v := range variables(inv) {
+			out = append(out, Var{Name: v.name, Default: formatValue(v.bound.Default), Help: v.help})
+		}
+	}
+	return out
+}
 
 // Parse reads the variables of invs through get, which returns "" for an
 // unset variable (the default is taken then). It reports the variables
@@ -137,41 +151,25 @@ func Parse(invs []Invariant, get func(name string) string) (Settings, []VarError
 	s := Settings{invariants: slices.Clone(invs), values: make([]Setting, len(invs))}
 	var errs []VarError
 	for i, inv := range invs {
-		stem := strings.ToUpper(inv.Name)
-		s.values[i].Grace = inv.Grace
-		if raw := get(stem + "_GRACE"); raw != "" {
-			d, err := time.ParseDuration(raw)
+		for _, v := range variables(inv) {
+			val, err := v.bound.parse(get(v.name))
 			if err != nil {
-				errs = append(errs, VarError{Name: stem + "_GRACE", Unparsed: true, Msg: "unable to parse duration: " + err.Error()})
-			} else {
-				s.values[i].Grace = d
+				errs = append(errs, VarError{Name: v.name, Unparsed: true, Msg: err.Error()})
 			}
-		}
-		if t := inv.Threshold; t != nil {
-			v, err := t.parse(get(stem + "_THRESHOLD"))
-			if err != nil {
-				errs = append(errs, VarError{Name: stem + "_THRESHOLD", Unparsed: true, Msg: err.Error()})
-			}
-			s.values[i].Threshold = v
+			v.set(&s.values[i], val)
 		}
 	}
 	return s, errs
 }
 
-// Validate reports every value out of its bounds, in order: each
-// invariant's threshold, then its grace period.
+// Validate reports every value out of its bounds, in the order of Vars.
 func (s Settings) Validate() []VarError {
 	var errs []VarError
 	for i, inv := range s.invariants {
-		stem := strings.ToUpper(inv.Name)
-		v := s.values[i]
-		if t := inv.Threshold; t != nil {
-			if msg := t.outOfBounds(v.Threshold); msg != "" {
-				errs = append(errs, VarError{Name: stem + "_THRESHOLD", Msg: msg})
+		for _, v := range variables(inv) {
+			if msg := v.bound.outOfBounds(v.get(s.values[i])); msg != "" {
+				errs = append(errs, VarError{Name: v.name, Msg: msg})
 			}
-		}
-		if v.Grace < 0 {
-			errs = append(errs, VarError{Name: stem + "_GRACE", Msg: "must not be negative, got " + v.Grace.String()})
 		}
 	}
 	return errs
@@ -187,8 +185,7 @@ func (t *Threshold) parse(raw string) (any, error) {
 	var err error
 	switch t.Default.(type) {
 	case time.Duration:
-		v, err = time.ParseDuration(raw)
-		if err != nil {
+		if v, err = time.ParseDuration(raw); err != nil {
 			err = fmt.Errorf("unable to parse duration: %w", err)
 		}
 	case int64:
@@ -207,51 +204,39 @@ func (t *Threshold) outOfBounds(v any) string {
 	if reflect.TypeOf(v) != reflect.TypeOf(t.Default) {
 		return fmt.Sprintf("must be a %T, got %T", t.Default, v)
 	}
-	f, lo, hi := float(v), 0.0, float(t.Max)
-	text, _ := formatValue(v)
+	f := float(v)
+	text, max := formatValue(v), formatValue(t.Max)
 	switch {
 	case f != f: // NaN
 		return "must be a number, got " + text
-	case t.Max != nil && (f > hi || f < lo || t.Positive && f == lo):
-		max, _ := formatValue(t.Max)
-		if t.Positive {
-			return fmt.Sprintf("must be above 0 and at most %s, got %s", max, text)
-		}
+	case t.Max != nil && t.Positive && (f <= 0 || f > float(t.Max)):
+		return fmt.Sprintf("must be above 0 and at most %s, got %s", max, text)
+	case t.Max != nil && (f < 0 || f > float(t.Max)):
 		return fmt.Sprintf("must be between 0 and %s, got %s", max, text)
-	case t.Positive && f <= lo:
+	case t.Positive && f <= 0:
 		return "must be positive, got " + text
-	case f < lo:
+	case f < 0:
 		return "must not be negative, got " + text
 	}
 	return ""
 }
 
-// float is v as a float64 for comparing bounds.
-func float(v any) float64 {
-	switch x := v.(type) {
-	case time.Duration:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case float64:
-		return x
-	}
-	return 0
-}
+// float is v, a time.Duration, an int64 or a float64, as a float64.
+func float(v any) float64 { return reflect.ValueOf(v).Convert(reflect.TypeFor[float64]()).Float() }
 
-// formatValue writes v as its variable takes it; whole seconds as such
-// ("60s", not "1m0s").
-func formatValue(v any) (string, error) {
+// formatValue writes v as its variable takes it, whole seconds as such
+// ("60s", not "1m0s"); "" for a value of no threshold's kind.
+func formatValue(v any) string {
 	switch x := v.(type) {
 	case time.Duration:
 		if x%time.Second == 0 {
-			return strconv.FormatInt(int64(x/time.Second), 10) + "s", nil
+			return strconv.FormatInt(int64(x/time.Second), 10) + "s"
 		}
-		return x.String(), nil
+		return x.String()
 	case int64:
-		return strconv.FormatInt(x, 10), nil
+		return strconv.FormatInt(x, 10)
 	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
+		return strconv.FormatFloat(x, 'g', -1, 64)
 	}
-	return "", errors.New("a threshold is a time.Duration, an int64 or a float64")
+	return ""
 }

@@ -33,7 +33,7 @@ func TestBuiltinDeclarations(t *testing.T) {
 		t.Fatalf("table covers %d invariants, want %d: %q", len(tests), len(got), got)
 	}
 	for i, tt := range tests {
-		inv := s.Invariants()[i]
+		inv := Builtin()[i]
 		if inv.Name != tt.give || inv.Severity != tt.severity {
 			t.Errorf("invariant %d: %s (%s), want %s (%s)", i, inv.Name, inv.Severity, tt.give, tt.severity)
 		}
@@ -142,7 +142,7 @@ func TestVars(t *testing.T) {
 }
 
 func TestSettingsWithoutGrace(t *testing.T) {
-	s := Defaults(Builtin()).WithGrace("over_limit", time.Hour)
+	s, _ := Parse(Builtin(), func(name string) string { return map[string]string{"OVER_LIMIT_GRACE": "1h"}[name] })
 	got := s.WithoutGrace()
 	for _, name := range got.Names() {
 		if g := got.Of(name).Grace; g != 0 {
