@@ -2,7 +2,8 @@
 package exporter
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -69,7 +70,7 @@ func NewCollector(store Loader, opts Options) *Collector {
 // Describe sends the descriptor of every metric the Collector may export:
 // all of them but the per-key ones under OmitKeySeries.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.d.all() {
+	for _, d := range c.d.all {
 		if c.opts.OmitKeySeries && c.d.perKey(d) {
 			continue
 		}
@@ -244,16 +245,11 @@ func (c *Collector) collectViolations(out *sink, s *snapshot.Snapshot) {
 	for g, n := range folded {
 		out.gauge(d.violation, float64(n), g.invariant, "other", g.severity)
 	}
-	names := make([]string, 0, len(counts))
-	for name := range counts {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	unknown := make(map[string]bool, len(s.Unknown))
 	for _, u := range s.Unknown {
 		unknown[u.Invariant] = true
 	}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		out.gauge(d.violations, float64(counts[name]), name)
 		out.gauge(d.unknown, boolValue(unknown[name]), name)
 	}
