@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,27 +87,9 @@ func findPromLinks(ctx context.Context, base string) (promLinks, error) {
 func allOK(ctx context.Context, urls []string) error {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, u := range urls {
-		if err := getOK(ctx, client, u); err != nil {
+		if _, err := get(ctx, client, u); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// getOK fails unless GET u answers 200.
-func getOK(ctx context.Context, client *http.Client, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	return nil
 }
@@ -116,24 +97,16 @@ func getOK(ctx context.Context, client *http.Client, u string) error {
 // promVersion is the version the Prometheus at base reports, such as
 // "2.42.0+ds".
 func promVersion(ctx context.Context, base string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/status/buildinfo", nil)
+	body, err := get(ctx, http.DefaultClient, base+"/api/v1/status/buildinfo")
 	if err != nil {
 		return "", fmt.Errorf("prometheus buildinfo: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("prometheus buildinfo: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("prometheus buildinfo: %s", resp.Status)
 	}
 	var info struct {
 		Data struct {
 			Version string `json:"version"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info); err != nil {
+	if err := json.Unmarshal(body, &info); err != nil {
 		return "", fmt.Errorf("prometheus buildinfo: decode: %w", err)
 	}
 	return info.Data.Version, nil
