@@ -125,11 +125,3 @@ func (c Config) Validate() error {
 
 // maxWindowMS is the longest window, in milliseconds, a time.Duration holds.
 const maxWindowMS = math.MaxInt64 / int64(time.Millisecond)
-
-// window is the window sent with every check; 0 leaves it to the node.
-func (c Config) window() time.Duration {
-	if c.WindowMS == nil {
-		return 0
-	}
-	return time.Duration(*c.WindowMS) * time.Millisecond
-}
