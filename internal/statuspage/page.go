@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -72,15 +71,10 @@ type Page struct {
 	// mu lets one request render at a time: the others wait for it and
 	// take its page, so that a crowd on / costs one render per snapshot
 	// and second, not one per request.
-	mu   sync.Mutex
-	last atomic.Pointer[rendered]
-}
-
-// rendered is the last page rendered: of which snapshot, when.
-type rendered struct {
-	pub  *snapshot.Published // nil: the waiting page
-	at   time.Time
-	body []byte
+	mu       sync.Mutex
+	lastPub  *snapshot.Published // shown by lastBody; nil: the waiting page
+	lastAt   time.Time           // when lastBody was rendered
+	lastBody []byte
 }
 
 // reuseFor is how long a rendered page is served again while the snapshot
@@ -154,21 +148,18 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // new one.
 func (p *Page) page() ([]byte, error) {
 	pub := p.load()
-	if b := p.reusable(pub); b != nil {
-		return b, nil
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.reusable(pub); b != nil {
-		return b, nil // rendered by the request this one waited for
+	now := p.opts.Now()
+	if age := now.Sub(p.lastAt); p.lastBody != nil && p.lastPub == pub && age >= 0 && age < reuseFor {
+		return p.lastBody, nil
 	}
 	var buf bytes.Buffer
-	now := p.opts.Now()
 	if err := p.render(&buf, pub, now); err != nil {
 		return nil, err
 	}
-	p.last.Store(&rendered{pub: pub, at: now, body: buf.Bytes()})
-	return buf.Bytes(), nil
+	p.lastPub, p.lastAt, p.lastBody = pub, now, buf.Bytes()
+	return p.lastBody, nil
 }
 
 func (p *Page) load() *snapshot.Published {
@@ -176,18 +167,6 @@ func (p *Page) load() *snapshot.Published {
 		return nil
 	}
 	return p.opts.Store.Load()
-}
-
-// reusable is the last page rendered if it shows pub and is recent.
-func (p *Page) reusable(pub *snapshot.Published) []byte {
-	r := p.last.Load()
-	if r == nil || r.pub != pub {
-		return nil
-	}
-	if age := p.opts.Now().Sub(r.at); age < 0 || age >= reuseFor {
-		return nil
-	}
-	return r.body
 }
 
 // render writes the page of pub, as of now, to buf.
