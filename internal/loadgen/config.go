@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -60,9 +59,6 @@ type Config struct {
 	Timeout time.Duration
 	// Seed makes the key choice reproducible; 0 picks a random seed.
 	Seed uint64
-	// Client sends the requests; nil means a client of Run's own, with
-	// Timeout and a pool sized for Concurrency.
-	Client *http.Client
 }
 
 // withDefaults fills the zero fields that have defaults and normalizes the

@@ -69,11 +69,8 @@ func Run(ctx context.Context, cfg Config) (Totals, error) {
 	if cfg.WindowMS != nil {
 		r.window = time.Duration(*cfg.WindowMS) * time.Millisecond
 	}
-	hc := cfg.Client
-	if hc == nil {
-		hc = newClient(cfg)
-		defer hc.CloseIdleConnections()
-	}
+	hc := newClient(cfg)
+	defer hc.CloseIdleConnections()
 	nodes, err := newNodeClients(cfg.Targets, hc)
 	if err != nil {
 		return Totals{}, err
@@ -115,9 +112,8 @@ func newClient(cfg Config) *http.Client {
 }
 
 // newNodeClients builds one node client per target, all sending through
-// hc so that they share its connection pool. The http.Client bounds each
-// request (Run's own with Config.Timeout), so the node clients add no
-// timeout of their own.
+// hc so that they share its connection pool. hc bounds each request with
+// Config.Timeout, so the node clients add no timeout of their own.
 func newNodeClients(targets []string, hc *http.Client) ([]*rlclient.Client, error) {
 	nodes := make([]*rlclient.Client, len(targets))
 	for i, t := range targets {
