@@ -132,11 +132,7 @@ func (c *Collector) fresh(s *snapshot.Snapshot, source string) bool {
 func (c *Collector) collectSources(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	for name, st := range s.Sources {
-		up := 0.0
-		if st.Status == snapshot.StatusOK {
-			up = 1
-		}
-		out.gauge(d.sourceUp, up, name)
+		out.gauge(d.sourceUp, boolValue(st.Status == snapshot.StatusOK), name)
 		if st.LastSuccess != nil {
 			out.gauge(d.sourceLastSuccess, float64(st.LastSuccess.UnixNano())/1e9, name)
 		}
