@@ -19,13 +19,13 @@ const violationQuery = "observerd_invariant_violation > 0"
 // promProbeTimeout bounds the questions asked of Prometheus about its UI.
 const promProbeTimeout = 10 * time.Second
 
-// promUI is where one kind of Prometheus web UI serves its pages.
+// promUI is where one kind of Prometheus web UI serves its pages: the
+// query page, the alerts and the targets, all under prefix.
 type promUI struct {
-	name    string
-	graph   string // path of the query page; it takes g0.expr
-	tab     string // g0.tab of the query page showing a table
-	alerts  string
-	targets string
+	name   string
+	prefix string
+	graph  string // path of the query page; it takes g0.expr
+	tab    string // g0.tab of the query page showing a table
 }
 
 // promLinks are the Prometheus pages the demo prints.
@@ -41,9 +41,9 @@ type promLinks struct {
 // serve only the classic pages under /classic; upstream 2.x serves the React
 // UI at /graph and /alerts; 3.x serves its new UI at /query and /alerts.
 func promUIs(version string) []promUI {
-	classic := promUI{name: "classic", graph: "/classic/graph", tab: "1", alerts: "/classic/alerts", targets: "/classic/targets"}
-	react := promUI{name: "react", graph: "/graph", tab: "1", alerts: "/alerts", targets: "/targets"}
-	v3 := promUI{name: "v3", graph: "/query", tab: "table", alerts: "/alerts", targets: "/targets"}
+	classic := promUI{name: "classic", prefix: "/classic", graph: "/graph", tab: "1"}
+	react := promUI{name: "react", graph: "/graph", tab: "1"}
+	v3 := promUI{name: "v3", graph: "/query", tab: "table"}
 	major, _, _ := strings.Cut(version, ".")
 	n, err := strconv.Atoi(major)
 	switch {
@@ -61,7 +61,8 @@ func promUIs(version string) []promUI {
 // links are ui's pages on the Prometheus at base.
 func (ui promUI) links(base string) []string {
 	q := url.Values{"g0.expr": {violationQuery}, "g0.tab": {ui.tab}}
-	return []string{base + ui.graph + "?" + q.Encode(), base + ui.alerts, base + ui.targets}
+	base += ui.prefix
+	return []string{base + ui.graph + "?" + q.Encode(), base + "/alerts", base + "/targets"}
 }
 
 // findPromLinks asks the Prometheus at base for its version and returns the
