@@ -24,9 +24,6 @@ type frame struct {
 	Now     time.Time
 	CSS     template.CSS
 	Script  template.JS
-	// Sequence is the snapshot shown, 0 before the first: the script
-	// reloads on a newer one.
-	Sequence uint64
 }
 
 // view is the page of one snapshot.
@@ -57,7 +54,6 @@ type timeline struct {
 func newView(f frame, s *snapshot.Snapshot, rec recorded, cfg historyConfig) view {
 	groups := groupViolations(s.Violations)
 	f.State, f.Class = stateOf(s, groups)
-	f.Sequence = s.Sequence
 	return view{
 		frame:    f,
 		Snap:     s,
