@@ -58,9 +58,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns a Collector over store.
 func NewCollector(store Loader, opts Options) *Collector {
-	if opts.SubjectsLimit < 1 {
-		opts.SubjectsLimit = 1
-	}
+	opts.SubjectsLimit = max(opts.SubjectsLimit, 1)
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}

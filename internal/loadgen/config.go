@@ -5,6 +5,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -64,15 +65,9 @@ type Config struct {
 // withDefaults fills the zero fields that have defaults and normalizes the
 // target URLs.
 func (c Config) withDefaults() Config {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Keys == 0 {
-		c.Keys = DefaultKeys
-	}
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.Keys = cmp.Or(c.Keys, DefaultKeys)
 	targets := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
 		targets[i] = strings.TrimRight(strings.TrimSpace(t), "/")

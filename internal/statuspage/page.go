@@ -90,9 +90,7 @@ func New(opts Options) *Page {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.Refresh <= 0 {
-		opts.Refresh = defaultRefresh
-	}
+	opts.Refresh = positive(opts.Refresh, defaultRefresh)
 	return &Page{
 		opts:    opts,
 		tmpl:    template.Must(template.New("page").Funcs(funcs()).Parse(pageTemplate)),
