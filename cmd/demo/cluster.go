@@ -30,7 +30,6 @@ type demoCluster struct {
 
 // starter holds what every step of startCluster needs.
 type starter struct {
-	ctx  context.Context
 	g    *procs.Group
 	bins procs.Programs
 	log  io.Writer
@@ -39,31 +38,31 @@ type starter struct {
 // start starts a child in the group and waits until probe passes for it,
 // failing at once with how it ended and the end of its log should it end
 // first, or once startTimeout passes.
-func (s *starter) start(name, path string, args, env []string, probe func(context.Context) error) (*procs.Child, error) {
+func (s *starter) start(ctx context.Context, name, path string, args, env []string, probe func(context.Context) error) (*procs.Child, error) {
 	c, err := s.g.Start(name, path, args, env)
 	if err != nil {
 		return nil, err
 	}
-	return c, procs.WaitFor(s.ctx, startTimeout, name+" to be ready (its log: "+c.LogPath()+")", func() error {
+	return c, procs.WaitFor(ctx, startTimeout, name+" to be ready (its log: "+c.LogPath()+")", func() error {
 		if err := c.Alive(); err != nil {
 			return err
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, probeTimeout)
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		return probe(ctx)
+		return probe(pctx)
 	})
 }
 
 // startCluster starts in g, in order and each ready before the next, Redis,
 // the nodes, Prometheus, the load and observerd.
 func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs, log io.Writer) (*demoCluster, error) {
-	s := &starter{ctx: ctx, g: g, bins: bins, log: log}
-	redisAddr, err := s.startRedis()
+	s := &starter{g: g, bins: bins, log: log}
+	redisAddr, err := s.startRedis(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := &demoCluster{}
-	nodeAddrs, err := s.startNodes(redisAddr, c)
+	nodeAddrs, err := s.startNodes(ctx, redisAddr, c)
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +73,13 @@ func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs, log 
 		return nil, err
 	}
 	c.observerd = "http://" + obsAddr
-	if c.prometheus, err = s.startPrometheus(nodeAddrs, obsAddr); err != nil {
+	if c.prometheus, err = s.startPrometheus(ctx, nodeAddrs, obsAddr); err != nil {
 		return nil, err
 	}
 	if err := s.startLoad(c.nodes); err != nil {
 		return nil, err
 	}
-	if err := s.startObserverd(obsAddr, redisAddr, c); err != nil {
+	if err := s.startObserverd(ctx, obsAddr, redisAddr, c); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -88,12 +87,12 @@ func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs, log 
 
 // startRedis starts redis-server and returns its address once it accepts
 // connections.
-func (s *starter) startRedis() (string, error) {
+func (s *starter) startRedis(ctx context.Context) (string, error) {
 	addr, port, err := loopbackAddr(6390)
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.start("redis", s.bins.Redis, []string{
+	if _, err := s.start(ctx, "redis", s.bins.Redis, []string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.g.Dir(), "--daemonize", "no",
 	}, nil, tcpOpen(addr)); err != nil {
@@ -106,7 +105,7 @@ func (s *starter) startRedis() (string, error) {
 // startNodes starts three rate limiter nodes on Redis at redisAddr, one
 // after the other, adds them to c and returns their addresses once each is
 // healthy.
-func (s *starter) startNodes(redisAddr string, c *demoCluster) ([]string, error) {
+func (s *starter) startNodes(ctx context.Context, redisAddr string, c *demoCluster) ([]string, error) {
 	var nodeAddrs []string
 	for i := 1; i <= 3; i++ {
 		addr, port, err := loopbackAddr(8000 + i)
@@ -114,7 +113,7 @@ func (s *starter) startNodes(redisAddr string, c *demoCluster) ([]string, error)
 			return nil, err
 		}
 		id := "node-" + strconv.Itoa(i)
-		child, err := s.start(id, s.bins.Ratelimiterd, nil, []string{
+		child, err := s.start(ctx, id, s.bins.Ratelimiterd, nil, []string{
 			"RATELIMITER_REDIS_URL=redis://" + redisAddr,
 			"RATELIMITER_NODE_ID=" + id,
 			"RATELIMITER_NODE_HOST=127.0.0.1",
@@ -136,7 +135,7 @@ func (s *starter) startNodes(redisAddr string, c *demoCluster) ([]string, error)
 
 // startPrometheus starts Prometheus scraping the nodes and observerd at
 // obsAddr, and returns its base URL once it is ready.
-func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, error) {
+func (s *starter) startPrometheus(ctx context.Context, nodeAddrs []string, obsAddr string) (string, error) {
 	addr, _, err := loopbackAddr(9090)
 	if err != nil {
 		return "", err
@@ -145,7 +144,7 @@ func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, e
 	if err := os.WriteFile(conf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
 		return "", err
 	}
-	if _, err := s.start("prometheus", s.bins.Prometheus, []string{
+	if _, err := s.start(ctx, "prometheus", s.bins.Prometheus, []string{
 		"--config.file=" + conf,
 		"--storage.tsdb.path=" + filepath.Join(s.g.Dir(), "prometheus-data"),
 		"--web.listen-address=" + addr,
@@ -178,7 +177,7 @@ func (s *starter) startLoad(nodes []string) error {
 
 // startObserverd starts observerd on obsAddr as a sidecar of c's first
 // node and waits until it is ready.
-func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) error {
+func (s *starter) startObserverd(ctx context.Context, obsAddr, redisAddr string, c *demoCluster) error {
 	c.observerdEnv = []string{
 		"OBSERVERD_LISTEN_ADDR=" + obsAddr,
 		// As a sidecar of node-1: the other nodes come from the registry.
@@ -188,7 +187,7 @@ func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) erro
 		"OBSERVERD_POLL_INTERVAL=" + observerdPoll.String(),
 		"OBSERVERD_LOG_FORMAT=console",
 	}
-	if _, err := s.start("observerd", s.bins.Observerd, nil, c.observerdEnv, httpOK(c.observerd+"/readyz")); err != nil {
+	if _, err := s.start(ctx, "observerd", s.bins.Observerd, nil, c.observerdEnv, httpOK(c.observerd+"/readyz")); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.log, "started observerd on %s\n", obsAddr)
