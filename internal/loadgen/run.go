@@ -199,13 +199,11 @@ func (r *runner) dispatch(genCtx, reqCtx context.Context) bool {
 	r.next++
 	r.sent++
 	key := r.keys.next()
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.wg.Go(func() {
 		defer func() { <-r.sem }()
 		res, err := r.nodes[i].Check(reqCtx, rlclient.CheckRequest{Key: key, Limit: r.cfg.Limit, Window: r.window})
 		r.record(i, res.Allowed, err)
-	}()
+	})
 	return r.cfg.Count == 0 || r.sent < r.cfg.Count
 }
 
