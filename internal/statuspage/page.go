@@ -90,6 +90,9 @@ func New(opts Options) *Page {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if opts.Store == nil {
+		opts.Store = noStore{}
+	}
 	opts.Refresh = positive(opts.Refresh, defaultRefresh)
 	return &Page{
 		opts:    opts,
@@ -103,10 +106,6 @@ func New(opts Options) *Page {
 // Run records the history the page draws from each published snapshot
 // until ctx ends; it returns nil then.
 func (p *Page) Run(ctx context.Context) error {
-	if p.opts.Store == nil {
-		<-ctx.Done()
-		return nil
-	}
 	for {
 		// Taken before Load: a snapshot published in between closes it.
 		changed := p.opts.Store.Changed()
@@ -145,7 +144,7 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // while it shows the current snapshot and is under reuseFor old, else a
 // new one.
 func (p *Page) page() ([]byte, error) {
-	pub := p.load()
+	pub := p.opts.Store.Load()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.opts.Now()
@@ -160,12 +159,11 @@ func (p *Page) page() ([]byte, error) {
 	return p.lastBody, nil
 }
 
-func (p *Page) load() *snapshot.Published {
-	if p.opts.Store == nil {
-		return nil
-	}
-	return p.opts.Store.Load()
-}
+// noStore is the Store of a page given none: it never publishes.
+type noStore struct{}
+
+func (noStore) Load() *snapshot.Published { return nil }
+func (noStore) Changed() <-chan struct{}  { return nil }
 
 // render writes the page of pub, as of now, to buf.
 func (p *Page) render(buf *bytes.Buffer, pub *snapshot.Published, now time.Time) error {
