@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -20,21 +21,13 @@ func (b banner) write(w io.Writer) {
 	o := b.c.observerd
 	fmt.Fprintf(w, "\nobserverd is watching a live cluster (3 nodes, Redis, Prometheus, load):\n\n")
 	fmt.Fprintf(w, "  status      %s/\n  snapshot    %[1]s/snapshot\n  metrics     %[1]s/metrics\n  readiness   %[1]s/readyz\n", o)
-	version := b.prom.version
-	if version == "" {
-		version = "of unknown version"
-	}
-	fmt.Fprintf(w, "  Prometheus  %s   (%s)\n", b.prom.graph, version)
+	fmt.Fprintf(w, "  Prometheus  %s   (%s)\n", b.prom.graph, cmp.Or(b.prom.version, "of unknown version"))
 	if b.promErr != nil {
 		fmt.Fprintf(w, "              (no alerts page: %v)\n", b.promErr)
 	} else {
 		fmt.Fprintf(w, "  alerts      %s\n  targets     %s\n", b.prom.alerts, b.prom.targets)
 	}
-	health := make([]string, len(b.c.nodes))
-	for i, n := range b.c.nodes {
-		health[i] = n + "/health"
-	}
-	fmt.Fprintf(w, "  nodes       %s\n", strings.Join(health, "  "))
+	fmt.Fprintf(w, "  nodes       %s/health\n", strings.Join(b.c.nodes, "/health  "))
 	fmt.Fprintf(w, "\nOne-shot check of this cluster (exit status 0: no critical violation, 2: one holds, 1: could not judge):\n\n  %s\n",
 		checkCommand(b.c.observerdEnv, b.observerd))
 	if len(b.c.nodePIDs) >= 2 {

@@ -30,153 +30,130 @@ type demoCluster struct {
 
 // starter holds what every step of startCluster needs.
 type starter struct {
-	ctx  context.Context
 	g    *procs.Group
 	bins procs.Programs
-	dir  string // the group's
 	log  io.Writer
 }
 
-// ready waits until probe passes for c, or c exits, or startTimeout passes.
-func (s *starter) ready(c *procs.Child, probe func(context.Context) error) error {
-	return waitReady(s.ctx, c, startTimeout, probe)
+// start starts a child in the group and waits until probe passes for it,
+// failing at once with how it ended and the end of its log should it end
+// first, or once startTimeout passes.
+func (s *starter) start(ctx context.Context, name, path string, args, env []string, probe func(context.Context) error) (*procs.Child, error) {
+	c, err := s.g.Start(name, path, args, env)
+	if err != nil {
+		return nil, err
+	}
+	return c, procs.WaitFor(ctx, startTimeout, name+" to be ready (its log: "+c.LogPath()+")", func() error {
+		if err := c.Alive(); err != nil {
+			return err
+		}
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		return probe(pctx)
+	})
 }
 
 // startCluster starts in g, in order and each ready before the next, Redis,
 // the nodes, Prometheus, the load and observerd.
 func startCluster(ctx context.Context, g *procs.Group, bins procs.Programs, log io.Writer) (*demoCluster, error) {
-	s := &starter{ctx: ctx, g: g, bins: bins, dir: g.Dir(), log: log}
-	redisAddr, err := s.startRedis()
+	s := &starter{g: g, bins: bins, log: log}
+	redisAddr, err := s.startRedis(ctx)
 	if err != nil {
 		return nil, err
 	}
 	c := &demoCluster{}
-	nodeAddrs, err := s.startNodes(redisAddr, c)
+	nodeAddrs, err := s.startNodes(ctx, redisAddr, c)
 	if err != nil {
 		return nil, err
 	}
 	// observerd's port is chosen before Prometheus starts, since
 	// Prometheus scrapes it.
-	obsAddr, err := loopbackAddr(9750)
+	obsAddr, _, err := loopbackAddr(9750)
 	if err != nil {
 		return nil, err
 	}
 	c.observerd = "http://" + obsAddr
-	if c.prometheus, err = s.startPrometheus(nodeAddrs, obsAddr); err != nil {
+	if c.prometheus, err = s.startPrometheus(ctx, nodeAddrs, obsAddr); err != nil {
 		return nil, err
 	}
 	if err := s.startLoad(c.nodes); err != nil {
 		return nil, err
 	}
-	if err := s.startObserverd(obsAddr, redisAddr, c); err != nil {
+	if err := s.startObserverd(ctx, obsAddr, redisAddr, c); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// loopbackAddr returns 127.0.0.1 with preferred when it is free, else with
-// any free port.
-func loopbackAddr(preferred int) (string, error) {
-	p, err := port(preferred)
-	if err != nil {
-		return "", err
-	}
-	return "127.0.0.1:" + strconv.Itoa(p), nil
-}
-
 // startRedis starts redis-server and returns its address once it accepts
 // connections.
-func (s *starter) startRedis() (string, error) {
-	redisPort, err := port(6390)
+func (s *starter) startRedis(ctx context.Context) (string, error) {
+	addr, port, err := loopbackAddr(6390)
 	if err != nil {
 		return "", err
 	}
-	redisAddr := "127.0.0.1:" + strconv.Itoa(redisPort)
-	child, err := s.g.Start("redis", s.bins.Redis, []string{
-		"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--daemonize", "no",
-	}, nil)
-	if err != nil {
+	if _, err := s.start(ctx, "redis", s.bins.Redis, []string{
+		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", s.g.Dir(), "--daemonize", "no",
+	}, nil, tcpOpen(addr)); err != nil {
 		return "", err
 	}
-	if err := s.ready(child, tcpOpen(redisAddr)); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(s.log, "started redis-server on %s\n", redisAddr)
-	return redisAddr, nil
+	fmt.Fprintf(s.log, "started redis-server on %s\n", addr)
+	return addr, nil
 }
 
 // startNodes starts three rate limiter nodes on Redis at redisAddr, one
 // after the other, adds them to c and returns their addresses once each is
 // healthy.
-func (s *starter) startNodes(redisAddr string, c *demoCluster) ([]string, error) {
+func (s *starter) startNodes(ctx context.Context, redisAddr string, c *demoCluster) ([]string, error) {
 	var nodeAddrs []string
 	for i := 1; i <= 3; i++ {
-		addr, pid, err := s.startNode(i, redisAddr)
+		addr, port, err := loopbackAddr(8000 + i)
+		if err != nil {
+			return nil, err
+		}
+		id := "node-" + strconv.Itoa(i)
+		child, err := s.start(ctx, id, s.bins.Ratelimiterd, nil, []string{
+			"RATELIMITER_REDIS_URL=redis://" + redisAddr,
+			"RATELIMITER_NODE_ID=" + id,
+			"RATELIMITER_NODE_HOST=127.0.0.1",
+			"RATELIMITER_LISTEN_HOST=127.0.0.1",
+			"RATELIMITER_NODE_PORT=" + strconv.Itoa(port),
+			"RATELIMITER_DEFAULT_LIMIT=10",
+			"RATELIMITER_DEFAULT_WINDOW_MS=60000",
+		}, httpOK("http://"+addr+"/health"))
 		if err != nil {
 			return nil, err
 		}
 		nodeAddrs = append(nodeAddrs, addr)
 		c.nodes = append(c.nodes, "http://"+addr)
-		c.nodePIDs = append(c.nodePIDs, pid)
+		c.nodePIDs = append(c.nodePIDs, child.PID())
 	}
 	fmt.Fprintf(s.log, "started 3 rate limiter nodes on %s\n", strings.Join(nodeAddrs, ", "))
 	return nodeAddrs, nil
 }
 
-// startNode starts node-i and returns its address and process id once it
-// is healthy.
-func (s *starter) startNode(i int, redisAddr string) (string, int, error) {
-	p, err := port(8000 + i)
-	if err != nil {
-		return "", 0, err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(p)
-	id := "node-" + strconv.Itoa(i)
-	child, err := s.g.Start(id, s.bins.Ratelimiterd, nil, []string{
-		"RATELIMITER_REDIS_URL=redis://" + redisAddr,
-		"RATELIMITER_NODE_ID=" + id,
-		"RATELIMITER_NODE_HOST=127.0.0.1",
-		"RATELIMITER_LISTEN_HOST=127.0.0.1",
-		"RATELIMITER_NODE_PORT=" + strconv.Itoa(p),
-		"RATELIMITER_DEFAULT_LIMIT=10",
-		"RATELIMITER_DEFAULT_WINDOW_MS=60000",
-	})
-	if err != nil {
-		return "", 0, err
-	}
-	if err := s.ready(child, httpOK("http://"+addr+"/health")); err != nil {
-		return "", 0, err
-	}
-	return addr, child.PID(), nil
-}
-
 // startPrometheus starts Prometheus scraping the nodes and observerd at
 // obsAddr, and returns its base URL once it is ready.
-func (s *starter) startPrometheus(nodeAddrs []string, obsAddr string) (string, error) {
-	promAddr, err := loopbackAddr(9090)
+func (s *starter) startPrometheus(ctx context.Context, nodeAddrs []string, obsAddr string) (string, error) {
+	addr, _, err := loopbackAddr(9090)
 	if err != nil {
 		return "", err
 	}
-	base := "http://" + promAddr
-	promConf := filepath.Join(s.dir, "prometheus.yml")
-	if err := os.WriteFile(promConf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
+	conf := filepath.Join(s.g.Dir(), "prometheus.yml")
+	if err := os.WriteFile(conf, []byte(prometheusConfig(nodeAddrs, obsAddr)), 0o644); err != nil {
 		return "", err
 	}
-	child, err := s.g.Start("prometheus", s.bins.Prometheus, []string{
-		"--config.file=" + promConf,
-		"--storage.tsdb.path=" + filepath.Join(s.dir, "prometheus-data"),
-		"--web.listen-address=" + promAddr,
+	if _, err := s.start(ctx, "prometheus", s.bins.Prometheus, []string{
+		"--config.file=" + conf,
+		"--storage.tsdb.path=" + filepath.Join(s.g.Dir(), "prometheus-data"),
+		"--web.listen-address=" + addr,
 		"--storage.tsdb.retention.time=1d",
-	}, nil)
-	if err != nil {
+	}, nil, httpOK("http://"+addr+"/-/ready")); err != nil {
 		return "", err
 	}
-	if err := s.ready(child, httpOK(base+"/-/ready")); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(s.log, "started Prometheus on %s, scraping the nodes every second\n", promAddr)
-	return base, nil
+	fmt.Fprintf(s.log, "started Prometheus on %s, scraping the nodes every second\n", addr)
+	return "http://" + addr, nil
 }
 
 // startLoad starts two load generators on the nodes: steady traffic with
@@ -200,7 +177,7 @@ func (s *starter) startLoad(nodes []string) error {
 
 // startObserverd starts observerd on obsAddr as a sidecar of c's first
 // node and waits until it is ready.
-func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) error {
+func (s *starter) startObserverd(ctx context.Context, obsAddr, redisAddr string, c *demoCluster) error {
 	c.observerdEnv = []string{
 		"OBSERVERD_LISTEN_ADDR=" + obsAddr,
 		// As a sidecar of node-1: the other nodes come from the registry.
@@ -210,11 +187,7 @@ func (s *starter) startObserverd(obsAddr, redisAddr string, c *demoCluster) erro
 		"OBSERVERD_POLL_INTERVAL=" + observerdPoll.String(),
 		"OBSERVERD_LOG_FORMAT=console",
 	}
-	child, err := s.g.Start("observerd", s.bins.Observerd, nil, c.observerdEnv)
-	if err != nil {
-		return err
-	}
-	if err := s.ready(child, httpOK(c.observerd+"/readyz")); err != nil {
+	if _, err := s.start(ctx, "observerd", s.bins.Observerd, nil, c.observerdEnv, httpOK(c.observerd+"/readyz")); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.log, "started observerd on %s\n", obsAddr)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,13 +19,13 @@ const violationQuery = "observerd_invariant_violation > 0"
 // promProbeTimeout bounds the questions asked of Prometheus about its UI.
 const promProbeTimeout = 10 * time.Second
 
-// promUI is where one kind of Prometheus web UI serves its pages.
+// promUI is where one kind of Prometheus web UI serves its pages: the
+// query page, the alerts and the targets, all under prefix.
 type promUI struct {
-	name    string
-	graph   string // path of the query page; it takes g0.expr
-	tab     string // g0.tab of the query page showing a table
-	alerts  string
-	targets string
+	name   string
+	prefix string
+	graph  string // path of the query page; it takes g0.expr
+	tab    string // g0.tab of the query page showing a table
 }
 
 // promLinks are the Prometheus pages the demo prints.
@@ -42,9 +41,9 @@ type promLinks struct {
 // serve only the classic pages under /classic; upstream 2.x serves the React
 // UI at /graph and /alerts; 3.x serves its new UI at /query and /alerts.
 func promUIs(version string) []promUI {
-	classic := promUI{name: "classic", graph: "/classic/graph", tab: "1", alerts: "/classic/alerts", targets: "/classic/targets"}
-	react := promUI{name: "react", graph: "/graph", tab: "1", alerts: "/alerts", targets: "/targets"}
-	v3 := promUI{name: "v3", graph: "/query", tab: "table", alerts: "/alerts", targets: "/targets"}
+	classic := promUI{name: "classic", prefix: "/classic", graph: "/graph", tab: "1"}
+	react := promUI{name: "react", graph: "/graph", tab: "1"}
+	v3 := promUI{name: "v3", graph: "/query", tab: "table"}
 	major, _, _ := strings.Cut(version, ".")
 	n, err := strconv.Atoi(major)
 	switch {
@@ -62,7 +61,8 @@ func promUIs(version string) []promUI {
 // links are ui's pages on the Prometheus at base.
 func (ui promUI) links(base string) []string {
 	q := url.Values{"g0.expr": {violationQuery}, "g0.tab": {ui.tab}}
-	return []string{base + ui.graph + "?" + q.Encode(), base + ui.alerts, base + ui.targets}
+	base += ui.prefix
+	return []string{base + ui.graph + "?" + q.Encode(), base + "/alerts", base + "/targets"}
 }
 
 // findPromLinks asks the Prometheus at base for its version and returns the
@@ -88,27 +88,9 @@ func findPromLinks(ctx context.Context, base string) (promLinks, error) {
 func allOK(ctx context.Context, urls []string) error {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for _, u := range urls {
-		if err := getOK(ctx, client, u); err != nil {
+		if _, err := get(ctx, client, u); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// getOK fails unless GET u answers 200.
-func getOK(ctx context.Context, client *http.Client, u string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	return nil
 }
@@ -116,24 +98,16 @@ func getOK(ctx context.Context, client *http.Client, u string) error {
 // promVersion is the version the Prometheus at base reports, such as
 // "2.42.0+ds".
 func promVersion(ctx context.Context, base string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/status/buildinfo", nil)
+	body, err := get(ctx, http.DefaultClient, base+"/api/v1/status/buildinfo")
 	if err != nil {
 		return "", fmt.Errorf("prometheus buildinfo: %w", err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("prometheus buildinfo: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("prometheus buildinfo: %s", resp.Status)
 	}
 	var info struct {
 		Data struct {
 			Version string `json:"version"`
 		} `json:"data"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&info); err != nil {
+	if err := json.Unmarshal(body, &info); err != nil {
 		return "", fmt.Errorf("prometheus buildinfo: decode: %w", err)
 	}
 	return info.Data.Version, nil

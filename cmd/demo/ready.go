@@ -15,37 +15,36 @@ import (
 // probeTimeout bounds one readiness probe.
 const probeTimeout = time.Second
 
-// waitReady waits until probe passes for c, failing at once with how c
-// ended and the end of its log should it end first.
-func waitReady(ctx context.Context, c *procs.Child, timeout time.Duration, probe func(context.Context) error) error {
-	what := c.Name() + " to be ready (its log: " + c.LogPath() + ")"
-	return procs.WaitFor(ctx, timeout, what, func() error {
-		if err := c.Alive(); err != nil {
-			return err
-		}
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		defer cancel()
-		return probe(pctx)
-	})
+// maxBody bounds the answers the demo reads: a snapshot of many keys is
+// the largest.
+const maxBody = 64 << 20
+
+// get is the body of GET url; it fails unless the answer is 200.
+func get(ctx context.Context, client *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return body, nil
 }
 
 // httpOK answers nil when GET url answers 200.
 func httpOK(url string) func(context.Context) error {
 	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return nil
+		_, err := get(ctx, http.DefaultClient, url)
+		return err
 	}
 }
 
@@ -61,15 +60,17 @@ func tcpOpen(addr string) func(context.Context) error {
 	}
 }
 
-// port returns preferred when it is free on 127.0.0.1, so that the printed
-// URLs are the same from run to run, else any free port.
-func port(preferred int) (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(preferred))
-	if err != nil {
-		return procs.FreePort()
+// loopbackAddr is 127.0.0.1 with the preferred port when it is free, so
+// that the printed URLs are the same from run to run, else with any free
+// port.
+func loopbackAddr(preferred int) (addr string, port int, err error) {
+	port = preferred
+	if l, lerr := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(preferred)); lerr != nil {
+		if port, err = procs.FreePort(); err != nil {
+			return "", 0, err
+		}
+	} else if err := l.Close(); err != nil {
+		return "", 0, fmt.Errorf("free port %d: %w", preferred, err)
 	}
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("free port %d: %w", preferred, err)
-	}
-	return preferred, nil
+	return "127.0.0.1:" + strconv.Itoa(port), port, nil
 }

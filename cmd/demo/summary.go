@@ -32,20 +32,12 @@ func printSummary(ctx context.Context, observerd string, w io.Writer) {
 func fetchSnapshot(ctx context.Context, base string) (*snapshot.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/snapshot", nil)
+	body, err := get(ctx, http.DefaultClient, base+"/snapshot")
 	if err != nil {
 		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /snapshot: %s", resp.Status)
 	}
 	var s snapshot.Snapshot
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&s); err != nil {
+	if err := json.Unmarshal(body, &s); err != nil {
 		return nil, fmt.Errorf("decode /snapshot: %w", err)
 	}
 	return &s, nil
@@ -64,7 +56,7 @@ func summaryLine(s *snapshot.Snapshot) string {
 		}
 	}
 	sources := ""
-	for _, name := range []string{source.Ratelimiter, source.Redis, source.Prometheus} {
+	for _, name := range source.All() {
 		if st, ok := s.Sources[name]; ok && st.Status != snapshot.StatusOK {
 			sources += fmt.Sprintf("  %s %s", name, st.Status)
 		}

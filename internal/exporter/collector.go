@@ -2,7 +2,8 @@
 package exporter
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -57,9 +58,7 @@ var _ prometheus.Collector = (*Collector)(nil)
 
 // NewCollector returns a Collector over store.
 func NewCollector(store Loader, opts Options) *Collector {
-	if opts.SubjectsLimit < 1 {
-		opts.SubjectsLimit = 1
-	}
+	opts.SubjectsLimit = max(opts.SubjectsLimit, 1)
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
@@ -69,7 +68,7 @@ func NewCollector(store Loader, opts Options) *Collector {
 // Describe sends the descriptor of every metric the Collector may export:
 // all of them but the per-key ones under OmitKeySeries.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.d.all() {
+	for _, d := range c.d.all {
 		if c.opts.OmitKeySeries && c.d.perKey(d) {
 			continue
 		}
@@ -131,11 +130,7 @@ func (c *Collector) fresh(s *snapshot.Snapshot, source string) bool {
 func (c *Collector) collectSources(out *sink, s *snapshot.Snapshot) {
 	d := &c.d
 	for name, st := range s.Sources {
-		up := 0.0
-		if st.Status == snapshot.StatusOK {
-			up = 1
-		}
-		out.gauge(d.sourceUp, up, name)
+		out.gauge(d.sourceUp, boolValue(st.Status == snapshot.StatusOK), name)
 		if st.LastSuccess != nil {
 			out.gauge(d.sourceLastSuccess, float64(st.LastSuccess.UnixNano())/1e9, name)
 		}
@@ -244,16 +239,11 @@ func (c *Collector) collectViolations(out *sink, s *snapshot.Snapshot) {
 	for g, n := range folded {
 		out.gauge(d.violation, float64(n), g.invariant, "other", g.severity)
 	}
-	names := make([]string, 0, len(counts))
-	for name := range counts {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	unknown := make(map[string]bool, len(s.Unknown))
 	for _, u := range s.Unknown {
 		unknown[u.Invariant] = true
 	}
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		out.gauge(d.violations, float64(counts[name]), name)
 		out.gauge(d.unknown, boolValue(unknown[name]), name)
 	}

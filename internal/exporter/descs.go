@@ -1,10 +1,6 @@
 package exporter
 
-import (
-	"slices"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // namespace prefixes every metric observerd exports.
 const namespace = "observerd"
@@ -24,22 +20,23 @@ type descs struct {
 	counterOrphanSeq, counterWrongType, keyRequests, keyLimit                      *prometheus.Desc
 	trafficAllowed, trafficBlocked                                                 *prometheus.Desc
 	violation, violations, unknown                                                 *prometheus.Desc
+
+	all  []*prometheus.Desc // every one, in the order Describe sends them
+	info []Description      // of each of all
 }
 
-func newDesc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
-}
-
-// newDescs builds the descriptors of the Collector.
-func newDescs() descs { return buildDescs(newDesc) }
-
-// descFunc makes one descriptor from a name without the namespace, a help
-// text and variable label names.
-type descFunc func(name, help string, labels ...string) *prometheus.Desc
-
-// buildDescs is the one place every descriptor is defined; mk makes each.
-func buildDescs(mk descFunc) descs {
-	return descs{
+// newDescs is the one place every metric is defined. The calls of mk in
+// the literal run in its order, which is then Describe's.
+func newDescs() descs {
+	var all []*prometheus.Desc
+	var info []Description
+	mk := func(name, help string, labels ...string) *prometheus.Desc {
+		desc := prometheus.NewDesc(namespace+"_"+name, help, labels, nil)
+		all = append(all, desc)
+		info = append(info, Description{Name: namespace + "_" + name, Help: help, Labels: labels})
+		return desc
+	}
+	d := descs{
 		sequence: mk("snapshot_sequence", "Sequence number of the snapshot these metrics come from; /snapshot shows the same number."),
 		age:      mk("snapshot_age_seconds", "Seconds since the snapshot these metrics come from was built."),
 
@@ -83,21 +80,8 @@ func buildDescs(mk descFunc) descs {
 		violations: mk("invariant_violations", "Active violations of the invariant.", "invariant"),
 		unknown:    mk("invariant_unknown", "1 when the invariant cannot be judged now because a source it needs is not fresh.", "invariant"),
 	}
-}
-
-// all lists every descriptor, for Describe.
-func (d *descs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{
-		d.sequence, d.age,
-		d.sourceUp, d.sourceLastSuccess, d.sourceDuration, d.sourceFailures, d.sourceConsecutive,
-		d.nodeUp, d.nodeRegistered, d.nodeHealthLatency, d.nodeP99, d.nodeAllowed, d.nodeBlocked,
-		d.redisUp, d.redisPing, d.redisMemory, d.redisClients, d.redisDBKeys,
-		d.limitDefault, d.limitWindow, d.limitOverrides,
-		d.counterKeys, d.counterRequests, d.counterBlocked, d.counterOverLimit, d.counterNoTTL,
-		d.counterOrphanSeq, d.counterWrongType, d.keyRequests, d.keyLimit,
-		d.trafficAllowed, d.trafficBlocked,
-		d.violation, d.violations, d.unknown,
-	}
+	d.all, d.info = all, info
+	return d
 }
 
 // perKey reports whether desc is one of the families labelled by key name,
@@ -118,17 +102,4 @@ type Description struct {
 // Describe sends them, built from the same definitions as the Collector's
 // descriptors. The Collector exports only gauges and counters, so each name
 // is also the name of its series.
-func Descriptions() []Description {
-	byDesc := make(map[*prometheus.Desc]Description)
-	d := buildDescs(func(name, help string, labels ...string) *prometheus.Desc {
-		desc := newDesc(name, help, labels...)
-		byDesc[desc] = Description{Name: namespace + "_" + name, Help: help, Labels: slices.Clone(labels)}
-		return desc
-	})
-	all := d.all()
-	out := make([]Description, 0, len(all))
-	for _, desc := range all {
-		out = append(out, byDesc[desc])
-	}
-	return out
-}
+func Descriptions() []Description { return newDescs().info }

@@ -5,10 +5,10 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -60,23 +60,14 @@ type Config struct {
 	Timeout time.Duration
 	// Seed makes the key choice reproducible; 0 picks a random seed.
 	Seed uint64
-	// Client sends the requests; nil means a client of Run's own, with
-	// Timeout and a pool sized for Concurrency.
-	Client *http.Client
 }
 
 // withDefaults fills the zero fields that have defaults and normalizes the
 // target URLs.
 func (c Config) withDefaults() Config {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.Keys == 0 {
-		c.Keys = DefaultKeys
-	}
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.Keys = cmp.Or(c.Keys, DefaultKeys)
 	targets := make([]string, len(c.Targets))
 	for i, t := range c.Targets {
 		targets[i] = strings.TrimRight(strings.TrimSpace(t), "/")
@@ -125,11 +116,3 @@ func (c Config) Validate() error {
 
 // maxWindowMS is the longest window, in milliseconds, a time.Duration holds.
 const maxWindowMS = math.MaxInt64 / int64(time.Millisecond)
-
-// window is the window sent with every check; 0 leaves it to the node.
-func (c Config) window() time.Duration {
-	if c.WindowMS == nil {
-		return 0
-	}
-	return time.Duration(*c.WindowMS) * time.Millisecond
-}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	rlclient "github.com/observerd/observerd/internal/clients/ratelimiter"
@@ -37,24 +36,20 @@ type TargetTotals struct {
 	Sent, Allowed, Blocked, Failed int64
 }
 
-// counts are one target's counters, updated by the request goroutines.
-type counts struct {
-	sent, allowed, blocked, failed atomic.Int64
-}
-
 // runner is the state of one Run.
 type runner struct {
-	cfg     Config
-	nodes   []*rlclient.Client // one per target, same index
-	window  time.Duration      // of every check; 0: the node's default
-	keys    *keyGen
-	per     []*counts
-	sem     chan struct{}
-	wg      sync.WaitGroup
-	next    int   // round robin position, dispatcher only
-	sent    int64 // dispatcher only
-	errMu   sync.Mutex
-	lastErr string // guarded by errMu
+	cfg    Config
+	nodes  []*rlclient.Client // one per target, same index
+	window time.Duration      // of every check; 0: the node's default
+	keys   *keyGen
+	sem    chan struct{}
+	wg     sync.WaitGroup
+	next   int   // round robin position, dispatcher only
+	sent   int64 // dispatcher only
+
+	mu      sync.Mutex     // guards per and lastErr
+	per     []TargetTotals // one per target, same index
+	lastErr string
 }
 
 // Run sends the configured traffic and returns the totals once every
@@ -66,20 +61,16 @@ func Run(ctx context.Context, cfg Config) (Totals, error) {
 		return Totals{}, err
 	}
 	r := &runner{
-		cfg:    cfg,
-		window: cfg.window(),
-		keys:   newKeyGen(cfg),
-		per:    make([]*counts, len(cfg.Targets)),
-		sem:    make(chan struct{}, cfg.Concurrency),
+		cfg:  cfg,
+		keys: newKeyGen(cfg),
+		per:  make([]TargetTotals, len(cfg.Targets)),
+		sem:  make(chan struct{}, cfg.Concurrency),
 	}
-	for i := range r.per {
-		r.per[i] = &counts{}
+	if cfg.WindowMS != nil {
+		r.window = time.Duration(*cfg.WindowMS) * time.Millisecond
 	}
-	hc := cfg.Client
-	if hc == nil {
-		hc = newClient(cfg)
-		defer hc.CloseIdleConnections()
-	}
+	hc := newClient(cfg)
+	defer hc.CloseIdleConnections()
 	nodes, err := newNodeClients(cfg.Targets, hc)
 	if err != nil {
 		return Totals{}, err
@@ -121,9 +112,8 @@ func newClient(cfg Config) *http.Client {
 }
 
 // newNodeClients builds one node client per target, all sending through
-// hc so that they share its connection pool. The http.Client bounds each
-// request (Run's own with Config.Timeout), so the node clients add no
-// timeout of their own.
+// hc so that they share its connection pool. hc bounds each request with
+// Config.Timeout, so the node clients add no timeout of their own.
 func newNodeClients(targets []string, hc *http.Client) ([]*rlclient.Client, error) {
 	nodes := make([]*rlclient.Client, len(targets))
 	for i, t := range targets {
@@ -209,64 +199,46 @@ func (r *runner) dispatch(genCtx, reqCtx context.Context) bool {
 	r.next++
 	r.sent++
 	key := r.keys.next()
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
+	r.wg.Go(func() {
 		defer func() { <-r.sem }()
-		r.record(i, r.send(reqCtx, i, key))
-	}()
+		res, err := r.nodes[i].Check(reqCtx, rlclient.CheckRequest{Key: key, Limit: r.cfg.Limit, Window: r.window})
+		r.record(i, res.Allowed, err)
+	})
 	return r.cfg.Count == 0 || r.sent < r.cfg.Count
 }
 
-// outcome of one check: allowed (200) or blocked (429), unless err says
-// why it failed (an error status, a transport error, a timeout or an
-// answer that is not a decision).
-type outcome struct {
-	allowed bool
-	err     error
-}
-
-// send asks target i for one check of key.
-func (r *runner) send(ctx context.Context, i int, key string) outcome {
-	res, err := r.nodes[i].Check(ctx, rlclient.CheckRequest{Key: key, Limit: r.cfg.Limit, Window: r.window})
-	return outcome{allowed: res.Allowed, err: err}
-}
-
-// record counts one outcome for target i.
-func (r *runner) record(i int, o outcome) {
-	c := r.per[i]
-	c.sent.Add(1)
+// record counts one check of target i: allowed (200) or blocked (429),
+// unless err says why it failed (an error status, a transport error, a
+// timeout or an answer that is not a decision).
+func (r *runner) record(i int, allowed bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := &r.per[i]
+	c.Sent++
 	switch {
-	case o.err != nil:
-		c.failed.Add(1)
-		r.errMu.Lock()
-		r.lastErr = o.err.Error()
-		r.errMu.Unlock()
-	case o.allowed:
-		c.allowed.Add(1)
+	case err != nil:
+		c.Failed++
+		r.lastErr = err.Error()
+	case allowed:
+		c.Allowed++
 	default:
-		c.blocked.Add(1)
+		c.Blocked++
 	}
 }
 
-// totals sums the counters; called after every request has ended.
+// totals sums the counts; called after every request has ended.
 func (r *runner) totals() Totals {
-	t := Totals{PerTarget: make(map[string]TargetTotals, len(r.per))}
+	t := Totals{PerTarget: make(map[string]TargetTotals, len(r.per)), LastError: r.lastErr}
+	var sum TargetTotals
 	for i, c := range r.per {
-		tt := TargetTotals{Sent: c.sent.Load(), Allowed: c.allowed.Load(), Blocked: c.blocked.Load(), Failed: c.failed.Load()}
 		// Two targets may be the same URL; their counts add up.
-		prev := t.PerTarget[r.cfg.Targets[i]]
-		t.PerTarget[r.cfg.Targets[i]] = TargetTotals{
-			Sent: prev.Sent + tt.Sent, Allowed: prev.Allowed + tt.Allowed,
-			Blocked: prev.Blocked + tt.Blocked, Failed: prev.Failed + tt.Failed,
-		}
-		t.Sent += tt.Sent
-		t.Allowed += tt.Allowed
-		t.Blocked += tt.Blocked
-		t.Failed += tt.Failed
+		t.PerTarget[r.cfg.Targets[i]] = t.PerTarget[r.cfg.Targets[i]].add(c)
+		sum = sum.add(c)
 	}
-	r.errMu.Lock()
-	t.LastError = r.lastErr
-	r.errMu.Unlock()
+	t.Sent, t.Allowed, t.Blocked, t.Failed = sum.Sent, sum.Allowed, sum.Blocked, sum.Failed
 	return t
+}
+
+func (a TargetTotals) add(b TargetTotals) TargetTotals {
+	return TargetTotals{Sent: a.Sent + b.Sent, Allowed: a.Allowed + b.Allowed, Blocked: a.Blocked + b.Blocked, Failed: a.Failed + b.Failed}
 }

@@ -1,7 +1,6 @@
 package procs
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -20,28 +19,21 @@ func OpenFDs(pid int) (int, error) {
 
 // RSS is the resident set size of pid in bytes, VmRSS of /proc/PID/status.
 func RSS(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, fmt.Errorf("rss of %d: %w", pid, err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:")
-		if !ok {
-			continue
-		}
-		// The kernel writes "VmRSS:	   12345 kB".
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("rss of %d: %q: %w", pid, rest, err)
-		}
-		return kb << 10, nil
+	// The kernel writes "VmRSS:	   12345 kB", never on the first line.
+	_, rest, ok := strings.Cut(string(b), "\nVmRSS:")
+	if !ok {
+		return 0, fmt.Errorf("rss of %d: no VmRSS line", pid)
 	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("rss of %d: %w", pid, err)
+	line, _, _ := strings.Cut(rest, "\n")
+	kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(line), " kB"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("rss of %d: %q: %w", pid, line, err)
 	}
-	return 0, fmt.Errorf("rss of %d: no VmRSS line", pid)
+	return kb << 10, nil
 }
 
 // TCPLocalPorts are the local ports of pid's own IPv4 TCP sockets: the

@@ -6,17 +6,14 @@ import (
 	"time"
 )
 
-// The geometry of a trend chart, in SVG user units: the plot area is
-// [plotLeft, plotRight] x [plotTop, plotBottom], the axis labels are left
-// of it and under it.
+// The plot area of a trend chart, in SVG user units:
+// [plotLeft, plotRight] x [plotTop, plotBottom]. page.tmpl draws the
+// 560 x 150 frame around it, the axes and their labels, in these numbers.
 const (
-	chartWidth  = 560
-	chartHeight = 150
-	plotLeft    = 64
-	plotRight   = 550
-	plotTop     = 10
-	plotBottom  = 120
-	xLabelY     = 140
+	plotLeft   = 64
+	plotRight  = 550
+	plotTop    = 10
+	plotBottom = 120
 )
 
 // chart is one trend drawn as inline SVG: its series share the y axis,
@@ -27,18 +24,6 @@ type chart struct {
 	Empty      bool   // no valid value at all: nothing to draw
 	YMax, YMin string // axis labels
 	XFrom, XTo string
-	Width      int
-	Height     int
-	PlotLeft   int
-	PlotRight  int
-	PlotTop    int
-	PlotBottom int
-	XLabelY    int
-	LabelX     int // where the y labels end
-	YMaxY      int // baselines of the y labels
-	YMinY      int
-	MiddleX    int // where an empty chart says so
-	MiddleY    int
 }
 
 // series is one line of a chart. A value that is not known breaks the
@@ -62,9 +47,9 @@ type seriesData struct {
 }
 
 // newChart lays the samples (oldest first) out on a window that ends at
-// the newest sample.
+// the newest sample; without a known value it is empty.
 func newChart(id, title string, samples []sample, window time.Duration, data []seriesData) chart {
-	c := emptyChart(id, title)
+	c := chart{ID: id, Title: title, Empty: true}
 	top, seen := 0.0, false
 	for _, d := range data {
 		for _, s := range samples {
@@ -89,24 +74,14 @@ func newChart(id, title string, samples []sample, window time.Duration, data []s
 	return c
 }
 
-// emptyChart is a chart with its frame and nothing to draw in it.
-func emptyChart(id, title string) chart {
-	return chart{
-		ID: id, Title: title, Empty: true, Width: chartWidth, Height: chartHeight,
-		PlotLeft: plotLeft, PlotRight: plotRight, PlotTop: plotTop, PlotBottom: plotBottom,
-		XLabelY: xLabelY, LabelX: plotLeft - 6, YMaxY: plotTop + 10, YMinY: plotBottom,
-		MiddleX: (plotLeft + plotRight) / 2, MiddleY: (plotTop + plotBottom) / 2,
-	}
-}
-
 // plot draws one series of values in [0, top] over the window ending at end.
 func plot(d seriesData, samples []sample, end time.Time, window time.Duration, top float64) series {
 	s := series{Name: d.name, Class: d.class, Min: none, Max: none, Last: none}
-	var seg []byte
+	var seg []string // "x,y" points
 	flush := func() {
 		if len(seg) > 0 {
-			s.Segments = append(s.Segments, string(seg))
-			seg = seg[:0]
+			s.Segments = append(s.Segments, strings.Join(seg, " "))
+			seg = nil
 		}
 	}
 	lo, hi, seen := 0.0, 0.0, false
@@ -123,7 +98,7 @@ func plot(d seriesData, samples []sample, end time.Time, window time.Duration, t
 		hi, seen = max(hi, v), true
 		x = max(plotRight-float64(plotRight-plotLeft)*end.Sub(p.At).Seconds()/window.Seconds(), plotLeft)
 		y = plotBottom - float64(plotBottom-plotTop)*v/top
-		seg = appendPoint(seg, x, y)
+		seg = append(seg, coordinate(x)+","+coordinate(y))
 	}
 	flush()
 	if seen {
@@ -139,21 +114,9 @@ func plot(d seriesData, samples []sample, end time.Time, window time.Duration, t
 
 func coordinate(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 
-func appendPoint(b []byte, x, y float64) []byte {
-	if len(b) > 0 {
-		b = append(b, ' ')
-	}
-	b = strconv.AppendFloat(b, x, 'f', 1, 64)
-	b = append(b, ',')
-	return strconv.AppendFloat(b, y, 'f', 1, 64)
-}
-
 // trendCharts are the page's two charts: the request rates and the
 // number of counter keys.
 func trendCharts(samples []sample, window time.Duration) []chart {
-	if len(samples) == 0 {
-		return []chart{emptyChart("trend-rates", "Requests per second"), emptyChart("trend-keys", "Counter keys")}
-	}
 	rates := []seriesData{
 		{name: "allowed/s", class: "allowed", format: formatRate,
 			value: func(s sample) (float64, bool) { return float64(s.Allowed), s.Allowed.Valid() }},

@@ -30,7 +30,6 @@ func funcs() template.FuncMap {
 		"count":   optCount,
 		"up":      formatUp,
 		"yesno":   human.YesNo,
-		"timeptr": timePtr,
 	}
 }
 
@@ -49,13 +48,6 @@ func stamp(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
-}
-
-func timePtr(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
 }
 
 // readable is d written for a reader: sub-millisecond and millisecond

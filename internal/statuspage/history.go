@@ -82,18 +82,13 @@ type history struct {
 	seq     uint64    // the last snapshot observed
 	started time.Time // when the first snapshot observed was generated
 	active  map[vkey]snapshot.Violation
-	events  ring[event]
-	dropped int // events dropped, for age or for room
-	trend   ring[sample]
+	events  []event  // oldest first, at most timelineMax
+	dropped int      // events dropped, for age or for room
+	trend   []sample // oldest first, at most trendPoints
 }
 
 func newHistory(cfg historyConfig) *history {
-	return &history{
-		cfg:    cfg,
-		active: map[vkey]snapshot.Violation{},
-		events: newRing[event](cfg.timelineMax),
-		trend:  newRing[sample](cfg.trendPoints),
-	}
+	return &history{cfg: cfg, active: map[vkey]snapshot.Violation{}}
 }
 
 // observe records s unless a snapshot as new was observed already.
@@ -108,7 +103,9 @@ func (h *history) observe(s *snapshot.Snapshot) {
 	}
 	h.seen, h.seq = true, s.Sequence
 	h.diff(s)
-	h.dropped += h.events.dropWhile(func(e event) bool { return e.At.Before(s.GeneratedAt.Add(-h.cfg.timelineWindow)) })
+	var n int
+	h.events, n = trim(h.events, s.GeneratedAt.Add(-h.cfg.timelineWindow), h.cfg.timelineMax)
+	h.dropped += n
 	h.sample(s)
 }
 
@@ -123,7 +120,7 @@ func (h *history) diff(s *snapshot.Snapshot) {
 		}
 		next[k] = v
 		if _, ok := h.active[k]; !ok {
-			h.record(event{At: s.GeneratedAt, Raised: true, Violation: v})
+			h.events = append(h.events, event{At: s.GeneratedAt, Raised: true, Violation: v})
 		}
 	}
 	var cleared []snapshot.Violation
@@ -136,32 +133,42 @@ func (h *history) diff(s *snapshot.Snapshot) {
 		return cmp.Or(cmp.Compare(a.Invariant, b.Invariant), cmp.Compare(a.Subject, b.Subject))
 	})
 	for _, v := range cleared {
-		h.record(event{At: s.GeneratedAt, Violation: v})
+		h.events = append(h.events, event{At: s.GeneratedAt, Violation: v})
 	}
 	h.active = next
-}
-
-func (h *history) record(e event) {
-	if h.events.push(e) {
-		h.dropped++
-	}
 }
 
 // sample adds s to the trend unless the last sample is younger than one
 // step, and forgets samples older than the trend's window.
 func (h *history) sample(s *snapshot.Snapshot) {
-	if n := h.trend.len(); n > 0 && s.GeneratedAt.Sub(h.trend.at(n-1).At) < h.cfg.trendStep {
+	if n := len(h.trend); n > 0 && s.GeneratedAt.Sub(h.trend[n-1].At) < h.cfg.trendStep {
 		return
 	}
 	redis, ok := s.Sources[source.Redis]
-	h.trend.push(sample{
+	h.trend = append(h.trend, sample{
 		At:        s.GeneratedAt,
 		Allowed:   s.Traffic.AllowedPerSecond,
 		Blocked:   s.Traffic.BlockedPerSecond,
 		Keys:      s.Counters.Keys,
 		KeysKnown: ok && redis.LastSuccess != nil,
 	})
-	h.trend.dropWhile(func(p sample) bool { return p.At.Before(s.GeneratedAt.Add(-h.cfg.trendWindow)) })
+	h.trend, _ = trim(h.trend, s.GeneratedAt.Add(-h.cfg.trendWindow), h.cfg.trendPoints)
+}
+
+// timed is what trim keeps in time order.
+type timed interface{ at() time.Time }
+
+func (e event) at() time.Time  { return e.At }
+func (s sample) at() time.Time { return s.At }
+
+// trim drops the oldest elements of s, oldest first, beyond limit and
+// before since, and returns the rest and how many it dropped.
+func trim[T timed](s []T, since time.Time, limit int) ([]T, int) {
+	n := max(0, len(s)-limit)
+	for n < len(s) && s[n].at().Before(since) {
+		n++
+	}
+	return slices.Delete(s, 0, n), n
 }
 
 // recorded is a copy of what a history holds, for one render.
@@ -175,11 +182,11 @@ type recorded struct {
 func (h *history) copy() recorded {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	events := h.events.all()
+	events := slices.Clone(h.events)
 	// Newest first; the events of one snapshot by severity.
 	slices.Reverse(events)
 	slices.SortStableFunc(events, func(a, b event) int {
 		return cmp.Or(b.At.Compare(a.At), human.BySeverity(a.Violation, b.Violation))
 	})
-	return recorded{Started: h.started, Events: events, Dropped: h.dropped, Trend: h.trend.all()}
+	return recorded{Started: h.started, Events: events, Dropped: h.dropped, Trend: slices.Clone(h.trend)}
 }

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -72,15 +71,10 @@ type Page struct {
 	// mu lets one request render at a time: the others wait for it and
 	// take its page, so that a crowd on / costs one render per snapshot
 	// and second, not one per request.
-	mu   sync.Mutex
-	last atomic.Pointer[rendered]
-}
-
-// rendered is the last page rendered: of which snapshot, when.
-type rendered struct {
-	pub  *snapshot.Published // nil: the waiting page
-	at   time.Time
-	body []byte
+	mu       sync.Mutex
+	lastPub  *snapshot.Published // shown by lastBody; nil: the waiting page
+	lastAt   time.Time           // when lastBody was rendered
+	lastBody []byte
 }
 
 // reuseFor is how long a rendered page is served again while the snapshot
@@ -96,9 +90,10 @@ func New(opts Options) *Page {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if opts.Refresh <= 0 {
-		opts.Refresh = defaultRefresh
+	if opts.Store == nil {
+		opts.Store = noStore{}
 	}
+	opts.Refresh = positive(opts.Refresh, defaultRefresh)
 	return &Page{
 		opts:    opts,
 		tmpl:    template.Must(template.New("page").Funcs(funcs()).Parse(pageTemplate)),
@@ -111,10 +106,6 @@ func New(opts Options) *Page {
 // Run records the history the page draws from each published snapshot
 // until ctx ends; it returns nil then.
 func (p *Page) Run(ctx context.Context) error {
-	if p.opts.Store == nil {
-		<-ctx.Done()
-		return nil
-	}
 	for {
 		// Taken before Load: a snapshot published in between closes it.
 		changed := p.opts.Store.Changed()
@@ -153,42 +144,26 @@ func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 // while it shows the current snapshot and is under reuseFor old, else a
 // new one.
 func (p *Page) page() ([]byte, error) {
-	pub := p.load()
-	if b := p.reusable(pub); b != nil {
-		return b, nil
-	}
+	pub := p.opts.Store.Load()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if b := p.reusable(pub); b != nil {
-		return b, nil // rendered by the request this one waited for
+	now := p.opts.Now()
+	if age := now.Sub(p.lastAt); p.lastBody != nil && p.lastPub == pub && age >= 0 && age < reuseFor {
+		return p.lastBody, nil
 	}
 	var buf bytes.Buffer
-	now := p.opts.Now()
 	if err := p.render(&buf, pub, now); err != nil {
 		return nil, err
 	}
-	p.last.Store(&rendered{pub: pub, at: now, body: buf.Bytes()})
-	return buf.Bytes(), nil
+	p.lastPub, p.lastAt, p.lastBody = pub, now, buf.Bytes()
+	return p.lastBody, nil
 }
 
-func (p *Page) load() *snapshot.Published {
-	if p.opts.Store == nil {
-		return nil
-	}
-	return p.opts.Store.Load()
-}
+// noStore is the Store of a page given none: it never publishes.
+type noStore struct{}
 
-// reusable is the last page rendered if it shows pub and is recent.
-func (p *Page) reusable(pub *snapshot.Published) []byte {
-	r := p.last.Load()
-	if r == nil || r.pub != pub {
-		return nil
-	}
-	if age := p.opts.Now().Sub(r.at); age < 0 || age >= reuseFor {
-		return nil
-	}
-	return r.body
-}
+func (noStore) Load() *snapshot.Published { return nil }
+func (noStore) Changed() <-chan struct{}  { return nil }
 
 // render writes the page of pub, as of now, to buf.
 func (p *Page) render(buf *bytes.Buffer, pub *snapshot.Published, now time.Time) error {

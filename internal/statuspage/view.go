@@ -24,9 +24,6 @@ type frame struct {
 	Now     time.Time
 	CSS     template.CSS
 	Script  template.JS
-	// Sequence is the snapshot shown, 0 before the first: the script
-	// reloads on a newer one.
-	Sequence uint64
 }
 
 // view is the page of one snapshot.
@@ -35,7 +32,7 @@ type view struct {
 	Snap     *snapshot.Snapshot
 	Summary  string // "2 critical · 1 warning", or what is degraded
 	Groups   []severityGroup
-	Sources  []sourceRow
+	Sources  []string // the names of Snap.Sources in order
 	Charts   []chart
 	Timeline timeline
 }
@@ -46,40 +43,25 @@ type severityGroup struct {
 	Violations []snapshot.Violation
 }
 
-// sourceRow is one source's status with its partial errors in order.
-type sourceRow struct {
-	Name string
-	snapshot.SourceStatus
-	Partial []keyValue
-}
-
-type keyValue struct{ Key, Value string }
-
-// timeline is the violations raised and cleared, the newest first.
+// timeline is the violations raised and cleared, and its bounds.
 type timeline struct {
-	Events  []timelineRow
-	Dropped int
-	Started time.Time
-	Window  string
-	Max     int
+	recorded
+	Window string
+	Max    int
 }
 
 // newView builds the page of s with what the history recorded.
 func newView(f frame, s *snapshot.Snapshot, rec recorded, cfg historyConfig) view {
 	groups := groupViolations(s.Violations)
 	f.State, f.Class = stateOf(s, groups)
-	f.Sequence = s.Sequence
 	return view{
-		frame:   f,
-		Snap:    s,
-		Summary: summary(s, groups),
-		Groups:  groups,
-		Sources: sourceRows(s.Sources),
-		Charts:  trendCharts(rec.Trend, cfg.trendWindow),
-		Timeline: timeline{
-			Events: timelineRows(rec.Events), Dropped: rec.Dropped, Started: rec.Started,
-			Window: short(cfg.timelineWindow), Max: cfg.timelineMax,
-		},
+		frame:    f,
+		Snap:     s,
+		Summary:  summary(s, groups),
+		Groups:   groups,
+		Sources:  sourceNames(s.Sources),
+		Charts:   trendCharts(rec.Trend, cfg.trendWindow),
+		Timeline: timeline{recorded: rec, Window: short(cfg.timelineWindow), Max: cfg.timelineMax},
 	}
 }
 
@@ -159,41 +141,6 @@ func sourceNames(sources map[string]snapshot.SourceStatus) []string {
 	for _, name := range slices.Sorted(maps.Keys(sources)) {
 		if !slices.Contains(out, name) {
 			out = append(out, name)
-		}
-	}
-	return out
-}
-
-func sourceRows(sources map[string]snapshot.SourceStatus) []sourceRow {
-	var out []sourceRow
-	for _, name := range sourceNames(sources) {
-		st := sources[name]
-		row := sourceRow{Name: name, SourceStatus: st}
-		for _, k := range slices.Sorted(maps.Keys(st.Errors)) {
-			row.Partial = append(row.Partial, keyValue{k, st.Errors[k]})
-		}
-		out = append(out, row)
-	}
-	return out
-}
-
-// timelineRow is one event formatted: the timeline may hold hundreds, and
-// a template calls its functions through reflection.
-type timelineRow struct {
-	Class, Stamp, Clock, Change           string
-	Severity, Invariant, Subject, Message string
-}
-
-func timelineRows(events []event) []timelineRow {
-	out := make([]timelineRow, len(events))
-	for i, e := range events {
-		v := e.Violation
-		out[i] = timelineRow{
-			Class: "raised", Stamp: stamp(e.At), Clock: clock(e.At), Change: "raised",
-			Severity: v.Severity, Invariant: v.Invariant, Subject: v.Subject, Message: v.Message,
-		}
-		if !e.Raised {
-			out[i].Class, out[i].Change = "cleared", "cleared after "+elapsed(e.At, v.FirstSeen)
 		}
 	}
 	return out

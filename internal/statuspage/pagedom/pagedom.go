@@ -55,26 +55,22 @@ func Attr(n *html.Node, name string) string {
 
 // ByID is the first element under doc of that id, or nil.
 func ByID(doc *html.Node, id string) *html.Node {
-	var found *html.Node
-	Walk(doc, func(n *html.Node) bool {
-		if Attr(n, "id") == id {
-			found = n
-			return false
-		}
-		return true
-	})
-	return found
+	return find(doc, func(n *html.Node) bool { return Attr(n, "id") == id })
 }
 
 // First is the first element under n of that tag, or nil.
 func First(n *html.Node, tag string) *html.Node {
+	return find(n, func(c *html.Node) bool { return c.Data == tag })
+}
+
+// find is the first element under n that match accepts, or nil.
+func find(n *html.Node, match func(*html.Node) bool) *html.Node {
 	var found *html.Node
 	Walk(n, func(c *html.Node) bool {
-		if c.Data == tag {
+		if match(c) {
 			found = c
-			return false
 		}
-		return true
+		return found == nil
 	})
 	return found
 }
@@ -94,17 +90,9 @@ func All(n *html.Node, tag string) []*html.Node {
 // Position is the index of n among every element under doc in document
 // order, or -1 if n is not one of them.
 func Position(doc, n *html.Node) int {
-	if n == nil {
+	i := -1
+	if n == nil || find(doc, func(c *html.Node) bool { i++; return c == n }) == nil {
 		return -1
 	}
-	i, at := 0, -1
-	Walk(doc, func(c *html.Node) bool {
-		if c == n {
-			at = i
-			return false
-		}
-		i++
-		return true
-	})
-	return at
+	return i
 }
