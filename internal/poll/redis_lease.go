@@ -17,12 +17,12 @@ import (
 // hash tag, so that in a Redis Cluster the lease and the result it guards
 // live on one slot and fail over together.
 
-// shareVersion is the version of the share's format; a reader refuses any
-// other and walks alone.
-const shareVersion = 1
-
-// maxShareBytes bounds the share read from Redis.
-const maxShareBytes = 16 << 20
+const (
+	// shareVersion is the version of the share's format; a reader refuses
+	// any other and walks alone.
+	shareVersion  = 1
+	maxShareBytes = 16 << 20
+)
 
 // errShareUnreadable marks a share this observer cannot use: another
 // version, or another keyspace.
@@ -34,35 +34,19 @@ type walkShare struct {
 	WalkedBy string `json:"walked_by"`
 	// WalkedAt is the walker's clock when the walk began, for people;
 	// ServerTime is Redis's, which every reader's age is measured by.
-	WalkedAt   time.Time     `json:"walked_at"`
-	ServerTime time.Time     `json:"server_time"`
-	KeyPrefix  string        `json:"key_prefix"`
-	NodePrefix string        `json:"node_prefix"`
-	Section    sharedSection `json:"section"`
-}
-
-// sharedSection is a RedisSection without the server info and the keys of
-// interest, which are each observer's own.
-type sharedSection struct {
-	Registry        []snapshot.RegistryEntry `json:"registry"`
-	Overrides       []snapshot.Override      `json:"overrides"`
-	Counters        snapshot.Counters        `json:"counters"`
-	Blocks          []snapshot.Block         `json:"blocks"`
-	BlocksTotal     int                      `json:"blocks_total"`
-	OverLimit       []snapshot.Block         `json:"over_limit"`
-	ZeroLimitActive []snapshot.Block         `json:"zero_limit_active"`
-	WithoutTTL      []string                 `json:"without_ttl"`
-	DefaultLimit    int64                    `json:"default_limit"`
-	DefaultWindow   time.Duration            `json:"default_window_ns"`
+	WalkedAt   time.Time             `json:"walked_at"`
+	ServerTime time.Time             `json:"server_time"`
+	KeyPrefix  string                `json:"key_prefix"`
+	NodePrefix string                `json:"node_prefix"`
+	Section    snapshot.RedisSection `json:"section"`
 }
 
 // walkLease is one observer's side of the lease and the share.
 type walkLease struct {
-	c        *redisclient.Client
-	leaseKey string
-	shareKey string
-	id       string
-	ttl      time.Duration
+	c                  *redisclient.Client
+	leaseKey, shareKey string
+	id                 string
+	ttl                time.Duration
 }
 
 func newWalkLease(c *redisclient.Client, keyPrefix, id string, ttl time.Duration) *walkLease {

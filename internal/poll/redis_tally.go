@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
-
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -25,12 +24,12 @@ type redisTally struct {
 	// key, for the top list and the drift check alike.
 	interest map[string]int64
 	// incumbents are the keys of the last published top; found holds the
-	// figures of those the walk found, however they rank (see stableTop).
-	incumbents map[string]bool
+	// figures of those the walk found, however they rank (see chooseTop).
+	incumbents map[string]int
 	found      map[string]snapshot.TopKey
 }
 
-func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]bool) *redisTally {
+func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]int) *redisTally {
 	interest := make(map[string]int64, len(keysOfInterest))
 	for _, k := range keysOfInterest {
 		interest[k] = 0
@@ -75,7 +74,7 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
 		t.interest[cn.Key] = cn.Count
 	}
 	k := snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)}
-	if t.incumbents[cn.Key] {
+	if _, ok := t.incumbents[cn.Key]; ok {
 		t.found[cn.Key] = k
 	}
 	t.top.add(k)
@@ -131,4 +130,79 @@ func (b *topHeap[T]) Pop() any {
 	x := b.items[len(b.items)-1]
 	b.items = b.items[:len(b.items)-1]
 	return x
+}
+
+// The published top keys are sticky (docs/design.md, "One walk per
+// cluster"), because each is a series on /metrics: under a load at the
+// limit many keys tie at count == limit, each walk finds a different few
+// of them a member or a few below it, and a top ranked anew at every walk
+// would name new keys every walk, each a series Prometheus keeps. A key of
+// the published top (an incumbent) ranks as if its count were a quarter
+// higher (1/stickyShare, at least one more), wins ties, and stays until it
+// has ranked outside the top stickyWalks walks in a row, as long as the
+// walk still finds it; newcomers take the slots left. The published counts
+// are the real ones, so a published key may count less than one left out,
+// and a newcomer hotter than the whole top waits stickyWalks walks.
+const (
+	stickyWalks = 3
+	stickyShare = 4
+)
+
+// candidate is a key that may be published.
+type candidate struct {
+	key       snapshot.TopKey
+	incumbent bool
+}
+
+// rank orders candidates, highest first: the count, with an incumbent's
+// bonus, doubled and plus one for an incumbent, which wins a tie.
+func (c candidate) rank() int64 {
+	if !c.incumbent {
+		return 2 * c.key.Count
+	}
+	return 2*(c.key.Count+max(1, c.key.Count/stickyShare)) + 1
+}
+
+// chooseTop is the stable top of n keys after a walk, hottest first, and
+// the misses of each key in it. ranked is the walk's own top n, by count
+// then name: every newcomer that could rank in the top n is in it. found
+// holds every incumbent (a key of misses) the walk found, with its figures.
+func chooseTop(n int, misses map[string]int, ranked []snapshot.TopKey, found map[string]snapshot.TopKey) ([]snapshot.TopKey, map[string]int) {
+	cands := make([]candidate, 0, len(found)+len(ranked))
+	for _, k := range found {
+		cands = append(cands, candidate{key: k, incumbent: true})
+	}
+	for _, k := range ranked {
+		if _, ok := found[k.Key]; !ok {
+			cands = append(cands, candidate{key: k})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.rank(), a.rank()), strings.Compare(a.key.Key, b.key.Key))
+	})
+	top := make([]snapshot.TopKey, 0, n)
+	next := make(map[string]int, n)
+	for i, c := range cands {
+		m := 0
+		if i >= n {
+			m = misses[c.key.Key] + 1
+		}
+		if c.incumbent && m < stickyWalks {
+			top = append(top, c.key)
+			next[c.key.Key] = m
+		}
+	}
+	for _, c := range cands {
+		if !c.incumbent && len(top) < n {
+			top = append(top, c.key)
+			next[c.key.Key] = 0
+		}
+	}
+	slices.SortFunc(top, hotterKey)
+	return top, next
+}
+
+// hotterKey orders top keys hottest first, then by name.
+func hotterKey(a, b snapshot.TopKey) int {
+	return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 }

@@ -22,14 +22,11 @@ const maxWalkPasses = 3
 // walkKeyspace walks the keyspace on this observer and builds the section
 // from it, with the server's clock when the published walk began.
 func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, time.Time, error) {
-	p.mu.Lock()
 	known := p.known
-	incumbents := p.top.incumbents()
-	p.mu.Unlock()
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		lim := newRedisLimits(hints, known)
-		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, incumbents)
+		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
 			KeyPrefix:        p.cfg.KeyPrefix,
 			NodePrefix:       p.cfg.NodePrefix,
@@ -48,7 +45,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 				zap.Int("keys", misjudged), zap.Int("pass", pass))
 			continue
 		}
-		p.remember(known)
+		p.known = known
 		p.logBadData(res)
 		p.cfg.Logger.Debug("keyspace walked",
 			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),
@@ -56,12 +53,6 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			zap.Int("passes", pass), zap.Time("server_time", res.Stats.Now))
 		return p.walkSection(t, final, res, began), res.Stats.Now, nil
 	}
-}
-
-func (p *RedisPoller) remember(known []redisclient.Override) {
-	p.mu.Lock()
-	p.known = known
-	p.mu.Unlock()
 }
 
 // walkSection is the section of a walk by this observer.
@@ -73,9 +64,7 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 		DefaultWindow: lim.defWindow,
 	}
 	t.fill(sec)
-	p.mu.Lock()
-	sec.Counters.Top = p.top.next(sec.Counters.Top, t.found)
-	p.mu.Unlock()
+	sec.Counters.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, sec.Counters.Top, t.found)
 	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
 	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
 	sec.Counters.WalkedBy = p.cfg.InstanceID
@@ -100,8 +89,9 @@ func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*
 		ServerTime: serverTime,
 		KeyPrefix:  p.cfg.KeyPrefix,
 		NodePrefix: p.cfg.NodePrefix,
-		Section:    shareOf(sec),
+		Section:    *sec,
 	}
+	sh.Section.Counters.WalkedBy, sh.Section.Counters.WalkedAt = "", nil
 	if err := p.lease.publish(ctx, sh); err != nil {
 		// This observer's own figures are good; the others see the walk
 		// age and say so.
@@ -124,18 +114,19 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
 			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
 	}
-	sec := sectionOf(sh.Section, p.cfg.TopN)
+	sec := &sh.Section
+	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
 	at := time.Now().Add(-age).UTC()
 	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, &at
-	known := make([]redisclient.Override, len(sec.Overrides))
+	p.known = make([]redisclient.Override, len(sec.Overrides))
 	for i, o := range sec.Overrides {
-		known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
+		p.known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
 	}
-	p.remember(known)
-	p.mu.Lock()
-	p.top.remember(sec.Counters.Top)
-	p.mu.Unlock()
-	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, known)
+	p.topMisses = make(map[string]int, len(sec.Counters.Top))
+	for _, k := range sec.Counters.Top {
+		p.topMisses[k.Key] = 0
+	}
+	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, p.known)
 	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
 	if err != nil {
 		return nil, err
@@ -146,38 +137,9 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 
 // logHolder logs when the walk lease changes hands.
 func (p *RedisPoller) logHolder(holder string) {
-	p.mu.Lock()
-	changed := holder != "" && holder != p.lastHolder
-	if changed {
-		p.lastHolder = holder
-	}
-	p.mu.Unlock()
-	if !changed {
+	if holder == "" || holder == p.lastHolder {
 		return
 	}
+	p.lastHolder = holder
 	p.cfg.Logger.Info("walk lease held", zap.String("walker", holder), zap.Bool("this_observer", holder == p.cfg.InstanceID))
-}
-
-func shareOf(sec *snapshot.RedisSection) sharedSection {
-	c := sec.Counters
-	c.WalkedBy, c.WalkedAt = "", nil
-	return sharedSection{
-		Registry: sec.Registry, Overrides: sec.Overrides, Counters: c,
-		Blocks: sec.Blocks, BlocksTotal: sec.BlocksTotal, OverLimit: sec.OverLimit,
-		ZeroLimitActive: sec.ZeroLimitActive, WithoutTTL: sec.WithoutTTL,
-		DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow,
-	}
-}
-
-func sectionOf(s sharedSection, topN int) *snapshot.RedisSection {
-	sec := &snapshot.RedisSection{
-		Registry: s.Registry, Overrides: s.Overrides, Counters: s.Counters,
-		Blocks: s.Blocks, BlocksTotal: s.BlocksTotal, OverLimit: s.OverLimit,
-		ZeroLimitActive: s.ZeroLimitActive, WithoutTTL: s.WithoutTTL,
-		DefaultLimit: s.DefaultLimit, DefaultWindow: s.DefaultWindow,
-	}
-	if len(sec.Counters.Top) > topN {
-		sec.Counters.Top = sec.Counters.Top[:topN]
-	}
-	return sec
 }

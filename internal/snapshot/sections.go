@@ -14,34 +14,37 @@ type Section interface {
 }
 
 // RedisSection is one poll of Redis: server info, the node registry, the
-// overrides and the counters computed over the whole keyspace.
+// overrides and the counters computed over the whole keyspace. Its JSON is
+// the walk one observer shares with the others (docs/design.md, "One walk
+// per cluster"): the server info and the keys of interest, each observer's
+// own, are left out.
 type RedisSection struct {
-	Info      RedisInfo
-	Registry  []RegistryEntry
-	Overrides []Override
+	Info      RedisInfo       `json:"-"`
+	Registry  []RegistryEntry `json:"registry"`
+	Overrides []Override      `json:"overrides"`
 	// Counters holds the aggregates and the top keys (APICount left nil).
-	Counters Counters
+	Counters Counters `json:"counters"`
 	// Blocks holds keys at or over their own limit, capped; BlocksTotal is
 	// the true number.
-	Blocks      []Block
-	BlocksTotal int
+	Blocks      []Block `json:"blocks"`
+	BlocksTotal int     `json:"blocks_total"`
 	// OverLimit holds keys whose in-window count is above their own limit
 	// (limit > 0), capped; Counters.OverLimitKeys is the true number.
-	OverLimit []Block
+	OverLimit []Block `json:"over_limit"`
 	// ZeroLimitActive holds keys whose limit is 0 yet have requests in their
 	// window, capped.
-	ZeroLimitActive []Block
+	ZeroLimitActive []Block `json:"zero_limit_active"`
 	// WithoutTTL holds counter keys that have no TTL, capped;
 	// Counters.KeysWithoutTTL is the true number.
-	WithoutTTL []string
-	// KeyCounts holds the in-window count of each key asked for through
-	// the poller's keys of interest (the keys the nodes reported), for
-	// comparing nodes with Redis. Keys absent from Redis have count 0.
-	KeyCounts map[string]int64
+	WithoutTTL []string `json:"without_ttl"`
+	// KeyCounts holds the in-window count of each key of interest (see
+	// Hints), for comparing nodes with Redis. Keys absent from Redis have
+	// count 0.
+	KeyCounts map[string]int64 `json:"-"`
 	// DefaultLimit and DefaultWindow are the defaults this poll judged
 	// keys without an override by.
-	DefaultLimit  int64
-	DefaultWindow time.Duration
+	DefaultLimit  int64         `json:"default_limit"`
+	DefaultWindow time.Duration `json:"default_window_ns"`
 }
 
 // SourceName implements Section.
