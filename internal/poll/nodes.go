@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -18,10 +17,6 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
-
-// DefaultNodesConcurrency bounds how many nodes one poll asks at once when
-// NodesConfig leaves Concurrency zero.
-const DefaultNodesConcurrency = 8
 
 // ErrNoNodes is returned by a poll that has no node to ask: no configured
 // URL and nothing discovered.
@@ -39,14 +34,11 @@ type NodesConfig struct {
 	// http or https; empty means http.
 	DiscoverScheme string
 	// Client configures every node client (per-request timeout, body
-	// limit, HTTP client).
+	// limit, HTTP client, time zone).
 	Client ratelimiter.Options
-	// Concurrency bounds how many nodes are asked at once; 0 means
-	// DefaultNodesConcurrency.
+	// Concurrency bounds how many nodes are asked at once; 0 or less
+	// means 8.
 	Concurrency int
-	// Location is the nodes' time zone for registered_at timestamps without
-	// an offset; nil keeps Client.Location (UTC when that is nil too).
-	Location *time.Location
 	// Logger receives node reachability changes; nil discards them.
 	Logger *zap.Logger
 }
@@ -74,21 +66,11 @@ func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 		opts:        cfg.Client,
 		discover:    cfg.Discover,
 		scheme:      cmp.Or(cfg.DiscoverScheme, "http"),
-		concurrency: cfg.Concurrency,
-		log:         cfg.Logger,
+		concurrency: cmp.Or(max(cfg.Concurrency, 0), 8),
+		log:         cmp.Or(cfg.Logger, zap.NewNop()).Named("nodes"),
 		discovered:  make(map[string]*ratelimiter.Client),
 		reachable:   make(map[string]bool),
 	}
-	if cfg.Location != nil {
-		p.opts.Location = cfg.Location
-	}
-	if p.concurrency <= 0 {
-		p.concurrency = DefaultNodesConcurrency
-	}
-	if p.log == nil {
-		p.log = zap.NewNop()
-	}
-	p.log = p.log.Named("nodes")
 	for _, u := range cfg.URLs {
 		c, err := ratelimiter.New(u, p.opts)
 		if err != nil {
@@ -163,28 +145,26 @@ func (p *NodesPoller) targets() []target {
 		addrs = p.discover.Hints().RegistryAddrs
 	}
 	seen := make(map[string]bool, len(p.configured)+len(addrs))
+	first := func(addr string) bool { // by host:port, whatever its case
+		key := strings.ToLower(addr)
+		was := seen[key]
+		seen[key] = true
+		return !was
+	}
 	out := make([]target, 0, len(p.configured)+len(addrs))
 	for _, c := range p.configured {
-		key := strings.ToLower(c.Address())
-		if seen[key] {
-			continue
+		if first(c.Address()) {
+			out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
 		}
-		seen[key] = true
-		out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	keep := make(map[string]*ratelimiter.Client, len(addrs))
 	for _, addr := range addrs {
 		addr = strings.TrimSpace(addr)
-		if addr == "" {
+		if addr == "" || !first(addr) {
 			continue
 		}
-		key := strings.ToLower(addr)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
 		base := p.scheme + "://" + addr
 		c, err := p.discoveredClient(base, addr)
 		if err != nil {
