@@ -1,3 +1,6 @@
+// Package poll runs the per-source pollers (see docs/design.md, "Pollers
+// and the runner"), and holds one poller per source, each turning its
+// client's answers into a snapshot section.
 package poll
 
 import (
@@ -12,12 +15,21 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
+// Poller polls one source once.
+type Poller interface {
+	// Name is the source name (source.Redis, ...).
+	Name() string
+	// Poll asks the source once, within ctx's deadline. A nil error means
+	// the section is good data; an error means the source failed and the
+	// section is ignored. A Runner calls it one poll at a time.
+	Poll(ctx context.Context) (snapshot.Section, error)
+}
+
 // Runner polls one source on its own schedule: the first poll at once, then
-// every Interval; after a failure it waits longer (exponential backoff with
-// jitter, at most MaxBackoff) so that a struggling source is not hammered.
-// Each poll runs under its own deadline, and every result, good or bad, is
-// handed to Publish with the source's whole state. Check tells whether it
-// is still making progress. A Runner must not be copied once Run starts.
+// every Interval, after failures exponential backoff with jitter up to
+// MaxBackoff. Each poll runs under its own Timeout, and every result, good
+// or bad, is handed to Publish with the source's whole state. A Runner
+// must not be copied once Run starts.
 type Runner struct {
 	Poller     Poller
 	Interval   time.Duration
@@ -27,8 +39,7 @@ type Runner struct {
 	// long: the runner calls it inline.
 	Publish func(snapshot.SourceState)
 	Logger  *zap.Logger
-	// Metrics, when not nil, records the duration of every finished poll
-	// under the source's name.
+	// Metrics, when not nil, records the duration of every finished poll.
 	Metrics *Metrics
 
 	// progress is the UnixNano time of the last sign of life: Run's start,
@@ -36,8 +47,7 @@ type Runner struct {
 	// from another goroutine.
 	progress atomic.Int64
 	// afterPoll, when not nil, is told each published state and the delay
-	// chosen before the next poll. It lets tests see the schedule without
-	// timing it.
+	// chosen before the next poll: tests see the schedule without timing it.
 	afterPoll func(state snapshot.SourceState, delay time.Duration)
 }
 
@@ -66,13 +76,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		prev := state
-		state = r.pollOnce(ctx, state)
-		if ctx.Err() != nil {
-			// A poll cut short by shutdown says nothing about the source.
+		if state = r.pollOnce(ctx, state); !r.publish(ctx, state) {
 			return nil
 		}
-		r.Metrics.observePoll(name, state.Duration)
-		r.Publish(state)
 		logTransition(log, prev, state)
 		delay := r.nextDelay(state.ConsecutiveFailures)
 		if r.afterPoll != nil {
@@ -84,9 +90,8 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // Once polls a single time under the runner's deadline, publishes the
 // state and returns it: the poll of a one-shot check. The state starts
-// afresh, as a runner's first poll does, and Interval is not needed. When
-// ctx ends during the poll nothing is published and Once returns ctx's
-// error: a poll cut short says nothing about the source. Once must not run
+// afresh, and Interval is not needed. When ctx ends during the poll
+// nothing is published and Once returns ctx's error. Once must not run
 // beside Run on the same runner.
 func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 	name := r.Poller.Name()
@@ -94,11 +99,9 @@ func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 		return snapshot.SourceState{}, fmt.Errorf("poll %s: timeout %s must be positive", name, r.Timeout)
 	}
 	state := r.pollOnce(ctx, snapshot.SourceState{Source: name})
-	if err := ctx.Err(); err != nil {
-		return state, fmt.Errorf("poll %s: %w", name, err)
+	if !r.publish(ctx, state) {
+		return state, fmt.Errorf("poll %s: %w", name, ctx.Err())
 	}
-	r.Metrics.observePoll(name, state.Duration)
-	r.Publish(state)
 	return state, nil
 }
 
@@ -106,25 +109,19 @@ func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 // while polls keep starting or ending, an error once nothing happened for
 // longer than LivenessIntervals times the longest expected gap between
 // polls (the longest delay, Interval or MaxBackoff, plus one poll's
-// Timeout). A poller that blocks past its deadline stalls the runner; this
-// is what /healthz asks so that such an observerd gets restarted. It is
-// safe to call while Run runs.
+// Timeout): a poller that blocks past its deadline stalls the runner, and
+// /healthz asks this so that such an observerd gets restarted. It is safe
+// to call while Run runs.
 func (r *Runner) Check(now time.Time) error {
 	last := r.progress.Load()
 	if last == 0 {
 		return nil
 	}
-	gap := r.expectedGap()
+	gap := max(r.Interval, r.MaxBackoff) + r.Timeout
 	if idle := now.Sub(time.Unix(0, last)); idle > LivenessIntervals*gap {
 		return fmt.Errorf("poll %s: no poll started or finished for %s, expected one at least every %s", r.Poller.Name(), idle, gap)
 	}
 	return nil
-}
-
-// expectedGap is the longest a healthy runner waits between two signs of
-// life: its longest delay between polls plus one poll's deadline.
-func (r *Runner) expectedGap() time.Duration {
-	return max(r.Interval, r.MaxBackoff) + r.Timeout
 }
 
 func (r *Runner) markProgress(t time.Time) { r.progress.Store(t.UnixNano()) }
@@ -172,6 +169,17 @@ func (r *Runner) pollOnce(ctx context.Context, state snapshot.SourceState) snaps
 	return state
 }
 
+// publish hands a finished poll on, unless ctx ended during it: a poll cut
+// short by shutdown says nothing about the source.
+func (r *Runner) publish(ctx context.Context, state snapshot.SourceState) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	r.Metrics.observePoll(state.Source, state.Duration)
+	r.Publish(state)
+	return true
+}
+
 // nextDelay is Interval while the source is healthy; after n consecutive
 // failures it doubles per failure up to MaxBackoff, and is drawn at random
 // from its upper half so that many observers do not retry in step.
@@ -183,9 +191,8 @@ func (r *Runner) nextDelay(failures int) time.Duration {
 	for i := 1; i < failures && d < r.MaxBackoff; i++ {
 		d *= 2
 	}
-	if r.MaxBackoff > r.Interval && d > r.MaxBackoff {
-		d = r.MaxBackoff
+	if r.MaxBackoff > r.Interval {
+		d = min(d, r.MaxBackoff)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return d/2 + rand.N(d-d/2+1)
 }
