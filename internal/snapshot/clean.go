@@ -50,7 +50,7 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 	out := *s
 	out.Info.Version, out.Info.Role = c.str(s.Info.Version), c.str(s.Info.Role)
 	out.Registry = cleanEach(s.Registry, func(e RegistryEntry) RegistryEntry {
-		e.ID, e.Address, e.RegisteredAt = c.str(e.ID), c.str(e.Address), cloneTime(e.RegisteredAt)
+		e.ID, e.Address, e.RegisteredAt = c.str(e.ID), c.str(e.Address), clonePtr(e.RegisteredAt)
 		return e
 	})
 	out.Overrides = cleanEach(s.Overrides, func(o Override) Override { o.Key = c.str(o.Key); return o })
@@ -65,13 +65,9 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 
 func (c cleaner) counters(k Counters) Counters {
 	k.WalkedBy = c.str(k.WalkedBy)
-	k.WalkedAt = cloneTime(k.WalkedAt)
+	k.WalkedAt = clonePtr(k.WalkedAt)
 	k.Top = cleanEach(k.Top, func(t TopKey) TopKey {
-		t.Key = c.str(t.Key)
-		if t.APICount != nil {
-			n := *t.APICount
-			t.APICount = &n
-		}
+		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
 		return t
 	})
 	return k
@@ -89,16 +85,13 @@ func (c cleaner) nodes(s *NodesSection) *NodesSection {
 func (c cleaner) report(r NodeReport) NodeReport {
 	r.URL, r.Address, r.ID = c.str(r.URL), c.str(r.Address), c.str(r.ID)
 	r.Peers = cleanEach(r.Peers, func(p PeerNode) PeerNode {
-		p.ID, p.Address, p.State, p.RegisteredAt = c.str(p.ID), c.str(p.Address), c.str(p.State), cloneTime(p.RegisteredAt)
+		p.ID, p.Address, p.State, p.RegisteredAt = c.str(p.ID), c.str(p.Address), c.str(p.State), clonePtr(p.RegisteredAt)
 		return p
 	})
 	counter := func(a APICounter) APICounter { a.Key = c.str(a.Key); return a }
 	r.Counters = cleanEach(r.Counters, counter)
 	r.Blocked = cleanEach(r.Blocked, counter)
-	if r.Limits != nil {
-		l := *r.Limits
-		r.Limits = &l
-	}
+	r.Limits = clonePtr(r.Limits)
 	r.Errors = cleanKeys(r.Errors, c.str, c.msg)
 	return r
 }
@@ -109,10 +102,7 @@ func (c cleaner) prometheus(s *PrometheusSection) *PrometheusSection {
 	}
 	out := *s
 	out.Instances = cleanKeys(s.Instances, c.str, func(st InstanceStats) InstanceStats {
-		if st.Up != nil {
-			up := *st.Up
-			st.Up = &up
-		}
+		st.Up = clonePtr(st.Up)
 		return st
 	})
 	out.QueryErrors = cleanKeys(s.QueryErrors, c.str, c.msg)

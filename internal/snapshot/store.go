@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -95,9 +96,7 @@ func NewStore(cfg StoreConfig) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, zap.NewNop())
 	changed := make(chan struct{})
 	s := &Store{
 		cfg:      cfg,
@@ -263,16 +262,20 @@ func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus 
 		// A peer's error may quote anything it answered.
 		out.Error = s.clean.msg(st.Err.Error())
 	}
-	if ns, ok := sec.(*NodesSection); ok {
-		out.Errors = endpointErrors(ns)
-	}
-	if ps, ok := sec.(*PrometheusSection); ok && len(ps.QueryErrors) > 0 {
-		out.Errors = maps.Clone(ps.QueryErrors)
+	var walked Counters // a Redis section's, who walked and when
+	switch sec := sec.(type) {
+	case *NodesSection:
+		out.Errors = endpointErrors(sec)
+	case *PrometheusSection:
+		if len(sec.QueryErrors) > 0 {
+			out.Errors = maps.Clone(sec.QueryErrors)
+		}
+	case *RedisSection:
+		walked = sec.Counters
 	}
 	bound := s.cfg.StaleAfter[st.Source]
 	switch {
-	case st.LastAttempt.IsZero():
-		out.Status = StatusPending
+	case st.LastAttempt.IsZero(): // pending
 	case st.Err != nil && st.Section == nil:
 		out.Status = StatusError
 	case st.Err != nil:
@@ -280,19 +283,13 @@ func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus 
 	case bound > 0 && now.Sub(st.LastSuccess) > bound:
 		out.Status = StatusStale
 		out.Error = fmt.Sprintf("last success %s ago, more than %s", now.Sub(st.LastSuccess).Round(time.Millisecond), bound)
-	case bound > 0 && walkedBefore(sec, now.Add(-bound)):
-		c := sec.(*RedisSection).Counters
+	case bound > 0 && walked.WalkedAt != nil && now.Sub(*walked.WalkedAt) > bound:
+		// Among sidecars sharing one walk, a fresh read of an old walk is
+		// old data.
 		out.Status = StatusStale
-		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", c.WalkedBy, now.Sub(*c.WalkedAt).Round(time.Millisecond), bound)
+		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", walked.WalkedBy, now.Sub(*walked.WalkedAt).Round(time.Millisecond), bound)
 	default:
 		out.Status = StatusOK
 	}
 	return out
-}
-
-// walkedBefore reports whether sec holds counters walked before t. Among
-// sidecars sharing one walk, a fresh read of an old walk is old data.
-func walkedBefore(sec Section, t time.Time) bool {
-	rs, ok := sec.(*RedisSection)
-	return ok && rs.Counters.WalkedAt != nil && rs.Counters.WalkedAt.Before(t)
 }
