@@ -119,33 +119,34 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec.Info = redisInfo(rtt, info)
+	sec.Info = snapshot.RedisInfo{
+		Connected: true, Ping: snapshot.Known(rtt), Version: info.Version, Role: info.Role,
+		UsedMemoryBytes: info.UsedMemory, ConnectedClients: info.ConnectedClients, DBKeys: info.DBKeys,
+	}
 	return sec, nil
 }
 
 // counters walks the keyspace, or reads the walk of the observer holding
 // the lease and counts only the keys of interest.
 func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	if p.lease == nil {
-		sec, _, err := p.walkKeyspace(ctx, hints)
-		return sec, err
-	}
-	holder, err := p.lease.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.logHolder(holder)
-	if holder == p.cfg.InstanceID {
-		return p.walkAndShare(ctx, hints)
-	}
-	sec, err := p.readShared(ctx, holder, hints)
-	if errors.Is(err, errShareUnreadable) {
-		// An observer of another version walks for the fleet: walk
-		// alone rather than publish nothing.
+	if p.lease != nil {
+		holder, err := p.lease.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.logHolder(holder)
+		if holder == p.cfg.InstanceID {
+			return p.walkAndShare(ctx, hints)
+		}
+		sec, err := p.readShared(ctx, holder, hints)
+		if !errors.Is(err, errShareUnreadable) {
+			return sec, err
+		}
+		// An observer of another version walks for the fleet: walk alone
+		// rather than publish nothing.
 		p.cfg.Logger.Warn("shared walk unreadable, walking the keyspace alone", zap.Error(err))
-		sec, _, err := p.walkKeyspace(ctx, hints)
-		return sec, err
 	}
+	sec, _, err := p.walkKeyspace(ctx, hints)
 	return sec, err
 }
 
@@ -241,18 +242,6 @@ func (l redisLimits) window(key string) time.Duration {
 		return o.Window
 	}
 	return l.defWindow
-}
-
-func redisInfo(rtt time.Duration, info redisclient.Info) snapshot.RedisInfo {
-	return snapshot.RedisInfo{
-		Connected:        true,
-		Ping:             snapshot.Known(rtt),
-		Version:          info.Version,
-		Role:             info.Role,
-		UsedMemoryBytes:  info.UsedMemory,
-		ConnectedClients: info.ConnectedClients,
-		DBKeys:           info.DBKeys,
-	}
 }
 
 func registryEntry(e redisclient.RegistryEntry) snapshot.RegistryEntry {

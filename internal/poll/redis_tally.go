@@ -2,7 +2,6 @@ package poll
 
 import (
 	"cmp"
-	"container/heap"
 	"slices"
 	"strings"
 
@@ -10,15 +9,15 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
-// redisTally sums the walk as it goes; its lists are bounded heaps, so memory
+// redisTally sums the walk as it goes; its lists are bounded, so memory
 // does not grow with the keyspace.
 type redisTally struct {
 	c          snapshot.Counters
-	top        *topHeap[snapshot.TopKey]
-	blocks     *topHeap[snapshot.Block]
-	overLimit  *topHeap[snapshot.Block]
-	zeroActive *topHeap[snapshot.Block]
-	withoutTTL *topHeap[string]
+	top        *topList[snapshot.TopKey]
+	blocks     *topList[snapshot.Block]
+	overLimit  *topList[snapshot.Block]
+	zeroActive *topList[snapshot.Block]
+	withoutTTL *topList[string]
 	// interest holds the in-window count of each key of interest, 0 until
 	// the walk counts it: one value, read at the moment the walk reads the
 	// key, for the top list and the drift check alike.
@@ -38,11 +37,11 @@ func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[st
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 	}
 	return &redisTally{
-		top:        newTopHeap(topN, hotterKey),
-		blocks:     newTopHeap(listCap, hotter),
-		overLimit:  newTopHeap(listCap, hotter),
-		zeroActive: newTopHeap(listCap, hotter),
-		withoutTTL: newTopHeap(listCap, strings.Compare),
+		top:        newTopList(topN, hotterKey),
+		blocks:     newTopList(listCap, hotter),
+		overLimit:  newTopList(listCap, hotter),
+		zeroActive: newTopList(listCap, hotter),
+		withoutTTL: newTopList(listCap, strings.Compare),
 		interest:   interest,
 		incumbents: incumbents,
 		found:      make(map[string]snapshot.TopKey, len(incumbents)),
@@ -91,45 +90,33 @@ func (t *redisTally) fill(sec *snapshot.RedisSection) {
 	sec.KeyCounts = t.interest
 }
 
-// topHeap keeps the n first items in cmp order seen so far: a heap whose
-// root is the last item kept, so each add costs O(log n).
-type topHeap[T any] struct {
+// topList keeps the n first items in cmp order seen so far, in memory
+// bounded by 2n+1: past that it sorts them and drops the rest.
+type topList[T any] struct {
 	n     int
 	cmp   func(a, b T) int
 	items []T
 }
 
-func newTopHeap[T any](n int, cmp func(a, b T) int) *topHeap[T] {
-	return &topHeap[T]{n: n, cmp: cmp}
+func newTopList[T any](n int, cmp func(a, b T) int) *topList[T] {
+	return &topList[T]{n: n, cmp: cmp}
 }
 
-func (b *topHeap[T]) add(x T) {
-	switch {
-	case len(b.items) < b.n:
-		heap.Push(b, x)
-	case b.n > 0 && b.cmp(x, b.items[0]) < 0:
-		b.items[0] = x
-		heap.Fix(b, 0)
+func (l *topList[T]) add(x T) {
+	if l.items = append(l.items, x); len(l.items) > 2*l.n {
+		l.trim()
 	}
 }
 
-// sorted returns a copy of the items in cmp order, never nil.
-func (b *topHeap[T]) sorted() []T {
-	out := make([]T, len(b.items))
-	copy(out, b.items)
-	slices.SortFunc(out, b.cmp)
-	return out
+func (l *topList[T]) trim() {
+	slices.SortFunc(l.items, l.cmp)
+	l.items = l.items[:min(len(l.items), l.n)]
 }
 
-// heap.Interface, ordered so that the root is the item that ranks last.
-func (b *topHeap[T]) Len() int           { return len(b.items) }
-func (b *topHeap[T]) Less(i, j int) bool { return b.cmp(b.items[i], b.items[j]) > 0 }
-func (b *topHeap[T]) Swap(i, j int)      { b.items[i], b.items[j] = b.items[j], b.items[i] }
-func (b *topHeap[T]) Push(x any)         { b.items = append(b.items, x.(T)) }
-func (b *topHeap[T]) Pop() any {
-	x := b.items[len(b.items)-1]
-	b.items = b.items[:len(b.items)-1]
-	return x
+// sorted returns a copy of the items in cmp order, never nil.
+func (l *topList[T]) sorted() []T {
+	l.trim()
+	return append([]T{}, l.items...)
 }
 
 // The published top keys are sticky (docs/design.md, "One walk per
