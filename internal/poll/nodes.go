@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -51,10 +50,8 @@ type NodesPoller struct {
 	concurrency int
 	log         *zap.Logger
 	configured  []*ratelimiter.Client
-
-	mu         sync.Mutex                     // guards discovered and reachable
-	discovered map[string]*ratelimiter.Client // by base URL, nodes found in the registry
-	reachable  map[string]bool                // by address, as of the last poll
+	discovered  map[string]*ratelimiter.Client // by base URL, nodes found in the registry
+	reachable   map[string]bool                // by address, as of the last poll
 }
 
 var _ Poller = (*NodesPoller)(nil)
@@ -84,13 +81,12 @@ func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 // Name implements Poller.
 func (*NodesPoller) Name() string { return source.Ratelimiter }
 
-// Close closes the idle connections of every node client.
+// Close closes the idle connections of every node client, once polls have
+// ended.
 func (p *NodesPoller) Close() {
 	for _, c := range p.configured {
 		c.CloseIdleConnections()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, c := range p.discovered {
 		c.CloseIdleConnections()
 	}
@@ -157,8 +153,6 @@ func (p *NodesPoller) targets() []target {
 			out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
 		}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	keep := make(map[string]*ratelimiter.Client, len(addrs))
 	for _, addr := range addrs {
 		addr = strings.TrimSpace(addr)
@@ -183,8 +177,7 @@ func (p *NodesPoller) targets() []target {
 	return out
 }
 
-// discoveredClient returns the cached client of base, or a new one. The
-// caller holds p.mu.
+// discoveredClient returns the cached client of base, or a new one.
 func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, error) {
 	if c := p.discovered[base]; c != nil {
 		return c, nil
@@ -198,8 +191,6 @@ func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, 
 // logChanges logs nodes that became reachable or unreachable, and nodes
 // first seen unreachable, rather than every poll.
 func (p *NodesPoller) logChanges(reports []snapshot.NodeReport) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	now := make(map[string]bool, len(reports))
 	for _, r := range reports {
 		now[r.Address] = r.Reachable

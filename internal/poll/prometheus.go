@@ -192,8 +192,7 @@ func total(rg promclient.Range, set func(*snapshot.PrometheusSection, snapshot.F
 			set(sec, finite(res.Scalar.Value))
 		case promclient.ResultVector:
 			if len(res.Vector) == 0 {
-				set(sec, snapshot.Null())
-				return nil
+				return nil // the field stays null
 			}
 			var sum float64
 			for _, s := range res.Vector {
