@@ -54,23 +54,17 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 		return e
 	})
 	out.Overrides = cleanEach(s.Overrides, func(o Override) Override { o.Key = c.str(o.Key); return o })
-	out.Counters = c.counters(s.Counters)
+	out.Counters.WalkedBy, out.Counters.WalkedAt = c.str(s.Counters.WalkedBy), clonePtr(s.Counters.WalkedAt)
+	out.Counters.Top = cleanEach(s.Counters.Top, func(t TopKey) TopKey {
+		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
+		return t
+	})
 	out.Blocks = cleanEach(s.Blocks, c.block)
 	out.OverLimit = cleanEach(s.OverLimit, c.block)
 	out.ZeroLimitActive = cleanEach(s.ZeroLimitActive, c.block)
 	out.WithoutTTL = cleanEach(s.WithoutTTL, c.str)
 	out.KeyCounts = cleanKeys(s.KeyCounts, c.str, func(v int64) int64 { return v })
 	return &out
-}
-
-func (c cleaner) counters(k Counters) Counters {
-	k.WalkedBy = c.str(k.WalkedBy)
-	k.WalkedAt = clonePtr(k.WalkedAt)
-	k.Top = cleanEach(k.Top, func(t TopKey) TopKey {
-		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
-		return t
-	})
-	return k
 }
 
 func (c cleaner) block(b Block) Block { b.Key = c.str(b.Key); return b }

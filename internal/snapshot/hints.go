@@ -49,22 +49,17 @@ func hintsFrom(snap *Snapshot, redis *RedisSection, nodes *NodesSection, maxKeys
 			}
 		}
 	}
-	if nodes != nil {
-		h.KeysOfInterest = keysOfInterest(nodes, maxKeys)
+	if nodes == nil {
+		return h
 	}
-	return h
-}
-
-// keysOfInterest is every key the nodes sampled, once, sorted and cut to
-// the first limit.
-func keysOfInterest(nodes *NodesSection, limit int) []string {
-	var keys []string
+	// Every key the nodes sampled, once, sorted and cut to maxKeys.
 	for _, n := range nodes.Nodes {
 		for _, c := range n.Counters {
-			keys = append(keys, c.Key)
+			h.KeysOfInterest = append(h.KeysOfInterest, c.Key)
 		}
 	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	return keys[:min(len(keys), limit)]
+	slices.Sort(h.KeysOfInterest)
+	h.KeysOfInterest = slices.Compact(h.KeysOfInterest)
+	h.KeysOfInterest = h.KeysOfInterest[:min(len(h.KeysOfInterest), maxKeys)]
+	return h
 }

@@ -25,10 +25,6 @@ type JudgeInput struct {
 	Enabled  []string
 }
 
-// JudgeFunc evaluates the invariants. The Store calls it from its single
-// writer path, never concurrently.
-type JudgeFunc func(JudgeInput) ([]Violation, []UnknownInvariant)
-
 // StoreConfig configures a Store.
 type StoreConfig struct {
 	// Enabled lists the enabled sources.
@@ -52,8 +48,9 @@ type StoreConfig struct {
 	// times as many bytes. Zero means names.DefaultMaxBytes; a value below
 	// names.MinMaxBytes is taken as that.
 	MaxNameBytes int
-	// Judge evaluates the invariants; nil judges nothing.
-	Judge  JudgeFunc
+	// Judge evaluates the invariants, called from the Store's one writer
+	// path, never concurrently; nil judges nothing.
+	Judge  func(JudgeInput) ([]Violation, []UnknownInvariant)
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -168,7 +165,6 @@ func (s *Store) build(now time.Time) (*Published, error) {
 			Overrides:     []Override{},
 		},
 		Counters: Counters{Top: []TopKey{}},
-		Redis:    RedisInfo{},
 		Traffic:  Traffic{AllowedPerSecond: Null(), BlockedPerSecond: Null()},
 	}
 	fresh := make(map[string]bool, len(s.cfg.Enabled))
