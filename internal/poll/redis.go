@@ -57,8 +57,10 @@ type RedisConfig struct {
 // overrides, and every counter key, judged by its own limit. A Runner
 // calls its Poll one at a time, which the state below relies on.
 type RedisPoller struct {
-	cfg   RedisConfig
-	lease *walkLease // nil without Coordinate
+	cfg RedisConfig
+	// leaseKey and shareKey are the keys of the walk lease and of the
+	// walk its holder shares.
+	leaseKey, shareKey string
 
 	// known are the overrides of the last walk, this observer's or a
 	// shared one: the next walk counts keys by them until it has read its
@@ -92,11 +94,10 @@ func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, zap.NewNop())
 	cfg.WalkClient = cmp.Or(cfg.WalkClient, cfg.Client)
-	p := &RedisPoller{cfg: cfg}
-	if cfg.Coordinate {
-		p.lease = newWalkLease(cfg.Client, cfg.KeyPrefix, cfg.InstanceID, cfg.LeaseTTL)
-	}
-	return p, nil
+	// Both keys carry the key prefix as a hash tag: in a Redis Cluster the
+	// lease and the walk it guards live on one slot and fail over together.
+	tag := "observerd:{" + cfg.KeyPrefix + "}:walk:"
+	return &RedisPoller{cfg: cfg, leaseKey: tag + "lease", shareKey: tag + "result"}, nil
 }
 
 // Name implements Poller.
@@ -129,8 +130,10 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 // counters walks the keyspace, or reads the walk of the observer holding
 // the lease and counts only the keys of interest.
 func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	if p.lease != nil {
-		holder, err := p.lease.acquire(ctx)
+	if p.cfg.Coordinate {
+		// The holder after taking or renewing the lease; empty when it
+		// was released just now.
+		holder, err := p.cfg.Client.AcquireLease(ctx, p.leaseKey, p.cfg.InstanceID, p.cfg.LeaseTTL)
 		if err != nil {
 			return nil, err
 		}
@@ -153,10 +156,10 @@ func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snap
 // Close gives the walk lease up if this observer holds it, so that another
 // walks at once rather than after the lease's TTL. It is for a clean stop.
 func (p *RedisPoller) Close(ctx context.Context) error {
-	if p.lease == nil {
+	if !p.cfg.Coordinate {
 		return nil
 	}
-	return p.lease.release(ctx)
+	return p.cfg.Client.ReleaseLease(ctx, p.leaseKey, p.cfg.InstanceID)
 }
 
 // logBadData logs the overrides and registry entries a walk left out or

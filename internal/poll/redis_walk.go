@@ -2,7 +2,6 @@ package poll
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
@@ -71,75 +70,4 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 	at := began.UTC()
 	sec.Counters.WalkedAt = &at
 	return sec
-}
-
-// walkAndShare walks as the lease's holder, keeping the lease while it
-// walks, and writes the result for the other observers.
-func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	stop := p.lease.keepRenewed(ctx)
-	sec, serverTime, err := p.walkKeyspace(ctx, hints)
-	stop()
-	if err != nil {
-		return nil, err
-	}
-	sh := &walkShare{
-		Version:    shareVersion,
-		WalkedBy:   p.cfg.InstanceID,
-		WalkedAt:   *sec.Counters.WalkedAt,
-		ServerTime: serverTime,
-		KeyPrefix:  p.cfg.KeyPrefix,
-		NodePrefix: p.cfg.NodePrefix,
-		Section:    *sec,
-	}
-	sh.Section.Counters.WalkedBy, sh.Section.Counters.WalkedAt = "", nil
-	if err := p.lease.publish(ctx, sh); err != nil {
-		// This observer's own figures are good; the others see the walk
-		// age and say so.
-		p.cfg.Logger.Warn("shared walk not written", zap.Error(err))
-	}
-	return sec, nil
-}
-
-// readShared builds the section from the walk the lease's holder shared,
-// and counts the keys of interest itself.
-func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	sh, age, err := p.lease.read(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if sh == nil {
-		return nil, fmt.Errorf("no shared walk in Redis yet: observer %q holds the walk lease and has not finished a walk", holder)
-	}
-	if sh.KeyPrefix != p.cfg.KeyPrefix || sh.NodePrefix != p.cfg.NodePrefix {
-		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
-			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
-	}
-	sec := &sh.Section
-	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
-	at := time.Now().Add(-age).UTC()
-	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, &at
-	p.known = make([]redisclient.Override, len(sec.Overrides))
-	for i, o := range sec.Overrides {
-		p.known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
-	}
-	p.topMisses = make(map[string]int, len(sec.Counters.Top))
-	for _, k := range sec.Counters.Top {
-		p.topMisses[k.Key] = 0
-	}
-	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, p.known)
-	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
-	if err != nil {
-		return nil, err
-	}
-	sec.KeyCounts = counts
-	return sec, nil
-}
-
-// logHolder logs when the walk lease changes hands.
-func (p *RedisPoller) logHolder(holder string) {
-	if holder == "" || holder == p.lastHolder {
-		return
-	}
-	p.lastHolder = holder
-	p.cfg.Logger.Info("walk lease held", zap.String("walker", holder), zap.Bool("this_observer", holder == p.cfg.InstanceID))
 }
