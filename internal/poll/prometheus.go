@@ -93,10 +93,7 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(promclient.RateRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
 		{PromQueryAllowedTotal, q.AllowedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
 		{PromQueryBlockedTotal, q.BlockedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
-		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) {
-			up := v == 1
-			s.Up = &up
-		})},
+		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.Up = new(v == 1) })},
 	}
 	p := &PrometheusPoller{client: cfg.Client}
 	for _, pq := range all {

@@ -137,8 +137,7 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 	}
 	sec := &sh.Section
 	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
-	at := time.Now().Add(-age).UTC()
-	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, &at
+	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, new(time.Now().Add(-age).UTC())
 	p.known = make([]redisclient.Override, len(sec.Overrides))
 	for i, o := range sec.Overrides {
 		p.known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}

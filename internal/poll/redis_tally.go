@@ -120,16 +120,13 @@ func (l *topList[T]) sorted() []T {
 }
 
 // The published top keys are sticky (docs/design.md, "One walk per
-// cluster"), because each is a series on /metrics: under a load at the
-// limit many keys tie at count == limit, each walk finds a different few
-// of them a member or a few below it, and a top ranked anew at every walk
-// would name new keys every walk, each a series Prometheus keeps. A key of
-// the published top (an incumbent) ranks as if its count were a quarter
-// higher (1/stickyShare, at least one more), wins ties, and stays until it
-// has ranked outside the top stickyWalks walks in a row, as long as the
-// walk still finds it; newcomers take the slots left. The published counts
-// are the real ones, so a published key may count less than one left out,
-// and a newcomer hotter than the whole top waits stickyWalks walks.
+// cluster"): under a load at the limit many keys tie at count == limit and
+// each walk finds a different few of them a little below it, so a top
+// ranked anew at every walk would name new keys, each a series Prometheus
+// keeps. A key of the published top (an incumbent) ranks a stickyShare-th
+// higher (at least one more), wins ties, and stays while the walk finds it
+// until it has ranked outside the top stickyWalks walks in a row;
+// newcomers take the slots left. The published counts are the real ones.
 const (
 	stickyWalks = 3
 	stickyShare = 4

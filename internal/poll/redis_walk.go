@@ -10,12 +10,9 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
-// maxWalkPasses bounds the walks of one poll. A walk counts each key by the
-// overrides known before it (the last walk's) and reads the overrides on
-// its way; when one that changed in between judged a key the walk already
-// counted, the walk is run again with the overrides it read. Overrides
-// that keep changing walk after walk get this many passes, and the last is
-// published.
+// maxWalkPasses bounds the walks of one poll: a walk that counted a key by
+// an override that changed meanwhile walks again (docs/design.md), and
+// overrides that keep changing get this many passes, the last published.
 const maxWalkPasses = 3
 
 // walkKeyspace walks the keyspace on this observer and builds the section
@@ -67,7 +64,6 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
 	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
 	sec.Counters.WalkedBy = p.cfg.InstanceID
-	at := began.UTC()
-	sec.Counters.WalkedAt = &at
+	sec.Counters.WalkedAt = new(began.UTC())
 	return sec
 }

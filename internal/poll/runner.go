@@ -90,11 +90,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// Once polls a single time under the runner's deadline, publishes the
-// state and returns it: the poll of a one-shot check. The state starts
-// afresh, and Interval is not needed. When ctx ends during the poll
-// nothing is published and Once returns ctx's error. Once must not run
-// beside Run on the same runner.
+// Once polls a single time, as a first poll of Run, publishes the state and
+// returns it: the poll of a one-shot check. When ctx ends during the poll
+// nothing is published and Once returns ctx's error. Not beside Run.
 func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 	name := r.Poller.Name()
 	if r.Timeout <= 0 {
@@ -107,13 +105,10 @@ func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 	return state, nil
 }
 
-// Check reports whether the runner is alive: nil before Run starts and
-// while polls keep starting or ending, an error once nothing happened for
-// longer than LivenessIntervals times the longest expected gap between
-// polls (the longest delay, Interval or MaxBackoff, plus one poll's
-// Timeout): a poller that blocks past its deadline stalls the runner, and
-// /healthz asks this so that such an observerd gets restarted. It is safe
-// to call while Run runs.
+// Check reports an error once the runner has neither started nor finished a
+// poll for LivenessIntervals times its longest expected gap (see
+// docs/design.md): a poller that blocks past its deadline stalls it, and
+// /healthz asks so that such an observerd is restarted. Safe beside Run.
 func (r *Runner) Check(now time.Time) error {
 	last := r.progress.Load()
 	if last == 0 {

@@ -13,9 +13,7 @@ const textFactor = 4
 
 // cleaner makes every string a peer supplied publishable (see names.Clean):
 // names cut to name bytes, error texts and messages to text bytes. The
-// Store cleans each section once, as it arrives, so that everything built
-// from it (the snapshot, the invariants' subjects and messages) holds the
-// clean forms only; the hints keep the raw names, which pollers look up.
+// hints keep the raw names, which pollers look up.
 type cleaner struct {
 	name, text int
 }
@@ -103,20 +101,15 @@ func (c cleaner) prometheus(s *PrometheusSection) *PrometheusSection {
 	return &out
 }
 
-// violations cleans the subjects and messages of the invariants' verdict in
-// place: they are built from clean sections, so this only guards against a
-// check that quotes something raw.
-func (c cleaner) violations(vs []Violation) {
-	for i := range vs {
-		vs[i].Subject, vs[i].Message = c.str(vs[i].Subject), c.msg(vs[i].Message)
-	}
+// violation and unknown clean the invariants' verdict: it is built from
+// clean sections, so this only guards against a check that quotes
+// something raw.
+func (c cleaner) violation(v Violation) Violation {
+	v.Subject, v.Message = c.str(v.Subject), c.msg(v.Message)
+	return v
 }
 
-func (c cleaner) unknown(us []UnknownInvariant) {
-	for i := range us {
-		us[i].Reason = c.msg(us[i].Reason)
-	}
-}
+func (c cleaner) unknown(u UnknownInvariant) UnknownInvariant { u.Reason = c.msg(u.Reason); return u }
 
 // cleanEach returns a new slice of f of every element of s, nil for nil: a
 // nil list means an endpoint said nothing, an empty one that it answered

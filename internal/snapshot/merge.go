@@ -53,8 +53,7 @@ func addAPICounts(top []TopKey, nodes *NodesSection) {
 			if !ok || top[i].APICount != nil {
 				continue
 			}
-			count := c.Count
-			top[i].APICount = &count
+			top[i].APICount = new(c.Count)
 		}
 	}
 }

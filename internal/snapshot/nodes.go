@@ -187,8 +187,7 @@ func (j *nodeJoin) addInstances(instances map[string]InstanceStats) {
 func (m nodeMemory) remember(cur map[string]*Node, now time.Time, forgetAfter time.Duration) {
 	for key, n := range cur {
 		if n.Reachable || n.Registered {
-			t := now
-			n.LastSeen = &t
+			n.LastSeen = new(now)
 		} else if old, ok := m[key]; ok && old.LastSeen != nil {
 			n.LastSeen = clonePtr(old.LastSeen)
 		}
@@ -209,12 +208,8 @@ func (m nodeMemory) remember(cur map[string]*Node, now time.Time, forgetAfter ti
 // forgotten is a remembered node that no source reports now: who it is and
 // when it was last seen, with nothing current.
 func forgotten(old *Node) *Node {
-	n := cloneNode(old)
-	n.Registered, n.Reachable = false, false
-	n.RegistryTTL, n.HealthLatency, n.CheckLatencyP99 = Duration{}, Duration{}, Duration{}
-	n.AllowedPerSecond, n.BlockedPerSecond = Null(), Null()
-	n.ScrapeUp, n.EndpointErrors = nil, nil
-	return n
+	return &Node{ID: old.ID, Address: old.Address, URL: old.URL, RegisteredAt: clonePtr(old.RegisteredAt),
+		LastSeen: clonePtr(old.LastSeen), AllowedPerSecond: Null(), BlockedPerSecond: Null()}
 }
 
 // byURLHost finds the node whose polled URL has addr as host:port, for a
@@ -234,8 +229,7 @@ func clonePtr[T any](p *T) *T {
 	if p == nil {
 		return nil
 	}
-	c := *p
-	return &c
+	return new(*p)
 }
 
 // cloneNode copies n deeply, so that a published node shares nothing with

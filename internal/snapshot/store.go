@@ -41,12 +41,9 @@ type StoreConfig struct {
 	// NodeForgetAfter is how long a node that is neither registered nor
 	// polled stays in the list (as down) after it was last seen.
 	NodeForgetAfter time.Duration
-	// MaxNameBytes bounds every name a peer supplies (keys, node ids,
-	// addresses, URLs, versions, instance labels) as published: longer ones
-	// are cut and marked, bytes that are not UTF-8 escaped as \xHH (see
-	// names.Clean). Error texts and violation messages are bounded at four
-	// times as many bytes. Zero means names.DefaultMaxBytes; a value below
-	// names.MinMaxBytes is taken as that.
+	// MaxNameBytes bounds every name a peer supplies as published (see
+	// names.Clean), and four times that every error text and violation
+	// message. Zero means names.DefaultMaxBytes.
 	MaxNameBytes int
 	// Judge evaluates the invariants, called from the Store's one writer
 	// path, never concurrently; nil judges nothing.
@@ -195,21 +192,18 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	return s.publish(snap, hintsFrom(snap, rawRedis, rawNodes, s.cfg.MaxKeysOfInterest))
 }
 
-// judge sets the violations and unknown invariants of in.Snapshot. The
-// invariants see clean sections only, so their subjects and messages quote
-// clean names; cleaning them again is a guard that costs nothing then.
+// judge sets the violations and unknown invariants of in.Snapshot, clean
+// copies of the verdict.
 func (s *Store) judge(in JudgeInput) {
 	if s.cfg.Judge == nil {
 		return
 	}
 	v, u := s.cfg.Judge(in)
 	if v != nil {
-		in.Snapshot.Violations = slices.Clone(v)
-		s.clean.violations(in.Snapshot.Violations)
+		in.Snapshot.Violations = cleanEach(v, s.clean.violation)
 	}
 	if u != nil {
-		in.Snapshot.Unknown = slices.Clone(u)
-		s.clean.unknown(in.Snapshot.Unknown)
+		in.Snapshot.Unknown = cleanEach(u, s.clean.unknown)
 	}
 }
 
@@ -246,12 +240,10 @@ func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus 
 		FailuresTotal:       st.FailuresTotal,
 	}
 	if !st.LastAttempt.IsZero() {
-		t := st.LastAttempt.UTC()
-		out.LastAttempt = &t
+		out.LastAttempt = new(st.LastAttempt.UTC())
 	}
 	if !st.LastSuccess.IsZero() {
-		t := st.LastSuccess.UTC()
-		out.LastSuccess = &t
+		out.LastSuccess = new(st.LastSuccess.UTC())
 		out.Age = Known(now.Sub(st.LastSuccess))
 	}
 	if st.Err != nil {
