@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,12 +96,7 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 		{PromQueryBlockedTotal, q.BlockedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
 		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.Up = new(v == 1) })},
 	}
-	p := &PrometheusPoller{client: cfg.Client}
-	for _, pq := range all {
-		if pq.expr != "" {
-			p.queries = append(p.queries, pq)
-		}
-	}
+	p := &PrometheusPoller{client: cfg.Client, queries: slices.DeleteFunc(all, func(q promQuery) bool { return q.expr == "" })}
 	if len(p.queries) == 0 {
 		return nil, errors.New("prometheus poller: every query is empty")
 	}

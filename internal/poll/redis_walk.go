@@ -1,7 +1,10 @@
 package poll
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -66,4 +69,186 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 	sec.Counters.WalkedBy = p.cfg.InstanceID
 	sec.Counters.WalkedAt = new(began.UTC())
 	return sec
+}
+
+// redisTally sums the walk as it goes; its lists are bounded, so memory
+// does not grow with the keyspace.
+type redisTally struct {
+	c          snapshot.Counters
+	top        *topList[snapshot.TopKey]
+	blocks     *topList[snapshot.Block]
+	overLimit  *topList[snapshot.Block]
+	zeroActive *topList[snapshot.Block]
+	withoutTTL *topList[string]
+	// interest holds the in-window count of each key of interest, 0 until
+	// the walk counts it: one value, read at the moment the walk reads the
+	// key, for the top list and the drift check alike.
+	interest map[string]int64
+	// incumbents are the keys of the last published top; found holds the
+	// figures of those the walk found, however they rank (see chooseTop).
+	incumbents map[string]int
+	found      map[string]snapshot.TopKey
+}
+
+func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]int) *redisTally {
+	interest := make(map[string]int64, len(keysOfInterest))
+	for _, k := range keysOfInterest {
+		interest[k] = 0
+	}
+	hotter := func(a, b snapshot.Block) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
+	}
+	return &redisTally{
+		top:        newTopList(topN, hotterKey),
+		blocks:     newTopList(listCap, hotter),
+		overLimit:  newTopList(listCap, hotter),
+		zeroActive: newTopList(listCap, hotter),
+		withoutTTL: newTopList(listCap, strings.Compare),
+		interest:   interest,
+		incumbents: incumbents,
+		found:      make(map[string]snapshot.TopKey, len(incumbents)),
+	}
+}
+
+func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
+	t.c.Keys++
+	t.c.RequestsInWindow += cn.Count
+	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
+	if cn.Count >= limit {
+		t.c.BlockedKeys++
+		t.blocks.add(b)
+	}
+	// A zero limit with traffic is its own anomaly (ghost_allowing), not
+	// an over-limit key.
+	if limit > 0 && cn.Count > limit {
+		t.c.OverLimitKeys++
+		t.overLimit.add(b)
+	}
+	if limit == 0 && cn.Count > 0 {
+		t.zeroActive.add(b)
+	}
+	if cn.TTL == redisclient.NoTTL {
+		t.c.KeysWithoutTTL++
+		t.withoutTTL.add(cn.Key)
+	}
+	if _, ok := t.interest[cn.Key]; ok {
+		t.interest[cn.Key] = cn.Count
+	}
+	k := snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)}
+	if _, ok := t.incumbents[cn.Key]; ok {
+		t.found[cn.Key] = k
+	}
+	t.top.add(k)
+}
+
+func (t *redisTally) fill(sec *snapshot.RedisSection) {
+	sec.Counters = t.c
+	sec.Counters.Top = t.top.sorted()
+	sec.Blocks = t.blocks.sorted()
+	sec.BlocksTotal = int(t.c.BlockedKeys)
+	sec.OverLimit = t.overLimit.sorted()
+	sec.ZeroLimitActive = t.zeroActive.sorted()
+	sec.WithoutTTL = t.withoutTTL.sorted()
+	sec.KeyCounts = t.interest
+}
+
+// topList keeps the n first items in cmp order seen so far, in memory
+// bounded by 2n+1: past that it sorts them and drops the rest.
+type topList[T any] struct {
+	n     int
+	cmp   func(a, b T) int
+	items []T
+}
+
+func newTopList[T any](n int, cmp func(a, b T) int) *topList[T] {
+	return &topList[T]{n: n, cmp: cmp}
+}
+
+func (l *topList[T]) add(x T) {
+	if l.items = append(l.items, x); len(l.items) > 2*l.n {
+		l.trim()
+	}
+}
+
+func (l *topList[T]) trim() {
+	slices.SortFunc(l.items, l.cmp)
+	l.items = l.items[:min(len(l.items), l.n)]
+}
+
+// sorted returns a copy of the items in cmp order, never nil.
+func (l *topList[T]) sorted() []T {
+	l.trim()
+	return append([]T{}, l.items...)
+}
+
+// The published top keys are sticky (docs/design.md, "One walk per
+// cluster"): under a load at the limit many keys tie at count == limit and
+// each walk finds a different few of them a little below it, so a top
+// ranked anew at every walk would name new keys, each a series Prometheus
+// keeps. A key of the published top (an incumbent) ranks a stickyShare-th
+// higher (at least one more), wins ties, and stays while the walk finds it
+// until it has ranked outside the top stickyWalks walks in a row;
+// newcomers take the slots left. The published counts are the real ones.
+const (
+	stickyWalks = 3
+	stickyShare = 4
+)
+
+// candidate is a key that may be published.
+type candidate struct {
+	key       snapshot.TopKey
+	incumbent bool
+}
+
+// rank orders candidates, highest first: the count, with an incumbent's
+// bonus, doubled and plus one for an incumbent, which wins a tie.
+func (c candidate) rank() int64 {
+	if !c.incumbent {
+		return 2 * c.key.Count
+	}
+	return 2*(c.key.Count+max(1, c.key.Count/stickyShare)) + 1
+}
+
+// chooseTop is the stable top of n keys after a walk, hottest first, and
+// the misses of each key in it. ranked is the walk's own top n, by count
+// then name: every newcomer that could rank in the top n is in it. found
+// holds every incumbent (a key of misses) the walk found, with its figures.
+func chooseTop(n int, misses map[string]int, ranked []snapshot.TopKey, found map[string]snapshot.TopKey) ([]snapshot.TopKey, map[string]int) {
+	cands := make([]candidate, 0, len(found)+len(ranked))
+	for _, k := range found {
+		cands = append(cands, candidate{key: k, incumbent: true})
+	}
+	for _, k := range ranked {
+		if _, ok := found[k.Key]; !ok {
+			cands = append(cands, candidate{key: k})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.rank(), a.rank()), strings.Compare(a.key.Key, b.key.Key))
+	})
+	top := make([]snapshot.TopKey, 0, n)
+	next := make(map[string]int, n)
+	for i, c := range cands {
+		m := 0
+		if i >= n {
+			m = misses[c.key.Key] + 1
+		}
+		if c.incumbent && m < stickyWalks {
+			top = append(top, c.key)
+			next[c.key.Key] = m
+		}
+	}
+	for _, c := range cands {
+		if !c.incumbent && len(top) < n {
+			top = append(top, c.key)
+			next[c.key.Key] = 0
+		}
+	}
+	slices.SortFunc(top, hotterKey)
+	return top, next
+}
+
+// hotterKey orders top keys hottest first, then by name.
+func hotterKey(a, b snapshot.TopKey) int {
+	return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 }
