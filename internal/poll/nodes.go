@@ -35,23 +35,19 @@ type NodesConfig struct {
 	// Client configures every node client (per-request timeout, body
 	// limit, HTTP client, time zone).
 	Client ratelimiter.Options
-	// Concurrency bounds how many nodes are asked at once; 0 or less
-	// means 8.
-	Concurrency int
 	// Logger receives node reachability changes; nil discards them.
 	Logger *zap.Logger
 }
 
 // NodesPoller asks every rate limiter node's HTTP API once per poll.
 type NodesPoller struct {
-	opts        ratelimiter.Options
-	discover    snapshot.HintSource
-	scheme      string
-	concurrency int
-	log         *zap.Logger
-	configured  []*ratelimiter.Client
-	discovered  map[string]*ratelimiter.Client // by base URL, nodes found in the registry
-	reachable   map[string]bool                // by address, as of the last poll
+	opts       ratelimiter.Options
+	discover   snapshot.HintSource
+	scheme     string
+	log        *zap.Logger
+	configured []*ratelimiter.Client
+	discovered map[string]*ratelimiter.Client // by base URL, nodes found in the registry
+	reachable  map[string]bool                // by address, as of the last poll
 }
 
 var _ Poller = (*NodesPoller)(nil)
@@ -60,13 +56,12 @@ var _ Poller = (*NodesPoller)(nil)
 // is not a valid node base URL is an error.
 func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 	p := &NodesPoller{
-		opts:        cfg.Client,
-		discover:    cfg.Discover,
-		scheme:      cmp.Or(cfg.DiscoverScheme, "http"),
-		concurrency: cmp.Or(max(cfg.Concurrency, 0), 8),
-		log:         cmp.Or(cfg.Logger, zap.NewNop()).Named("nodes"),
-		discovered:  make(map[string]*ratelimiter.Client),
-		reachable:   make(map[string]bool),
+		opts:       cfg.Client,
+		discover:   cfg.Discover,
+		scheme:     cmp.Or(cfg.DiscoverScheme, "http"),
+		log:        cmp.Or(cfg.Logger, zap.NewNop()).Named("nodes"),
+		discovered: make(map[string]*ratelimiter.Client),
+		reachable:  make(map[string]bool),
 	}
 	for _, u := range cfg.URLs {
 		c, err := ratelimiter.New(u, p.opts)
@@ -113,7 +108,7 @@ func (p *NodesPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	answered := make([]bool, len(targets))
 	// Members never return an error, so one node's failure cancels nothing.
 	var g errgroup.Group
-	g.SetLimit(p.concurrency)
+	g.SetLimit(8) // nodes asked at once
 	for i, t := range targets {
 		g.Go(func() error {
 			reports[i], answered[i] = pollNode(ctx, t)

@@ -352,7 +352,7 @@ func TestNodesPollerFails(t *testing.T) {
 			name: "no node answered before the deadline",
 			give: func(t *testing.T) NodesConfig {
 				slow := startAPINode(t, "slow", map[string]http.HandlerFunc{"/health": hang})
-				return NodesConfig{URLs: []string{slow}, Concurrency: 1}
+				return NodesConfig{URLs: []string{slow}}
 			},
 			wantErr: context.DeadlineExceeded,
 		},
