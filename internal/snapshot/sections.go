@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"time"
+import "time"
 
-	"github.com/observerd/observerd/internal/source"
-)
+// Section is what one poll of one source produced: a *RedisSection,
+// *NodesSection or *PrometheusSection. The Store keeps the last good one per
+// source and merges them.
+type Section interface{ section() }
 
-// Section is what one poll of one source produced. Each source has its own
-// section type; the Store keeps the last good one per source and merges them.
-type Section interface {
-	// SourceName is the source that produced the section.
-	SourceName() string
-}
+func (*RedisSection) section()      {}
+func (*NodesSection) section()      {}
+func (*PrometheusSection) section() {}
 
 // SourceState is what a poller runner knows of its source after a poll:
 // timing, failures, the last error and the last good section. The runner
@@ -61,9 +59,6 @@ type RedisSection struct {
 	DefaultWindow time.Duration `json:"default_window_ns"`
 }
 
-// SourceName implements Section.
-func (*RedisSection) SourceName() string { return source.Redis }
-
 // RegistryEntry is one ratelimiter:nodes:{id} hash.
 type RegistryEntry struct {
 	ID           string
@@ -76,9 +71,6 @@ type RegistryEntry struct {
 type NodesSection struct {
 	Nodes []NodeReport
 }
-
-// SourceName implements Section.
-func (*NodesSection) SourceName() string { return source.Ratelimiter }
 
 // NodeReport is what one node's API answered. A nil slice or pointer means
 // the endpoint failed (see Errors) and says nothing; an empty one means the
@@ -133,9 +125,6 @@ type PrometheusSection struct {
 	// by query name.
 	QueryErrors map[string]string
 }
-
-// SourceName implements Section.
-func (*PrometheusSection) SourceName() string { return source.Prometheus }
 
 // InstanceStats is what Prometheus says of one node.
 type InstanceStats struct {
