@@ -18,14 +18,13 @@ import (
 // 5xx while the others work).
 func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
 	r := snapshot.NodeReport{URL: t.url, Address: t.address}
-	if t.err != nil {
-		r.Errors = map[string]string{ratelimiter.PathHealth: t.err.Error()}
-		return r, false
-	}
 	errs := map[string]string{}
-	answered, healthErr := askHealth(ctx, t.client, &r)
-	if healthErr != nil {
-		errs[ratelimiter.PathHealth] = healthErr.Error()
+	answered, err := false, t.err
+	if err == nil {
+		answered, err = askHealth(ctx, t.client, &r)
+	}
+	if err != nil {
+		errs[ratelimiter.PathHealth] = err.Error()
 	}
 	if answered {
 		eps := readEndpoints()

@@ -63,11 +63,10 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 		DefaultWindow: lim.defWindow,
 	}
 	t.fill(sec)
-	sec.Counters.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, sec.Counters.Top, t.found)
-	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
-	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
-	sec.Counters.WalkedBy = p.cfg.InstanceID
-	sec.Counters.WalkedAt = new(began.UTC())
+	c := &sec.Counters
+	c.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, c.Top, t.found)
+	c.OrphanSequenceKeys, c.WrongTypeKeys = res.Stats.OrphanSequenceKeys, res.Stats.WrongTypeKeys
+	c.WalkedBy, c.WalkedAt = p.cfg.InstanceID, new(began.UTC())
 	return sec
 }
 

@@ -70,11 +70,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := f.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	if !f.Valid() {
-		*d = Duration{}
-		return nil
+	*d = Duration{}
+	if f.Valid() {
+		*d = Known(time.Duration(float64(f) * float64(time.Millisecond)))
 	}
-	*d = Known(time.Duration(float64(f) * float64(time.Millisecond)))
 	return nil
 }
 

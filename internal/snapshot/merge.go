@@ -49,11 +49,9 @@ func addAPICounts(top []TopKey, nodes *NodesSection) {
 	}
 	for _, n := range nodes.Nodes {
 		for _, c := range n.Counters {
-			i, ok := want[c.Key]
-			if !ok || top[i].APICount != nil {
-				continue
+			if i, ok := want[c.Key]; ok && top[i].APICount == nil {
+				top[i].APICount = new(c.Count)
 			}
-			top[i].APICount = new(c.Count)
 		}
 	}
 }

@@ -91,7 +91,6 @@ func NewStore(cfg StoreConfig) *Store {
 		cfg.Now = time.Now
 	}
 	cfg.Logger = cmp.Or(cfg.Logger, zap.NewNop())
-	changed := make(chan struct{})
 	s := &Store{
 		cfg:      cfg,
 		bootID:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
@@ -100,7 +99,7 @@ func NewStore(cfg StoreConfig) *Store {
 		sections: make(map[string]Section, len(cfg.Enabled)),
 		nodes:    nodeMemory{},
 	}
-	s.changed.Store(&changed)
+	s.changed.Store(new(make(chan struct{})))
 	return s
 }
 
@@ -133,8 +132,7 @@ func (s *Store) Update(st SourceState) {
 		return
 	}
 	s.cur.Store(p)
-	next := make(chan struct{})
-	close(*s.changed.Swap(&next))
+	close(*s.changed.Swap(new(make(chan struct{}))))
 }
 
 // Changed returns a channel that is closed when a snapshot newer than the
