@@ -115,8 +115,7 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	hints := p.cfg.Hints.Hints()
-	sec, err := p.counters(ctx, hints)
+	sec, err := p.counters(ctx, p.cfg.Hints.Hints())
 	if err != nil {
 		return nil, err
 	}

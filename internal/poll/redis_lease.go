@@ -146,11 +146,9 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 		p.topMisses[k.Key] = 0
 	}
 	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, p.known)
-	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
-	if err != nil {
+	if sec.KeyCounts, err = p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window); err != nil {
 		return nil, err
 	}
-	sec.KeyCounts = counts
 	return sec, nil
 }
 

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 
@@ -19,9 +20,7 @@ type cleaner struct {
 }
 
 func newCleaner(maxName int) cleaner {
-	if maxName == 0 {
-		maxName = names.DefaultMaxBytes
-	}
+	maxName = cmp.Or(maxName, names.DefaultMaxBytes)
 	return cleaner{name: maxName, text: textFactor * maxName}
 }
 
