@@ -145,24 +145,21 @@ func (r *Runner) pollOnce(ctx context.Context, state snapshot.SourceState) snaps
 	section, err := r.Poller.Poll(pctx)
 	end := time.Now()
 	r.markProgress(end)
-	state.LastAttempt = end
-	state.Duration = end.Sub(start)
+	state.LastAttempt, state.Duration = end, end.Sub(start)
 	if err == nil && section == nil {
 		err = fmt.Errorf("poll %s: no data", r.Poller.Name())
 	}
-	if err != nil {
-		if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			err = fmt.Errorf("poll %s: timed out after %s: %w", r.Poller.Name(), r.Timeout, err)
-		}
-		state.Err = err
-		state.ConsecutiveFailures++
-		state.FailuresTotal++
+	if err == nil {
+		state.Err, state.ConsecutiveFailures = nil, 0
+		state.LastSuccess, state.Section = end, section
 		return state
 	}
-	state.Err = nil
-	state.ConsecutiveFailures = 0
-	state.LastSuccess = end
-	state.Section = section
+	if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = fmt.Errorf("poll %s: timed out after %s: %w", r.Poller.Name(), r.Timeout, err)
+	}
+	state.Err = err
+	state.ConsecutiveFailures++
+	state.FailuresTotal++
 	return state
 }
 
