@@ -108,7 +108,7 @@ func (p *NodesPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	answered := make([]bool, len(targets))
 	// Members never return an error, so one node's failure cancels nothing.
 	var g errgroup.Group
-	g.SetLimit(8) // nodes asked at once
+	g.SetLimit(8) // a bound however many nodes the registry names
 	for i, t := range targets {
 		g.Go(func() error {
 			reports[i], answered[i] = pollNode(ctx, t)
