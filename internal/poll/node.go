@@ -18,67 +18,54 @@ import (
 // 5xx while the others work).
 func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
 	r := snapshot.NodeReport{URL: t.url, Address: t.address}
-	if t.err != nil {
-		r.Errors = map[string]string{ratelimiter.PathHealth: t.err.Error()}
-		return r, false
+	errs := map[string]string{}
+	answered, err := false, t.err
+	if err == nil {
+		answered, err = askHealth(ctx, t.client, &r)
 	}
-	errs := newEndpointErrors()
-	if !askHealth(ctx, t.client, &r, errs) {
-		r.Errors = errs.m
-		return r, false
+	if err != nil {
+		errs[ratelimiter.PathHealth] = err.Error()
 	}
-	var wg sync.WaitGroup
-	// Each endpoint writes only its own field of r.
-	for _, ep := range readEndpoints() {
-		wg.Go(func() {
-			if err := ep.read(ctx, t.client, &r); err != nil {
-				errs.record(ep.path, err)
+	if answered {
+		eps := readEndpoints()
+		failed := make([]error, len(eps))
+		var wg sync.WaitGroup
+		// Each endpoint writes only its own field of r.
+		for i, ep := range eps {
+			wg.Go(func() { failed[i] = ep.read(ctx, t.client, &r) })
+		}
+		wg.Wait()
+		for i, err := range failed {
+			if err != nil {
+				errs[eps[i].path] = err.Error()
 			}
-		})
+		}
 	}
-	wg.Wait()
-	if len(errs.m) > 0 {
-		r.Errors = errs.m
+	if len(errs) > 0 {
+		r.Errors = errs
 	}
-	return r, true
+	return r, answered
 }
 
 // askHealth asks /health and fills r's identity, reachability and latency.
-// It returns false when the node did not answer at all.
-func askHealth(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport, errs *endpointErrors) bool {
+// It returns false when the node did not answer at all, and the
+// endpoint's error.
+func askHealth(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) (bool, error) {
 	start := time.Now()
 	h, err := c.Health(ctx)
 	latency := time.Since(start)
-	switch {
-	case err != nil && !answeredWith(err):
-		errs.record(ratelimiter.PathHealth, err)
-		return false
-	case err != nil:
-		r.HealthLatency = latency
-		errs.record(ratelimiter.PathHealth, err)
-	default:
-		r.HealthLatency = latency
-		r.ID = h.NodeID
-		r.Reachable = h.Healthy()
-		if !r.Reachable {
-			errs.record(ratelimiter.PathHealth, fmt.Errorf("GET %s%s: node reports status %q", c.BaseURL(), ratelimiter.PathHealth, h.Status))
-		}
+	if err != nil && !answeredWith(err) {
+		return false, err
 	}
-	return true
-}
-
-// endpointErrors collects the errors of one node's endpoints, by path.
-type endpointErrors struct {
-	mu sync.Mutex // guards m: the endpoints are asked concurrently
-	m  map[string]string
-}
-
-func newEndpointErrors() *endpointErrors { return &endpointErrors{m: make(map[string]string)} }
-
-func (e *endpointErrors) record(path string, err error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.m[path] = err.Error()
+	r.HealthLatency = latency
+	if err != nil {
+		return true, err
+	}
+	r.ID, r.Reachable = h.NodeID, h.Healthy()
+	if !r.Reachable {
+		return true, fmt.Errorf("GET %s%s: node reports status %q", c.BaseURL(), ratelimiter.PathHealth, h.Status)
+	}
+	return true, nil
 }
 
 // readEndpoint is one read endpoint besides /health and the field of a

@@ -8,8 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -18,10 +16,6 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
-
-// DefaultNodesConcurrency bounds how many nodes one poll asks at once when
-// NodesConfig leaves Concurrency zero.
-const DefaultNodesConcurrency = 8
 
 // ErrNoNodes is returned by a poll that has no node to ask: no configured
 // URL and nothing discovered.
@@ -39,28 +33,19 @@ type NodesConfig struct {
 	// http or https; empty means http.
 	DiscoverScheme string
 	// Client configures every node client (per-request timeout, body
-	// limit, HTTP client).
+	// limit, HTTP client, time zone).
 	Client ratelimiter.Options
-	// Concurrency bounds how many nodes are asked at once; 0 means
-	// DefaultNodesConcurrency.
-	Concurrency int
-	// Location is the nodes' time zone for registered_at timestamps without
-	// an offset; nil keeps Client.Location (UTC when that is nil too).
-	Location *time.Location
 	// Logger receives node reachability changes; nil discards them.
 	Logger *zap.Logger
 }
 
 // NodesPoller asks every rate limiter node's HTTP API once per poll.
 type NodesPoller struct {
-	opts        ratelimiter.Options
-	discover    snapshot.HintSource
-	scheme      string
-	concurrency int
-	log         *zap.Logger
-	configured  []*ratelimiter.Client
-
-	mu         sync.Mutex                     // guards discovered and reachable
+	opts       ratelimiter.Options
+	discover   snapshot.HintSource
+	scheme     string
+	log        *zap.Logger
+	configured []*ratelimiter.Client
 	discovered map[string]*ratelimiter.Client // by base URL, nodes found in the registry
 	reachable  map[string]bool                // by address, as of the last poll
 }
@@ -71,24 +56,13 @@ var _ Poller = (*NodesPoller)(nil)
 // is not a valid node base URL is an error.
 func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 	p := &NodesPoller{
-		opts:        cfg.Client,
-		discover:    cfg.Discover,
-		scheme:      cmp.Or(cfg.DiscoverScheme, "http"),
-		concurrency: cfg.Concurrency,
-		log:         cfg.Logger,
-		discovered:  make(map[string]*ratelimiter.Client),
-		reachable:   make(map[string]bool),
+		opts:       cfg.Client,
+		discover:   cfg.Discover,
+		scheme:     cmp.Or(cfg.DiscoverScheme, "http"),
+		log:        cmp.Or(cfg.Logger, zap.NewNop()).Named("nodes"),
+		discovered: make(map[string]*ratelimiter.Client),
+		reachable:  make(map[string]bool),
 	}
-	if cfg.Location != nil {
-		p.opts.Location = cfg.Location
-	}
-	if p.concurrency <= 0 {
-		p.concurrency = DefaultNodesConcurrency
-	}
-	if p.log == nil {
-		p.log = zap.NewNop()
-	}
-	p.log = p.log.Named("nodes")
 	for _, u := range cfg.URLs {
 		c, err := ratelimiter.New(u, p.opts)
 		if err != nil {
@@ -102,13 +76,12 @@ func NewNodesPoller(cfg NodesConfig) (*NodesPoller, error) {
 // Name implements Poller.
 func (*NodesPoller) Name() string { return source.Ratelimiter }
 
-// Close closes the idle connections of every node client.
+// Close closes the idle connections of every node client, once polls have
+// ended.
 func (p *NodesPoller) Close() {
 	for _, c := range p.configured {
 		c.CloseIdleConnections()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, c := range p.discovered {
 		c.CloseIdleConnections()
 	}
@@ -135,7 +108,7 @@ func (p *NodesPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	answered := make([]bool, len(targets))
 	// Members never return an error, so one node's failure cancels nothing.
 	var g errgroup.Group
-	g.SetLimit(p.concurrency)
+	g.SetLimit(8) // a bound however many nodes the registry names
 	for i, t := range targets {
 		g.Go(func() error {
 			reports[i], answered[i] = pollNode(ctx, t)
@@ -163,28 +136,24 @@ func (p *NodesPoller) targets() []target {
 		addrs = p.discover.Hints().RegistryAddrs
 	}
 	seen := make(map[string]bool, len(p.configured)+len(addrs))
+	first := func(addr string) bool { // by host:port, whatever its case
+		key := strings.ToLower(addr)
+		was := seen[key]
+		seen[key] = true
+		return !was
+	}
 	out := make([]target, 0, len(p.configured)+len(addrs))
 	for _, c := range p.configured {
-		key := strings.ToLower(c.Address())
-		if seen[key] {
-			continue
+		if first(c.Address()) {
+			out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
 		}
-		seen[key] = true
-		out = append(out, target{client: c, address: c.Address(), url: c.BaseURL()})
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	keep := make(map[string]*ratelimiter.Client, len(addrs))
 	for _, addr := range addrs {
 		addr = strings.TrimSpace(addr)
-		if addr == "" {
+		if addr == "" || !first(addr) {
 			continue
 		}
-		key := strings.ToLower(addr)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
 		base := p.scheme + "://" + addr
 		c, err := p.discoveredClient(base, addr)
 		if err != nil {
@@ -203,8 +172,7 @@ func (p *NodesPoller) targets() []target {
 	return out
 }
 
-// discoveredClient returns the cached client of base, or a new one. The
-// caller holds p.mu.
+// discoveredClient returns the cached client of base, or a new one.
 func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, error) {
 	if c := p.discovered[base]; c != nil {
 		return c, nil
@@ -218,8 +186,6 @@ func (p *NodesPoller) discoveredClient(base, addr string) (*ratelimiter.Client, 
 // logChanges logs nodes that became reachable or unreachable, and nodes
 // first seen unreachable, rather than every poll.
 func (p *NodesPoller) logChanges(reports []snapshot.NodeReport) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	now := make(map[string]bool, len(reports))
 	for _, r := range reports {
 		now[r.Address] = r.Reachable

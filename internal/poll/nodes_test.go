@@ -352,7 +352,7 @@ func TestNodesPollerFails(t *testing.T) {
 			name: "no node answered before the deadline",
 			give: func(t *testing.T) NodesConfig {
 				slow := startAPINode(t, "slow", map[string]http.HandlerFunc{"/health": hang})
-				return NodesConfig{URLs: []string{slow}, Concurrency: 1}
+				return NodesConfig{URLs: []string{slow}}
 			},
 			wantErr: context.DeadlineExceeded,
 		},
@@ -383,7 +383,7 @@ func TestNewNodesPoller(t *testing.T) {
 	if _, err := NewNodesPoller(NodesConfig{URLs: []string{"localhost:8000"}}); err == nil {
 		t.Error("NewNodesPoller accepted a URL without scheme")
 	}
-	p := newNodesPoller(t, NodesConfig{URLs: []string{startAPINode(t, "n", nil)}, Location: berlin})
+	p := newNodesPoller(t, NodesConfig{URLs: []string{startAPINode(t, "n", nil)}, Client: ratelimiter.Options{Location: berlin}})
 	if p.Name() != source.Ratelimiter {
 		t.Errorf("Name() = %q", p.Name())
 	}

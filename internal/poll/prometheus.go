@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,17 +94,9 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 		{PromQueryBlockedByInstance, q.BlockedByInstance, perInstance(promclient.RateRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.BlockedPerSecond = v })},
 		{PromQueryAllowedTotal, q.AllowedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
 		{PromQueryBlockedTotal, q.BlockedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
-		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) {
-			up := v == 1
-			s.Up = &up
-		})},
+		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.Up = new(v == 1) })},
 	}
-	p := &PrometheusPoller{client: cfg.Client}
-	for _, pq := range all {
-		if pq.expr != "" {
-			p.queries = append(p.queries, pq)
-		}
-	}
+	p := &PrometheusPoller{client: cfg.Client, queries: slices.DeleteFunc(all, func(q promQuery) bool { return q.expr == "" })}
 	if len(p.queries) == 0 {
 		return nil, errors.New("prometheus poller: every query is empty")
 	}
@@ -131,7 +124,6 @@ func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		BlockedPerSecond: snapshot.Null(),
 	}
 	var first error
-	failed := 0
 	for i, q := range p.queries {
 		err := errs[i]
 		if err == nil {
@@ -140,23 +132,20 @@ func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		if err == nil {
 			continue
 		}
-		failed++
 		if first == nil {
 			first = fmt.Errorf("query %s: %w", q.name, err)
-		}
-		if sec.QueryErrors == nil {
 			sec.QueryErrors = make(map[string]string)
 		}
 		sec.QueryErrors[q.name] = err.Error()
 	}
-	if failed == len(p.queries) {
-		return nil, fmt.Errorf("poll prometheus: all %d queries failed; %w", failed, first)
+	if len(sec.QueryErrors) == len(p.queries) {
+		return nil, fmt.Errorf("poll prometheus: all %d queries failed; %w", len(p.queries), first)
 	}
 	return sec, nil
 }
 
 // perInstance applies a vector answer to the instances by their instance
-// label, once every value is in rg. The answer is checked whole before anything is set, so that a
+// label. The answer is checked whole before anything is set, so that a
 // rejected answer leaves the section as it was.
 func perInstance(rg promclient.Range, set func(*snapshot.InstanceStats, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
 	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
@@ -174,8 +163,8 @@ func perInstance(rg promclient.Range, set func(*snapshot.InstanceStats, snapshot
 		for _, s := range res.Vector {
 			inst := s.Labels[instanceLabel]
 			stats, ok := sec.Instances[inst]
-			if !ok {
-				stats = newInstanceStats()
+			if !ok { // Prometheus has said nothing of it yet
+				stats = snapshot.InstanceStats{AllowedPerSecond: snapshot.Null(), BlockedPerSecond: snapshot.Null()}
 			}
 			set(&stats, finite(s.Value))
 			sec.Instances[inst] = stats
@@ -184,9 +173,8 @@ func perInstance(rg promclient.Range, set func(*snapshot.InstanceStats, snapshot
 	}
 }
 
-// total applies a cluster-wide answer: a scalar, or the sum of a vector,
-// once every value is in rg.
-// No series at all means Prometheus knows nothing: null, not zero.
+// total applies a cluster-wide answer: a scalar, or the sum of a vector. No
+// series at all means Prometheus knows nothing: null, not zero.
 func total(rg promclient.Range, set func(*snapshot.PrometheusSection, snapshot.Float)) func(*snapshot.PrometheusSection, promclient.Result) error {
 	return func(sec *snapshot.PrometheusSection, res promclient.Result) error {
 		if err := res.Check(rg); err != nil {
@@ -197,8 +185,7 @@ func total(rg promclient.Range, set func(*snapshot.PrometheusSection, snapshot.F
 			set(sec, finite(res.Scalar.Value))
 		case promclient.ResultVector:
 			if len(res.Vector) == 0 {
-				set(sec, snapshot.Null())
-				return nil
+				return nil // the field stays null
 			}
 			var sum float64
 			for _, s := range res.Vector {
@@ -209,14 +196,6 @@ func total(rg promclient.Range, set func(*snapshot.PrometheusSection, snapshot.F
 			return fmt.Errorf("answer is a %s, want a vector or scalar", res.Type)
 		}
 		return nil
-	}
-}
-
-// newInstanceStats is an instance Prometheus has said nothing about yet.
-func newInstanceStats() snapshot.InstanceStats {
-	return snapshot.InstanceStats{
-		AllowedPerSecond: snapshot.Null(),
-		BlockedPerSecond: snapshot.Null(),
 	}
 }
 

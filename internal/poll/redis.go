@@ -1,12 +1,12 @@
 package poll
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,48 +33,47 @@ type RedisConfig struct {
 	// ListCap caps the Blocks, OverLimit, ZeroLimitActive and WithoutTTL
 	// lists; their totals stay exact.
 	ListCap int
-	// Hints gives the cluster's default limit and window, which judge
-	// every key without an override (an override without a window takes
-	// the default window), and the keys of interest, whose in-window
-	// counts go into RedisSection.KeyCounts (see snapshot.Hints).
+	// Hints gives the defaults that judge every key without an override
+	// (an override without a window takes the default window) and the
+	// keys of interest, whose counts go into RedisSection.KeyCounts.
 	Hints snapshot.HintSource
 	// InstanceID names this observer among the sidecars of one cluster:
 	// the walk lease's value and the walked_by of its walks.
 	InstanceID string
-	// Coordinate makes the sidecars of one cluster share one walk: the
-	// holder of a lease in Redis walks, the others read its result (see
-	// lease.go). False: this observer walks on every poll.
+	// Coordinate makes the sidecars of one cluster share one walk (see
+	// redis_lease.go); false: this observer walks on every poll.
 	Coordinate bool
 	// LeaseTTL is how long the walk lease outlives its holder's last
-	// renewal: another observer walks at most that long after the walker
-	// died. Required with Coordinate.
+	// renewal. Required with Coordinate.
 	LeaseTTL time.Duration
 	// MaxKeysPerSecond paces each walk; zero or less is no pacing.
 	MaxKeysPerSecond float64
-	// Logger receives changes in the number of malformed overrides and in
-	// who walks; nil discards them.
+	// Logger receives changes in bad data and in who walks; nil discards
+	// them.
 	Logger *zap.Logger
 }
 
 // RedisPoller reads Redis directly: server info, the node registry, the
-// overrides, and every counter key, judged by its own limit.
+// overrides, and every counter key, judged by its own limit. A Runner
+// calls its Poll one at a time, which the state below relies on.
 type RedisPoller struct {
-	cfg             RedisConfig
-	lastMalformed   atomic.Int64 // malformed overrides seen by the last poll, to log changes only
-	lastBadRegistry atomic.Int64 // registry entries with bad data seen by the last poll
-	lease           *walkLease   // nil without Coordinate
+	cfg RedisConfig
+	// leaseKey and shareKey are the keys of the walk lease and of the
+	// walk its holder shares.
+	leaseKey, shareKey string
 
-	mu sync.Mutex
 	// known are the overrides of the last walk, this observer's or a
 	// shared one: the next walk counts keys by them until it has read its
 	// own (see walkKeyspace).
 	known []redisclient.Override
-	// lastHolder is the walk lease's holder at the last poll, to log
+	// topMisses holds the keys of the last published top, this observer's
+	// or the walker's, each with the walks in a row it has ranked outside
+	// the top (see chooseTop).
+	topMisses map[string]int
+	// The walk lease's holder and the bad data of the last poll, to log
 	// changes only.
-	lastHolder string
-	// top is the last published top, this observer's or the walker's,
-	// that the next walk keeps stable (see stableTop).
-	top stableTop
+	lastHolder                     string
+	lastMalformed, lastBadRegistry int
 }
 
 var _ Poller = (*RedisPoller)(nil)
@@ -93,17 +92,12 @@ func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
 	case cfg.Coordinate && (cfg.InstanceID == "" || cfg.LeaseTTL <= 0):
 		return nil, fmt.Errorf("redis poller: a shared walk needs an instance id (%q) and a lease TTL (%s)", cfg.InstanceID, cfg.LeaseTTL)
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
-	if cfg.WalkClient == nil {
-		cfg.WalkClient = cfg.Client
-	}
-	p := &RedisPoller{cfg: cfg, top: newStableTop(cfg.TopN)}
-	if cfg.Coordinate {
-		p.lease = newWalkLease(cfg.Client, cfg.KeyPrefix, cfg.InstanceID, cfg.LeaseTTL)
-	}
-	return p, nil
+	cfg.Logger = cmp.Or(cfg.Logger, zap.NewNop())
+	cfg.WalkClient = cmp.Or(cfg.WalkClient, cfg.Client)
+	// Both keys carry the key prefix as a hash tag: in a Redis Cluster the
+	// lease and the walk it guards live on one slot and fail over together.
+	tag := "observerd:{" + cfg.KeyPrefix + "}:walk:"
+	return &RedisPoller{cfg: cfg, leaseKey: tag + "lease", shareKey: tag + "result"}, nil
 }
 
 // Name implements Poller.
@@ -121,57 +115,59 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	hints := p.cfg.Hints.Hints()
-	sec, err := p.counters(ctx, hints)
+	sec, err := p.counters(ctx, p.cfg.Hints.Hints())
 	if err != nil {
 		return nil, err
 	}
-	sec.Info = redisInfo(rtt, info)
+	sec.Info = snapshot.RedisInfo{
+		Connected: true, Ping: snapshot.Known(rtt), Version: info.Version, Role: info.Role,
+		UsedMemoryBytes: info.UsedMemory, ConnectedClients: info.ConnectedClients, DBKeys: info.DBKeys,
+	}
 	return sec, nil
 }
 
 // counters walks the keyspace, or reads the walk of the observer holding
 // the lease and counts only the keys of interest.
 func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	if p.lease == nil {
-		sec, _, err := p.walkKeyspace(ctx, hints)
-		return sec, err
-	}
-	holder, err := p.lease.acquire(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.logHolder(holder)
-	if holder == p.cfg.InstanceID {
-		return p.walkAndShare(ctx, hints)
-	}
-	sec, err := p.readShared(ctx, holder, hints)
-	if errors.Is(err, errShareUnreadable) {
-		// An observer of another version walks for the fleet: walk
-		// alone rather than publish nothing.
+	if p.cfg.Coordinate {
+		// The holder after taking or renewing the lease; empty when it
+		// was released just now.
+		holder, err := p.cfg.Client.AcquireLease(ctx, p.leaseKey, p.cfg.InstanceID, p.cfg.LeaseTTL)
+		if err != nil {
+			return nil, err
+		}
+		p.logHolder(holder)
+		if holder == p.cfg.InstanceID {
+			return p.walkAndShare(ctx, hints)
+		}
+		sec, err := p.readShared(ctx, holder, hints)
+		if !errors.Is(err, errShareUnreadable) {
+			return sec, err
+		}
+		// An observer of another version walks for the fleet: walk alone
+		// rather than publish nothing.
 		p.cfg.Logger.Warn("shared walk unreadable, walking the keyspace alone", zap.Error(err))
-		sec, _, err := p.walkKeyspace(ctx, hints)
-		return sec, err
 	}
+	sec, _, err := p.walkKeyspace(ctx, hints)
 	return sec, err
 }
 
 // Close gives the walk lease up if this observer holds it, so that another
 // walks at once rather than after the lease's TTL. It is for a clean stop.
 func (p *RedisPoller) Close(ctx context.Context) error {
-	if p.lease == nil {
+	if !p.cfg.Coordinate {
 		return nil
 	}
-	return p.lease.release(ctx)
+	return p.cfg.Client.ReleaseLease(ctx, p.leaseKey, p.cfg.InstanceID)
 }
 
 // logBadData logs the overrides and registry entries a walk left out or
 // withheld fields of as bad data, when their number changes.
 func (p *RedisPoller) logBadData(res *redisclient.WalkResult) {
 	ov := res.Overrides
-	p.logChange(&p.lastMalformed, "malformed overrides", int64(ov.Malformed), malformedSample(ov.MalformedSample))
+	p.logChange(&p.lastMalformed, "malformed overrides", ov.Malformed, malformedSample(ov.MalformedSample))
 	sample := malformedSample(res.RegistrySkipped.Sample)
-	n := int64(res.RegistrySkipped.Count)
+	n := res.RegistrySkipped.Count
 	for _, e := range res.Registry {
 		if len(e.Problems) > 0 {
 			n++
@@ -193,15 +189,16 @@ func malformedSample(ms []redisclient.Malformed) []string {
 
 // logChange logs n things of what at warn level when n differs from the
 // last poll's, and once at info level when they are gone.
-func (p *RedisPoller) logChange(last *atomic.Int64, what string, n int64, sample []string) {
-	if last.Swap(n) == n {
+func (p *RedisPoller) logChange(last *int, what string, n int, sample []string) {
+	if *last == n {
 		return
 	}
+	*last = n
 	if n == 0 {
 		p.cfg.Logger.Info(what + " gone")
 		return
 	}
-	p.cfg.Logger.Warn(what+" skipped", zap.Int64("count", n), zap.Strings("sample", sample))
+	p.cfg.Logger.Warn(what+" skipped", zap.Int("count", n), zap.Strings("sample", sample))
 }
 
 // redisLimits resolves each key's own limit and window.
@@ -229,18 +226,12 @@ func (l redisLimits) limit(key string) int64 {
 // misjudged counts the keys the walk counted by l whose limit or window is
 // another by final, the overrides the walk read.
 func (l redisLimits) misjudged(final redisLimits, counted func(key string) bool) int {
+	keys := maps.Clone(l.overrides)
+	maps.Copy(keys, final.overrides)
 	n := 0
-	check := func(key string) {
+	for key := range keys {
 		if (l.limit(key) != final.limit(key) || l.window(key) != final.window(key)) && counted(key) {
 			n++
-		}
-	}
-	for key := range l.overrides {
-		check(key)
-	}
-	for key := range final.overrides {
-		if _, seen := l.overrides[key]; !seen {
-			check(key)
 		}
 	}
 	return n
@@ -253,18 +244,6 @@ func (l redisLimits) window(key string) time.Duration {
 		return o.Window
 	}
 	return l.defWindow
-}
-
-func redisInfo(rtt time.Duration, info redisclient.Info) snapshot.RedisInfo {
-	return snapshot.RedisInfo{
-		Connected:        true,
-		Ping:             snapshot.Known(rtt),
-		Version:          info.Version,
-		Role:             info.Role,
-		UsedMemoryBytes:  info.UsedMemory,
-		ConnectedClients: info.ConnectedClients,
-		DBKeys:           info.DBKeys,
-	}
 }
 
 func registryEntry(e redisclient.RegistryEntry) snapshot.RegistryEntry {

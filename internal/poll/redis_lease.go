@@ -7,22 +7,22 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
 // Sidecars of one cluster share one walk of the keyspace: the holder of the
 // walk lease walks and writes the share key, the others read it (see "One
-// walk per cluster" in docs/design.md). Both keys carry the key prefix as a
-// hash tag, so that in a Redis Cluster the lease and the result it guards
-// live on one slot and fail over together.
+// walk per cluster" in docs/design.md).
 
-// shareVersion is the version of the share's format; a reader refuses any
-// other and walks alone.
-const shareVersion = 1
-
-// maxShareBytes bounds the share read from Redis.
-const maxShareBytes = 16 << 20
+const (
+	// shareVersion is the version of the share's format; a reader refuses
+	// any other and walks alone.
+	shareVersion  = 1
+	maxShareBytes = 16 << 20
+)
 
 // errShareUnreadable marks a share this observer cannot use: another
 // version, or another keyspace.
@@ -34,56 +34,21 @@ type walkShare struct {
 	WalkedBy string `json:"walked_by"`
 	// WalkedAt is the walker's clock when the walk began, for people;
 	// ServerTime is Redis's, which every reader's age is measured by.
-	WalkedAt   time.Time     `json:"walked_at"`
-	ServerTime time.Time     `json:"server_time"`
-	KeyPrefix  string        `json:"key_prefix"`
-	NodePrefix string        `json:"node_prefix"`
-	Section    sharedSection `json:"section"`
-}
-
-// sharedSection is a RedisSection without the server info and the keys of
-// interest, which are each observer's own.
-type sharedSection struct {
-	Registry        []snapshot.RegistryEntry `json:"registry"`
-	Overrides       []snapshot.Override      `json:"overrides"`
-	Counters        snapshot.Counters        `json:"counters"`
-	Blocks          []snapshot.Block         `json:"blocks"`
-	BlocksTotal     int                      `json:"blocks_total"`
-	OverLimit       []snapshot.Block         `json:"over_limit"`
-	ZeroLimitActive []snapshot.Block         `json:"zero_limit_active"`
-	WithoutTTL      []string                 `json:"without_ttl"`
-	DefaultLimit    int64                    `json:"default_limit"`
-	DefaultWindow   time.Duration            `json:"default_window_ns"`
-}
-
-// walkLease is one observer's side of the lease and the share.
-type walkLease struct {
-	c        *redisclient.Client
-	leaseKey string
-	shareKey string
-	id       string
-	ttl      time.Duration
-}
-
-func newWalkLease(c *redisclient.Client, keyPrefix, id string, ttl time.Duration) *walkLease {
-	tag := "observerd:{" + keyPrefix + "}:walk:"
-	return &walkLease{c: c, leaseKey: tag + "lease", shareKey: tag + "result", id: id, ttl: ttl}
-}
-
-// acquire returns the lease's holder after taking or renewing it; empty
-// when it was released just now.
-func (l *walkLease) acquire(ctx context.Context) (string, error) {
-	return l.c.AcquireLease(ctx, l.leaseKey, l.id, l.ttl)
+	WalkedAt   time.Time             `json:"walked_at"`
+	ServerTime time.Time             `json:"server_time"`
+	KeyPrefix  string                `json:"key_prefix"`
+	NodePrefix string                `json:"node_prefix"`
+	Section    snapshot.RedisSection `json:"section"`
 }
 
 // keepRenewed renews the lease every third of its TTL until the returned
 // function is called, so that a walk longer than the TTL keeps it.
-func (l *walkLease) keepRenewed(ctx context.Context) (stop func()) {
+func (p *RedisPoller) keepRenewed(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(l.ttl / 3)
+		t := time.NewTicker(p.cfg.LeaseTTL / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -91,32 +56,28 @@ func (l *walkLease) keepRenewed(ctx context.Context) (stop func()) {
 				return
 			case <-t.C:
 				// A failed renewal is retried at the next tick; the next
-				// poll's acquire says who holds the lease.
-				_, _ = l.c.RenewLease(ctx, l.leaseKey, l.id, l.ttl)
+				// poll's AcquireLease says who holds the lease.
+				_, _ = p.cfg.Client.RenewLease(ctx, p.leaseKey, p.cfg.InstanceID, p.cfg.LeaseTTL)
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
-func (l *walkLease) release(ctx context.Context) error {
-	return l.c.ReleaseLease(ctx, l.leaseKey, l.id)
-}
-
-// publish writes the share; it outlives the lease so that readers see an
+// putShare writes the share; it outlives the lease so that readers see an
 // old walk as old, not as missing.
-func (l *walkLease) publish(ctx context.Context, sh *walkShare) error {
+func (p *RedisPoller) putShare(ctx context.Context, sh *walkShare) error {
 	b, err := json.Marshal(sh)
 	if err != nil {
 		return fmt.Errorf("encode the shared walk: %w", err)
 	}
-	return l.c.PutValue(ctx, l.shareKey, b, 4*l.ttl)
+	return p.cfg.Client.PutValue(ctx, p.shareKey, b, 4*p.cfg.LeaseTTL)
 }
 
-// read returns the share, nil when there is none, and its age by Redis's
-// clock.
-func (l *walkLease) read(ctx context.Context) (*walkShare, time.Duration, error) {
-	b, now, err := l.c.GetValue(ctx, l.shareKey, maxShareBytes)
+// getShare returns the share, nil when there is none, and its age by
+// Redis's clock.
+func (p *RedisPoller) getShare(ctx context.Context) (*walkShare, time.Duration, error) {
+	b, now, err := p.cfg.Client.GetValue(ctx, p.shareKey, maxShareBytes)
 	if errors.Is(err, redisclient.ErrValueTooLarge) {
 		return nil, 0, fmt.Errorf("%w: %w", errShareUnreadable, err)
 	}
@@ -125,10 +86,77 @@ func (l *walkLease) read(ctx context.Context) (*walkShare, time.Duration, error)
 	}
 	var sh walkShare
 	if err := json.Unmarshal(b, &sh); err != nil {
-		return nil, 0, fmt.Errorf("%w: %s: %w", errShareUnreadable, l.shareKey, err)
+		return nil, 0, fmt.Errorf("%w: %s: %w", errShareUnreadable, p.shareKey, err)
 	}
 	if sh.Version != shareVersion {
-		return nil, 0, fmt.Errorf("%w: %s holds version %d from observer %q, this observerd reads version %d", errShareUnreadable, l.shareKey, sh.Version, sh.WalkedBy, shareVersion)
+		return nil, 0, fmt.Errorf("%w: %s holds version %d from observer %q, this observerd reads version %d", errShareUnreadable, p.shareKey, sh.Version, sh.WalkedBy, shareVersion)
 	}
 	return &sh, max(0, now.Sub(sh.ServerTime)), nil
+}
+
+// walkAndShare walks as the lease's holder, keeping the lease while it
+// walks, and writes the result for the other observers.
+func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+	stop := p.keepRenewed(ctx)
+	sec, serverTime, err := p.walkKeyspace(ctx, hints)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	sh := &walkShare{
+		Version:    shareVersion,
+		WalkedBy:   p.cfg.InstanceID,
+		WalkedAt:   *sec.Counters.WalkedAt,
+		ServerTime: serverTime,
+		KeyPrefix:  p.cfg.KeyPrefix,
+		NodePrefix: p.cfg.NodePrefix,
+		Section:    *sec,
+	}
+	sh.Section.Counters.WalkedBy, sh.Section.Counters.WalkedAt = "", nil
+	if err := p.putShare(ctx, sh); err != nil {
+		// This observer's own figures are good; the others see the walk
+		// age and say so.
+		p.cfg.Logger.Warn("shared walk not written", zap.Error(err))
+	}
+	return sec, nil
+}
+
+// readShared builds the section from the walk the lease's holder shared,
+// and counts the keys of interest itself.
+func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+	sh, age, err := p.getShare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sh == nil {
+		return nil, fmt.Errorf("no shared walk in Redis yet: observer %q holds the walk lease and has not finished a walk", holder)
+	}
+	if sh.KeyPrefix != p.cfg.KeyPrefix || sh.NodePrefix != p.cfg.NodePrefix {
+		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
+			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
+	}
+	sec := &sh.Section
+	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
+	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, new(time.Now().Add(-age).UTC())
+	p.known = mapSlice(sec.Overrides, func(o snapshot.Override) redisclient.Override {
+		return redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
+	})
+	p.topMisses = make(map[string]int, len(sec.Counters.Top))
+	for _, k := range sec.Counters.Top {
+		p.topMisses[k.Key] = 0
+	}
+	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, p.known)
+	if sec.KeyCounts, err = p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window); err != nil {
+		return nil, err
+	}
+	return sec, nil
+}
+
+// logHolder logs when the walk lease changes hands.
+func (p *RedisPoller) logHolder(holder string) {
+	if holder == "" || holder == p.lastHolder {
+		return
+	}
+	p.lastHolder = holder
+	p.cfg.Logger.Info("walk lease held", zap.String("walker", holder), zap.Bool("this_observer", holder == p.cfg.InstanceID))
 }

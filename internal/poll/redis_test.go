@@ -394,7 +394,7 @@ func TestRedisPollerRestart(t *testing.T) {
 	})
 }
 
-func TestTopHeap(t *testing.T) {
+func TestTopList(t *testing.T) {
 	tests := []struct {
 		name string
 		give []int
@@ -409,7 +409,7 @@ func TestTopHeap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newTopHeap(tt.n, func(a, b int) int { return a - b })
+			h := newTopList(tt.n, func(a, b int) int { return a - b })
 			for _, x := range tt.give {
 				h.add(x)
 			}

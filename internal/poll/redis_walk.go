@@ -1,8 +1,10 @@
 package poll
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -11,25 +13,19 @@ import (
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
-// maxWalkPasses bounds the walks of one poll. A walk counts each key by the
-// overrides known before it (the last walk's) and reads the overrides on
-// its way; when one that changed in between judged a key the walk already
-// counted, the walk is run again with the overrides it read. Overrides
-// that keep changing walk after walk get this many passes, and the last is
-// published.
+// maxWalkPasses bounds the walks of one poll: a walk that counted a key by
+// an override that changed meanwhile walks again (docs/design.md), and
+// overrides that keep changing get this many passes, the last published.
 const maxWalkPasses = 3
 
 // walkKeyspace walks the keyspace on this observer and builds the section
 // from it, with the server's clock when the published walk began.
 func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, time.Time, error) {
-	p.mu.Lock()
 	known := p.known
-	incumbents := p.top.incumbents()
-	p.mu.Unlock()
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		lim := newRedisLimits(hints, known)
-		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, incumbents)
+		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
 			KeyPrefix:        p.cfg.KeyPrefix,
 			NodePrefix:       p.cfg.NodePrefix,
@@ -48,7 +44,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 				zap.Int("keys", misjudged), zap.Int("pass", pass))
 			continue
 		}
-		p.remember(known)
+		p.known = known
 		p.logBadData(res)
 		p.cfg.Logger.Debug("keyspace walked",
 			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),
@@ -56,12 +52,6 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			zap.Int("passes", pass), zap.Time("server_time", res.Stats.Now))
 		return p.walkSection(t, final, res, began), res.Stats.Now, nil
 	}
-}
-
-func (p *RedisPoller) remember(known []redisclient.Override) {
-	p.mu.Lock()
-	p.known = known
-	p.mu.Unlock()
 }
 
 // walkSection is the section of a walk by this observer.
@@ -73,111 +63,191 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 		DefaultWindow: lim.defWindow,
 	}
 	t.fill(sec)
-	p.mu.Lock()
-	sec.Counters.Top = p.top.next(sec.Counters.Top, t.found)
-	p.mu.Unlock()
-	sec.Counters.OrphanSequenceKeys = res.Stats.OrphanSequenceKeys
-	sec.Counters.WrongTypeKeys = res.Stats.WrongTypeKeys
-	sec.Counters.WalkedBy = p.cfg.InstanceID
-	at := began.UTC()
-	sec.Counters.WalkedAt = &at
+	c := &sec.Counters
+	c.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, c.Top, t.found)
+	c.OrphanSequenceKeys, c.WrongTypeKeys = res.Stats.OrphanSequenceKeys, res.Stats.WrongTypeKeys
+	c.WalkedBy, c.WalkedAt = p.cfg.InstanceID, new(began.UTC())
 	return sec
 }
 
-// walkAndShare walks as the lease's holder, keeping the lease while it
-// walks, and writes the result for the other observers.
-func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	stop := p.lease.keepRenewed(ctx)
-	sec, serverTime, err := p.walkKeyspace(ctx, hints)
-	stop()
-	if err != nil {
-		return nil, err
-	}
-	sh := &walkShare{
-		Version:    shareVersion,
-		WalkedBy:   p.cfg.InstanceID,
-		WalkedAt:   *sec.Counters.WalkedAt,
-		ServerTime: serverTime,
-		KeyPrefix:  p.cfg.KeyPrefix,
-		NodePrefix: p.cfg.NodePrefix,
-		Section:    shareOf(sec),
-	}
-	if err := p.lease.publish(ctx, sh); err != nil {
-		// This observer's own figures are good; the others see the walk
-		// age and say so.
-		p.cfg.Logger.Warn("shared walk not written", zap.Error(err))
-	}
-	return sec, nil
+// redisTally sums the walk as it goes; its lists are bounded, so memory
+// does not grow with the keyspace.
+type redisTally struct {
+	c          snapshot.Counters
+	top        *topList[snapshot.TopKey]
+	blocks     *topList[snapshot.Block]
+	overLimit  *topList[snapshot.Block]
+	zeroActive *topList[snapshot.Block]
+	withoutTTL *topList[string]
+	// interest holds the in-window count of each key of interest, 0 until
+	// the walk counts it: one value, read at the moment the walk reads the
+	// key, for the top list and the drift check alike.
+	interest map[string]int64
+	// incumbents are the keys of the last published top; found holds the
+	// figures of those the walk found, however they rank (see chooseTop).
+	incumbents map[string]int
+	found      map[string]snapshot.TopKey
 }
 
-// readShared builds the section from the walk the lease's holder shared,
-// and counts the keys of interest itself.
-func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snapshot.Hints) (*snapshot.RedisSection, error) {
-	sh, age, err := p.lease.read(ctx)
-	if err != nil {
-		return nil, err
+func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]int) *redisTally {
+	interest := make(map[string]int64, len(keysOfInterest))
+	for _, k := range keysOfInterest {
+		interest[k] = 0
 	}
-	if sh == nil {
-		return nil, fmt.Errorf("no shared walk in Redis yet: observer %q holds the walk lease and has not finished a walk", holder)
+	hotter := func(a, b snapshot.Block) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 	}
-	if sh.KeyPrefix != p.cfg.KeyPrefix || sh.NodePrefix != p.cfg.NodePrefix {
-		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
-			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
-	}
-	sec := sectionOf(sh.Section, p.cfg.TopN)
-	at := time.Now().Add(-age).UTC()
-	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, &at
-	known := make([]redisclient.Override, len(sec.Overrides))
-	for i, o := range sec.Overrides {
-		known[i] = redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
-	}
-	p.remember(known)
-	p.mu.Lock()
-	p.top.remember(sec.Counters.Top)
-	p.mu.Unlock()
-	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, known)
-	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window)
-	if err != nil {
-		return nil, err
-	}
-	sec.KeyCounts = counts
-	return sec, nil
-}
-
-// logHolder logs when the walk lease changes hands.
-func (p *RedisPoller) logHolder(holder string) {
-	p.mu.Lock()
-	changed := holder != "" && holder != p.lastHolder
-	if changed {
-		p.lastHolder = holder
-	}
-	p.mu.Unlock()
-	if !changed {
-		return
-	}
-	p.cfg.Logger.Info("walk lease held", zap.String("walker", holder), zap.Bool("this_observer", holder == p.cfg.InstanceID))
-}
-
-func shareOf(sec *snapshot.RedisSection) sharedSection {
-	c := sec.Counters
-	c.WalkedBy, c.WalkedAt = "", nil
-	return sharedSection{
-		Registry: sec.Registry, Overrides: sec.Overrides, Counters: c,
-		Blocks: sec.Blocks, BlocksTotal: sec.BlocksTotal, OverLimit: sec.OverLimit,
-		ZeroLimitActive: sec.ZeroLimitActive, WithoutTTL: sec.WithoutTTL,
-		DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow,
+	return &redisTally{
+		top:        newTopList(topN, hotterKey),
+		blocks:     newTopList(listCap, hotter),
+		overLimit:  newTopList(listCap, hotter),
+		zeroActive: newTopList(listCap, hotter),
+		withoutTTL: newTopList(listCap, strings.Compare),
+		interest:   interest,
+		incumbents: incumbents,
+		found:      make(map[string]snapshot.TopKey, len(incumbents)),
 	}
 }
 
-func sectionOf(s sharedSection, topN int) *snapshot.RedisSection {
-	sec := &snapshot.RedisSection{
-		Registry: s.Registry, Overrides: s.Overrides, Counters: s.Counters,
-		Blocks: s.Blocks, BlocksTotal: s.BlocksTotal, OverLimit: s.OverLimit,
-		ZeroLimitActive: s.ZeroLimitActive, WithoutTTL: s.WithoutTTL,
-		DefaultLimit: s.DefaultLimit, DefaultWindow: s.DefaultWindow,
+func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
+	t.c.Keys++
+	t.c.RequestsInWindow += cn.Count
+	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
+	if cn.Count >= limit {
+		t.c.BlockedKeys++
+		t.blocks.add(b)
 	}
-	if len(sec.Counters.Top) > topN {
-		sec.Counters.Top = sec.Counters.Top[:topN]
+	// A zero limit with traffic is its own anomaly (ghost_allowing), not
+	// an over-limit key.
+	if limit > 0 && cn.Count > limit {
+		t.c.OverLimitKeys++
+		t.overLimit.add(b)
 	}
-	return sec
+	if limit == 0 && cn.Count > 0 {
+		t.zeroActive.add(b)
+	}
+	if cn.TTL == redisclient.NoTTL {
+		t.c.KeysWithoutTTL++
+		t.withoutTTL.add(cn.Key)
+	}
+	if _, ok := t.interest[cn.Key]; ok {
+		t.interest[cn.Key] = cn.Count
+	}
+	k := snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)}
+	if _, ok := t.incumbents[cn.Key]; ok {
+		t.found[cn.Key] = k
+	}
+	t.top.add(k)
+}
+
+func (t *redisTally) fill(sec *snapshot.RedisSection) {
+	sec.Counters = t.c
+	sec.Counters.Top = t.top.sorted()
+	sec.Blocks = t.blocks.sorted()
+	sec.BlocksTotal = int(t.c.BlockedKeys)
+	sec.OverLimit = t.overLimit.sorted()
+	sec.ZeroLimitActive = t.zeroActive.sorted()
+	sec.WithoutTTL = t.withoutTTL.sorted()
+	sec.KeyCounts = t.interest
+}
+
+// topList keeps the n first items in cmp order seen so far, in memory
+// bounded by 2n+1: past that it sorts them and drops the rest.
+type topList[T any] struct {
+	n     int
+	cmp   func(a, b T) int
+	items []T
+}
+
+func newTopList[T any](n int, cmp func(a, b T) int) *topList[T] {
+	return &topList[T]{n: n, cmp: cmp}
+}
+
+func (l *topList[T]) add(x T) {
+	if l.items = append(l.items, x); len(l.items) > 2*l.n {
+		l.trim()
+	}
+}
+
+func (l *topList[T]) trim() {
+	slices.SortFunc(l.items, l.cmp)
+	l.items = l.items[:min(len(l.items), l.n)]
+}
+
+// sorted returns a copy of the items in cmp order, never nil.
+func (l *topList[T]) sorted() []T {
+	l.trim()
+	return append([]T{}, l.items...)
+}
+
+// The published top keys are sticky (docs/design.md, "One walk per
+// cluster"): under a load at the limit many keys tie at count == limit and
+// each walk finds a different few of them a little below it, so a top
+// ranked anew at every walk would name new keys, each a series Prometheus
+// keeps. A key of the published top (an incumbent) ranks a stickyShare-th
+// higher (at least one more), wins ties, and stays while the walk finds it
+// until it has ranked outside the top stickyWalks walks in a row;
+// newcomers take the slots left. The published counts are the real ones.
+const (
+	stickyWalks = 3
+	stickyShare = 4
+)
+
+// candidate is a key that may be published.
+type candidate struct {
+	key       snapshot.TopKey
+	incumbent bool
+}
+
+// rank orders candidates, highest first: the count, with an incumbent's
+// bonus, doubled and plus one for an incumbent, which wins a tie.
+func (c candidate) rank() int64 {
+	if !c.incumbent {
+		return 2 * c.key.Count
+	}
+	return 2*(c.key.Count+max(1, c.key.Count/stickyShare)) + 1
+}
+
+// chooseTop is the stable top of n keys after a walk, hottest first, and
+// the misses of each key in it. ranked is the walk's own top n, by count
+// then name: every newcomer that could rank in the top n is in it. found
+// holds every incumbent (a key of misses) the walk found, with its figures.
+func chooseTop(n int, misses map[string]int, ranked []snapshot.TopKey, found map[string]snapshot.TopKey) ([]snapshot.TopKey, map[string]int) {
+	cands := make([]candidate, 0, len(found)+len(ranked))
+	for _, k := range found {
+		cands = append(cands, candidate{key: k, incumbent: true})
+	}
+	for _, k := range ranked {
+		if _, ok := found[k.Key]; !ok {
+			cands = append(cands, candidate{key: k})
+		}
+	}
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(b.rank(), a.rank()), strings.Compare(a.key.Key, b.key.Key))
+	})
+	top := make([]snapshot.TopKey, 0, n)
+	next := make(map[string]int, n)
+	for i, c := range cands {
+		m := 0
+		if i >= n {
+			m = misses[c.key.Key] + 1
+		}
+		if c.incumbent && m < stickyWalks {
+			top = append(top, c.key)
+			next[c.key.Key] = m
+		}
+	}
+	for _, c := range cands {
+		if !c.incumbent && len(top) < n {
+			top = append(top, c.key)
+			next[c.key.Key] = 0
+		}
+	}
+	slices.SortFunc(top, hotterKey)
+	return top, next
+}
+
+// hotterKey orders top keys hottest first, then by name.
+func hotterKey(a, b snapshot.TopKey) int {
+	return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 }

@@ -1,23 +1,37 @@
+// Package poll runs the per-source pollers (see docs/design.md, "Pollers
+// and the runner"), and holds one poller per source, each turning its
+// client's answers into a snapshot section.
 package poll
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
+// Poller polls one source once.
+type Poller interface {
+	// Name is the source name (source.Redis, ...).
+	Name() string
+	// Poll asks the source once, within ctx's deadline. A nil error means
+	// the section is good data; an error means the source failed and the
+	// section is ignored. A Runner calls it one poll at a time.
+	Poll(ctx context.Context) (snapshot.Section, error)
+}
+
 // Runner polls one source on its own schedule: the first poll at once, then
-// every Interval; after a failure it waits longer (exponential backoff with
-// jitter, at most MaxBackoff) so that a struggling source is not hammered.
-// Each poll runs under its own deadline, and every result, good or bad, is
-// handed to Publish with the source's whole state. Check tells whether it
-// is still making progress. A Runner must not be copied once Run starts.
+// every Interval, after failures exponential backoff with jitter up to
+// MaxBackoff. Each poll runs under its own Timeout, and every result, good
+// or bad, is handed to Publish with the source's whole state. A Runner
+// must not be copied once Run starts.
 type Runner struct {
 	Poller     Poller
 	Interval   time.Duration
@@ -27,8 +41,7 @@ type Runner struct {
 	// long: the runner calls it inline.
 	Publish func(snapshot.SourceState)
 	Logger  *zap.Logger
-	// Metrics, when not nil, records the duration of every finished poll
-	// under the source's name.
+	// Metrics, when not nil, records the duration of every finished poll.
 	Metrics *Metrics
 
 	// progress is the UnixNano time of the last sign of life: Run's start,
@@ -36,8 +49,7 @@ type Runner struct {
 	// from another goroutine.
 	progress atomic.Int64
 	// afterPoll, when not nil, is told each published state and the delay
-	// chosen before the next poll. It lets tests see the schedule without
-	// timing it.
+	// chosen before the next poll: tests see the schedule without timing it.
 	afterPoll func(state snapshot.SourceState, delay time.Duration)
 }
 
@@ -66,13 +78,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		prev := state
-		state = r.pollOnce(ctx, state)
-		if ctx.Err() != nil {
-			// A poll cut short by shutdown says nothing about the source.
+		if state = r.pollOnce(ctx, state); !r.publish(ctx, state) {
 			return nil
 		}
-		r.Metrics.observePoll(name, state.Duration)
-		r.Publish(state)
 		logTransition(log, prev, state)
 		delay := r.nextDelay(state.ConsecutiveFailures)
 		if r.afterPoll != nil {
@@ -82,49 +90,35 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// Once polls a single time under the runner's deadline, publishes the
-// state and returns it: the poll of a one-shot check. The state starts
-// afresh, as a runner's first poll does, and Interval is not needed. When
-// ctx ends during the poll nothing is published and Once returns ctx's
-// error: a poll cut short says nothing about the source. Once must not run
-// beside Run on the same runner.
+// Once polls a single time, as a first poll of Run, publishes the state and
+// returns it: the poll of a one-shot check. When ctx ends during the poll
+// nothing is published and Once returns ctx's error. Not beside Run.
 func (r *Runner) Once(ctx context.Context) (snapshot.SourceState, error) {
 	name := r.Poller.Name()
 	if r.Timeout <= 0 {
 		return snapshot.SourceState{}, fmt.Errorf("poll %s: timeout %s must be positive", name, r.Timeout)
 	}
 	state := r.pollOnce(ctx, snapshot.SourceState{Source: name})
-	if err := ctx.Err(); err != nil {
-		return state, fmt.Errorf("poll %s: %w", name, err)
+	if !r.publish(ctx, state) {
+		return state, fmt.Errorf("poll %s: %w", name, ctx.Err())
 	}
-	r.Metrics.observePoll(name, state.Duration)
-	r.Publish(state)
 	return state, nil
 }
 
-// Check reports whether the runner is alive: nil before Run starts and
-// while polls keep starting or ending, an error once nothing happened for
-// longer than LivenessIntervals times the longest expected gap between
-// polls (the longest delay, Interval or MaxBackoff, plus one poll's
-// Timeout). A poller that blocks past its deadline stalls the runner; this
-// is what /healthz asks so that such an observerd gets restarted. It is
-// safe to call while Run runs.
+// Check reports an error once the runner has neither started nor finished a
+// poll for LivenessIntervals times its longest expected gap (see
+// docs/design.md): a poller that blocks past its deadline stalls it, and
+// /healthz asks so that such an observerd is restarted. Safe beside Run.
 func (r *Runner) Check(now time.Time) error {
 	last := r.progress.Load()
 	if last == 0 {
 		return nil
 	}
-	gap := r.expectedGap()
+	gap := max(r.Interval, r.MaxBackoff) + r.Timeout
 	if idle := now.Sub(time.Unix(0, last)); idle > LivenessIntervals*gap {
 		return fmt.Errorf("poll %s: no poll started or finished for %s, expected one at least every %s", r.Poller.Name(), idle, gap)
 	}
 	return nil
-}
-
-// expectedGap is the longest a healthy runner waits between two signs of
-// life: its longest delay between polls plus one poll's deadline.
-func (r *Runner) expectedGap() time.Duration {
-	return max(r.Interval, r.MaxBackoff) + r.Timeout
 }
 
 func (r *Runner) markProgress(t time.Time) { r.progress.Store(t.UnixNano()) }
@@ -151,25 +145,33 @@ func (r *Runner) pollOnce(ctx context.Context, state snapshot.SourceState) snaps
 	section, err := r.Poller.Poll(pctx)
 	end := time.Now()
 	r.markProgress(end)
-	state.LastAttempt = end
-	state.Duration = end.Sub(start)
+	state.LastAttempt, state.Duration = end, end.Sub(start)
 	if err == nil && section == nil {
 		err = fmt.Errorf("poll %s: no data", r.Poller.Name())
 	}
-	if err != nil {
-		if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			err = fmt.Errorf("poll %s: timed out after %s: %w", r.Poller.Name(), r.Timeout, err)
-		}
-		state.Err = err
-		state.ConsecutiveFailures++
-		state.FailuresTotal++
+	if err == nil {
+		state.Err, state.ConsecutiveFailures = nil, 0
+		state.LastSuccess, state.Section = end, section
 		return state
 	}
-	state.Err = nil
-	state.ConsecutiveFailures = 0
-	state.LastSuccess = end
-	state.Section = section
+	if pctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = fmt.Errorf("poll %s: timed out after %s: %w", r.Poller.Name(), r.Timeout, err)
+	}
+	state.Err = err
+	state.ConsecutiveFailures++
+	state.FailuresTotal++
 	return state
+}
+
+// publish hands a finished poll on, unless ctx ended during it: a poll cut
+// short by shutdown says nothing about the source.
+func (r *Runner) publish(ctx context.Context, state snapshot.SourceState) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	r.Metrics.observePoll(state.Source, state.Duration)
+	r.Publish(state)
+	return true
 }
 
 // nextDelay is Interval while the source is healthy; after n consecutive
@@ -183,9 +185,51 @@ func (r *Runner) nextDelay(failures int) time.Duration {
 	for i := 1; i < failures && d < r.MaxBackoff; i++ {
 		d *= 2
 	}
-	if r.MaxBackoff > r.Interval && d > r.MaxBackoff {
-		d = r.MaxBackoff
+	if r.MaxBackoff > r.Interval {
+		d = min(d, r.MaxBackoff)
 	}
-	half := d / 2
-	return half + rand.N(d-half+1)
+	return d/2 + rand.N(d-d/2+1)
+}
+
+// Metrics are the runners' own metrics, shared by every runner of one
+// observerd. A nil *Metrics records nothing.
+type Metrics struct {
+	pollDuration *prometheus.HistogramVec
+}
+
+// NewMetrics creates the runners' metrics and registers them on reg. It
+// fails, rather than panicking, when they are registered there already.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	if reg == nil {
+		return nil, errors.New("poll metrics: no registerer")
+	}
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "observerd",
+		Name:      "poll_duration_seconds",
+		Help:      "Duration of each poll of a source, successful or not.",
+		// From a loopback answer in a millisecond to a keyspace walk that
+		// takes most of a long deadline.
+		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+	}, []string{"source"})
+	if err := reg.Register(h); err != nil {
+		return nil, fmt.Errorf("poll metrics: register observerd_poll_duration_seconds: %w", err)
+	}
+	return &Metrics{pollDuration: h}, nil
+}
+
+// addSource creates source's series, so that it is exported with a zero
+// count before its first poll ends.
+func (m *Metrics) addSource(source string) {
+	if m == nil {
+		return
+	}
+	m.pollDuration.WithLabelValues(source)
+}
+
+// observePoll records one finished poll of source.
+func (m *Metrics) observePoll(source string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.pollDuration.WithLabelValues(source).Observe(d.Seconds())
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 
@@ -13,17 +14,13 @@ const textFactor = 4
 
 // cleaner makes every string a peer supplied publishable (see names.Clean):
 // names cut to name bytes, error texts and messages to text bytes. The
-// Store cleans each section once, as it arrives, so that everything built
-// from it (the snapshot, the invariants' subjects and messages) holds the
-// clean forms only; the hints keep the raw names, which pollers look up.
+// hints keep the raw names, which pollers look up.
 type cleaner struct {
 	name, text int
 }
 
 func newCleaner(maxName int) cleaner {
-	if maxName == 0 {
-		maxName = names.DefaultMaxBytes
-	}
+	maxName = cmp.Or(maxName, names.DefaultMaxBytes)
 	return cleaner{name: maxName, text: textFactor * maxName}
 }
 
@@ -50,31 +47,21 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 	out := *s
 	out.Info.Version, out.Info.Role = c.str(s.Info.Version), c.str(s.Info.Role)
 	out.Registry = cleanEach(s.Registry, func(e RegistryEntry) RegistryEntry {
-		e.ID, e.Address, e.RegisteredAt = c.str(e.ID), c.str(e.Address), cloneTime(e.RegisteredAt)
+		e.ID, e.Address, e.RegisteredAt = c.str(e.ID), c.str(e.Address), clonePtr(e.RegisteredAt)
 		return e
 	})
 	out.Overrides = cleanEach(s.Overrides, func(o Override) Override { o.Key = c.str(o.Key); return o })
-	out.Counters = c.counters(s.Counters)
+	out.Counters.WalkedBy, out.Counters.WalkedAt = c.str(s.Counters.WalkedBy), clonePtr(s.Counters.WalkedAt)
+	out.Counters.Top = cleanEach(s.Counters.Top, func(t TopKey) TopKey {
+		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
+		return t
+	})
 	out.Blocks = cleanEach(s.Blocks, c.block)
 	out.OverLimit = cleanEach(s.OverLimit, c.block)
 	out.ZeroLimitActive = cleanEach(s.ZeroLimitActive, c.block)
 	out.WithoutTTL = cleanEach(s.WithoutTTL, c.str)
 	out.KeyCounts = cleanKeys(s.KeyCounts, c.str, func(v int64) int64 { return v })
 	return &out
-}
-
-func (c cleaner) counters(k Counters) Counters {
-	k.WalkedBy = c.str(k.WalkedBy)
-	k.WalkedAt = cloneTime(k.WalkedAt)
-	k.Top = cleanEach(k.Top, func(t TopKey) TopKey {
-		t.Key = c.str(t.Key)
-		if t.APICount != nil {
-			n := *t.APICount
-			t.APICount = &n
-		}
-		return t
-	})
-	return k
 }
 
 func (c cleaner) block(b Block) Block { b.Key = c.str(b.Key); return b }
@@ -89,16 +76,13 @@ func (c cleaner) nodes(s *NodesSection) *NodesSection {
 func (c cleaner) report(r NodeReport) NodeReport {
 	r.URL, r.Address, r.ID = c.str(r.URL), c.str(r.Address), c.str(r.ID)
 	r.Peers = cleanEach(r.Peers, func(p PeerNode) PeerNode {
-		p.ID, p.Address, p.State, p.RegisteredAt = c.str(p.ID), c.str(p.Address), c.str(p.State), cloneTime(p.RegisteredAt)
+		p.ID, p.Address, p.State, p.RegisteredAt = c.str(p.ID), c.str(p.Address), c.str(p.State), clonePtr(p.RegisteredAt)
 		return p
 	})
 	counter := func(a APICounter) APICounter { a.Key = c.str(a.Key); return a }
 	r.Counters = cleanEach(r.Counters, counter)
 	r.Blocked = cleanEach(r.Blocked, counter)
-	if r.Limits != nil {
-		l := *r.Limits
-		r.Limits = &l
-	}
+	r.Limits = clonePtr(r.Limits)
 	r.Errors = cleanKeys(r.Errors, c.str, c.msg)
 	return r
 }
@@ -109,30 +93,22 @@ func (c cleaner) prometheus(s *PrometheusSection) *PrometheusSection {
 	}
 	out := *s
 	out.Instances = cleanKeys(s.Instances, c.str, func(st InstanceStats) InstanceStats {
-		if st.Up != nil {
-			up := *st.Up
-			st.Up = &up
-		}
+		st.Up = clonePtr(st.Up)
 		return st
 	})
 	out.QueryErrors = cleanKeys(s.QueryErrors, c.str, c.msg)
 	return &out
 }
 
-// violations cleans the subjects and messages of the invariants' verdict in
-// place: they are built from clean sections, so this only guards against a
-// check that quotes something raw.
-func (c cleaner) violations(vs []Violation) {
-	for i := range vs {
-		vs[i].Subject, vs[i].Message = c.str(vs[i].Subject), c.msg(vs[i].Message)
-	}
+// violation and unknown clean the invariants' verdict: it is built from
+// clean sections, so this only guards against a check that quotes
+// something raw.
+func (c cleaner) violation(v Violation) Violation {
+	v.Subject, v.Message = c.str(v.Subject), c.msg(v.Message)
+	return v
 }
 
-func (c cleaner) unknown(us []UnknownInvariant) {
-	for i := range us {
-		us[i].Reason = c.msg(us[i].Reason)
-	}
-}
+func (c cleaner) unknown(u UnknownInvariant) UnknownInvariant { u.Reason = c.msg(u.Reason); return u }
 
 // cleanEach returns a new slice of f of every element of s, nil for nil: a
 // nil list means an endpoint said nothing, an empty one that it answered

@@ -44,10 +44,6 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// millis converts a duration to fractional milliseconds, the unit of every
-// *_ms field of the schema.
-func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
 // Duration is a time.Duration of the schema that may be unknown, such as
 // the latency of a node that does not answer. The code reads the embedded
 // time.Duration; JSON writes it as fractional milliseconds (the schema's
@@ -65,7 +61,7 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	if !d.Valid {
 		return []byte("null"), nil
 	}
-	return Float(millis(d.Duration)).MarshalJSON()
+	return Float(float64(d.Duration) / float64(time.Millisecond)).MarshalJSON()
 }
 
 // UnmarshalJSON reads milliseconds, and null as unknown.
@@ -74,11 +70,10 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := f.UnmarshalJSON(b); err != nil {
 		return err
 	}
-	if !f.Valid() {
-		*d = Duration{}
-		return nil
+	*d = Duration{}
+	if f.Valid() {
+		*d = Known(time.Duration(float64(f) * float64(time.Millisecond)))
 	}
-	*d = Known(time.Duration(float64(f) * float64(time.Millisecond)))
 	return nil
 }
 

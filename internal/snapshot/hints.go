@@ -1,24 +1,16 @@
 package snapshot
 
 import (
-	"sort"
+	"slices"
 	"time"
 )
 
-// Hints are what each poller needs from the other sources' last answers.
-// The sources feed each other in a loop, each reading the hints of the
-// snapshot published before its poll:
-//
-//   - the node API gives the cluster's default limit and window
-//     (/api/limits), by which the Redis walk judges every key without an
-//     override (the configured defaults until a node has answered);
-//   - the Redis registry gives the nodes' addresses, which the node API
-//     poller also polls (discovery);
-//   - the nodes' samples (/api/counters) give the keys of interest, whose
-//     in-window counts the Redis walk records for counter_drift.
-//
-// A hint is at most one poll old; the first polls run on the configured
-// defaults and without discovered nodes or keys of interest.
+// Hints are what each poller needs from the other sources' last answers,
+// read from the snapshot published before its poll (docs/design.md,
+// "Hints"): the defaults the Redis walk judges keys by, the registry's
+// addresses the node poller also asks, and the keys the nodes sampled,
+// whose Redis counts counter_drift compares. Before the first snapshot:
+// the configured defaults, and nothing else.
 type Hints struct {
 	DefaultLimit   int64
 	DefaultWindow  time.Duration
@@ -57,26 +49,17 @@ func hintsFrom(snap *Snapshot, redis *RedisSection, nodes *NodesSection, maxKeys
 			}
 		}
 	}
-	if nodes != nil {
-		h.KeysOfInterest = keysOfInterest(nodes, maxKeys)
+	if nodes == nil {
+		return h
 	}
-	return h
-}
-
-// keysOfInterest is every key the nodes sampled, once, sorted and cut to
-// the first limit.
-func keysOfInterest(nodes *NodesSection, limit int) []string {
-	seen := make(map[string]struct{})
-	var out []string
+	// Every key the nodes sampled, once, sorted and cut to maxKeys.
 	for _, n := range nodes.Nodes {
 		for _, c := range n.Counters {
-			if _, dup := seen[c.Key]; dup {
-				continue
-			}
-			seen[c.Key] = struct{}{}
-			out = append(out, c.Key)
+			h.KeysOfInterest = append(h.KeysOfInterest, c.Key)
 		}
 	}
-	sort.Strings(out)
-	return out[:min(len(out), limit)]
+	slices.Sort(h.KeysOfInterest)
+	h.KeysOfInterest = slices.Compact(h.KeysOfInterest)
+	h.KeysOfInterest = h.KeysOfInterest[:min(len(h.KeysOfInterest), maxKeys)]
+	return h
 }

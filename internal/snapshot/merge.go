@@ -1,9 +1,5 @@
 package snapshot
 
-import (
-	"slices"
-)
-
 // mergeLimits sets the cluster defaults from the first node (by address)
 // that answered /api/limits, else keeps the configured ones, and the
 // overrides from Redis.
@@ -19,10 +15,7 @@ func mergeLimits(snap *Snapshot, nodes *NodesSection, redis *RedisSection) {
 		}
 	}
 	if redis != nil {
-		snap.Limits.Overrides = slices.Clone(redis.Overrides)
-		if snap.Limits.Overrides == nil {
-			snap.Limits.Overrides = []Override{}
-		}
+		snap.Limits.Overrides = append([]Override{}, redis.Overrides...)
 	}
 }
 
@@ -38,12 +31,9 @@ func mergeRedis(snap *Snapshot, redis *RedisSection, connected bool) {
 		snap.Redis.Ping = Duration{}
 	}
 	snap.Counters = redis.Counters
-	snap.Counters.Top = make([]TopKey, len(redis.Counters.Top))
-	copy(snap.Counters.Top, redis.Counters.Top)
-	snap.Blocks = slices.Clone(redis.Blocks)
-	if snap.Blocks == nil {
-		snap.Blocks = []Block{}
-	}
+	// Copies, never nil: the document has [] where a list is empty.
+	snap.Counters.Top = append([]TopKey{}, redis.Counters.Top...)
+	snap.Blocks = append([]Block{}, redis.Blocks...)
 	snap.BlocksTotal = redis.BlocksTotal
 }
 
@@ -59,12 +49,9 @@ func addAPICounts(top []TopKey, nodes *NodesSection) {
 	}
 	for _, n := range nodes.Nodes {
 		for _, c := range n.Counters {
-			i, ok := want[c.Key]
-			if !ok || top[i].APICount != nil {
-				continue
+			if i, ok := want[c.Key]; ok && top[i].APICount == nil {
+				top[i].APICount = new(c.Count)
 			}
-			count := c.Count
-			top[i].APICount = &count
 		}
 	}
 }

@@ -1,9 +1,10 @@
 package snapshot
 
 import (
+	"cmp"
 	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -56,11 +57,8 @@ func (m nodeMemory) merge(in mergeInput) []Node {
 	for _, n := range j.byKey {
 		out = append(out, *cloneNode(n))
 	}
-	sort.Slice(out, func(i, k int) bool {
-		if out[i].ID != out[k].ID {
-			return out[i].ID < out[k].ID
-		}
-		return out[i].Address < out[k].Address
+	slices.SortFunc(out, func(a, b Node) int {
+		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Address, b.Address))
 	})
 	return out
 }
@@ -130,7 +128,7 @@ func (j *nodeJoin) addRegistry(entries []RegistryEntry) {
 		if e.TTL >= 0 {
 			n.RegistryTTL = Known(e.TTL)
 		}
-		n.RegisteredAt = cloneTime(e.RegisteredAt)
+		n.RegisteredAt = clonePtr(e.RegisteredAt)
 	}
 }
 
@@ -154,7 +152,7 @@ func (j *nodeJoin) addPeers(reports []NodeReport) {
 			n := j.get(p.ID, p.Address)
 			n.Registered = true
 			if n.RegisteredAt == nil {
-				n.RegisteredAt = cloneTime(p.RegisteredAt)
+				n.RegisteredAt = clonePtr(p.RegisteredAt)
 			}
 		}
 	}
@@ -178,8 +176,7 @@ func (j *nodeJoin) addInstances(instances map[string]InstanceStats) {
 		n.AllowedPerSecond = st.AllowedPerSecond
 		n.BlockedPerSecond = st.BlockedPerSecond
 		if st.Up != nil {
-			up := *st.Up
-			n.ScrapeUp = &up
+			n.ScrapeUp = clonePtr(st.Up)
 		}
 	}
 }
@@ -190,10 +187,9 @@ func (j *nodeJoin) addInstances(instances map[string]InstanceStats) {
 func (m nodeMemory) remember(cur map[string]*Node, now time.Time, forgetAfter time.Duration) {
 	for key, n := range cur {
 		if n.Reachable || n.Registered {
-			t := now
-			n.LastSeen = &t
+			n.LastSeen = new(now)
 		} else if old, ok := m[key]; ok && old.LastSeen != nil {
-			n.LastSeen = cloneTime(old.LastSeen)
+			n.LastSeen = clonePtr(old.LastSeen)
 		}
 		m[key] = cloneNode(n)
 	}
@@ -212,51 +208,35 @@ func (m nodeMemory) remember(cur map[string]*Node, now time.Time, forgetAfter ti
 // forgotten is a remembered node that no source reports now: who it is and
 // when it was last seen, with nothing current.
 func forgotten(old *Node) *Node {
-	n := cloneNode(old)
-	n.Registered, n.Reachable = false, false
-	n.RegistryTTL, n.HealthLatency, n.CheckLatencyP99 = Duration{}, Duration{}, Duration{}
-	n.AllowedPerSecond, n.BlockedPerSecond = Null(), Null()
-	n.ScrapeUp, n.EndpointErrors = nil, nil
-	return n
+	return &Node{ID: old.ID, Address: old.Address, URL: old.URL, RegisteredAt: clonePtr(old.RegisteredAt),
+		LastSeen: clonePtr(old.LastSeen), AllowedPerSecond: Null(), BlockedPerSecond: Null()}
 }
 
 // byURLHost finds the node whose polled URL has addr as host:port, for a
 // node registered under another name than the one it is scraped by.
 func byURLHost(nodes map[string]*Node, addr string) *Node {
 	for _, n := range nodes {
-		if n.URL != "" && urlHostPort(n.URL) == addr {
+		if u, err := url.Parse(n.URL); n.URL != "" && err == nil && u.Host == addr {
 			return n
 		}
 	}
 	return nil
 }
 
-func urlHostPort(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Host
-}
-
-func cloneTime(t *time.Time) *time.Time {
-	if t == nil {
+// clonePtr returns a copy of *p, or nil, so that a published snapshot
+// shares no pointer with what it was built from.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
 		return nil
 	}
-	c := *t
-	return &c
+	return new(*p)
 }
 
 // cloneNode copies n deeply, so that a published node shares nothing with
 // the memory.
 func cloneNode(n *Node) *Node {
 	c := *n
-	c.RegisteredAt = cloneTime(n.RegisteredAt)
-	c.LastSeen = cloneTime(n.LastSeen)
-	if n.ScrapeUp != nil {
-		up := *n.ScrapeUp
-		c.ScrapeUp = &up
-	}
+	c.RegisteredAt, c.LastSeen, c.ScrapeUp = clonePtr(n.RegisteredAt), clonePtr(n.LastSeen), clonePtr(n.ScrapeUp)
 	c.EndpointErrors = maps.Clone(n.EndpointErrors)
 	return &c
 }

@@ -1,51 +1,63 @@
 package snapshot
 
-import (
-	"time"
+import "time"
 
-	"github.com/observerd/observerd/internal/source"
-)
+// Section is what one poll of one source produced: a *RedisSection,
+// *NodesSection or *PrometheusSection. The Store keeps the last good one per
+// source and merges them.
+type Section interface{ section() }
 
-// Section is what one poll of one source produced. Each source has its own
-// section type; the Store keeps the last good one per source and merges them.
-type Section interface {
-	// SourceName is the source that produced the section.
-	SourceName() string
+func (*RedisSection) section()      {}
+func (*NodesSection) section()      {}
+func (*PrometheusSection) section() {}
+
+// SourceState is what a poller runner knows of its source after a poll:
+// timing, failures, the last error and the last good section. The runner
+// hands a fresh copy to the Store after every poll.
+type SourceState struct {
+	Source              string
+	LastAttempt         time.Time // zero before the first poll ends
+	LastSuccess         time.Time // zero before the first success
+	Duration            time.Duration
+	ConsecutiveFailures int
+	FailuresTotal       uint64
+	Err                 error   // the last poll's error; nil when it succeeded
+	Section             Section // the last good section; nil before the first success
 }
 
 // RedisSection is one poll of Redis: server info, the node registry, the
-// overrides and the counters computed over the whole keyspace.
+// overrides and the counters computed over the whole keyspace. Its JSON is
+// the walk one observer shares with the others (docs/design.md, "One walk
+// per cluster"): the server info and the keys of interest, each observer's
+// own, are left out.
 type RedisSection struct {
-	Info      RedisInfo
-	Registry  []RegistryEntry
-	Overrides []Override
+	Info      RedisInfo       `json:"-"`
+	Registry  []RegistryEntry `json:"registry"`
+	Overrides []Override      `json:"overrides"`
 	// Counters holds the aggregates and the top keys (APICount left nil).
-	Counters Counters
+	Counters Counters `json:"counters"`
 	// Blocks holds keys at or over their own limit, capped; BlocksTotal is
 	// the true number.
-	Blocks      []Block
-	BlocksTotal int
+	Blocks      []Block `json:"blocks"`
+	BlocksTotal int     `json:"blocks_total"`
 	// OverLimit holds keys whose in-window count is above their own limit
 	// (limit > 0), capped; Counters.OverLimitKeys is the true number.
-	OverLimit []Block
+	OverLimit []Block `json:"over_limit"`
 	// ZeroLimitActive holds keys whose limit is 0 yet have requests in their
 	// window, capped.
-	ZeroLimitActive []Block
+	ZeroLimitActive []Block `json:"zero_limit_active"`
 	// WithoutTTL holds counter keys that have no TTL, capped;
 	// Counters.KeysWithoutTTL is the true number.
-	WithoutTTL []string
-	// KeyCounts holds the in-window count of each key asked for through
-	// the poller's keys of interest (the keys the nodes reported), for
-	// comparing nodes with Redis. Keys absent from Redis have count 0.
-	KeyCounts map[string]int64
+	WithoutTTL []string `json:"without_ttl"`
+	// KeyCounts holds the in-window count of each key of interest (see
+	// Hints), for comparing nodes with Redis. Keys absent from Redis have
+	// count 0.
+	KeyCounts map[string]int64 `json:"-"`
 	// DefaultLimit and DefaultWindow are the defaults this poll judged
 	// keys without an override by.
-	DefaultLimit  int64
-	DefaultWindow time.Duration
+	DefaultLimit  int64         `json:"default_limit"`
+	DefaultWindow time.Duration `json:"default_window_ns"`
 }
-
-// SourceName implements Section.
-func (*RedisSection) SourceName() string { return source.Redis }
 
 // RegistryEntry is one ratelimiter:nodes:{id} hash.
 type RegistryEntry struct {
@@ -59,9 +71,6 @@ type RegistryEntry struct {
 type NodesSection struct {
 	Nodes []NodeReport
 }
-
-// SourceName implements Section.
-func (*NodesSection) SourceName() string { return source.Ratelimiter }
 
 // NodeReport is what one node's API answered. A nil slice or pointer means
 // the endpoint failed (see Errors) and says nothing; an empty one means the
@@ -116,9 +125,6 @@ type PrometheusSection struct {
 	// by query name.
 	QueryErrors map[string]string
 }
-
-// SourceName implements Section.
-func (*PrometheusSection) SourceName() string { return source.Prometheus }
 
 // InstanceStats is what Prometheus says of one node.
 type InstanceStats struct {

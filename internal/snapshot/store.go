@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -24,10 +25,6 @@ type JudgeInput struct {
 	Enabled  []string
 }
 
-// JudgeFunc evaluates the invariants. The Store calls it from its single
-// writer path, never concurrently.
-type JudgeFunc func(JudgeInput) ([]Violation, []UnknownInvariant)
-
 // StoreConfig configures a Store.
 type StoreConfig struct {
 	// Enabled lists the enabled sources.
@@ -44,15 +41,13 @@ type StoreConfig struct {
 	// NodeForgetAfter is how long a node that is neither registered nor
 	// polled stays in the list (as down) after it was last seen.
 	NodeForgetAfter time.Duration
-	// MaxNameBytes bounds every name a peer supplies (keys, node ids,
-	// addresses, URLs, versions, instance labels) as published: longer ones
-	// are cut and marked, bytes that are not UTF-8 escaped as \xHH (see
-	// names.Clean). Error texts and violation messages are bounded at four
-	// times as many bytes. Zero means names.DefaultMaxBytes; a value below
-	// names.MinMaxBytes is taken as that.
+	// MaxNameBytes bounds every name a peer supplies as published (see
+	// names.Clean), and four times that every error text and violation
+	// message. Zero means names.DefaultMaxBytes.
 	MaxNameBytes int
-	// Judge evaluates the invariants; nil judges nothing.
-	Judge  JudgeFunc
+	// Judge evaluates the invariants, called from the Store's one writer
+	// path, never concurrently; nil judges nothing.
+	Judge  func(JudgeInput) ([]Violation, []UnknownInvariant)
 	Logger *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -95,10 +90,7 @@ func NewStore(cfg StoreConfig) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
-	changed := make(chan struct{})
+	cfg.Logger = cmp.Or(cfg.Logger, zap.NewNop())
 	s := &Store{
 		cfg:      cfg,
 		bootID:   strconv.FormatInt(cfg.Now().UnixNano(), 36),
@@ -107,7 +99,7 @@ func NewStore(cfg StoreConfig) *Store {
 		sections: make(map[string]Section, len(cfg.Enabled)),
 		nodes:    nodeMemory{},
 	}
-	s.changed.Store(&changed)
+	s.changed.Store(new(make(chan struct{})))
 	return s
 }
 
@@ -140,8 +132,7 @@ func (s *Store) Update(st SourceState) {
 		return
 	}
 	s.cur.Store(p)
-	next := make(chan struct{})
-	close(*s.changed.Swap(&next))
+	close(*s.changed.Swap(new(make(chan struct{}))))
 }
 
 // Changed returns a channel that is closed when a snapshot newer than the
@@ -169,7 +160,6 @@ func (s *Store) build(now time.Time) (*Published, error) {
 			Overrides:     []Override{},
 		},
 		Counters: Counters{Top: []TopKey{}},
-		Redis:    RedisInfo{},
 		Traffic:  Traffic{AllowedPerSecond: Null(), BlockedPerSecond: Null()},
 	}
 	fresh := make(map[string]bool, len(s.cfg.Enabled))
@@ -200,21 +190,18 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	return s.publish(snap, hintsFrom(snap, rawRedis, rawNodes, s.cfg.MaxKeysOfInterest))
 }
 
-// judge sets the violations and unknown invariants of in.Snapshot. The
-// invariants see clean sections only, so their subjects and messages quote
-// clean names; cleaning them again is a guard that costs nothing then.
+// judge sets the violations and unknown invariants of in.Snapshot, clean
+// copies of the verdict.
 func (s *Store) judge(in JudgeInput) {
 	if s.cfg.Judge == nil {
 		return
 	}
 	v, u := s.cfg.Judge(in)
 	if v != nil {
-		in.Snapshot.Violations = slices.Clone(v)
-		s.clean.violations(in.Snapshot.Violations)
+		in.Snapshot.Violations = cleanEach(v, s.clean.violation)
 	}
 	if u != nil {
-		in.Snapshot.Unknown = slices.Clone(u)
-		s.clean.unknown(in.Snapshot.Unknown)
+		in.Snapshot.Unknown = cleanEach(u, s.clean.unknown)
 	}
 }
 
@@ -251,28 +238,30 @@ func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus 
 		FailuresTotal:       st.FailuresTotal,
 	}
 	if !st.LastAttempt.IsZero() {
-		t := st.LastAttempt.UTC()
-		out.LastAttempt = &t
+		out.LastAttempt = new(st.LastAttempt.UTC())
 	}
 	if !st.LastSuccess.IsZero() {
-		t := st.LastSuccess.UTC()
-		out.LastSuccess = &t
+		out.LastSuccess = new(st.LastSuccess.UTC())
 		out.Age = Known(now.Sub(st.LastSuccess))
 	}
 	if st.Err != nil {
 		// A peer's error may quote anything it answered.
 		out.Error = s.clean.msg(st.Err.Error())
 	}
-	if ns, ok := sec.(*NodesSection); ok {
-		out.Errors = endpointErrors(ns)
-	}
-	if ps, ok := sec.(*PrometheusSection); ok && len(ps.QueryErrors) > 0 {
-		out.Errors = maps.Clone(ps.QueryErrors)
+	var walked Counters // a Redis section's, who walked and when
+	switch sec := sec.(type) {
+	case *NodesSection:
+		out.Errors = endpointErrors(sec)
+	case *PrometheusSection:
+		if len(sec.QueryErrors) > 0 {
+			out.Errors = maps.Clone(sec.QueryErrors)
+		}
+	case *RedisSection:
+		walked = sec.Counters
 	}
 	bound := s.cfg.StaleAfter[st.Source]
 	switch {
-	case st.LastAttempt.IsZero():
-		out.Status = StatusPending
+	case st.LastAttempt.IsZero(): // pending
 	case st.Err != nil && st.Section == nil:
 		out.Status = StatusError
 	case st.Err != nil:
@@ -280,19 +269,13 @@ func (s *Store) status(st SourceState, sec Section, now time.Time) SourceStatus 
 	case bound > 0 && now.Sub(st.LastSuccess) > bound:
 		out.Status = StatusStale
 		out.Error = fmt.Sprintf("last success %s ago, more than %s", now.Sub(st.LastSuccess).Round(time.Millisecond), bound)
-	case bound > 0 && walkedBefore(sec, now.Add(-bound)):
-		c := sec.(*RedisSection).Counters
+	case bound > 0 && walked.WalkedAt != nil && now.Sub(*walked.WalkedAt) > bound:
+		// Among sidecars sharing one walk, a fresh read of an old walk is
+		// old data.
 		out.Status = StatusStale
-		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", c.WalkedBy, now.Sub(*c.WalkedAt).Round(time.Millisecond), bound)
+		out.Error = fmt.Sprintf("counters walked by %s %s ago, more than %s: the walking observer is stalled or gone", walked.WalkedBy, now.Sub(*walked.WalkedAt).Round(time.Millisecond), bound)
 	default:
 		out.Status = StatusOK
 	}
 	return out
-}
-
-// walkedBefore reports whether sec holds counters walked before t. Among
-// sidecars sharing one walk, a fresh read of an old walk is old data.
-func walkedBefore(sec Section, t time.Time) bool {
-	rs, ok := sec.(*RedisSection)
-	return ok && rs.Counters.WalkedAt != nil && rs.Counters.WalkedAt.Before(t)
 }
