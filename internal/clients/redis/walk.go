@@ -11,19 +11,17 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
-// pipelinesInFlight is how many batches of counts a walk keeps in flight
-// on one server while SCAN reads the next page on another connection. Two
-// keep Redis busy without queueing the rate limiter's own commands behind
-// a long line of the walk's; with SCAN that is three of PoolSize
-// connections. A paced walk is slow by choice and gentle as well: it scans
-// and counts pacedStep keys at a time and has one request at the server at
-// a time (its goroutines read, classify and tally in the meantime), so
-// that a check of the rate limiter never waits behind more than a tenth of
-// a millisecond of the walk.
+// pipelinesInFlight is how many batches of counts an unpaced walk keeps in
+// flight on one server while SCAN reads the next page on another
+// connection. Two keep Redis busy without queueing the rate limiter's own
+// commands behind a long line of the walk's; with SCAN that is three of
+// DefaultPoolSize connections. A paced walk is slow by choice and gentle as
+// well: it scans and counts pacedStep keys at a time, one request at the
+// server at a time, so that a check of the rate limiter never waits behind
+// more than a tenth of a millisecond of the walk.
 const (
 	pipelinesInFlight = 2
 	pacedStep         = 100
@@ -102,13 +100,12 @@ func (r *WalkResult) Counted(key string) bool {
 }
 
 // walker is the state of one pass over every server. mu guards everything
-// below it: the dispatcher classifies pages while the pipelines in flight
-// record their counts.
+// below it: the scan classifies pages while the pipelines in flight record
+// their counts.
 type walker struct {
 	c         *Client
 	p         Pass
-	pace      *rate.Limiter       // keys a second; nil: unpaced
-	turns     *semaphore.Weighted // the walk's requests at the server at once
+	pace      *rate.Limiter // keys a second; nil: unpaced
 	scanCount int64
 	batch     int
 
@@ -118,19 +115,10 @@ type walker struct {
 	// itself. A collision (about n²/2⁶³ for n keys) would drop one key.
 	seen     *keySet
 	seqBases []uint64 // hash of the sorted set each :seq key belongs to
-	// registry and overrides are the few keys read at the end of each
-	// server's scan, by server; distinct holds their names.
-	registry  map[*goredis.Client][]string
-	overrides map[*goredis.Client][]string
-	distinct  map[string]struct{}
-}
-
-// batch is one pipeline's worth of counter candidates.
-type batch struct {
-	keys   []string
-	hashes []uint64
-	slots  []int  // where each hash is in seen, while seen.grown is
-	grown  uint64 // seen.grown when the slots were taken
+	// registry and overrides are the few keys of the server being walked,
+	// read at the end of its scan; distinct holds the names of all of them.
+	registry, overrides []string
+	distinct            map[string]struct{}
 }
 
 // Walk scans the keyspace once on every server, de-duplicating what SCAN
@@ -148,22 +136,16 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	}
 	wk := &walker{
 		c: c, p: p, scanCount: c.scanCount, batch: c.batch,
-		// An unpaced walk has a turn for every request it can have at
-		// the server, SCAN and the pipelines, and never waits for one.
-		turns:     semaphore.NewWeighted(1 + pipelinesInFlight),
-		seen:      newKeySet(int(c.lastWalkKeys.Load())),
-		registry:  map[*goredis.Client][]string{},
-		overrides: map[*goredis.Client][]string{},
-		distinct:  map[string]struct{}{},
+		seen:     newKeySet(int(c.lastWalkKeys.Load())),
+		distinct: map[string]struct{}{},
 	}
 	if p.MaxKeysPerSecond > 0 {
 		wk.scanCount, wk.batch = min(c.scanCount, pacedStep), min(c.batch, pacedStep)
-		wk.turns = semaphore.NewWeighted(1)
 		wk.pace = newPace(p.MaxKeysPerSecond, int(wk.scanCount))
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
 	for i, s := range servers {
-		clk, err := c.clock(ctx, s)
+		clk, err := c.clock(ctx, s, s.Options().Addr)
 		if err != nil {
 			return nil, err
 		}
@@ -187,110 +169,65 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	return res, nil
 }
 
-// walkServer runs one server's scan: one goroutine reads SCAN pages, one
-// classifies them and sends full batches to at most pipelinesInFlight
-// pipelines at a time.
+// walkServer scans one server and counts its counters a batch at a time:
+// an unpaced walk on up to pipelinesInFlight goroutines while it scans on,
+// a paced one before it scans on. A failed count ends the scan through
+// the group's context, and its error is the one returned.
 func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
 	g, gctx := errgroup.WithContext(ctx)
-	pages := make(chan []string, pipelinesInFlight)
-	g.Go(func() error {
-		defer close(pages)
-		for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
-			err := wk.c.scanServer(gctx, s, prefix, wk.scanCount, wk.turns, func(keys []string) error {
-				wk.mu.Lock()
-				wk.stats.ScanCalls++
-				wk.mu.Unlock()
-				if err := wk.waitPace(gctx, len(keys)); err != nil {
-					return wk.c.wrap("SCAN", s.Options().Addr, err)
-				}
-				select {
-				case pages <- keys:
-					return nil
-				case <-gctx.Done():
-					return wk.c.wrap("SCAN", s.Options().Addr, gctx.Err())
-				}
-			})
-			if err != nil {
-				return err
-			}
+	g.SetLimit(pipelinesInFlight)
+	send := func(keys []string) error {
+		if wk.pace != nil {
+			return wk.count(gctx, s, clk, keys)
 		}
-		return nil
-	})
-	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, pages) })
-	return g.Wait()
-}
-
-// dispatch classifies every page and counts full batches on their own
-// goroutines, at most pipelinesInFlight at once.
-func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, pages <-chan []string) error {
-	slots := make(chan struct{}, pipelinesInFlight)
-	send := func(b *batch) error {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil // the group's error says why
-		}
-		g.Go(func() error {
-			defer func() { <-slots }()
-			return wk.count(ctx, s, clk, b)
-		})
+		g.Go(func() error { return wk.count(gctx, s, clk, keys) })
 		return nil
 	}
-	cur := &batch{}
-	for keys := range pages {
-		var full []*batch
-		full, cur = wk.classify(s, keys, cur)
+	var cur []string
+	err := wk.scan(gctx, s, func(keys []string) error {
+		var full [][]string
+		full, cur = wk.classify(keys, cur)
 		for _, b := range full {
 			if err := send(b); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err == nil && len(cur) > 0 {
+		err = send(cur)
 	}
-	if len(cur.keys) > 0 && ctx.Err() == nil {
-		return send(cur)
+	if werr := g.Wait(); werr != nil {
+		return werr
 	}
-	return nil
+	return err
 }
 
 // classify sorts one page's keys: counter candidates not seen before are
 // added to cur, and each batch that fills up is returned in full with the
 // batch to go on with; registry and override keys are kept for the end,
 // :seq keys are matched with their sorted sets at the end.
-func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full []*batch, rest *batch) {
+func (wk *walker) classify(keys, cur []string) (full [][]string, rest []string) {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	limitPrefix := wk.p.KeyPrefix + "limit:"
 	for _, k := range keys {
 		if wk.p.NodePrefix != "" && strings.HasPrefix(k, wk.p.NodePrefix) {
-			wk.keepSmall(wk.registry, s, k)
+			wk.keepSmall(&wk.registry, k)
 		}
 		switch {
 		case !strings.HasPrefix(k, wk.p.KeyPrefix):
 		case strings.HasPrefix(k, limitPrefix):
-			wk.keepSmall(wk.overrides, s, k)
+			wk.keepSmall(&wk.overrides, k)
 		case strings.HasSuffix(k, ":seq"):
 			wk.stats.SequenceKeys++
 			wk.seqBases = append(wk.seqBases, maphash.String(wk.c.seed, strings.TrimSuffix(k, ":seq")))
+		case !wk.seen.add(maphash.String(wk.c.seed, k)):
+			wk.stats.Duplicates++
 		default:
-			h := maphash.String(wk.c.seed, k)
-			slot, added := wk.seen.add(h)
-			if !added {
-				wk.stats.Duplicates++
-				continue
-			}
-			if len(cur.keys) == 0 {
-				cur.grown = wk.seen.grown
-			}
-			if cur.grown != wk.seen.grown {
-				// The set moved its slots: the earlier ones are stale.
-				cur.slots, cur.grown = nil, wk.seen.grown
-			}
-			cur.keys = append(cur.keys, k)
-			cur.hashes = append(cur.hashes, h)
-			cur.slots = append(cur.slots, slot)
-			if len(cur.keys) >= wk.batch {
-				full = append(full, cur)
-				cur = &batch{}
+			cur = append(cur, k)
+			if len(cur) >= wk.batch {
+				full, cur = append(full, cur), nil
 			}
 		}
 	}
@@ -298,45 +235,40 @@ func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full [
 }
 
 // keepSmall records a registry or override key once.
-func (wk *walker) keepSmall(into map[*goredis.Client][]string, s *goredis.Client, k string) {
+func (wk *walker) keepSmall(into *[]string, k string) {
 	if _, dup := wk.distinct[k]; dup {
 		wk.stats.Duplicates++
 		return
 	}
 	wk.distinct[k] = struct{}{}
-	into[s] = append(into[s], k)
+	*into = append(*into, k)
 }
 
 // count counts one batch in one round trip and visits its counters.
-func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *batch) error {
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys []string) error {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
-	counts := make([]*goredis.IntCmd, len(b.keys))
-	ttls := make([]*goredis.DurationCmd, len(b.keys))
+	counts := make([]*goredis.IntCmd, len(keys))
+	ttls := make([]*goredis.DurationCmd, len(keys))
 	n := len(wk.p.KeyPrefix)
-	for i, k := range b.keys {
+	for i, k := range keys {
 		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.p.Window, k[n:]), "+inf")
 		ttls[i] = pipe.PTTL(ctx, k)
-	}
-	if err := wk.turns.Acquire(ctx, 1); err != nil {
-		return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
 	}
 	// Exec's error is the first failed command's; each command's reply is
 	// read on its own below.
 	_, _ = pipe.Exec(ctx)
-	wk.turns.Release(1)
-	addr := s.Options().Addr
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
-	for i, k := range b.keys {
-		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:])
+	for i, k := range keys {
+		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:], s.Options().Addr)
 		if err != nil {
-			return wk.c.wrap(err.op, addr, err.err)
+			return err
 		}
 		if !ok {
 			continue
 		}
-		wk.markFound(b, i)
+		wk.seen.markFound(maphash.String(wk.c.seed, k))
 		wk.stats.Counters++
 		if wk.p.Visit != nil {
 			wk.p.Visit(cn)
@@ -345,36 +277,20 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *ba
 	return nil
 }
 
-// markFound flags key i of b as counted, at its slot when the set has not
-// moved it since.
-func (wk *walker) markFound(b *batch, i int) {
-	if b.grown == wk.seen.grown && len(b.slots) == len(b.keys) {
-		wk.seen.markFoundAt(b.slots[i])
-		return
-	}
-	wk.seen.markFound(b.hashes[i])
-}
-
-// cmdError names the command of a failed reply.
-type cmdError struct {
-	op  string
-	err error
-}
-
 // counterOf turns one key's replies into a counter; ok is false for a key
 // of another type or one that vanished before it was counted.
-func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
+func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key, addr string) (Counter, bool, error) {
 	n, err := count.Result()
 	if isWrongType(err) {
 		wk.stats.WrongTypeKeys++
 		return Counter{}, false, nil
 	}
 	if err != nil {
-		return Counter{}, false, &cmdError{"ZCOUNT", err}
+		return Counter{}, false, wk.c.wrap("ZCOUNT", addr, err)
 	}
 	d, err := pttl.Result()
 	if err != nil {
-		return Counter{}, false, &cmdError{"PTTL", err}
+		return Counter{}, false, wk.c.wrap("PTTL", addr, err)
 	}
 	ttl, exists := ttlOf(d)
 	if !exists {
@@ -408,69 +324,25 @@ func (wk *walker) countOrphanSequenceKeys() {
 // readSmallKeys reads the registry and override hashes one server's scan
 // found; now is the server's clock.
 func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, now time.Time, res *WalkResult) error {
-	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry[s], now, &res.RegistrySkipped)
+	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry, now, &res.RegistrySkipped)
 	if err != nil {
 		return err
 	}
 	res.Registry = append(res.Registry, reg...)
-	return wk.c.readOverrides(ctx, s, wk.p.KeyPrefix+"limit:", wk.overrides[s], &res.Overrides)
-}
-
-// scanPrefixes returns the SCAN MATCH prefixes of a pass: the beginning the
-// two prefixes share, or each in turn when they share none.
-func scanPrefixes(keyPrefix, nodePrefix string) []string {
-	if nodePrefix == "" {
-		return []string{keyPrefix}
-	}
-	n := 0
-	for n < len(keyPrefix) && n < len(nodePrefix) && keyPrefix[n] == nodePrefix[n] {
-		n++
-	}
-	if n == 0 {
-		return []string{keyPrefix, nodePrefix}
-	}
-	return []string{keyPrefix[:n]}
-}
-
-// newPace is a pace of perSecond keys with a burst of one page. A limiter
-// starts full; a walk starts with no keys in hand, so that a short one
-// keeps to the pace too.
-func newPace(perSecond float64, page int) *rate.Limiter {
-	lim := rate.NewLimiter(rate.Limit(perSecond), page)
-	lim.AllowN(time.Now(), page)
-	return lim
-}
-
-// waitPace waits until n more keys read fit the walk's pace, or ctx ends.
-func (wk *walker) waitPace(ctx context.Context, n int) error {
-	if wk.pace == nil {
-		return nil
-	}
-	// SCAN may return more keys than COUNT asked for, and so more than the
-	// burst, the most one WaitN takes: they are paid a burst at a time.
-	for burst := wk.pace.Burst(); n > 0; n -= burst {
-		if err := wk.pace.WaitN(ctx, min(n, burst)); err != nil {
-			// WaitN gives up at once, with an error of its own, when
-			// the wait would outlast ctx's deadline: a paced walk waits
-			// for it and times out like any other, with ctx's error.
-			<-ctx.Done()
-			return ctx.Err()
-		}
-	}
-	return nil
+	err = wk.c.readOverrides(ctx, s, wk.p.KeyPrefix+"limit:", wk.overrides, &res.Overrides)
+	wk.registry, wk.overrides = nil, nil
+	return err
 }
 
 // windowStart is ZCOUNT's inclusive lower bound now - window, the
 // contract's window [now - window_ms, +inf).
 func windowStart(nowMs int64, window func(string) time.Duration, key string) string {
-	if window == nil {
-		return "-inf"
+	if window != nil {
+		if w := window(key); w > 0 {
+			return strconv.FormatInt(nowMs-w.Milliseconds(), 10)
+		}
 	}
-	w := window(key)
-	if w <= 0 {
-		return "-inf"
-	}
-	return strconv.FormatInt(nowMs-w.Milliseconds(), 10)
+	return "-inf"
 }
 
 // clock is a server's clock read once with TIME and advanced by the local
@@ -482,17 +354,10 @@ type clock struct {
 
 func (k clock) now() time.Time { return k.base.Add(time.Since(k.local)) }
 
-func (c *Client) clock(ctx context.Context, s goredis.Cmdable) (clock, error) {
+func (c *Client) clock(ctx context.Context, s goredis.Cmdable, addr string) (clock, error) {
 	t, err := s.Time(ctx).Result()
 	if err != nil {
-		return clock{}, c.wrap("TIME", c.addrOf(s), err)
+		return clock{}, c.wrap("TIME", addr, err)
 	}
 	return clock{base: t, local: time.Now()}, nil
-}
-
-func (c *Client) addrOf(s goredis.Cmdable) string {
-	if n, ok := s.(*goredis.Client); ok {
-		return n.Options().Addr
-	}
-	return c.endpoint
 }
