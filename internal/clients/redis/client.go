@@ -5,6 +5,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,11 +22,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Defaults of Options. A walk holds Redis from the rate limiter for one
-// SCAN at a time, so SCAN reads 250 keys a call (about a quarter of a
-// millisecond of Redis's time) rather than the usual 1000; a pipeline of
-// counts is read by Redis in slices of its input buffer, interleaved with
-// other clients, so its size only sets how many round trips a walk takes.
+// Defaults of Options, and DefaultPoolSize, the connections per server. A
+// walk holds Redis from the rate limiter for one SCAN at a time, so SCAN
+// reads 250 keys a call (about a quarter of a millisecond of Redis's time)
+// rather than the usual 1000; a pipeline of counts is read by Redis in
+// slices of its input buffer, interleaved with other clients, so its size
+// only sets how many round trips a walk takes.
 const (
 	DefaultPoolSize    = 4
 	DefaultDialTimeout = 2 * time.Second
@@ -82,8 +84,6 @@ type Options struct {
 	// TLSConfig, when set, is used for TLS (a private CA, a client
 	// certificate). An empty ServerName is taken from the address dialled.
 	TLSConfig *tls.Config
-	// PoolSize bounds the connections per server.
-	PoolSize int
 	// DialTimeout bounds connecting; ReadTimeout bounds each reply. The
 	// caller's context deadline applies as well.
 	DialTimeout time.Duration
@@ -160,26 +160,21 @@ func New(opts Options) (*Client, error) {
 }
 
 func withDefaults(o Options) Options {
-	if o.PoolSize <= 0 {
-		o.PoolSize = DefaultPoolSize
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = DefaultReadTimeout
-	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.ScanCount <= 0 {
-		o.ScanCount = DefaultScanCount
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
+	o.DialTimeout = positiveOr(o.DialTimeout, DefaultDialTimeout)
+	o.ReadTimeout = positiveOr(o.ReadTimeout, DefaultReadTimeout)
+	o.ScanCount = positiveOr(o.ScanCount, DefaultScanCount)
+	o.BatchSize = positiveOr(o.BatchSize, DefaultBatchSize)
+	o.Location = cmp.Or(o.Location, time.UTC)
 	o.ClusterAddrs = slices.Clone(o.ClusterAddrs)
 	return o
+}
+
+// positiveOr is v, or def when v is zero or negative.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // parseURL hides the parser's own error text: net/url quotes the offending

@@ -101,9 +101,6 @@ type Malformed struct {
 	Reason string
 }
 
-// MalformedOverride is an override hash that could not be read.
-type MalformedOverride = Malformed
-
 // Overrides are the readable overrides, sorted by key, and what was wrong
 // with the others.
 type Overrides struct {
@@ -111,7 +108,7 @@ type Overrides struct {
 	// Malformed counts every unreadable hash; MalformedSample describes the
 	// first few by key.
 	Malformed       int
-	MalformedSample []MalformedOverride
+	MalformedSample []Malformed
 }
 
 // Skipped counts the hashes left out as bad data; Sample describes the
@@ -164,13 +161,13 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 
 func (o *Overrides) sort() {
 	slices.SortFunc(o.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
-	slices.SortFunc(o.MalformedSample, func(a, b MalformedOverride) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(o.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 }
 
 func (o *Overrides) malformed(key, reason string) {
 	o.Malformed++
 	if len(o.MalformedSample) < MaxMalformedSamples {
-		o.MalformedSample = append(o.MalformedSample, MalformedOverride{Key: key, Reason: reason})
+		o.MalformedSample = append(o.MalformedSample, Malformed{Key: key, Reason: reason})
 	}
 }
 
