@@ -6,6 +6,7 @@ package ratelimiter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,29 +107,20 @@ func (e *HTTPError) Error() string {
 // New returns a client of the node at baseURL, an http or https URL that
 // may carry a path prefix.
 func New(baseURL string, opts Options) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
+	u, err := httpclient.BaseURL(strings.TrimSpace(baseURL))
 	if err != nil {
-		return nil, fmt.Errorf("ratelimiter client: parse base URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: no host", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: query and fragment not allowed", u.Redacted())
+		return nil, fmt.Errorf("ratelimiter client: %w", err)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	c := &Client{
 		base:     u.String(),
 		redacted: u.Redacted(),
-		address:  HostPort(u),
+		address:  hostPort(u),
 		hc:       opts.HTTPClient,
 		maxBody:  opts.MaxBodyBytes,
-		timeout:  opts.Timeout,
-		loc:      opts.Location,
+		timeout:  cmp.Or(opts.Timeout, DefaultTimeout),
+		loc:      cmp.Or(opts.Location, time.UTC),
 	}
 	if c.hc == nil {
 		if c.hc, err = httpclient.New(opts.HTTP, opts.MaxHeaderBytes); err != nil {
@@ -137,17 +130,11 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.loc == nil {
-		c.loc = time.UTC
-	}
 	return c, nil
 }
 
-// HostPort is u's host:port, with the scheme's default port when u names none.
-func HostPort(u *url.URL) string {
+// hostPort is u's host:port, with the scheme's default port when u names none.
+func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
@@ -184,14 +171,24 @@ type answer struct {
 	body   []byte
 }
 
-// do sends cl and returns the answer when its status is accepted. Every
+// ask sends cl and decodes an answer of an accepted status with dec. Every
 // error names the method, the node URL and the endpoint.
-func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
+func ask[T any](ctx context.Context, c *Client, cl call, dec func(*answer) (T, error)) (T, error) {
+	var zero T
 	a, err := c.roundTrip(ctx, cl)
 	if err != nil {
-		return nil, c.errorf(cl.method, cl.path, err)
+		return zero, c.errorf(cl.method, cl.path, err)
 	}
-	return a, nil
+	v, err := dec(a)
+	if err != nil {
+		return zero, c.errorf(cl.method, cl.path, err)
+	}
+	return v, nil
+}
+
+// errorf names the node and the endpoint in err.
+func (c *Client) errorf(method, path string, err error) error {
+	return fmt.Errorf("%s %s%s: %w", method, c.redacted, path, err)
 }
 
 // roundTrip sends cl under the per-request timeout and reads the body
@@ -252,12 +249,7 @@ func accepted(status int, ok []int) bool {
 	if ok == nil {
 		return status >= 200 && status <= 299
 	}
-	for _, s := range ok {
-		if s == status {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ok, status)
 }
 
 // detailOf extracts the framework's {"detail": ...} from an error body.

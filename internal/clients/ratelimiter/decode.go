@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/timestamp"
 )
 
 // maxProblemsNamed bounds how many problems an error lists, so that a list
@@ -51,13 +53,25 @@ var (
 	retrySpan = span{0, int64(maxWindow / time.Second)}
 )
 
-// decode unmarshals an answer's body into v. Unknown fields are ignored (the
-// contract allows them); anything else that is not the expected JSON fails.
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: decode JSON: %w", ErrBadAnswer, err)
+// decodeAs unmarshals body into the wire struct W and builds the answer
+// from it with build, which records in f every field that is missing or
+// implausible. Unknown fields are ignored (the contract allows them);
+// anything else that is not the expected JSON, or any field recorded, is
+// ErrBadAnswer.
+func decodeAs[W, T any](body []byte, build func(w *W, f *fields) T) (T, error) {
+	var (
+		w    W
+		f    fields
+		zero T
+	)
+	if err := json.Unmarshal(body, &w); err != nil {
+		return zero, fmt.Errorf("%w: decode JSON: %w", ErrBadAnswer, err)
 	}
-	return nil
+	v := build(&w, &f)
+	if err := f.err(); err != nil {
+		return zero, err
+	}
+	return v, nil
 }
 
 // name is a field's path in an answer, such as counters[3].count. It is
@@ -154,7 +168,7 @@ func (f *fields) timestamp(n name, p *string, loc *time.Location) *time.Time {
 		f.report(func() string { return fmt.Sprintf("%s: %d bytes, longer than any timestamp", n, len(*p)) })
 		return nil
 	}
-	t, err := parseTimestamp(*p, loc)
+	t, err := timestamp.Parse(*p, loc)
 	if err != nil {
 		f.report(func() string { return n.String() + ": " + err.Error() })
 		return nil
