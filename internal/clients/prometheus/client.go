@@ -22,10 +22,6 @@ import (
 // DefaultMaxBodyBytes bounds an answer's body when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 8 << 20
 
-// DefaultMaxHeaderBytes bounds the headers of an answer when Options
-// leaves MaxHeaderBytes zero.
-const DefaultMaxHeaderBytes = httpclient.DefaultMaxHeaderBytes
-
 // DefaultTimeout bounds a query whose context has no deadline when
 // Options.Timeout is 0.
 const DefaultTimeout = 30 * time.Second
@@ -42,8 +38,8 @@ type Options struct {
 	HTTP config.HTTPClientConfig
 	// MaxBodyBytes bounds the answer's body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
-	// MaxHeaderBytes bounds the answer's headers; DefaultMaxHeaderBytes
-	// when 0.
+	// MaxHeaderBytes bounds the answer's headers;
+	// httpclient.DefaultMaxHeaderBytes when 0.
 	MaxHeaderBytes int64
 	// Timeout bounds a query whose context has no deadline;
 	// DefaultTimeout when 0.

@@ -28,10 +28,6 @@ import (
 // DefaultMaxBodyBytes bounds the body of an answer when Options leaves it zero.
 const DefaultMaxBodyBytes = 4 << 20
 
-// DefaultMaxHeaderBytes bounds the headers of an answer when Options
-// leaves MaxHeaderBytes zero.
-const DefaultMaxHeaderBytes = httpclient.DefaultMaxHeaderBytes
-
 // DefaultTimeout bounds one request when Options leaves Timeout zero.
 const DefaultTimeout = 10 * time.Second
 
@@ -62,7 +58,7 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxHeaderBytes bounds the response headers of one answer, as
 	// http.Transport.MaxResponseHeaderBytes of the client's own transport;
-	// 0 means DefaultMaxHeaderBytes. Ignored with an HTTPClient.
+	// 0 means httpclient.DefaultMaxHeaderBytes. Ignored with an HTTPClient.
 	MaxHeaderBytes int64
 	// Timeout bounds one request on top of the context's deadline; 0 means
 	// DefaultTimeout, a negative value means the context's deadline only.
