@@ -138,12 +138,8 @@ func New(opts Options) (*Client, error) {
 	} else {
 		base = &goredis.Options{}
 	}
-	if o.Username != "" {
-		base.Username = o.Username
-	}
-	if o.Password != "" {
-		base.Password = o.Password
-	}
+	base.Username = cmp.Or(o.Username, base.Username)
+	base.Password = cmp.Or(o.Password, base.Password)
 	c.password = base.Password
 	if o.TLS || o.TLSConfig != nil || base.TLSConfig != nil {
 		base.TLSConfig = tlsConfig(o, base)

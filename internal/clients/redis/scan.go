@@ -98,15 +98,7 @@ func (wk *walker) waitPace(ctx context.Context, n int) error {
 
 // globEscape quotes the characters SCAN MATCH treats as a pattern.
 func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`, `\`, `\\`).Replace(s)
 }
 
 // ttlOf turns a PTTL answer into a TTL; ok is false when the key is gone.

@@ -39,10 +39,7 @@ type Counter struct {
 }
 
 // Pass says what one walk over the keyspace reads and what to do with each
-// counter. One SCAN reads the node registry, the overrides, the counters
-// and the :seq keys together whenever the two prefixes share a beginning
-// (the defaults share "ratelimit"); otherwise each prefix is scanned in
-// turn.
+// counter.
 type Pass struct {
 	// KeyPrefix is the counter key prefix ("ratelimit:"). Keys under
 	// {KeyPrefix}limit: are overrides and keys ending in :seq are sequence
@@ -121,14 +118,10 @@ type walker struct {
 	distinct            map[string]struct{}
 }
 
-// Walk scans the keyspace once on every server, de-duplicating what SCAN
-// repeats, and counts each counter's members in its window with pipelined
-// ZCOUNT and PTTL, Options.BatchSize keys per round trip and a few round
-// trips in flight while SCAN goes on. "now" is the server's own clock
-// (TIME), advanced by the local monotonic clock during the walk. The
-// registry and override hashes found on the way are read at the end. A key
-// of another type is counted in WrongTypeKeys and a key that expired before
-// it was counted in Vanished; neither is fatal.
+// Walk scans the keyspace once on every server and counts every counter's
+// members in its window, as docs/design.md ("The walk itself") describes.
+// A key of another type is counted in WrongTypeKeys and a key that expired
+// before it was counted in Vanished; neither is fatal.
 func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	servers, err := c.servers(ctx)
 	if err != nil {
