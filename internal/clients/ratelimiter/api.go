@@ -142,7 +142,7 @@ func decodeLimits(body []byte) (*Limits, error) {
 	return decodeAs(body, func(w *wireLimits, f *fields) *Limits {
 		return &Limits{
 			DefaultLimit:  f.int(top("default_limit"), w.DefaultLimit, limitSpan),
-			DefaultWindow: millis(f.int(top("default_window_ms"), w.DefaultWindowMs, windowMsSpan)),
+			DefaultWindow: time.Duration(f.int(top("default_window_ms"), w.DefaultWindowMs, windowMsSpan)) * time.Millisecond,
 		}
 	})
 }

@@ -217,7 +217,10 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 		return nil, redact.URLError(err)
 	}
 	defer resp.Body.Close()
-	b, readErr := readBounded(resp.Body, c.maxBody)
+	b, readErr := io.ReadAll(http.MaxBytesReader(nil, resp.Body, c.maxBody))
+	if _, ok := errors.AsType[*http.MaxBytesError](readErr); ok {
+		readErr = fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, c.maxBody)
+	}
 	if !accepted(resp.StatusCode, cl.okStatus) {
 		// An error answer's body only feeds the detail: a read failure or an
 		// oversized body leaves the detail empty rather than hiding the status.
@@ -227,18 +230,6 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 		return nil, fmt.Errorf("status %d: read body: %w", resp.StatusCode, readErr)
 	}
 	return &answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
-}
-
-// readBounded reads r in full, or fails with ErrBodyTooLarge once it passes max.
-func readBounded(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, max)
-	}
-	return b, nil
 }
 
 func accepted(status int, ok []int) bool {

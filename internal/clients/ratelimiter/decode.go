@@ -84,20 +84,16 @@ type name struct {
 }
 
 // top names a top-level field.
-func top(field string) name { return name{index: -1, field: field} }
+func top(field string) name { return name{field: field} }
 
 // at names a field of entry i of list.
 func at(list string, i int, field string) name { return name{list: list, index: i, field: field} }
 
 func (n name) String() string {
-	switch {
-	case n.list == "":
+	if n.list == "" {
 		return n.field
-	case n.field == "":
-		return n.list + "[" + strconv.Itoa(n.index) + "]"
-	default:
-		return n.list + "[" + strconv.Itoa(n.index) + "]." + n.field
 	}
+	return n.list + "[" + strconv.Itoa(n.index) + "]." + n.field
 }
 
 // fields collects what is wrong with an answer: required fields that are
@@ -191,6 +187,3 @@ func (f *fields) err() error {
 	}
 	return fmt.Errorf("%w: %s", ErrBadAnswer, msg)
 }
-
-// millis is a window in milliseconds that inSpan accepted.
-func millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -111,7 +111,7 @@ func headerInt(f *fields, h http.Header, key string, s span) *int64 {
 	if raw == "" {
 		return nil
 	}
-	n := name{index: -1, field: "header " + key}
+	n := top("header " + key)
 	v, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
 		f.report(func() string { return n.String() + ": " + err.Error() })
@@ -156,7 +156,7 @@ func decodeLimitOverride(body []byte) (LimitOverride, error) {
 		return LimitOverride{
 			Key:     need(f, top("key"), w.Key),
 			Limit:   f.int(top("limit"), w.Limit, limitSpan),
-			Window:  millis(f.int(top("window_ms"), w.WindowMs, windowMsSpan)),
+			Window:  time.Duration(f.int(top("window_ms"), w.WindowMs, windowMsSpan)) * time.Millisecond,
 			Updated: need(f, top("updated"), w.Updated),
 		}
 	})

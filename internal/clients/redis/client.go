@@ -182,18 +182,11 @@ func parseURL(raw string) (*goredis.Options, error) {
 	}
 	o, err := goredis.ParseURL(raw)
 	if err != nil {
+		password, _ := u.User.Password()
 		detail := fmt.Sprintf("%q: %s", redact.URL(raw), err)
-		return nil, fmt.Errorf("%w %s", ErrInvalidURL, redact.Secrets(detail, urlPassword(u)))
+		return nil, fmt.Errorf("%w %s", ErrInvalidURL, redact.Secrets(detail, password))
 	}
 	return o, nil
-}
-
-func urlPassword(u *url.URL) string {
-	if u.User == nil {
-		return ""
-	}
-	p, _ := u.User.Password()
-	return p
 }
 
 // Close releases every connection.
