@@ -17,9 +17,6 @@ const (
 	PathBlocks   = "/api/blocks"
 )
 
-// StatusHealthy is the status of a healthy node's /health answer.
-const StatusHealthy = "healthy"
-
 // Peer is one entry of a node's /api/nodes answer: a node it sees in the
 // registry.
 type Peer struct {
@@ -51,7 +48,7 @@ type Health struct {
 }
 
 // Healthy reports whether the node says it is healthy.
-func (h Health) Healthy() bool { return h.Status == StatusHealthy }
+func (h Health) Healthy() bool { return h.Status == "healthy" }
 
 // Health asks GET /health. Both status and node_id are required: a node
 // that cannot name itself cannot be told apart from its peers.
