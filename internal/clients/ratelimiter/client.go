@@ -213,7 +213,7 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		// The url.Error repeats the method and URL that do already names.
+		// The url.Error repeats the method and URL that errorf names.
 		return nil, redact.URLError(err)
 	}
 	defer resp.Body.Close()
