@@ -104,15 +104,12 @@ type Options struct {
 // Client inspects one Redis server or one Redis Cluster. It is safe for
 // concurrent use.
 type Client struct {
-	single    *goredis.Client        // nil in cluster mode
-	cluster   *goredis.ClusterClient // nil outside cluster mode
-	endpoint  string                 // for error messages, never with a password
-	password  string                 // scrubbed from every error text
-	loc       *time.Location
-	scanCount int64
-	batch     int
-	wrapScan  func(ScanFunc) ScanFunc
-	seed      maphash.Seed
+	single   *goredis.Client        // nil in cluster mode
+	cluster  *goredis.ClusterClient // nil outside cluster mode
+	endpoint string                 // for error messages, never with a password
+	password string                 // scrubbed from every error text
+	opts     Options                // with the defaults filled in
+	seed     maphash.Seed
 	// lastWalkKeys sizes the next walk's set of seen keys.
 	lastWalkKeys atomic.Int64
 }
@@ -120,13 +117,7 @@ type Client struct {
 // New builds a Client. It does not connect: the first command does.
 func New(opts Options) (*Client, error) {
 	o := withDefaults(opts)
-	c := &Client{
-		loc:       o.Location,
-		scanCount: int64(o.ScanCount),
-		batch:     o.BatchSize,
-		wrapScan:  o.WrapScan,
-		seed:      maphash.MakeSeed(),
-	}
+	c := &Client{opts: o, seed: maphash.MakeSeed()}
 	var base *goredis.Options
 	if o.URL != "" {
 		var err error

@@ -22,7 +22,7 @@ func (c *Client) Counts(ctx context.Context, prefix string, keys []string, windo
 	if err != nil {
 		return nil, err
 	}
-	for batch := range slices.Chunk(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		nowMs := clk.now().UnixMilli()
 		pipe := u.Pipeline()
 		cmds := make([]*goredis.IntCmd, len(batch))

@@ -47,7 +47,7 @@ type RegistryEntry struct {
 // hashes, are left out.
 func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string, now time.Time, skipped *Skipped) ([]RegistryEntry, error) {
 	var out []RegistryEntry
-	for batch := range slices.Chunk(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		pipe := s.Pipeline()
 		hashes := make([]*goredis.MapStringStringCmd, len(batch))
 		ttls := make([]*goredis.DurationCmd, len(batch))
@@ -75,7 +75,7 @@ func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix str
 				continue
 			}
 			id := strings.TrimPrefix(k, prefix)
-			e, err := ParseRegistryEntry(id, fields, c.loc, now)
+			e, err := ParseRegistryEntry(id, fields, c.opts.Location, now)
 			if err != nil {
 				skipped.add(quoteCut(id), err.Error())
 				continue
@@ -129,7 +129,7 @@ func (s *Skipped) add(key, reason string) {
 // pipelined batches, unsorted. A malformed hash (not a hash, a missing or
 // non-integer limit, a negative value) is counted and skipped, never fatal.
 func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPrefix string, keys []string, out *Overrides) error {
-	for batch := range slices.Chunk(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		pipe := s.Pipeline()
 		hashes := make([]*goredis.MapStringStringCmd, len(batch))
 		for i, k := range batch {

@@ -22,8 +22,8 @@ func (wk *walker) scan(ctx context.Context, s *goredis.Client, page func(keys []
 		var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
 			return s.Scan(ctx, cursor, match, wk.scanCount).Result()
 		}
-		if wk.c.wrapScan != nil {
-			scan = wk.c.wrapScan(scan)
+		if wk.c.opts.WrapScan != nil {
+			scan = wk.c.opts.WrapScan(scan)
 		}
 		for cursor := uint64(0); ; {
 			// SCAN ends by itself; the context bounds a server that keeps

@@ -128,12 +128,12 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		return nil, err
 	}
 	wk := &walker{
-		c: c, p: p, scanCount: c.scanCount, batch: c.batch,
+		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
 		seen:     newKeySet(int(c.lastWalkKeys.Load())),
 		distinct: map[string]struct{}{},
 	}
 	if p.MaxKeysPerSecond > 0 {
-		wk.scanCount, wk.batch = min(c.scanCount, pacedStep), min(c.batch, pacedStep)
+		wk.scanCount, wk.batch = min(wk.scanCount, pacedStep), min(wk.batch, pacedStep)
 		wk.pace = newPace(p.MaxKeysPerSecond, int(wk.scanCount))
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
