@@ -72,6 +72,16 @@ func Prefix(s string, n int) string {
 	return s[:n]
 }
 
+// Cut is s shortened to at most n bytes of valid UTF-8 and "...", or s
+// itself when it is no longer than n: for a text taken from a peer's
+// answer into an error.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
 // unit is the length of the rune or invalid byte at the start of s, and
 // how many bytes it takes once escaped.
 func unit(s string) (in, out int) {

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/observerd/observerd/internal/httpclient"
+	"github.com/observerd/observerd/internal/names"
 	"github.com/observerd/observerd/internal/redact"
 )
 
@@ -134,11 +135,7 @@ func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
-	port := "80"
-	if u.Scheme == "https" {
-		port = "443"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 }
 
 // BaseURL is the node's base URL, any password in it redacted.
@@ -258,8 +255,5 @@ func detailOf(b []byte, readErr error) string {
 		}
 		s = buf.String()
 	}
-	if len(s) > maxDetailBytes {
-		s = strings.ToValidUTF8(s[:maxDetailBytes], "") + "..."
-	}
-	return s
+	return names.Cut(s, maxDetailBytes)
 }

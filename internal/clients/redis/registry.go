@@ -77,7 +77,7 @@ func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix str
 			id := strings.TrimPrefix(k, prefix)
 			e, err := ParseRegistryEntry(id, fields, c.opts.Location, now)
 			if err != nil {
-				skipped.add(quoteCut(id), err.Error())
+				addMalformed(&skipped.Count, &skipped.Sample, quoteCut(id), err.Error())
 				continue
 			}
 			e.TTL = ttl
@@ -118,10 +118,12 @@ type Skipped struct {
 	Sample []Malformed
 }
 
-func (s *Skipped) add(key, reason string) {
-	s.Count++
-	if len(s.Sample) < MaxMalformedSamples {
-		s.Sample = append(s.Sample, Malformed{Key: key, Reason: reason})
+// addMalformed counts a hash left out as bad data in count, and describes
+// it in sample while sample is short.
+func addMalformed(count *int, sample *[]Malformed, key, reason string) {
+	*count++
+	if len(*sample) < MaxMalformedSamples {
+		*sample = append(*sample, Malformed{Key: key, Reason: reason})
 	}
 }
 
@@ -141,7 +143,7 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 			fields, err := hashes[i].Result()
 			switch {
 			case isWrongType(err):
-				out.malformed(key, "not a hash")
+				addMalformed(&out.Malformed, &out.MalformedSample, key, "not a hash")
 			case err != nil:
 				return c.wrap("HGETALL", s.Options().Addr, err)
 			case len(fields) == 0:
@@ -149,7 +151,7 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 			default:
 				o, err := ParseOverride(key, fields)
 				if err != nil {
-					out.malformed(key, err.Error())
+					addMalformed(&out.Malformed, &out.MalformedSample, key, err.Error())
 					continue
 				}
 				out.Overrides = append(out.Overrides, o)
@@ -162,13 +164,6 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 func (o *Overrides) sort() {
 	slices.SortFunc(o.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(o.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
-}
-
-func (o *Overrides) malformed(key, reason string) {
-	o.Malformed++
-	if len(o.MalformedSample) < MaxMalformedSamples {
-		o.MalformedSample = append(o.MalformedSample, Malformed{Key: key, Reason: reason})
-	}
 }
 
 // ParseOverride reads one override hash of key (without prefix): limit is
