@@ -148,9 +148,17 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if err := wk.walkServer(ctx, s, clk); err != nil {
 			return nil, err
 		}
-		if err := wk.readSmallKeys(ctx, s, clk.now(), res); err != nil {
+		// The few registry and override keys the scan found are read at
+		// its end.
+		reg, err := c.readRegistry(ctx, s, p.NodePrefix, wk.registry, clk.now(), &res.RegistrySkipped)
+		if err != nil {
 			return nil, err
 		}
+		res.Registry = append(res.Registry, reg...)
+		if err := c.readOverrides(ctx, s, p.KeyPrefix+"limit:", wk.overrides, &res.Overrides); err != nil {
+			return nil, err
+		}
+		wk.registry, wk.overrides = nil, nil
 	}
 	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
@@ -312,19 +320,6 @@ func (wk *walker) countOrphanSequenceKeys() {
 			wk.stats.OrphanSequenceKeys++
 		}
 	}
-}
-
-// readSmallKeys reads the registry and override hashes one server's scan
-// found; now is the server's clock.
-func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, now time.Time, res *WalkResult) error {
-	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry, now, &res.RegistrySkipped)
-	if err != nil {
-		return err
-	}
-	res.Registry = append(res.Registry, reg...)
-	err = wk.c.readOverrides(ctx, s, wk.p.KeyPrefix+"limit:", wk.overrides, &res.Overrides)
-	wk.registry, wk.overrides = nil, nil
-	return err
 }
 
 // windowStart is ZCOUNT's inclusive lower bound now - window, the
