@@ -118,16 +118,15 @@ type Client struct {
 func New(opts Options) (*Client, error) {
 	o := withDefaults(opts)
 	c := &Client{opts: o, seed: maphash.MakeSeed()}
-	var base *goredis.Options
-	if o.URL != "" {
+	base := &goredis.Options{}
+	switch {
+	case o.URL != "":
 		var err error
 		if base, err = parseURL(o.URL); err != nil {
 			return nil, err
 		}
-	} else if len(o.ClusterAddrs) == 0 {
+	case len(o.ClusterAddrs) == 0:
 		return nil, ErrNoAddress
-	} else {
-		base = &goredis.Options{}
 	}
 	base.Username = cmp.Or(o.Username, base.Username)
 	base.Password = cmp.Or(o.Password, base.Password)

@@ -161,11 +161,6 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 	return nil
 }
 
-func (o *Overrides) sort() {
-	slices.SortFunc(o.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
-	slices.SortFunc(o.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
-}
-
 // ParseOverride reads one override hash of key (without prefix): limit is
 // a decimal integer from 0 to 2^53, window_ms, when present and not empty,
 // one from 1 to the longest time.Duration in milliseconds. Anything else

@@ -165,7 +165,8 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	res.Stats = wk.stats
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
 	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
-	res.Overrides.sort()
+	slices.SortFunc(res.Overrides.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(res.Overrides.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(res.RegistrySkipped.Sample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	return res, nil
 }
