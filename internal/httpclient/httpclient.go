@@ -9,8 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/prometheus/common/config"
+
+	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxHeaderBytes bounds a response's headers when the caller gives
@@ -107,4 +110,23 @@ func secret(what string, inline config.Secret, file, ref string) (config.SecretR
 		return config.NewInlineSecret(string(inline)), nil
 	}
 	return nil, nil
+}
+
+// BaseURL parses a peer's base URL: http or https, a host, perhaps a path
+// prefix, no query or fragment. Its errors never show a password.
+func BaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the raw URL, which may hold a password.
+		return nil, fmt.Errorf("parse base URL: %w", redact.URLError(err))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("base URL %s: scheme must be http or https", u.Redacted())
+	case u.Host == "":
+		return nil, fmt.Errorf("base URL %s: no host", u.Redacted())
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("base URL %s: query and fragment not allowed", u.Redacted())
+	}
+	return u, nil
 }

@@ -44,16 +44,15 @@ func Clean(s string, maxBytes int) string {
 		return s
 	}
 	var b strings.Builder
-	if n, fits := escapedLen(s, maxBytes); fits {
-		b.Grow(n)
-		escape(&b, s, n)
+	b.Grow(maxBytes)
+	if escape(&b, s, maxBytes) == len(s) {
 		return b.String()
 	}
 	// The mark's length depends on the number of bytes cut, at most
 	// len(s): reserve room for that many digits.
+	b.Reset()
 	digits := len(strconv.Itoa(len(s)))
 	budget := maxBytes - len(markStart) - digits - len(markEnd)
-	b.Grow(maxBytes)
 	used := escape(&b, s, budget)
 	b.WriteString(markStart)
 	b.WriteString(strconv.Itoa(len(s) - used))
@@ -73,6 +72,16 @@ func Prefix(s string, n int) string {
 	return s[:n]
 }
 
+// Cut is s shortened to at most n bytes of valid UTF-8 and "...", or s
+// itself when it is no longer than n: for a text taken from a peer's
+// answer into an error.
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "..."
+}
+
 // unit is the length of the rune or invalid byte at the start of s, and
 // how many bytes it takes once escaped.
 func unit(s string) (in, out int) {
@@ -81,20 +90,6 @@ func unit(s string) (in, out int) {
 		return 1, len(`\xff`)
 	}
 	return size, size
-}
-
-// escapedLen is the length of s escaped, counted only until it exceeds
-// limit; fits reports whether it does not.
-func escapedLen(s string, limit int) (n int, fits bool) {
-	for i := 0; i < len(s); {
-		in, out := unit(s[i:])
-		i += in
-		n += out
-		if n > limit {
-			return n, false
-		}
-	}
-	return n, true
 }
 
 // escape writes to b the runes of s, escaping invalid bytes, as many

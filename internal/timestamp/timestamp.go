@@ -4,24 +4,21 @@
 package timestamp
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// naiveLayouts are isoformat() without an offset, with and without
-// fractional seconds (Go's .999999999 accepts any number of digits). The
-// space separator is what str(datetime) writes.
-var naiveLayouts = []string{
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999",
-}
-
-// offsetLayouts carry their own offset and need no location.
-var offsetLayouts = []string{
+// layouts are RFC 3339 and isoformat() with and without an offset, with
+// and without fractional seconds (Go's .999999999 accepts any number of
+// digits). The space separator is what str(datetime) writes.
+var layouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05.999999999Z0700",
 	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
 }
 
 // Parse reads s. A timestamp without an offset is taken in loc (the nodes'
@@ -32,16 +29,8 @@ func Parse(s string, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("parse timestamp: empty")
 	}
-	for _, layout := range offsetLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	for _, layout := range naiveLayouts {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+	for _, layout := range layouts {
+		if t, err := time.ParseInLocation(layout, s, cmp.Or(loc, time.UTC)); err == nil {
 			return t.UTC(), nil
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 
+	"github.com/observerd/observerd/internal/names"
 	"github.com/observerd/observerd/internal/redact"
 )
 
@@ -102,7 +103,7 @@ func instantQuery(ctx context.Context, c api.Client, query string) (Result, erro
 		return Result{}, err
 	}
 	for _, w := range warnings[:min(len(warnings), maxWarnings)] {
-		res.Warnings = append(res.Warnings, cut(last.scrub(w), maxMessageLen))
+		res.Warnings = append(res.Warnings, names.Cut(last.scrub(w), maxMessageLen))
 	}
 	return res, nil
 }
@@ -196,24 +197,24 @@ func (a *lastAnswer) explain(err error) error {
 	jsonErr := json.Unmarshal(a.body, &env)
 	switch {
 	case jsonErr == nil && env.Status == "error":
-		return &APIError{StatusCode: a.status, Type: cut(a.scrub(env.ErrorType), snippetLen), Message: cut(a.scrub(env.Error), maxMessageLen)}
+		return &APIError{StatusCode: a.status, Type: names.Cut(a.scrub(env.ErrorType), snippetLen), Message: names.Cut(a.scrub(env.Error), maxMessageLen)}
 	case a.status < 200 || a.status > 299:
 		// The start of the body on one line: a proxy's page says why.
 		start := strings.Join(strings.Fields(string(a.body[:min(len(a.body), 4*snippetLen)])), " ")
-		return fmt.Errorf("%w %d %s: %q", ErrUnexpectedStatus, a.status, http.StatusText(a.status), cut(a.scrub(start), snippetLen))
+		return fmt.Errorf("%w %d %s: %q", ErrUnexpectedStatus, a.status, http.StatusText(a.status), names.Cut(a.scrub(start), snippetLen))
 	case jsonErr != nil:
 		return fmt.Errorf("%w: decode answer: %w", ErrBadAnswer, jsonErr)
 	case env.Status != "success":
-		return fmt.Errorf("%w: decode answer: status %q, want success or error", ErrBadAnswer, cut(a.scrub(env.Status), snippetLen))
+		return fmt.Errorf("%w: decode answer: status %q, want success or error", ErrBadAnswer, names.Cut(a.scrub(env.Status), snippetLen))
 	case env.Data == nil:
 		return fmt.Errorf("%w: decode answer: no data", ErrBadAnswer)
 	case env.Data.ResultType != ResultVector && env.Data.ResultType != ResultScalar:
-		return fmt.Errorf("%w %q: use an instant vector or scalar query", ErrUnsupportedResult, cut(a.scrub(env.Data.ResultType), snippetLen))
+		return fmt.Errorf("%w %q: use an instant vector or scalar query", ErrUnsupportedResult, names.Cut(a.scrub(env.Data.ResultType), snippetLen))
 	case err == nil:
 		return fmt.Errorf("%w: decode answer: no result", ErrBadAnswer)
 	}
 	// The envelope is sound: the library refused the result inside it.
-	return fmt.Errorf("%w: decode %s: %s", ErrBadAnswer, env.Data.ResultType, cut(a.scrub(err.Error()), maxMessageLen))
+	return fmt.Errorf("%w: decode %s: %s", ErrBadAnswer, env.Data.ResultType, names.Cut(a.scrub(err.Error()), maxMessageLen))
 }
 
 // convert turns a vector or scalar into a Result, refusing native
@@ -253,12 +254,4 @@ func sampleTime(t model.Time) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("sample time %s: want after 1970 and before 2262", t)
 	}
 	return t.Time().UTC(), nil
-}
-
-// cut is s shortened to at most n bytes of valid UTF-8 plus "...".
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "..."
 }

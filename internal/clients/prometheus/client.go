@@ -17,15 +17,10 @@ import (
 	"github.com/prometheus/common/config"
 
 	"github.com/observerd/observerd/internal/httpclient"
-	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds an answer's body when Options.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 8 << 20
-
-// DefaultMaxHeaderBytes bounds the headers of an answer when Options
-// leaves MaxHeaderBytes zero.
-const DefaultMaxHeaderBytes = httpclient.DefaultMaxHeaderBytes
 
 // DefaultTimeout bounds a query whose context has no deadline when
 // Options.Timeout is 0.
@@ -43,8 +38,8 @@ type Options struct {
 	HTTP config.HTTPClientConfig
 	// MaxBodyBytes bounds the answer's body; DefaultMaxBodyBytes when 0.
 	MaxBodyBytes int64
-	// MaxHeaderBytes bounds the answer's headers; DefaultMaxHeaderBytes
-	// when 0.
+	// MaxHeaderBytes bounds the answer's headers;
+	// httpclient.DefaultMaxHeaderBytes when 0.
 	MaxHeaderBytes int64
 	// Timeout bounds a query whose context has no deadline;
 	// DefaultTimeout when 0.
@@ -72,9 +67,9 @@ type Client struct {
 // New returns a client for the Prometheus server at baseURL (http or
 // https, optionally with a path prefix such as http://host/prometheus).
 func New(baseURL string, opts Options) (*Client, error) {
-	u, err := parseBase(baseURL)
+	u, err := httpclient.BaseURL(baseURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("prometheus: %w", err)
 	}
 	if opts.MaxBodyBytes < 0 || opts.Timeout < 0 {
 		return nil, fmt.Errorf("prometheus: max body %d and timeout %s must not be negative", opts.MaxBodyBytes, opts.Timeout)
@@ -94,24 +89,6 @@ func New(baseURL string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("prometheus: %s: %w", u, err)
 	}
 	return &Client{api: a, http: hc, endpoint: a.URL(queryPath, nil).String(), timeout: cmp.Or(opts.Timeout, DefaultTimeout)}, nil
-}
-
-// parseBase parses and checks a base URL; its errors never show a password.
-func parseBase(baseURL string) (*url.URL, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil {
-		// url.Error repeats the raw URL, which may hold a password.
-		return nil, fmt.Errorf("prometheus: parse base URL: %w", redact.URLError(err))
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, fmt.Errorf("prometheus: base URL %s: scheme must be http or https", u.Redacted())
-	case u.Host == "":
-		return nil, fmt.Errorf("prometheus: base URL %s: no host", u.Redacted())
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("prometheus: base URL %s: query and fragment are not allowed", u.Redacted())
-	}
-	return u, nil
 }
 
 // withUserInfo is cfg with the base URL's user info as its basic auth,

@@ -8,19 +8,6 @@ import (
 	"strings"
 )
 
-// MaxRate is the largest per-second rate of checks taken as plausible,
-// for a node or the whole cluster. Every check is one Lua script on one
-// shared Redis, which runs scripts one at a time: a million per second is
-// beyond any deployment, so 1e9 leaves a wide margin and still refuses
-// the values a broken counter or a unit mistake produces (1e18, 1e308).
-const MaxRate = 1e9
-
-// MaxLatencySeconds is the largest check latency taken as plausible. A
-// check is one round trip to Redis; an hour is not a latency but a unit
-// mistake (milliseconds exported as seconds), and the contract's buckets
-// end at one second.
-const MaxLatencySeconds = 3600
-
 // Range is the plausible range of a query's values by what they mean,
 // inclusive. Only the caller knows what a query means; the client checks
 // the shape of an answer, Result.Check its values.
@@ -30,10 +17,18 @@ type Range struct {
 
 // Ranges of the values of the node metrics' queries.
 var (
-	// RateRange is a per-second rate of checks: rate() is never negative.
-	RateRange = Range{Min: 0, Max: MaxRate}
-	// LatencyRange is a check latency in seconds.
-	LatencyRange = Range{Min: 0, Max: MaxLatencySeconds}
+	// RateRange is a per-second rate of checks, for a node or the whole
+	// cluster: rate() is never negative. Every check is one Lua script on
+	// one shared Redis, which runs scripts one at a time: a million per
+	// second is beyond any deployment, so 1e9 leaves a wide margin and
+	// still refuses the values a broken counter or a unit mistake produces
+	// (1e18, 1e308).
+	RateRange = Range{Min: 0, Max: 1e9}
+	// LatencyRange is a check latency in seconds. A check is one round
+	// trip to Redis; an hour is not a latency but a unit mistake
+	// (milliseconds exported as seconds), and the contract's buckets end
+	// at one second.
+	LatencyRange = Range{Min: 0, Max: 3600}
 	// UpRange is a scrape's health: 0 or 1, or an average of them.
 	UpRange = Range{Min: 0, Max: 1}
 )

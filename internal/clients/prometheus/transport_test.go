@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/testenv"
 )
 
@@ -21,7 +22,7 @@ func TestHugeHeaders(t *testing.T) {
 		opts    Options
 		wantMax int
 	}{
-		{name: "default bound", wantMax: DefaultMaxHeaderBytes},
+		{name: "default bound", wantMax: httpclient.DefaultMaxHeaderBytes},
 		{name: "own bound", opts: Options{MaxHeaderBytes: 8 << 10}, wantMax: 8 << 10},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,6 @@ package ratelimiter
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -17,9 +16,6 @@ const (
 	PathLimits   = "/api/limits"
 	PathBlocks   = "/api/blocks"
 )
-
-// StatusHealthy is the status of a healthy node's /health answer.
-const StatusHealthy = "healthy"
 
 // Peer is one entry of a node's /api/nodes answer: a node it sees in the
 // registry.
@@ -52,7 +48,7 @@ type Health struct {
 }
 
 // Healthy reports whether the node says it is healthy.
-func (h Health) Healthy() bool { return h.Status == StatusHealthy }
+func (h Health) Healthy() bool { return h.Status == "healthy" }
 
 // Health asks GET /health. Both status and node_id are required: a node
 // that cannot name itself cannot be told apart from its peers.
@@ -85,127 +81,82 @@ func (c *Client) Blocks(ctx context.Context) ([]Counter, error) {
 	return getAs(ctx, c, PathBlocks, decodeBlocks)
 }
 
-// getAs asks GET path and decodes a 2xx answer with dec; a bad answer is
-// named by the node and the endpoint like any other error.
+// getAs asks GET path and decodes a 2xx answer's body with dec.
 func getAs[T any](ctx context.Context, c *Client, path string, dec func([]byte) (T, error)) (T, error) {
-	var zero T
-	a, err := c.do(ctx, call{method: http.MethodGet, path: path})
-	if err != nil {
-		return zero, err
-	}
-	v, err := dec(a.body)
-	if err != nil {
-		return zero, c.errorf(http.MethodGet, path, err)
-	}
-	return v, nil
+	return ask(ctx, c, call{method: http.MethodGet, path: path}, func(a *answer) (T, error) { return dec(a.body) })
 }
 
 // The decoders below are pure: a body in, a typed answer or ErrBadAnswer
 // out, naming the field and the value that was wrong.
 
 func decodeHealth(body []byte) (Health, error) {
-	var w wireHealth
-	if err := decode(body, &w); err != nil {
-		return Health{}, err
-	}
-	var f fields
-	h := Health{Status: need(&f, top("status"), w.Status), NodeID: f.text(top("node_id"), w.NodeID)}
-	if err := f.err(); err != nil {
-		return Health{}, err
-	}
-	return h, nil
+	return decodeAs(body, func(w *wireHealth, f *fields) Health {
+		return Health{Status: need(f, top("status"), w.Status), NodeID: f.text(top("node_id"), w.NodeID)}
+	})
 }
 
 func decodeNodes(body []byte, loc *time.Location) ([]Peer, error) {
-	var w wireNodes
-	if err := decode(body, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	list := need(&f, top("nodes"), w.Nodes)
-	peers := make([]Peer, 0, len(list))
-	for i, wp := range list {
-		p := Peer{
-			ID:           f.text(at("nodes", i, "id"), wp.ID),
-			Address:      f.text(at("nodes", i, "address"), wp.Address),
-			RegisteredAt: f.timestamp(at("nodes", i, "registered_at"), wp.RegisteredAt, loc),
+	return decodeAs(body, func(w *wireNodes, f *fields) []Peer {
+		list := need(f, top("nodes"), w.Nodes)
+		peers := make([]Peer, 0, len(list))
+		for i, wp := range list {
+			p := Peer{
+				ID:           f.text(at("nodes", i, "id"), wp.ID),
+				Address:      f.text(at("nodes", i, "address"), wp.Address),
+				RegisteredAt: f.timestamp(at("nodes", i, "registered_at"), wp.RegisteredAt, loc),
+			}
+			if wp.State != nil {
+				p.State = *wp.State
+			}
+			peers = append(peers, p)
 		}
-		if wp.State != nil {
-			p.State = *wp.State
-		}
-		peers = append(peers, p)
-	}
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	return peers, nil
+		return peers
+	})
 }
 
 func decodeCounters(body []byte) ([]Counter, error) {
-	var w wireCounters
-	if err := decode(body, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	list := need(&f, top("counters"), w.Counters)
-	out := make([]Counter, 0, len(list))
-	for i, wc := range list {
-		c := Counter{
-			Key:       need(&f, at("counters", i, "key"), wc.Key),
-			Count:     f.int(at("counters", i, "count"), wc.Count, countSpan),
-			Limit:     f.int(at("counters", i, "limit"), wc.Limit, limitSpan),
-			Remaining: f.int(at("counters", i, "remaining"), wc.Remaining, limitSpan),
+	return decodeAs(body, func(w *wireCounters, f *fields) []Counter {
+		list := need(f, top("counters"), w.Counters)
+		out := make([]Counter, 0, len(list))
+		for i, wc := range list {
+			c := Counter{
+				Key:       need(f, at("counters", i, "key"), wc.Key),
+				Count:     f.int(at("counters", i, "count"), wc.Count, countSpan),
+				Limit:     f.int(at("counters", i, "limit"), wc.Limit, limitSpan),
+				Remaining: f.int(at("counters", i, "remaining"), wc.Remaining, limitSpan),
+			}
+			// remaining = max(0, limit - count) can never exceed the limit.
+			if wc.Remaining != nil && wc.Limit != nil {
+				f.inSpan(at("counters", i, "remaining"), c.Remaining, span{0, max(0, c.Limit)})
+			}
+			out = append(out, c)
 		}
-		// remaining = max(0, limit - count) can never exceed the limit.
-		if wc.Remaining != nil && wc.Limit != nil {
-			f.inSpan(at("counters", i, "remaining"), c.Remaining, span{0, max(0, c.Limit)})
-		}
-		out = append(out, c)
-	}
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	return out, nil
+		return out
+	})
 }
 
 func decodeLimits(body []byte) (*Limits, error) {
-	var w wireLimits
-	if err := decode(body, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	limit := f.int(top("default_limit"), w.DefaultLimit, limitSpan)
-	windowMs := f.int(top("default_window_ms"), w.DefaultWindowMs, windowMsSpan)
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	return &Limits{DefaultLimit: limit, DefaultWindow: millis(windowMs)}, nil
+	return decodeAs(body, func(w *wireLimits, f *fields) *Limits {
+		return &Limits{
+			DefaultLimit:  f.int(top("default_limit"), w.DefaultLimit, limitSpan),
+			DefaultWindow: time.Duration(f.int(top("default_window_ms"), w.DefaultWindowMs, windowMsSpan)) * time.Millisecond,
+		}
+	})
 }
 
 func decodeBlocks(body []byte) ([]Counter, error) {
-	var w wireBlocks
-	if err := decode(body, &w); err != nil {
-		return nil, err
-	}
-	var f fields
-	list := need(&f, top("blocked"), w.Blocked)
-	out := make([]Counter, 0, len(list))
-	for i, wb := range list {
-		b := Counter{
-			Key:   need(&f, at("blocked", i, "key"), wb.Key),
-			Count: f.int(at("blocked", i, "current_count"), wb.CurrentCount, countSpan),
-			Limit: f.int(at("blocked", i, "limit"), wb.Limit, limitSpan),
+	return decodeAs(body, func(w *wireBlocks, f *fields) []Counter {
+		list := need(f, top("blocked"), w.Blocked)
+		out := make([]Counter, 0, len(list))
+		for i, wb := range list {
+			b := Counter{
+				Key:   need(f, at("blocked", i, "key"), wb.Key),
+				Count: f.int(at("blocked", i, "current_count"), wb.CurrentCount, countSpan),
+				Limit: f.int(at("blocked", i, "limit"), wb.Limit, limitSpan),
+			}
+			b.Remaining = max(0, b.Limit-b.Count)
+			out = append(out, b)
 		}
-		b.Remaining = max(0, b.Limit-b.Count)
-		out = append(out, b)
-	}
-	if err := f.err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// errorf names the node and the endpoint in err.
-func (c *Client) errorf(method, path string, err error) error {
-	return fmt.Errorf("%s %s%s: %w", method, c.redacted, path, err)
+		return out
+	})
 }

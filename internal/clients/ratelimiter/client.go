@@ -6,6 +6,7 @@ package ratelimiter
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,21 +15,19 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/common/config"
 
 	"github.com/observerd/observerd/internal/httpclient"
+	"github.com/observerd/observerd/internal/names"
 	"github.com/observerd/observerd/internal/redact"
 )
 
 // DefaultMaxBodyBytes bounds the body of an answer when Options leaves it zero.
 const DefaultMaxBodyBytes = 4 << 20
-
-// DefaultMaxHeaderBytes bounds the headers of an answer when Options
-// leaves MaxHeaderBytes zero.
-const DefaultMaxHeaderBytes = httpclient.DefaultMaxHeaderBytes
 
 // DefaultTimeout bounds one request when Options leaves Timeout zero.
 const DefaultTimeout = 10 * time.Second
@@ -60,7 +59,7 @@ type Options struct {
 	MaxBodyBytes int64
 	// MaxHeaderBytes bounds the response headers of one answer, as
 	// http.Transport.MaxResponseHeaderBytes of the client's own transport;
-	// 0 means DefaultMaxHeaderBytes. Ignored with an HTTPClient.
+	// 0 means httpclient.DefaultMaxHeaderBytes. Ignored with an HTTPClient.
 	MaxHeaderBytes int64
 	// Timeout bounds one request on top of the context's deadline; 0 means
 	// DefaultTimeout, a negative value means the context's deadline only.
@@ -105,29 +104,20 @@ func (e *HTTPError) Error() string {
 // New returns a client of the node at baseURL, an http or https URL that
 // may carry a path prefix.
 func New(baseURL string, opts Options) (*Client, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
+	u, err := httpclient.BaseURL(strings.TrimSpace(baseURL))
 	if err != nil {
-		return nil, fmt.Errorf("ratelimiter client: parse base URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: scheme must be http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: no host", u.Redacted())
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("ratelimiter client: base URL %q: query and fragment not allowed", u.Redacted())
+		return nil, fmt.Errorf("ratelimiter client: %w", err)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	c := &Client{
 		base:     u.String(),
 		redacted: u.Redacted(),
-		address:  HostPort(u),
+		address:  hostPort(u),
 		hc:       opts.HTTPClient,
 		maxBody:  opts.MaxBodyBytes,
-		timeout:  opts.Timeout,
-		loc:      opts.Location,
+		timeout:  cmp.Or(opts.Timeout, DefaultTimeout),
+		loc:      cmp.Or(opts.Location, time.UTC),
 	}
 	if c.hc == nil {
 		if c.hc, err = httpclient.New(opts.HTTP, opts.MaxHeaderBytes); err != nil {
@@ -137,25 +127,15 @@ func New(baseURL string, opts Options) (*Client, error) {
 	if c.maxBody <= 0 {
 		c.maxBody = DefaultMaxBodyBytes
 	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.loc == nil {
-		c.loc = time.UTC
-	}
 	return c, nil
 }
 
-// HostPort is u's host:port, with the scheme's default port when u names none.
-func HostPort(u *url.URL) string {
+// hostPort is u's host:port, with the scheme's default port when u names none.
+func hostPort(u *url.URL) string {
 	if u.Port() != "" {
 		return u.Host
 	}
-	port := "80"
-	if u.Scheme == "https" {
-		port = "443"
-	}
-	return net.JoinHostPort(u.Hostname(), port)
+	return net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
 }
 
 // BaseURL is the node's base URL, any password in it redacted.
@@ -184,14 +164,24 @@ type answer struct {
 	body   []byte
 }
 
-// do sends cl and returns the answer when its status is accepted. Every
+// ask sends cl and decodes an answer of an accepted status with dec. Every
 // error names the method, the node URL and the endpoint.
-func (c *Client) do(ctx context.Context, cl call) (*answer, error) {
+func ask[T any](ctx context.Context, c *Client, cl call, dec func(*answer) (T, error)) (T, error) {
+	var zero T
 	a, err := c.roundTrip(ctx, cl)
 	if err != nil {
-		return nil, c.errorf(cl.method, cl.path, err)
+		return zero, c.errorf(cl.method, cl.path, err)
 	}
-	return a, nil
+	v, err := dec(a)
+	if err != nil {
+		return zero, c.errorf(cl.method, cl.path, err)
+	}
+	return v, nil
+}
+
+// errorf names the node and the endpoint in err.
+func (c *Client) errorf(method, path string, err error) error {
+	return fmt.Errorf("%s %s%s: %w", method, c.redacted, path, err)
 }
 
 // roundTrip sends cl under the per-request timeout and reads the body
@@ -220,11 +210,14 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		// The url.Error repeats the method and URL that do already names.
+		// The url.Error repeats the method and URL that errorf names.
 		return nil, redact.URLError(err)
 	}
 	defer resp.Body.Close()
-	b, readErr := readBounded(resp.Body, c.maxBody)
+	b, readErr := io.ReadAll(http.MaxBytesReader(nil, resp.Body, c.maxBody))
+	if _, ok := errors.AsType[*http.MaxBytesError](readErr); ok {
+		readErr = fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, c.maxBody)
+	}
 	if !accepted(resp.StatusCode, cl.okStatus) {
 		// An error answer's body only feeds the detail: a read failure or an
 		// oversized body leaves the detail empty rather than hiding the status.
@@ -236,28 +229,11 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*answer, error) {
 	return &answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
-// readBounded reads r in full, or fails with ErrBodyTooLarge once it passes max.
-func readBounded(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, max)
-	}
-	return b, nil
-}
-
 func accepted(status int, ok []int) bool {
 	if ok == nil {
 		return status >= 200 && status <= 299
 	}
-	for _, s := range ok {
-		if s == status {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ok, status)
 }
 
 // detailOf extracts the framework's {"detail": ...} from an error body.
@@ -279,8 +255,5 @@ func detailOf(b []byte, readErr error) string {
 		}
 		s = buf.String()
 	}
-	if len(s) > maxDetailBytes {
-		s = strings.ToValidUTF8(s[:maxDetailBytes], "") + "..."
-	}
-	return s
+	return names.Cut(s, maxDetailBytes)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/observerd/observerd/internal/timestamp"
 )
 
 // maxProblemsNamed bounds how many problems an error lists, so that a list
@@ -51,13 +53,25 @@ var (
 	retrySpan = span{0, int64(maxWindow / time.Second)}
 )
 
-// decode unmarshals an answer's body into v. Unknown fields are ignored (the
-// contract allows them); anything else that is not the expected JSON fails.
-func decode(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%w: decode JSON: %w", ErrBadAnswer, err)
+// decodeAs unmarshals body into the wire struct W and builds the answer
+// from it with build, which records in f every field that is missing or
+// implausible. Unknown fields are ignored (the contract allows them);
+// anything else that is not the expected JSON, or any field recorded, is
+// ErrBadAnswer.
+func decodeAs[W, T any](body []byte, build func(w *W, f *fields) T) (T, error) {
+	var (
+		w    W
+		f    fields
+		zero T
+	)
+	if err := json.Unmarshal(body, &w); err != nil {
+		return zero, fmt.Errorf("%w: decode JSON: %w", ErrBadAnswer, err)
 	}
-	return nil
+	v := build(&w, &f)
+	if err := f.err(); err != nil {
+		return zero, err
+	}
+	return v, nil
 }
 
 // name is a field's path in an answer, such as counters[3].count. It is
@@ -70,20 +84,16 @@ type name struct {
 }
 
 // top names a top-level field.
-func top(field string) name { return name{index: -1, field: field} }
+func top(field string) name { return name{field: field} }
 
 // at names a field of entry i of list.
 func at(list string, i int, field string) name { return name{list: list, index: i, field: field} }
 
 func (n name) String() string {
-	switch {
-	case n.list == "":
+	if n.list == "" {
 		return n.field
-	case n.field == "":
-		return n.list + "[" + strconv.Itoa(n.index) + "]"
-	default:
-		return n.list + "[" + strconv.Itoa(n.index) + "]." + n.field
 	}
+	return n.list + "[" + strconv.Itoa(n.index) + "]." + n.field
 }
 
 // fields collects what is wrong with an answer: required fields that are
@@ -154,7 +164,7 @@ func (f *fields) timestamp(n name, p *string, loc *time.Location) *time.Time {
 		f.report(func() string { return fmt.Sprintf("%s: %d bytes, longer than any timestamp", n, len(*p)) })
 		return nil
 	}
-	t, err := parseTimestamp(*p, loc)
+	t, err := timestamp.Parse(*p, loc)
 	if err != nil {
 		f.report(func() string { return n.String() + ": " + err.Error() })
 		return nil
@@ -177,6 +187,3 @@ func (f *fields) err() error {
 	}
 	return fmt.Errorf("%w: %s", ErrBadAnswer, msg)
 }
-
-// millis is a window in milliseconds that inSpan accepted.
-func millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

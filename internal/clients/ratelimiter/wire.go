@@ -1,10 +1,5 @@
 package ratelimiter
 
-import "github.com/observerd/observerd/internal/timestamp"
-
-// parseTimestamp reads a registered_at as the contract describes it.
-var parseTimestamp = timestamp.Parse
-
 type wireHealth struct {
 	Status *string `json:"status"`
 	NodeID *string `json:"node_id"`

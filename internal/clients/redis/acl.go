@@ -1,21 +1,15 @@
 package redis
 
 // MinimalACL is every permission observerd needs of a single Redis server,
-// as the rules of ACL SETUSER (Redis 7.0 or later) after the user's name,
-// with the password added as its own ">password" rule:
-//
-//	ACL SETUSER observerd reset on resetchannels %R~ratelimit:* %R~ratelimiter:nodes:* ~observerd:* +ping +info +time +scan +zcount +pttl +hgetall +get +set +strlen +getrange +eval +evalsha +pexpire +del >PASSWORD
-//
-// The rate limiter's counters, overrides and registry are read-only to it
-// (%R~); it writes only its own walk lease and shared walk under
-// observerd:. PING and INFO are the server's health, TIME its clock, SCAN,
-// ZCOUNT, PTTL and HGETALL the walk and the counts; SET, GET, STRLEN and
-// GETRANGE the lease and the shared walk, and EVALSHA (EVAL when the
-// script is not cached yet) the lease's renew and release scripts, which
-// call GET, PEXPIRE and DEL. The key patterns follow the default prefixes;
-// other prefixes need their own patterns. A URL naming a database other
-// than 0 needs +select as well. Redis 6.2 has no read-only patterns: use
-// ~ for %R~ there.
+// as the rules of ACL SETUSER (Redis 7.0 or later) after the user's name;
+// the README shows the whole command. The rate limiter's counters,
+// overrides and registry are read-only to it (%R~); it writes only its own
+// walk lease and shared walk under observerd:. PING and INFO are the
+// server's health, TIME its clock, SCAN, ZCOUNT, PTTL and HGETALL the walk
+// and the counts; SET, GET, STRLEN and GETRANGE the lease and the shared
+// walk, and EVALSHA (EVAL when the script is not cached yet) the lease's
+// renew and release scripts, which call GET, PEXPIRE and DEL. Redis 6.2
+// has no read-only patterns: use ~ for %R~ there.
 const MinimalACL = "reset on resetchannels %R~ratelimit:* %R~ratelimiter:nodes:* ~observerd:* " +
 	"+ping +info +time +scan +zcount +pttl +hgetall +get +set +strlen +getrange +eval +evalsha +pexpire +del"
 

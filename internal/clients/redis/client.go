@@ -5,6 +5,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -21,11 +22,12 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Defaults of Options. A walk holds Redis from the rate limiter for one
-// SCAN at a time, so SCAN reads 250 keys a call (about a quarter of a
-// millisecond of Redis's time) rather than the usual 1000; a pipeline of
-// counts is read by Redis in slices of its input buffer, interleaved with
-// other clients, so its size only sets how many round trips a walk takes.
+// Defaults of Options, and DefaultPoolSize, the connections per server. A
+// walk holds Redis from the rate limiter for one SCAN at a time, so SCAN
+// reads 250 keys a call (about a quarter of a millisecond of Redis's time)
+// rather than the usual 1000; a pipeline of counts is read by Redis in
+// slices of its input buffer, interleaved with other clients, so its size
+// only sets how many round trips a walk takes.
 const (
 	DefaultPoolSize    = 4
 	DefaultDialTimeout = 2 * time.Second
@@ -82,8 +84,6 @@ type Options struct {
 	// TLSConfig, when set, is used for TLS (a private CA, a client
 	// certificate). An empty ServerName is taken from the address dialled.
 	TLSConfig *tls.Config
-	// PoolSize bounds the connections per server.
-	PoolSize int
 	// DialTimeout bounds connecting; ReadTimeout bounds each reply. The
 	// caller's context deadline applies as well.
 	DialTimeout time.Duration
@@ -104,15 +104,12 @@ type Options struct {
 // Client inspects one Redis server or one Redis Cluster. It is safe for
 // concurrent use.
 type Client struct {
-	single    *goredis.Client        // nil in cluster mode
-	cluster   *goredis.ClusterClient // nil outside cluster mode
-	endpoint  string                 // for error messages, never with a password
-	password  string                 // scrubbed from every error text
-	loc       *time.Location
-	scanCount int64
-	batch     int
-	wrapScan  func(ScanFunc) ScanFunc
-	seed      maphash.Seed
+	single   *goredis.Client        // nil in cluster mode
+	cluster  *goredis.ClusterClient // nil outside cluster mode
+	endpoint string                 // for error messages, never with a password
+	password string                 // scrubbed from every error text
+	opts     Options                // with the defaults filled in
+	seed     maphash.Seed
 	// lastWalkKeys sizes the next walk's set of seen keys.
 	lastWalkKeys atomic.Int64
 }
@@ -120,30 +117,19 @@ type Client struct {
 // New builds a Client. It does not connect: the first command does.
 func New(opts Options) (*Client, error) {
 	o := withDefaults(opts)
-	c := &Client{
-		loc:       o.Location,
-		scanCount: int64(o.ScanCount),
-		batch:     o.BatchSize,
-		wrapScan:  o.WrapScan,
-		seed:      maphash.MakeSeed(),
-	}
-	var base *goredis.Options
-	if o.URL != "" {
+	c := &Client{opts: o, seed: maphash.MakeSeed()}
+	base := &goredis.Options{}
+	switch {
+	case o.URL != "":
 		var err error
 		if base, err = parseURL(o.URL); err != nil {
 			return nil, err
 		}
-	} else if len(o.ClusterAddrs) == 0 {
+	case len(o.ClusterAddrs) == 0:
 		return nil, ErrNoAddress
-	} else {
-		base = &goredis.Options{}
 	}
-	if o.Username != "" {
-		base.Username = o.Username
-	}
-	if o.Password != "" {
-		base.Password = o.Password
-	}
+	base.Username = cmp.Or(o.Username, base.Username)
+	base.Password = cmp.Or(o.Password, base.Password)
 	c.password = base.Password
 	if o.TLS || o.TLSConfig != nil || base.TLSConfig != nil {
 		base.TLSConfig = tlsConfig(o, base)
@@ -160,26 +146,21 @@ func New(opts Options) (*Client, error) {
 }
 
 func withDefaults(o Options) Options {
-	if o.PoolSize <= 0 {
-		o.PoolSize = DefaultPoolSize
-	}
-	if o.DialTimeout <= 0 {
-		o.DialTimeout = DefaultDialTimeout
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = DefaultReadTimeout
-	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.ScanCount <= 0 {
-		o.ScanCount = DefaultScanCount
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
+	o.DialTimeout = positiveOr(o.DialTimeout, DefaultDialTimeout)
+	o.ReadTimeout = positiveOr(o.ReadTimeout, DefaultReadTimeout)
+	o.ScanCount = positiveOr(o.ScanCount, DefaultScanCount)
+	o.BatchSize = positiveOr(o.BatchSize, DefaultBatchSize)
+	o.Location = cmp.Or(o.Location, time.UTC)
 	o.ClusterAddrs = slices.Clone(o.ClusterAddrs)
 	return o
+}
+
+// positiveOr is v, or def when v is zero or negative.
+func positiveOr[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 // parseURL hides the parser's own error text: net/url quotes the offending
@@ -191,18 +172,11 @@ func parseURL(raw string) (*goredis.Options, error) {
 	}
 	o, err := goredis.ParseURL(raw)
 	if err != nil {
+		password, _ := u.User.Password()
 		detail := fmt.Sprintf("%q: %s", redact.URL(raw), err)
-		return nil, fmt.Errorf("%w %s", ErrInvalidURL, redact.Secrets(detail, urlPassword(u)))
+		return nil, fmt.Errorf("%w %s", ErrInvalidURL, redact.Secrets(detail, password))
 	}
 	return o, nil
-}
-
-func urlPassword(u *url.URL) string {
-	if u.User == nil {
-		return ""
-	}
-	p, _ := u.User.Password()
-	return p
 }
 
 // Close releases every connection.

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -17,11 +18,11 @@ func (c *Client) Counts(ctx context.Context, prefix string, keys []string, windo
 		return out, nil
 	}
 	u := c.universal()
-	clk, err := c.clock(ctx, u)
+	clk, err := c.clock(ctx, u, c.endpoint)
 	if err != nil {
 		return nil, err
 	}
-	for _, batch := range chunks(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		nowMs := clk.now().UnixMilli()
 		pipe := u.Pipeline()
 		cmds := make([]*goredis.IntCmd, len(batch))

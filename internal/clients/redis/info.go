@@ -177,15 +177,7 @@ func parseCount(s string) (int64, error) {
 // isDBName matches the keyspace section's db0, db1, ... names.
 func isDBName(name string) bool {
 	digits, ok := strings.CutPrefix(name, "db")
-	if !ok || digits == "" {
-		return false
-	}
-	for _, r := range digits {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 // parseKeyspace reads keys= of a line such as

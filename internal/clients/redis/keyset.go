@@ -7,7 +7,6 @@ package redis
 type keySet struct {
 	slots []uint64 // 0: empty; else hash&^flagMask | flags, with present set
 	n     int
-	grown uint64 // how many times the slots moved
 }
 
 const (
@@ -27,23 +26,19 @@ func newKeySet(hint int) *keySet {
 	return &keySet{slots: make([]uint64, n)}
 }
 
-// add inserts h and reports whether it was new, and its slot, valid until
-// the set grows again.
-func (s *keySet) add(h uint64) (int, bool) {
+// add inserts h and reports whether it was new.
+func (s *keySet) add(h uint64) bool {
 	if (s.n+1)*4 > len(s.slots)*3 {
 		s.grow()
 	}
 	i, ok := s.find(h)
 	if ok {
-		return i, false
+		return false
 	}
 	s.slots[i] = h&^flagMask | present
 	s.n++
-	return i, true
+	return true
 }
-
-// markFoundAt flags the hash at slot i, as add returned it.
-func (s *keySet) markFoundAt(i int) { s.slots[i] |= found }
 
 // markFound flags h, which must be in the set, as a counted sorted set.
 func (s *keySet) markFound(h uint64) {
@@ -74,7 +69,6 @@ func (s *keySet) find(h uint64) (int, bool) {
 }
 
 func (s *keySet) grow() {
-	s.grown++
 	old := s.slots
 	s.slots = make([]uint64, 2*len(old))
 	mask := len(s.slots) - 1

@@ -29,7 +29,7 @@ func tlsConfig(o Options, base *goredis.Options) *tls.Config {
 // short timeouts and at most one retry, because the poller has its own
 // deadline and backoff and a slow answer is better reported than hidden.
 func tune(o *goredis.Options, opts Options) {
-	o.PoolSize = opts.PoolSize
+	o.PoolSize = DefaultPoolSize
 	o.MinIdleConns = 0
 	o.DialTimeout = opts.DialTimeout
 	o.ReadTimeout = opts.ReadTimeout

@@ -47,7 +47,7 @@ type RegistryEntry struct {
 // hashes, are left out.
 func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix string, keys []string, now time.Time, skipped *Skipped) ([]RegistryEntry, error) {
 	var out []RegistryEntry
-	for _, batch := range chunks(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		pipe := s.Pipeline()
 		hashes := make([]*goredis.MapStringStringCmd, len(batch))
 		ttls := make([]*goredis.DurationCmd, len(batch))
@@ -75,9 +75,9 @@ func (c *Client) readRegistry(ctx context.Context, s *goredis.Client, prefix str
 				continue
 			}
 			id := strings.TrimPrefix(k, prefix)
-			e, err := ParseRegistryEntry(id, fields, c.loc, now)
+			e, err := ParseRegistryEntry(id, fields, c.opts.Location, now)
 			if err != nil {
-				skipped.add(quoteCut(id), err.Error())
+				addMalformed(&skipped.Count, &skipped.Sample, quoteCut(id), err.Error())
 				continue
 			}
 			e.TTL = ttl
@@ -101,9 +101,6 @@ type Malformed struct {
 	Reason string
 }
 
-// MalformedOverride is an override hash that could not be read.
-type MalformedOverride = Malformed
-
 // Overrides are the readable overrides, sorted by key, and what was wrong
 // with the others.
 type Overrides struct {
@@ -111,7 +108,7 @@ type Overrides struct {
 	// Malformed counts every unreadable hash; MalformedSample describes the
 	// first few by key.
 	Malformed       int
-	MalformedSample []MalformedOverride
+	MalformedSample []Malformed
 }
 
 // Skipped counts the hashes left out as bad data; Sample describes the
@@ -121,10 +118,12 @@ type Skipped struct {
 	Sample []Malformed
 }
 
-func (s *Skipped) add(key, reason string) {
-	s.Count++
-	if len(s.Sample) < MaxMalformedSamples {
-		s.Sample = append(s.Sample, Malformed{Key: key, Reason: reason})
+// addMalformed counts a hash left out as bad data in count, and describes
+// it in sample while sample is short.
+func addMalformed(count *int, sample *[]Malformed, key, reason string) {
+	*count++
+	if len(*sample) < MaxMalformedSamples {
+		*sample = append(*sample, Malformed{Key: key, Reason: reason})
 	}
 }
 
@@ -132,7 +131,7 @@ func (s *Skipped) add(key, reason string) {
 // pipelined batches, unsorted. A malformed hash (not a hash, a missing or
 // non-integer limit, a negative value) is counted and skipped, never fatal.
 func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPrefix string, keys []string, out *Overrides) error {
-	for _, batch := range chunks(keys, c.batch) {
+	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
 		pipe := s.Pipeline()
 		hashes := make([]*goredis.MapStringStringCmd, len(batch))
 		for i, k := range batch {
@@ -144,7 +143,7 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 			fields, err := hashes[i].Result()
 			switch {
 			case isWrongType(err):
-				out.malformed(key, "not a hash")
+				addMalformed(&out.Malformed, &out.MalformedSample, key, "not a hash")
 			case err != nil:
 				return c.wrap("HGETALL", s.Options().Addr, err)
 			case len(fields) == 0:
@@ -152,7 +151,7 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 			default:
 				o, err := ParseOverride(key, fields)
 				if err != nil {
-					out.malformed(key, err.Error())
+					addMalformed(&out.Malformed, &out.MalformedSample, key, err.Error())
 					continue
 				}
 				out.Overrides = append(out.Overrides, o)
@@ -160,18 +159,6 @@ func (c *Client) readOverrides(ctx context.Context, s *goredis.Client, limitPref
 		}
 	}
 	return nil
-}
-
-func (o *Overrides) sort() {
-	slices.SortFunc(o.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
-	slices.SortFunc(o.MalformedSample, func(a, b MalformedOverride) int { return strings.Compare(a.Key, b.Key) })
-}
-
-func (o *Overrides) malformed(key, reason string) {
-	o.Malformed++
-	if len(o.MalformedSample) < MaxMalformedSamples {
-		o.MalformedSample = append(o.MalformedSample, MalformedOverride{Key: key, Reason: reason})
-	}
 }
 
 // ParseOverride reads one override hash of key (without prefix): limit is

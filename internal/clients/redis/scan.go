@@ -6,61 +6,99 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 )
 
 // NoTTL is the TTL of a key that never expires (PTTL -1).
 const NoTTL time.Duration = -1
 
-// scanServer calls page for every SCAN page of the keys of one server that
-// start with prefix, each SCAN in one of turns. SCAN, never KEYS: it does
-// not block the server. A page may repeat keys of earlier pages; callers
-// de-duplicate.
-func (c *Client) scanServer(ctx context.Context, s *goredis.Client, prefix string, count int64, turns *semaphore.Weighted, page func(keys []string) error) error {
+// scan calls page for every SCAN page of one server's keys under the
+// pass's prefixes, at the walk's pace. SCAN, never KEYS: it does not block
+// the server. A page may repeat keys of earlier pages; page de-duplicates.
+func (wk *walker) scan(ctx context.Context, s *goredis.Client, page func(keys []string) error) error {
 	addr := s.Options().Addr
-	match := globEscape(prefix) + "*"
-	var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
-		if err := turns.Acquire(ctx, 1); err != nil {
-			return nil, 0, err
+	for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
+		match := globEscape(prefix) + "*"
+		var scan ScanFunc = func(ctx context.Context, cursor uint64) ([]string, uint64, error) {
+			return s.Scan(ctx, cursor, match, wk.scanCount).Result()
 		}
-		defer turns.Release(1)
-		return s.Scan(ctx, cursor, match, count).Result()
+		if wk.c.opts.WrapScan != nil {
+			scan = wk.c.opts.WrapScan(scan)
+		}
+		for cursor := uint64(0); ; {
+			// SCAN ends by itself; the context bounds a server that keeps
+			// answering slowly.
+			if err := ctx.Err(); err != nil {
+				return wk.c.wrap("SCAN", addr, err)
+			}
+			keys, next, err := scan(ctx, cursor)
+			if err != nil {
+				return wk.c.wrap("SCAN", addr, err)
+			}
+			wk.mu.Lock()
+			wk.stats.ScanCalls++
+			wk.mu.Unlock()
+			if err := wk.waitPace(ctx, len(keys)); err != nil {
+				return wk.c.wrap("SCAN", addr, err)
+			}
+			if err := page(keys); err != nil {
+				return err
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
 	}
-	if c.wrapScan != nil {
-		scan = c.wrapScan(scan)
+	return nil
+}
+
+// scanPrefixes returns the SCAN MATCH prefixes of a pass: the beginning the
+// two prefixes share, or each in turn when they share none.
+func scanPrefixes(keyPrefix, nodePrefix string) []string {
+	if nodePrefix == "" {
+		return []string{keyPrefix}
 	}
-	var cursor uint64
-	for {
-		// SCAN ends by itself; the context bounds a server that keeps
-		// answering slowly.
-		if err := ctx.Err(); err != nil {
-			return c.wrap("SCAN", addr, err)
-		}
-		keys, next, err := scan(ctx, cursor)
-		if err != nil {
-			return c.wrap("SCAN", addr, err)
-		}
-		if err := page(keys); err != nil {
-			return err
-		}
-		if next == 0 {
-			return nil
-		}
-		cursor = next
+	n := 0
+	for n < len(keyPrefix) && n < len(nodePrefix) && keyPrefix[n] == nodePrefix[n] {
+		n++
 	}
+	if n == 0 {
+		return []string{keyPrefix, nodePrefix}
+	}
+	return []string{keyPrefix[:n]}
+}
+
+// newPace is a pace of perSecond keys with a burst of one page. A limiter
+// starts full; a walk starts with no keys in hand, so that a short one
+// keeps to the pace too.
+func newPace(perSecond float64, page int) *rate.Limiter {
+	lim := rate.NewLimiter(rate.Limit(perSecond), page)
+	lim.AllowN(time.Now(), page)
+	return lim
+}
+
+// waitPace waits until n more keys read fit the walk's pace, or ctx ends.
+func (wk *walker) waitPace(ctx context.Context, n int) error {
+	if wk.pace == nil {
+		return nil
+	}
+	// SCAN may return more keys than COUNT asked for, and so more than the
+	// burst, the most one WaitN takes: they are paid a burst at a time.
+	for burst := wk.pace.Burst(); n > 0; n -= burst {
+		if err := wk.pace.WaitN(ctx, min(n, burst)); err != nil {
+			// WaitN gives up at once, with an error of its own, when
+			// the wait would outlast ctx's deadline: a paced walk waits
+			// for it and times out like any other, with ctx's error.
+			<-ctx.Done()
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // globEscape quotes the characters SCAN MATCH treats as a pattern.
 func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`, `\`, `\\`).Replace(s)
 }
 
 // ttlOf turns a PTTL answer into a TTL; ok is false when the key is gone.
@@ -78,17 +116,4 @@ func ttlOf(d time.Duration) (ttl time.Duration, ok bool) {
 // isWrongType reports a command run against a key of another type.
 func isWrongType(err error) bool {
 	return goredis.HasErrorPrefix(err, "WRONGTYPE")
-}
-
-// chunks splits keys into slices of at most n.
-func chunks(keys []string, n int) [][]string {
-	var out [][]string
-	for len(keys) > n {
-		out = append(out, keys[:n:n])
-		keys = keys[n:]
-	}
-	if len(keys) > 0 {
-		out = append(out, keys)
-	}
-	return out
 }

@@ -36,6 +36,6 @@ func errorKind(err error) error {
 // isScriptPermissionError reports the error of a script whose call the
 // user's ACL refuses: Redis 7 answers it with ERR, not NOPERM.
 func isScriptPermissionError(err error) bool {
-	var rErr goredis.Error
-	return errors.As(err, &rErr) && strings.Contains(rErr.Error(), "user executing the script can't run this command")
+	rErr, ok := errors.AsType[goredis.Error](err)
+	return ok && strings.Contains(rErr.Error(), "user executing the script can't run this command")
 }

@@ -11,19 +11,17 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
-// pipelinesInFlight is how many batches of counts a walk keeps in flight
-// on one server while SCAN reads the next page on another connection. Two
-// keep Redis busy without queueing the rate limiter's own commands behind
-// a long line of the walk's; with SCAN that is three of PoolSize
-// connections. A paced walk is slow by choice and gentle as well: it scans
-// and counts pacedStep keys at a time and has one request at the server at
-// a time (its goroutines read, classify and tally in the meantime), so
-// that a check of the rate limiter never waits behind more than a tenth of
-// a millisecond of the walk.
+// pipelinesInFlight is how many batches of counts an unpaced walk keeps in
+// flight on one server while SCAN reads the next page on another
+// connection. Two keep Redis busy without queueing the rate limiter's own
+// commands behind a long line of the walk's; with SCAN that is three of
+// DefaultPoolSize connections. A paced walk is slow by choice and gentle as
+// well: it scans and counts pacedStep keys at a time, one request at the
+// server at a time, so that a check of the rate limiter never waits behind
+// more than a tenth of a millisecond of the walk.
 const (
 	pipelinesInFlight = 2
 	pacedStep         = 100
@@ -41,10 +39,7 @@ type Counter struct {
 }
 
 // Pass says what one walk over the keyspace reads and what to do with each
-// counter. One SCAN reads the node registry, the overrides, the counters
-// and the :seq keys together whenever the two prefixes share a beginning
-// (the defaults share "ratelimit"); otherwise each prefix is scanned in
-// turn.
+// counter.
 type Pass struct {
 	// KeyPrefix is the counter key prefix ("ratelimit:"). Keys under
 	// {KeyPrefix}limit: are overrides and keys ending in :seq are sequence
@@ -102,13 +97,12 @@ func (r *WalkResult) Counted(key string) bool {
 }
 
 // walker is the state of one pass over every server. mu guards everything
-// below it: the dispatcher classifies pages while the pipelines in flight
-// record their counts.
+// below it: the scan classifies pages while the pipelines in flight record
+// their counts.
 type walker struct {
 	c         *Client
 	p         Pass
-	pace      *rate.Limiter       // keys a second; nil: unpaced
-	turns     *semaphore.Weighted // the walk's requests at the server at once
+	pace      *rate.Limiter // keys a second; nil: unpaced
 	scanCount int64
 	batch     int
 
@@ -118,52 +112,33 @@ type walker struct {
 	// itself. A collision (about n²/2⁶³ for n keys) would drop one key.
 	seen     *keySet
 	seqBases []uint64 // hash of the sorted set each :seq key belongs to
-	// registry and overrides are the few keys read at the end of each
-	// server's scan, by server; distinct holds their names.
-	registry  map[*goredis.Client][]string
-	overrides map[*goredis.Client][]string
-	distinct  map[string]struct{}
+	// registry and overrides are the few keys of the server being walked,
+	// read at the end of its scan; distinct holds the names of all of them.
+	registry, overrides []string
+	distinct            map[string]struct{}
 }
 
-// batch is one pipeline's worth of counter candidates.
-type batch struct {
-	keys   []string
-	hashes []uint64
-	slots  []int  // where each hash is in seen, while seen.grown is
-	grown  uint64 // seen.grown when the slots were taken
-}
-
-// Walk scans the keyspace once on every server, de-duplicating what SCAN
-// repeats, and counts each counter's members in its window with pipelined
-// ZCOUNT and PTTL, Options.BatchSize keys per round trip and a few round
-// trips in flight while SCAN goes on. "now" is the server's own clock
-// (TIME), advanced by the local monotonic clock during the walk. The
-// registry and override hashes found on the way are read at the end. A key
-// of another type is counted in WrongTypeKeys and a key that expired before
-// it was counted in Vanished; neither is fatal.
+// Walk scans the keyspace once on every server and counts every counter's
+// members in its window, as docs/design.md ("The walk itself") describes.
+// A key of another type is counted in WrongTypeKeys and a key that expired
+// before it was counted in Vanished; neither is fatal.
 func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	servers, err := c.servers(ctx)
 	if err != nil {
 		return nil, err
 	}
 	wk := &walker{
-		c: c, p: p, scanCount: c.scanCount, batch: c.batch,
-		// An unpaced walk has a turn for every request it can have at
-		// the server, SCAN and the pipelines, and never waits for one.
-		turns:     semaphore.NewWeighted(1 + pipelinesInFlight),
-		seen:      newKeySet(int(c.lastWalkKeys.Load())),
-		registry:  map[*goredis.Client][]string{},
-		overrides: map[*goredis.Client][]string{},
-		distinct:  map[string]struct{}{},
+		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
+		seen:     newKeySet(int(c.lastWalkKeys.Load())),
+		distinct: map[string]struct{}{},
 	}
 	if p.MaxKeysPerSecond > 0 {
-		wk.scanCount, wk.batch = min(c.scanCount, pacedStep), min(c.batch, pacedStep)
-		wk.turns = semaphore.NewWeighted(1)
+		wk.scanCount, wk.batch = min(wk.scanCount, pacedStep), min(wk.batch, pacedStep)
 		wk.pace = newPace(p.MaxKeysPerSecond, int(wk.scanCount))
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
 	for i, s := range servers {
-		clk, err := c.clock(ctx, s)
+		clk, err := c.clock(ctx, s, s.Options().Addr)
 		if err != nil {
 			return nil, err
 		}
@@ -173,124 +148,88 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if err := wk.walkServer(ctx, s, clk); err != nil {
 			return nil, err
 		}
-		if err := wk.readSmallKeys(ctx, s, clk.now(), res); err != nil {
+		// The few registry and override keys the scan found are read at
+		// its end.
+		reg, err := c.readRegistry(ctx, s, p.NodePrefix, wk.registry, clk.now(), &res.RegistrySkipped)
+		if err != nil {
 			return nil, err
 		}
+		res.Registry = append(res.Registry, reg...)
+		if err := c.readOverrides(ctx, s, p.KeyPrefix+"limit:", wk.overrides, &res.Overrides); err != nil {
+			return nil, err
+		}
+		wk.registry, wk.overrides = nil, nil
 	}
 	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
 	res.Stats = wk.stats
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
 	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
-	res.Overrides.sort()
+	slices.SortFunc(res.Overrides.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
+	slices.SortFunc(res.Overrides.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(res.RegistrySkipped.Sample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	return res, nil
 }
 
-// walkServer runs one server's scan: one goroutine reads SCAN pages, one
-// classifies them and sends full batches to at most pipelinesInFlight
-// pipelines at a time.
+// walkServer scans one server and counts its counters a batch at a time:
+// an unpaced walk on up to pipelinesInFlight goroutines while it scans on,
+// a paced one before it scans on. A failed count ends the scan through
+// the group's context, and its error is the one returned.
 func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
 	g, gctx := errgroup.WithContext(ctx)
-	pages := make(chan []string, pipelinesInFlight)
-	g.Go(func() error {
-		defer close(pages)
-		for _, prefix := range scanPrefixes(wk.p.KeyPrefix, wk.p.NodePrefix) {
-			err := wk.c.scanServer(gctx, s, prefix, wk.scanCount, wk.turns, func(keys []string) error {
-				wk.mu.Lock()
-				wk.stats.ScanCalls++
-				wk.mu.Unlock()
-				if err := wk.waitPace(gctx, len(keys)); err != nil {
-					return wk.c.wrap("SCAN", s.Options().Addr, err)
-				}
-				select {
-				case pages <- keys:
-					return nil
-				case <-gctx.Done():
-					return wk.c.wrap("SCAN", s.Options().Addr, gctx.Err())
-				}
-			})
-			if err != nil {
-				return err
-			}
+	g.SetLimit(pipelinesInFlight)
+	send := func(keys []string) error {
+		if wk.pace != nil {
+			return wk.count(gctx, s, clk, keys)
 		}
-		return nil
-	})
-	g.Go(func() error { return wk.dispatch(gctx, g, s, clk, pages) })
-	return g.Wait()
-}
-
-// dispatch classifies every page and counts full batches on their own
-// goroutines, at most pipelinesInFlight at once.
-func (wk *walker) dispatch(ctx context.Context, g *errgroup.Group, s *goredis.Client, clk clock, pages <-chan []string) error {
-	slots := make(chan struct{}, pipelinesInFlight)
-	send := func(b *batch) error {
-		select {
-		case slots <- struct{}{}:
-		case <-ctx.Done():
-			return nil // the group's error says why
-		}
-		g.Go(func() error {
-			defer func() { <-slots }()
-			return wk.count(ctx, s, clk, b)
-		})
+		g.Go(func() error { return wk.count(gctx, s, clk, keys) })
 		return nil
 	}
-	cur := &batch{}
-	for keys := range pages {
-		var full []*batch
-		full, cur = wk.classify(s, keys, cur)
+	var cur []string
+	err := wk.scan(gctx, s, func(keys []string) error {
+		var full [][]string
+		full, cur = wk.classify(keys, cur)
 		for _, b := range full {
 			if err := send(b); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err == nil && len(cur) > 0 {
+		err = send(cur)
 	}
-	if len(cur.keys) > 0 && ctx.Err() == nil {
-		return send(cur)
+	if werr := g.Wait(); werr != nil {
+		return werr
 	}
-	return nil
+	return err
 }
 
 // classify sorts one page's keys: counter candidates not seen before are
 // added to cur, and each batch that fills up is returned in full with the
 // batch to go on with; registry and override keys are kept for the end,
 // :seq keys are matched with their sorted sets at the end.
-func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full []*batch, rest *batch) {
+func (wk *walker) classify(keys, cur []string) (full [][]string, rest []string) {
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	limitPrefix := wk.p.KeyPrefix + "limit:"
 	for _, k := range keys {
 		if wk.p.NodePrefix != "" && strings.HasPrefix(k, wk.p.NodePrefix) {
-			wk.keepSmall(wk.registry, s, k)
+			wk.keepSmall(&wk.registry, k)
 		}
 		switch {
 		case !strings.HasPrefix(k, wk.p.KeyPrefix):
 		case strings.HasPrefix(k, limitPrefix):
-			wk.keepSmall(wk.overrides, s, k)
+			wk.keepSmall(&wk.overrides, k)
 		case strings.HasSuffix(k, ":seq"):
 			wk.stats.SequenceKeys++
 			wk.seqBases = append(wk.seqBases, maphash.String(wk.c.seed, strings.TrimSuffix(k, ":seq")))
+		case !wk.seen.add(maphash.String(wk.c.seed, k)):
+			wk.stats.Duplicates++
 		default:
-			h := maphash.String(wk.c.seed, k)
-			slot, added := wk.seen.add(h)
-			if !added {
-				wk.stats.Duplicates++
-				continue
-			}
-			if len(cur.keys) == 0 {
-				cur.grown = wk.seen.grown
-			}
-			if cur.grown != wk.seen.grown {
-				// The set moved its slots: the earlier ones are stale.
-				cur.slots, cur.grown = nil, wk.seen.grown
-			}
-			cur.keys = append(cur.keys, k)
-			cur.hashes = append(cur.hashes, h)
-			cur.slots = append(cur.slots, slot)
-			if len(cur.keys) >= wk.batch {
-				full = append(full, cur)
-				cur = &batch{}
+			cur = append(cur, k)
+			if len(cur) >= wk.batch {
+				full, cur = append(full, cur), nil
 			}
 		}
 	}
@@ -298,45 +237,40 @@ func (wk *walker) classify(s *goredis.Client, keys []string, cur *batch) (full [
 }
 
 // keepSmall records a registry or override key once.
-func (wk *walker) keepSmall(into map[*goredis.Client][]string, s *goredis.Client, k string) {
+func (wk *walker) keepSmall(into *[]string, k string) {
 	if _, dup := wk.distinct[k]; dup {
 		wk.stats.Duplicates++
 		return
 	}
 	wk.distinct[k] = struct{}{}
-	into[s] = append(into[s], k)
+	*into = append(*into, k)
 }
 
 // count counts one batch in one round trip and visits its counters.
-func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *batch) error {
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys []string) error {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
-	counts := make([]*goredis.IntCmd, len(b.keys))
-	ttls := make([]*goredis.DurationCmd, len(b.keys))
+	counts := make([]*goredis.IntCmd, len(keys))
+	ttls := make([]*goredis.DurationCmd, len(keys))
 	n := len(wk.p.KeyPrefix)
-	for i, k := range b.keys {
+	for i, k := range keys {
 		counts[i] = pipe.ZCount(ctx, k, windowStart(nowMs, wk.p.Window, k[n:]), "+inf")
 		ttls[i] = pipe.PTTL(ctx, k)
-	}
-	if err := wk.turns.Acquire(ctx, 1); err != nil {
-		return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
 	}
 	// Exec's error is the first failed command's; each command's reply is
 	// read on its own below.
 	_, _ = pipe.Exec(ctx)
-	wk.turns.Release(1)
-	addr := s.Options().Addr
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
-	for i, k := range b.keys {
-		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:])
+	for i, k := range keys {
+		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:], s.Options().Addr)
 		if err != nil {
-			return wk.c.wrap(err.op, addr, err.err)
+			return err
 		}
 		if !ok {
 			continue
 		}
-		wk.markFound(b, i)
+		wk.seen.markFound(maphash.String(wk.c.seed, k))
 		wk.stats.Counters++
 		if wk.p.Visit != nil {
 			wk.p.Visit(cn)
@@ -345,36 +279,20 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, b *ba
 	return nil
 }
 
-// markFound flags key i of b as counted, at its slot when the set has not
-// moved it since.
-func (wk *walker) markFound(b *batch, i int) {
-	if b.grown == wk.seen.grown && len(b.slots) == len(b.keys) {
-		wk.seen.markFoundAt(b.slots[i])
-		return
-	}
-	wk.seen.markFound(b.hashes[i])
-}
-
-// cmdError names the command of a failed reply.
-type cmdError struct {
-	op  string
-	err error
-}
-
 // counterOf turns one key's replies into a counter; ok is false for a key
 // of another type or one that vanished before it was counted.
-func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key string) (Counter, bool, *cmdError) {
+func (wk *walker) counterOf(count *goredis.IntCmd, pttl *goredis.DurationCmd, key, addr string) (Counter, bool, error) {
 	n, err := count.Result()
 	if isWrongType(err) {
 		wk.stats.WrongTypeKeys++
 		return Counter{}, false, nil
 	}
 	if err != nil {
-		return Counter{}, false, &cmdError{"ZCOUNT", err}
+		return Counter{}, false, wk.c.wrap("ZCOUNT", addr, err)
 	}
 	d, err := pttl.Result()
 	if err != nil {
-		return Counter{}, false, &cmdError{"PTTL", err}
+		return Counter{}, false, wk.c.wrap("PTTL", addr, err)
 	}
 	ttl, exists := ttlOf(d)
 	if !exists {
@@ -405,72 +323,15 @@ func (wk *walker) countOrphanSequenceKeys() {
 	}
 }
 
-// readSmallKeys reads the registry and override hashes one server's scan
-// found; now is the server's clock.
-func (wk *walker) readSmallKeys(ctx context.Context, s *goredis.Client, now time.Time, res *WalkResult) error {
-	reg, err := wk.c.readRegistry(ctx, s, wk.p.NodePrefix, wk.registry[s], now, &res.RegistrySkipped)
-	if err != nil {
-		return err
-	}
-	res.Registry = append(res.Registry, reg...)
-	return wk.c.readOverrides(ctx, s, wk.p.KeyPrefix+"limit:", wk.overrides[s], &res.Overrides)
-}
-
-// scanPrefixes returns the SCAN MATCH prefixes of a pass: the beginning the
-// two prefixes share, or each in turn when they share none.
-func scanPrefixes(keyPrefix, nodePrefix string) []string {
-	if nodePrefix == "" {
-		return []string{keyPrefix}
-	}
-	n := 0
-	for n < len(keyPrefix) && n < len(nodePrefix) && keyPrefix[n] == nodePrefix[n] {
-		n++
-	}
-	if n == 0 {
-		return []string{keyPrefix, nodePrefix}
-	}
-	return []string{keyPrefix[:n]}
-}
-
-// newPace is a pace of perSecond keys with a burst of one page. A limiter
-// starts full; a walk starts with no keys in hand, so that a short one
-// keeps to the pace too.
-func newPace(perSecond float64, page int) *rate.Limiter {
-	lim := rate.NewLimiter(rate.Limit(perSecond), page)
-	lim.AllowN(time.Now(), page)
-	return lim
-}
-
-// waitPace waits until n more keys read fit the walk's pace, or ctx ends.
-func (wk *walker) waitPace(ctx context.Context, n int) error {
-	if wk.pace == nil {
-		return nil
-	}
-	// SCAN may return more keys than COUNT asked for, and so more than the
-	// burst, the most one WaitN takes: they are paid a burst at a time.
-	for burst := wk.pace.Burst(); n > 0; n -= burst {
-		if err := wk.pace.WaitN(ctx, min(n, burst)); err != nil {
-			// WaitN gives up at once, with an error of its own, when
-			// the wait would outlast ctx's deadline: a paced walk waits
-			// for it and times out like any other, with ctx's error.
-			<-ctx.Done()
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // windowStart is ZCOUNT's inclusive lower bound now - window, the
 // contract's window [now - window_ms, +inf).
 func windowStart(nowMs int64, window func(string) time.Duration, key string) string {
-	if window == nil {
-		return "-inf"
+	if window != nil {
+		if w := window(key); w > 0 {
+			return strconv.FormatInt(nowMs-w.Milliseconds(), 10)
+		}
 	}
-	w := window(key)
-	if w <= 0 {
-		return "-inf"
-	}
-	return strconv.FormatInt(nowMs-w.Milliseconds(), 10)
+	return "-inf"
 }
 
 // clock is a server's clock read once with TIME and advanced by the local
@@ -482,17 +343,10 @@ type clock struct {
 
 func (k clock) now() time.Time { return k.base.Add(time.Since(k.local)) }
 
-func (c *Client) clock(ctx context.Context, s goredis.Cmdable) (clock, error) {
+func (c *Client) clock(ctx context.Context, s goredis.Cmdable, addr string) (clock, error) {
 	t, err := s.Time(ctx).Result()
 	if err != nil {
-		return clock{}, c.wrap("TIME", c.addrOf(s), err)
+		return clock{}, c.wrap("TIME", addr, err)
 	}
 	return clock{base: t, local: time.Now()}, nil
-}
-
-func (c *Client) addrOf(s goredis.Cmdable) string {
-	if n, ok := s.(*goredis.Client); ok {
-		return n.Options().Addr
-	}
-	return c.endpoint
 }
