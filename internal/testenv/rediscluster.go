@@ -42,21 +42,20 @@ func StartRedisClusterWith(t testing.TB, masters int, opts RedisOptions) *RedisC
 		t.Fatalf("a redis cluster of %d masters", masters)
 	}
 	c := &RedisCluster{}
+	extra := []string{
+		"--cluster-enabled", "yes",
+		// Relative to --dir, which is the node's own directory.
+		"--cluster-config-file", "nodes.conf",
+		"--cluster-node-timeout", "5000",
+		// Known from the start, so that no node ever describes itself
+		// without an address to a client that asks for the slot map.
+		"--cluster-announce-ip", "127.0.0.1",
+	}
+	if opts.CA != nil {
+		extra = append(extra, "--tls-cluster", "yes", "--tls-replication", "yes")
+	}
 	for range masters {
-		spec := opts.spec(t, clusterPort)
-		spec.extra = append(spec.extra,
-			"--cluster-enabled", "yes",
-			// Relative to --dir, which is the node's own directory.
-			"--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "5000",
-			// Known from the start, so that no node ever describes itself
-			// without an address to a client that asks for the slot map.
-			"--cluster-announce-ip", "127.0.0.1",
-		)
-		if opts.CA != nil {
-			spec.extra = append(spec.extra, "--tls-cluster", "yes", "--tls-replication", "yes")
-		}
-		n := startRedisSpec(t, spec)
+		n := startRedis(t, opts, clusterPort, extra...)
 		c.nodes = append(c.nodes, n)
 		c.Addrs = append(c.Addrs, n.Addr)
 	}
