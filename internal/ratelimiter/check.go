@@ -55,12 +55,7 @@ type checkResponse struct {
 
 func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req checkRequest
-	if detail := decodeBody(w, r, &req); detail != nil {
-		writeDetail(w, http.StatusUnprocessableEntity, detail)
-		return
-	}
-	if req.Key == nil {
-		writeDetail(w, http.StatusUnprocessableEntity, missing("key"))
+	if !readBody(w, r, &req, "key", func() bool { return req.Key != nil }) {
 		return
 	}
 	// Quirk: the per-key override is not consulted; only the request's

@@ -85,9 +85,6 @@ func (n *Node) Handler() http.Handler { return n.handler }
 // Gatherer exposes the node's private metrics registry.
 func (n *Node) Gatherer() prometheus.Gatherer { return n.metrics.reg }
 
-// Config returns the node's configuration.
-func (n *Node) Config() Config { return n.cfg }
-
 // Run serves on ln and keeps the registry entry alive until ctx ends, then
 // shuts the server down gracefully and returns nil once every goroutine it
 // started has ended. It returns an error only when serving fails. The
@@ -195,26 +192,24 @@ func isoformat(t time.Time) string {
 type chaos struct {
 	clockOffset atomic.Int64 // time.Duration
 	checkDelay  atomic.Int64 // time.Duration
-	mu          sync.RWMutex // guards failing
-	failing     map[string]bool
+	failing     sync.Map     // path or route pattern -> true
 }
 
 func newChaos(cfg Config) *chaos {
-	c := &chaos{failing: make(map[string]bool)}
+	c := &chaos{}
 	c.clockOffset.Store(int64(cfg.ChaosClockOffset))
 	c.checkDelay.Store(int64(cfg.ChaosCheckDelay))
 	for _, p := range cfg.ChaosFailEndpoints {
 		if p != "" {
-			c.failing[p] = true
+			c.failing.Store(p, true)
 		}
 	}
 	return c
 }
 
 func (c *chaos) isFailing(path string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.failing[path]
+	_, ok := c.failing.Load(path)
+	return ok
 }
 
 // SetClockOffset makes the node's clock run d ahead (or behind, when
@@ -227,12 +222,10 @@ func (n *Node) SetCheckDelay(d time.Duration) { n.chaos.checkDelay.Store(int64(d
 // SetFailing makes path (an exact request path like /api/counters, or a
 // route pattern like /api/counters/{key}/reset) answer 500, or repairs it.
 func (n *Node) SetFailing(path string, fail bool) {
-	n.chaos.mu.Lock()
-	defer n.chaos.mu.Unlock()
 	if fail {
-		n.chaos.failing[path] = true
+		n.chaos.failing.Store(path, true)
 	} else {
-		delete(n.chaos.failing, path)
+		n.chaos.failing.Delete(path)
 	}
 }
 

@@ -86,6 +86,19 @@ type validationError struct {
 	Msg  string `json:"msg"`
 }
 
+// readBody decodes r's body into v. When it does not decode, or has says
+// the required field is absent, it answers 422 and reports false.
+func readBody(w http.ResponseWriter, r *http.Request, v any, required string, has func() bool) bool {
+	detail := decodeBody(w, r, v)
+	if detail == nil && !has() {
+		detail = []validationError{{Type: "missing", Loc: []any{"body", required}, Msg: "Field required"}}
+	}
+	if detail != nil {
+		writeDetail(w, http.StatusUnprocessableEntity, detail)
+	}
+	return detail == nil
+}
+
 // decodeBody reads a bounded JSON object from r into v. A nil result means
 // the body decoded; otherwise it is the 422 detail to answer.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) []validationError {
@@ -127,9 +140,4 @@ func wantType(te *json.UnmarshalTypeError) string {
 		return "string"
 	}
 	return te.Type.String()
-}
-
-// missing is the 422 detail of a required field that is absent.
-func missing(field string) []validationError {
-	return []validationError{{Type: "missing", Loc: []any{"body", field}, Msg: "Field required"}}
 }
