@@ -52,18 +52,29 @@ func (e *eventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer e.gauge.Dec()
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	// Each write moves the deadline on (see eventStream), past the
-	// server's WriteTimeout, which would cut the stream.
-	st := &eventStream{w: w, rc: http.NewResponseController(w), timeout: e.heartbeat + writeTimeout}
-	if st.send([]byte("retry: "+strconv.FormatInt(retryHint.Milliseconds(), 10)+"\n\n")) == nil {
-		e.stream(r.Context(), st, lastEventID(r.Header), q.sel)
+	rc := http.NewResponseController(w)
+	send := func(chunks ...[]byte) error {
+		// Each write moves the deadline on, past the server's
+		// WriteTimeout, which would cut the stream. It outlasts the gap to
+		// the next write, the heartbeat at most.
+		_ = rc.SetWriteDeadline(time.Now().Add(e.heartbeat + writeTimeout))
+		for _, c := range chunks {
+			if _, err := w.Write(c); err != nil {
+				return err
+			}
+		}
+		return rc.Flush()
+	}
+	if send([]byte("retry: "+strconv.FormatInt(retryHint.Milliseconds(), 10)+"\n\n")) == nil {
+		e.stream(r.Context(), send, lastEventID(r.Header), q.sel)
 	}
 }
 
 // stream sends each snapshot other than number last, beginning with the
 // current one, and a heartbeat comment between them so that proxies keep
-// the connection open.
-func (e *eventsHandler) stream(ctx context.Context, st *eventStream, last uint64, sel selection) {
+// the connection open. JSON from encoding/json has no raw newline, so a
+// snapshot fits on the one data line of its event.
+func (e *eventsHandler) stream(ctx context.Context, send func(...[]byte) error, last uint64, sel selection) {
 	tick := time.NewTicker(e.heartbeat)
 	defer tick.Stop()
 	drain := draining(ctx)
@@ -74,16 +85,16 @@ func (e *eventsHandler) stream(ctx context.Context, st *eventStream, last uint64
 			if sel != 0 {
 				data = e.sel.get(p, sel).json
 			}
-			if st.event(p.Snapshot.Sequence, data) != nil {
+			last = p.Snapshot.Sequence
+			if send([]byte("id: "+strconv.FormatUint(last, 10)+"\nevent: snapshot\ndata: "), data, []byte("\n\n")) != nil {
 				return
 			}
-			last = p.Snapshot.Sequence
 			continue
 		}
 		select {
 		case <-ch:
 		case <-tick.C:
-			if st.send(keepAlive) != nil {
+			if send(keepAlive) != nil {
 				return
 			}
 		case <-drain:
@@ -102,30 +113,4 @@ func lastEventID(h http.Header) uint64 {
 		return 0
 	}
 	return n
-}
-
-// eventStream writes Server-Sent Events to one client.
-type eventStream struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-	// timeout bounds each write; it outlasts the gap to the next write,
-	// the heartbeat at most, so the deadline moves on before it passes.
-	timeout time.Duration
-}
-
-// event writes one snapshot event. JSON from encoding/json has no raw
-// newline, so data fits on one line.
-func (s *eventStream) event(seq uint64, data []byte) error {
-	return s.send([]byte("id: "+strconv.FormatUint(seq, 10)+"\nevent: snapshot\ndata: "), data, []byte("\n\n"))
-}
-
-// send writes chunks under a fresh write deadline and flushes them.
-func (s *eventStream) send(chunks ...[]byte) error {
-	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
-	for _, c := range chunks {
-		if _, err := s.w.Write(c); err != nil {
-			return err
-		}
-	}
-	return s.rc.Flush()
 }

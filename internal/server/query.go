@@ -30,15 +30,10 @@ type paramError struct {
 
 func (e *paramError) Error() string { return e.param + ": " + e.err.Error() }
 
-func (e *paramError) Unwrap() error { return e.err }
-
 // parseQuery reads the parameters of raw: sections always, after and wait
 // when poll is set (on /snapshot). A wait above maxWait is cut to it.
 func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration) (snapshotQuery, error) {
 	var q snapshotQuery
-	if raw == "" {
-		return q, nil
-	}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
 		return q, &paramError{param: "query", err: err}

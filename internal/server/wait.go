@@ -114,12 +114,3 @@ func other(store Loader, after uint64) (*snapshot.Published, <-chan struct{}) {
 	}
 	return nil, ch
 }
-
-// extendDeadlines lets the answer to w take d from now: the server's
-// WriteTimeout counts from the request, and would cut every wait longer
-// than it. (Its ReadTimeout does not matter: net/http lifts the read
-// deadline once the request is read.) A writer that cannot set deadlines,
-// such as a test recorder, has none to extend.
-func extendDeadlines(w http.ResponseWriter, d time.Duration) {
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
-}
