@@ -67,7 +67,7 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	cfg.ScrapeInterval = cmp.Or(cfg.ScrapeInterval, time.Second)
 	dir := t.TempDir()
 	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(PrometheusYAML(cfg)), 0o644); err != nil {
+	if err := os.WriteFile(confPath, []byte(prometheusYAML(cfg)), 0o644); err != nil {
 		t.Fatalf("write prometheus config: %v", err)
 	}
 	args := []string{"--config.file=" + confPath, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
@@ -86,7 +86,7 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 			p.user, p.password = users[0], web.Users[users[0]]
 		}
 	}
-	startOnFreePort(t, FreePort, func(port int) *process {
+	startOnFreePort(t, func(port int) *process {
 		p.Addr = "127.0.0.1:" + itoa(port)
 		p.URL = scheme + p.Addr
 		p.dbPath = filepath.Join(dir, "data-"+itoa(port))
@@ -98,19 +98,13 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	return p
 }
 
-// PrometheusYAML renders a scrape configuration for cfg.
-func PrometheusYAML(cfg PrometheusConfig) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  evaluation_interval: %s\n", cfg.ScrapeInterval, cfg.ScrapeInterval)
-	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", cfg.Job, cfg.ScrapeInterval)
-	for i, tg := range cfg.Targets {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", tg)
-	}
-	b.WriteString("]\n")
-	return b.String()
+// prometheusYAML renders a scrape configuration for cfg. The targets are
+// a JSON array, which YAML reads too.
+func prometheusYAML(cfg PrometheusConfig) string {
+	targets, _ := json.Marshal(cfg.Targets)
+	return fmt.Sprintf("global:\n  scrape_interval: %[1]s\n  evaluation_interval: %[1]s\n"+
+		"scrape_configs:\n  - job_name: %[2]q\n    scrape_timeout: %[1]s\n    static_configs:\n      - targets: %[3]s\n",
+		cfg.ScrapeInterval, cfg.Job, targets)
 }
 
 // WebYAML renders a web configuration for web, with the users' passwords

@@ -55,12 +55,12 @@ func StartRedis(t testing.TB) *Redis {
 // password as opts say.
 func StartRedisWith(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
-	return startRedis(t, opts, FreePort)
+	return startRedis(t, opts, nil)
 }
 
-// startRedis starts a server with opts on a port that pick chooses, with
-// extra arguments after the common ones.
-func startRedis(t testing.TB, opts RedisOptions, pick func(testing.TB) int, extra ...string) *Redis {
+// startRedis starts a server with opts and, when extra is set, the
+// arguments it returns for each port tried after the common ones.
+func startRedis(t testing.TB, opts RedisOptions, extra func() []string) *Redis {
 	t.Helper()
 	path := LookBinary(t, "redis-server", "redis-server")
 	args, tlsConfig := opts.args(t)
@@ -70,7 +70,7 @@ func startRedis(t testing.TB, opts RedisOptions, pick func(testing.TB) int, extr
 		args = append(args, "--port", "0")
 	}
 	var r *Redis
-	startOnFreePort(t, pick, func(port int) *process {
+	startOnFreePort(t, func(port int) *process {
 		r = &Redis{Addr: "127.0.0.1:" + itoa(port), tls: tlsConfig, password: opts.Password}
 		r.URL = scheme + r.Addr
 		dir := t.TempDir()
@@ -78,7 +78,10 @@ func startRedis(t testing.TB, opts RedisOptions, pick func(testing.TB) int, extr
 			portFlag, itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--protected-mode", "no", "--daemonize", "no",
-		}, append(args, extra...)...)}
+		}, args...)}
+		if extra != nil {
+			r.proc.args = append(r.proc.args, extra()...)
+		}
 		return r.proc
 	})
 	return r
@@ -198,8 +201,8 @@ func (r *Redis) ping() error {
 func (r *Redis) do(args ...string) (string, error) {
 	timeout := time.Second
 	if r.tls != nil {
-		// A loaded machine running -race takes more than a second for a
-		// handshake and a CLUSTER ADDSLOTS of thousands of slots.
+		// A loaded machine running -race may take more than a second for
+		// a handshake.
 		timeout = 5 * time.Second
 	}
 	c := redis.NewClient(&redis.Options{

@@ -125,16 +125,16 @@ type process struct {
 	done chan struct{}
 }
 
-// startOnFreePort starts the process launch makes for a port that pick
-// chooses, stops it when the test ends and waits until it is ready. A
-// process that does not come up, because another test binary took its port
-// in the meantime, is given up for one on another port.
-func startOnFreePort(t testing.TB, pick func(testing.TB) int, launch func(port int) *process) {
+// startOnFreePort starts the process launch makes for a FreePort, stops it
+// when the test ends and waits until it is ready. A process that does not
+// come up, because another test binary took its port in the meantime, is
+// given up for one on another port.
+func startOnFreePort(t testing.TB, launch func(port int) *process) {
 	t.Helper()
 	var p *process
 	var err error
 	for range startAttempts {
-		p = launch(pick(t))
+		p = launch(FreePort(t))
 		t.Cleanup(p.stop)
 		p.start(t)
 		if err = Poll(startTimeout, p.isReady); err == nil {
