@@ -1,7 +1,6 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -84,17 +83,12 @@ func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
 // normalizeOrigin writes a configured origin as a browser sends it in
 // Origin: scheme and host in lower case, no default port, no slash.
 func normalizeOrigin(o string) string {
-	u, err := url.Parse(o)
+	u, err := url.Parse(strings.ToLower(o))
 	if err != nil || u.Host == "" {
 		return strings.TrimSuffix(o, "/")
 	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Host)
-	if h, port, err := net.SplitHostPort(host); err == nil && (scheme == "https" && port == "443" || scheme == "http" && port == "80") {
-		host = h
-		if strings.Contains(h, ":") {
-			host = "[" + h + "]"
-		}
+	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
 	}
-	return scheme + "://" + host
+	return u.Scheme + "://" + u.Host
 }

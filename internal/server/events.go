@@ -81,12 +81,8 @@ func (e *eventsHandler) stream(ctx context.Context, send func(...[]byte) error, 
 	for {
 		p, ch := other(e.store, last)
 		if p != nil {
-			data := p.JSON
-			if sel != 0 {
-				data = e.sel.get(p, sel).json
-			}
 			last = p.Snapshot.Sequence
-			if send([]byte("id: "+strconv.FormatUint(last, 10)+"\nevent: snapshot\ndata: "), data, []byte("\n\n")) != nil {
+			if send([]byte("id: "+strconv.FormatUint(last, 10)+"\nevent: snapshot\ndata: "), e.sel.get(p, sel).json, []byte("\n\n")) != nil {
 				return
 			}
 			continue

@@ -3,6 +3,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -121,10 +122,8 @@ func newHTTPMetrics(reg *prometheus.Registry) (*prometheus.CounterVec, *promethe
 		Name:      "http_waiting_requests",
 		Help:      "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
 	}, []string{"handler"})
-	for _, c := range []prometheus.Collector{requests, waiting} {
-		if err := reg.Register(c); err != nil {
-			return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)
-		}
+	if err := errors.Join(reg.Register(requests), reg.Register(waiting)); err != nil {
+		return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)
 	}
 	return requests, waiting, nil
 }

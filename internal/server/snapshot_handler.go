@@ -89,10 +89,7 @@ func (s *snapshotHandler) answer(w http.ResponseWriter, r *http.Request, p *snap
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
 		return
 	}
-	a := &answer{etag: p.ETag, json: p.JSON, gzip: p.Gzip}
-	if sel != 0 {
-		a = s.sel.get(p, sel)
-	}
+	a := s.sel.get(p, sel)
 	h := w.Header()
 	h.Set("ETag", a.etag)
 	if etagMatches(r.Header["If-None-Match"], a.etag) {
