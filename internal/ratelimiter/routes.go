@@ -20,12 +20,10 @@ const maxBodyBytes = 64 << 10
 // and a path switched to failing by a chaos knob answers 500.
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
-	// paths holds the same routes without their methods, to tell a wrong
-	// method (405) from an unknown path (404).
-	paths := http.NewServeMux()
 	add := func(method, path string, h http.HandlerFunc) {
 		mux.Handle(method+" "+path, h)
-		paths.Handle(path, http.NotFoundHandler())
+		// The path for every other method, which is answered 405.
+		mux.Handle(path, http.NotFoundHandler())
 	}
 	add(http.MethodPost, "/check", n.handleCheck)
 	add(http.MethodGet, "/health", n.handleHealth)
@@ -35,27 +33,23 @@ func (n *Node) routes() http.Handler {
 	add(http.MethodGet, "/api/blocks", n.handleBlocks)
 	add(http.MethodPost, "/api/counters/{key}/reset", n.handleReset)
 	add(http.MethodPut, "/api/limits/{key}", n.handleSetLimit)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
+	add(http.MethodGet, "/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(n.log.Named("metrics")),
-	}))
-	paths.Handle("/metrics", http.NotFoundHandler())
+	}).ServeHTTP)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		if pattern == "" {
-			if _, p := paths.Handler(r); p != "" {
-				writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-				return
-			}
+		_, route, withMethod := strings.Cut(pattern, " ")
+		switch {
+		case pattern == "":
 			writeDetail(w, http.StatusNotFound, "Not Found")
-			return
-		}
-		route := pattern[strings.IndexByte(pattern, ' ')+1:]
-		if n.chaos.isFailing(r.URL.Path) || n.chaos.isFailing(route) {
+		case !withMethod:
+			writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		case n.chaos.isFailing(r.URL.Path) || n.chaos.isFailing(route):
 			writeDetail(w, http.StatusInternalServerError, "chaos: "+route+" is failing")
-			return
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
