@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // checkLua decides one check atomically: drop the members older than the
@@ -68,14 +70,11 @@ func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 		window = *req.WindowMS
 	}
 
-	start := time.Now()
-	defer func() { n.metrics.checkDuration.Observe(time.Since(start).Seconds()) }()
-	if d := time.Duration(n.chaos.checkDelay.Load()); d > 0 {
-		timer := time.NewTimer(d)
+	defer prometheus.NewTimer(n.metrics.checkDuration).ObserveDuration()
+	if d := time.Duration(n.checkDelay.Load()); d > 0 {
 		select {
-		case <-timer.C:
+		case <-time.After(d):
 		case <-r.Context().Done():
-			timer.Stop()
 			return
 		}
 	}

@@ -45,7 +45,7 @@ func (n *Node) routes() http.Handler {
 			writeDetail(w, http.StatusNotFound, "Not Found")
 		case !withMethod:
 			writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-		case n.chaos.isFailing(r.URL.Path) || n.chaos.isFailing(route):
+		case n.isFailing(r.URL.Path) || n.isFailing(route):
 			writeDetail(w, http.StatusInternalServerError, "chaos: "+route+" is failing")
 		default:
 			mux.ServeHTTP(w, r)
