@@ -179,15 +179,9 @@ func parseClusterNodes(text string) ([]clusterNode, error) {
 		}
 		addr, _, _ := strings.Cut(f[1], "@")
 		addr, _, _ = strings.Cut(addr, ",")
-		var flags []string
-		myself := false
-		for _, fl := range strings.Split(f[2], ",") {
-			if fl == "myself" {
-				myself = true
-				continue
-			}
-			flags = append(flags, fl)
-		}
+		flags := strings.Split(f[2], ",")
+		myself := slices.Contains(flags, "myself")
+		flags = slices.DeleteFunc(flags, func(fl string) bool { return fl == "myself" })
 		out = append(out, clusterNode{id: f[0], addr: addr, flags: strings.Join(flags, ","), myself: myself, slots: strings.Join(f[8:], " ")})
 	}
 	return out, nil
