@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // retryHint is how long a browser's EventSource waits before it connects
@@ -17,20 +15,11 @@ const retryHint = 2 * time.Second
 // keepAlive is the heartbeat: a comment, which EventSource ignores.
 var keepAlive = []byte(": keep-alive\n\n")
 
-// eventsHandler streams every published snapshot as a Server-Sent Event
-// numbered by its sequence. A slow client is sent the newest snapshot
-// once it has taken the last one, never a queue of those it missed.
-type eventsHandler struct {
-	store     Loader
-	cors      *corsPolicy
-	sel       *selector
-	held      *bound           // long-polls and /events streams
-	gauge     prometheus.Gauge // streams open now
-	heartbeat time.Duration
-}
-
-// ServeHTTP streams until the client leaves or the server shuts down.
-func (e *eventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// events streams every published snapshot as a Server-Sent Event numbered
+// by its sequence, until the client leaves or the server shuts down. A slow
+// client is sent the newest snapshot once it has taken the last one, never
+// a queue of those it missed.
+func (e *reads) events(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	e.cors.apply(h, r.Header)
 	h.Set("Cache-Control", "no-cache")
@@ -48,8 +37,8 @@ func (e *eventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer e.held.release()
-	e.gauge.Inc()
-	defer e.gauge.Dec()
+	e.streams.Inc()
+	defer e.streams.Dec()
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
@@ -74,7 +63,7 @@ func (e *eventsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // current one, and a heartbeat comment between them so that proxies keep
 // the connection open. JSON from encoding/json has no raw newline, so a
 // snapshot fits on the one data line of its event.
-func (e *eventsHandler) stream(ctx context.Context, send func(...[]byte) error, last uint64, sel selection) {
+func (e *reads) stream(ctx context.Context, send func(...[]byte) error, last uint64, sel selection) {
 	tick := time.NewTicker(e.heartbeat)
 	defer tick.Stop()
 	drain := draining(ctx)
