@@ -43,9 +43,8 @@ func (e *reads) events(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	send := func(chunks ...[]byte) error {
-		// Each write moves the deadline on, past the server's
-		// WriteTimeout, which would cut the stream. It outlasts the gap to
-		// the next write, the heartbeat at most.
+		// Each write moves the deadline on (see writeTimeout), beyond
+		// the gap to the next write, the heartbeat at most.
 		_ = rc.SetWriteDeadline(time.Now().Add(e.heartbeat + writeTimeout))
 		for _, c := range chunks {
 			if _, err := w.Write(c); err != nil {

@@ -110,14 +110,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 // newHTTPMetrics registers observerd's metrics of its own serving.
 func newHTTPMetrics(reg *prometheus.Registry) (*prometheus.CounterVec, *prometheus.GaugeVec, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "observerd",
-		Name:      "http_requests_total",
-		Help:      "HTTP requests observerd answered, by handler and status code.",
+		Name: "observerd_http_requests_total",
+		Help: "HTTP requests observerd answered, by handler and status code.",
 	}, []string{"handler", "code"})
 	waiting := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "observerd",
-		Name:      "http_waiting_requests",
-		Help:      "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
+		Name: "observerd_http_waiting_requests",
+		Help: "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
 	}, []string{"handler"})
 	if err := errors.Join(reg.Register(requests), reg.Register(waiting)); err != nil {
 		return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)

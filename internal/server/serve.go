@@ -80,11 +80,11 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 type drainKey struct{}
 
 // drainOnShutdown sets srv.BaseContext so that every request of srv has a
-// channel, found with draining, that is closed when srv.Shutdown begins. Shutdown waits for
-// handlers to return but cancels none of their contexts, so a handler
-// that waits for a new snapshot would hold it for its whole timeout; the
-// handlers that wait select on this channel too. The request contexts
-// themselves are left alone, so that answers under way are finished.
+// channel, found with draining, that is closed when srv.Shutdown begins.
+// Shutdown waits for handlers to return but cancels none of their
+// contexts, so a handler that waits for a new snapshot would hold it for
+// its whole timeout; the handlers that wait select on this channel too.
+// The request contexts are left alone, so that answers under way finish.
 func drainOnShutdown(srv *http.Server) {
 	ch := make(chan struct{})
 	srv.BaseContext = func(net.Listener) context.Context {

@@ -74,9 +74,8 @@ func (s *reads) longPoll(w http.ResponseWriter, r *http.Request, q snapshotQuery
 	defer s.held.release()
 	s.polls.Inc()
 	defer s.polls.Dec()
-	// The server's WriteTimeout counts from the request and would cut
-	// every wait longer than it; net/http lifts the read deadline once the
-	// request is read. A test recorder has no deadline to extend.
+	// See writeTimeout; net/http lifts the read deadline once the request
+	// is read. A test recorder has no deadline to extend.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.wait + writeTimeout))
 	p := newer(r.Context(), s.store, q.after, q.wait)
 	if r.Context().Err() != nil {
