@@ -1,6 +1,7 @@
 package ratelimiter
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -96,18 +97,9 @@ func (c Config) Validate() error {
 // Usage writes every variable with its default and meaning, from the
 // struct tags of Config.
 func Usage(w io.Writer) error {
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("env")
-		if name == "" {
-			continue
-		}
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = `""`
-		}
-		if _, err := fmt.Fprintf(w, "  %s (default %s)\n      %s\n", strings.Split(name, ",")[0], def, f.Tag.Get("desc")); err != nil {
+	for f := range reflect.TypeFor[Config]().Fields() {
+		def := cmp.Or(f.Tag.Get("envDefault"), `""`)
+		if _, err := fmt.Fprintf(w, "  %s (default %s)\n      %s\n", f.Tag.Get("env"), def, f.Tag.Get("desc")); err != nil {
 			return fmt.Errorf("write usage: %w", err)
 		}
 	}
