@@ -9,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -66,16 +65,17 @@ func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	cfg.Job = cmp.Or(cfg.Job, "ratelimiter")
 	cfg.ScrapeInterval = cmp.Or(cfg.ScrapeInterval, time.Second)
 	dir := t.TempDir()
-	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(prometheusYAML(cfg)), 0o644); err != nil {
-		t.Fatalf("write prometheus config: %v", err)
-	}
-	args := []string{"--config.file=" + confPath, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
+	conf := writeFile(t, filepath.Join(dir, "prometheus.yml"), prometheusYAML(cfg))
+	args := []string{"--config.file=" + conf, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
 	tr := &http.Transport{DisableKeepAlives: true}
 	p := &Prometheus{client: &http.Client{Transport: tr}}
 	scheme := "http://"
 	if web := cfg.Web; web != nil {
-		args = append(args, "--web.config.file="+writeWebConfig(t, dir, *web))
+		text, err := WebYAML(*web)
+		if err != nil {
+			t.Fatalf("prometheus web config: %v", err)
+		}
+		args = append(args, "--web.config.file="+writeFile(t, filepath.Join(dir, "web.yml"), text))
 		if web.TLS.CertFile != "" {
 			scheme, tr.TLSClientConfig = "https://", &tls.Config{}
 			if web.CA != nil {
@@ -127,20 +127,6 @@ func WebYAML(web PrometheusWeb) (string, error) {
 		fmt.Fprintf(&b, "  %q: %q\n", user, hash)
 	}
 	return b.String(), nil
-}
-
-// writeWebConfig writes web's configuration into dir and returns its path.
-func writeWebConfig(t testing.TB, dir string, web PrometheusWeb) string {
-	t.Helper()
-	text, err := WebYAML(web)
-	if err != nil {
-		t.Fatalf("prometheus web config: %v", err)
-	}
-	path := filepath.Join(dir, "web.yml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatalf("write prometheus web config: %v", err)
-	}
-	return path
 }
 
 // Start starts Prometheus again on the same port after Stop (keeping its
