@@ -11,11 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// checkLua decides one check atomically: drop the members older than the
-// window, count, and record the request only when the count is below the
-// limit, renewing the TTL. A blocked request is not recorded; its retry
-// delay runs until the oldest member leaves the window.
-//
+// checkLua decides one check atomically, as docs/contract.md describes.
 // KEYS[1] the counter; ARGV: now (ms), window (ms), limit, member, TTL (s),
 // and the exclusive lower bound of the window ("(now-window").
 // It returns {allowed 0/1, count after the decision, retry after (s)}.
@@ -89,9 +85,9 @@ func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
 	status := http.StatusOK
 	if res.Allowed {
-		n.metrics.checked.WithLabelValues(resultAllowed).Inc()
+		n.metrics.allowed.Inc()
 	} else {
-		n.metrics.checked.WithLabelValues(resultBlocked).Inc()
+		n.metrics.blocked.Inc()
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(res.RetryAfterSeconds, 10))
 		status = http.StatusTooManyRequests
 	}
