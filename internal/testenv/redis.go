@@ -30,10 +30,9 @@ type Redis struct {
 // RedisOptions are what StartRedisWith and StartRedisClusterWith add to a
 // plain test server. The zero value is StartRedis's server.
 type RedisOptions struct {
-	// CA, when set, makes the server speak TLS only: --port 0 and the
-	// chosen port as --tls-port, with a server certificate CA issues and
-	// CA as the authority client certificates must come from. testenv's
-	// own connections present a client certificate of CA.
+	// CA, when set, makes the server speak TLS only, with a certificate
+	// CA issues; the client certificates it takes are CA's, and testenv's
+	// own connections present one.
 	CA *CA
 	// ClientCerts is --tls-auth-clients: "yes" (the default with a CA)
 	// requires a client certificate, "optional" verifies one if given,

@@ -22,9 +22,8 @@ type RedisCluster struct {
 }
 
 // StartRedisCluster starts masters redis-servers in cluster mode with no
-// persistence, gives each an equal share of the 16384 slots, joins them and
-// waits until every one of them says the cluster is ok and sees the same
-// slot map. Every process is stopped when the test ends.
+// persistence, gives each an equal share of the slots, joins them, waits
+// until the cluster is formed and stops it when the test ends.
 func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	t.Helper()
 	return StartRedisClusterWith(t, masters, RedisOptions{})
@@ -72,8 +71,8 @@ func StartRedisClusterWith(t testing.TB, masters int, opts RedisOptions) *RedisC
 // to each of them (ACL SETUSER, for instance).
 func (c *RedisCluster) Nodes() []*Redis { return slices.Clone(c.nodes) }
 
-// Stop stops every master and waits for each to exit. The test's cleanup
-// does it too; the data and the cluster are gone.
+// Stop stops every master and waits for each to exit; the data and the
+// cluster are gone.
 func (c *RedisCluster) Stop() {
 	for _, n := range c.nodes {
 		n.Stop()

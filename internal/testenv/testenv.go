@@ -34,13 +34,11 @@ func LookBinary(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
-// handedOut holds the ports FreePort has returned in this test binary.
-//
-// It has to be process-wide: the kernel, asked for 127.0.0.1:0, only avoids
-// ports bound at that moment, and a port FreePort returns stays unbound
-// until its server binds it, and again while a test restarts a server on
-// it. Tests of one binary run at once and share nothing else that could
-// remember it. The set only grows.
+// handedOut holds the ports FreePort has returned in this test binary. It is
+// process-wide because the kernel, asked for 127.0.0.1:0, only avoids ports
+// bound at that moment, and a port stays unbound until its server binds it
+// and while a test restarts the server: tests running at once share nothing
+// else that could remember it.
 var handedOut = newPortSet()
 
 // portSet is a set of ports that only grows, safe for concurrent use.
@@ -55,9 +53,8 @@ func (s *portSet) claim(port int) bool {
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no other call in this test binary got, so that a test may stop its
-// server and start it again on the port without another test taking it in
-// between. Another test binary may still bind it (see startAttempts).
+// that no other call in this test binary got (see handedOut). Another test
+// binary may still bind it (see startAttempts).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
@@ -126,9 +123,8 @@ type process struct {
 }
 
 // startOnFreePort starts the process launch makes for a FreePort, stops it
-// when the test ends and waits until it is ready. A process that does not
-// come up, because another test binary took its port in the meantime, is
-// given up for one on another port.
+// when the test ends and waits until it is ready, on another port when it
+// does not come up (see startAttempts).
 func startOnFreePort(t testing.TB, launch func(port int) *process) {
 	t.Helper()
 	var p *process
