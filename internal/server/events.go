@@ -25,7 +25,7 @@ func (e *reads) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	q, err := parseQuery(r.URL.RawQuery, e.sel, false, 0)
 	if err != nil {
-		writeParamError(w, err)
+		err.write(w)
 		return
 	}
 	h.Set("Content-Type", "text/event-stream")

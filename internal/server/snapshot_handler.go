@@ -47,7 +47,7 @@ func (s *reads) snapshot(w http.ResponseWriter, r *http.Request) {
 	s.cors.apply(h, r.Header)
 	q, err := parseQuery(r.URL.RawQuery, s.sel, true, s.maxWait)
 	if err != nil {
-		writeParamError(w, err)
+		err.write(w)
 		return
 	}
 	if q.poll {
@@ -115,11 +115,8 @@ func (s *reads) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Publi
 // tags, or "*". A header sent on several lines is one list.
 func etagMatches(values []string, etag string) bool {
 	for _, v := range values {
-		for v != "" {
-			var tag string
-			tag, v, _ = strings.Cut(v, ",")
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+		for tag := range strings.SplitSeq(v, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
 				return true
 			}
 		}
@@ -131,9 +128,7 @@ func etagMatches(values []string, etag string) bool {
 // quality. The first mention of gzip decides.
 func acceptsGzip(values []string) bool {
 	for _, v := range values {
-		for v != "" {
-			var part string
-			part, v, _ = strings.Cut(v, ",")
+		for part := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(part, ";")
 			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 				continue
