@@ -246,13 +246,9 @@ func (n *Node) scan(ctx context.Context, pattern string, fn func(keys []string) 
 // the override hashes share the prefix and are skipped.
 func (n *Node) scanCounters(ctx context.Context, fn func(keys []string) (bool, error)) error {
 	return n.scan(ctx, keyPrefix+"*", func(keys []string) (bool, error) {
-		counters := keys[:0]
-		for _, k := range keys {
-			if strings.HasSuffix(k, seqSuffix) || strings.HasPrefix(k, overridePrefix) {
-				continue
-			}
-			counters = append(counters, k)
-		}
+		counters := slices.DeleteFunc(keys, func(k string) bool {
+			return strings.HasSuffix(k, seqSuffix) || strings.HasPrefix(k, overridePrefix)
+		})
 		if len(counters) == 0 {
 			return false, nil
 		}
@@ -307,14 +303,14 @@ func (n *Node) counts(ctx context.Context, keys []string, now int64, windows []i
 	}
 	out := make([]int64, len(keys))
 	for i, c := range cmds {
-		if c.Err() != nil {
-			if !isWrongType(c.Err()) {
-				return nil, fmt.Errorf("count %s: %w", keys[i], c.Err())
-			}
+		switch err := c.Err(); {
+		case err == nil:
+			out[i] = c.Val()
+		case isWrongType(err):
 			out[i] = -1
-			continue
+		default:
+			return nil, fmt.Errorf("count %s: %w", keys[i], err)
 		}
-		out[i] = c.Val()
 	}
 	return out, nil
 }

@@ -98,8 +98,7 @@ func Poll(timeout time.Duration, cond func() error) error {
 		}
 		// Waiting for a condition, not for time: the interval only spaces
 		// the checks.
-		timer := time.NewTimer(wait)
-		<-timer.C
+		<-time.After(wait)
 		if wait < 200*time.Millisecond {
 			wait *= 2
 		}
