@@ -96,8 +96,7 @@ func (n *Node) handleCounters(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	now := n.now().UnixMilli()
 	counters := []counterEntry{}
-	// A sample, not the keyspace: the first maxCounters counters in SCAN
-	// order.
+	// A sample, not the keyspace: the first maxCounters in SCAN order.
 	err := n.scanCounters(ctx, func(keys []string) (bool, error) {
 		keys = keys[:min(len(keys), maxCounters-len(counters))]
 		limits, windows, err := n.limits(ctx, keys)
@@ -208,10 +207,7 @@ func (n *Node) handleSetLimit(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	key := r.PathValue("key")
-	window := n.cfg.DefaultWindowMS
-	if req.WindowMS != nil {
-		window = *req.WindowMS
-	}
+	window := or(req.WindowMS, n.cfg.DefaultWindowMS)
 	if err := n.rdb.HSet(ctx, overridePrefix+key, "limit", *req.Limit, "window_ms", window).Err(); err != nil {
 		n.serverError(w, r, fmt.Errorf("set limit of %q: %w", key, err))
 		return

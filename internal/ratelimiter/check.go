@@ -58,13 +58,7 @@ func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 	// Quirk: the per-key override is not consulted; only the request's
 	// limit or the node default applies.
-	limit, window := n.cfg.DefaultLimit, n.cfg.DefaultWindowMS
-	if req.Limit != nil {
-		limit = *req.Limit
-	}
-	if req.WindowMS != nil {
-		window = *req.WindowMS
-	}
+	limit, window := or(req.Limit, n.cfg.DefaultLimit), or(req.WindowMS, n.cfg.DefaultWindowMS)
 
 	defer prometheus.NewTimer(n.metrics.checkDuration).ObserveDuration()
 	if d := time.Duration(n.checkDelay.Load()); d > 0 {

@@ -135,3 +135,11 @@ func wantType(te *json.UnmarshalTypeError) string {
 	}
 	return te.Type.String()
 }
+
+// or is a field of a request body, or def when the body left it out.
+func or(field *int64, def int64) int64 {
+	if field != nil {
+		return *field
+	}
+	return def
+}

@@ -51,8 +51,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	path := opts.WebConfigFile
-	flags := &web.FlagConfig{WebConfigFile: &path}
+	flags := &web.FlagConfig{WebConfigFile: &opts.WebConfigFile}
 	slogger := slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName("observerd.web")))
 	served := make(chan error, 1)
 	go func() { served <- web.Serve(ln, srv, flags, slogger) }()
