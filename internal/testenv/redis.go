@@ -206,8 +206,11 @@ func (r *Redis) do(args ...string) (string, error) {
 	}
 	c := redis.NewClient(&redis.Options{
 		Addr: r.Addr, TLSConfig: r.tls, Password: r.password,
-		Protocol: 2, DisableIdentity: true, MaxRetries: -1, PoolSize: 1,
+		Protocol: 2, DisableIdentity: true, MaxRetries: -1, DialerRetries: 1,
 		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+		// More than the one connection a command dials, so that a failed
+		// dial never starts the pool's redialer, which outlives Close.
+		PoolSize: 2,
 	})
 	defer c.Close()
 	cmd := make([]any, len(args))
