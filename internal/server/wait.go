@@ -83,9 +83,7 @@ func (b *bound) wrap(next http.Handler) http.Handler {
 // once the server shuts down, it returns the current one, nil before the
 // first; when ctx ends (the client left) it returns nil.
 func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) *snapshot.Published {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	drain := draining(ctx)
+	timeout, drain := time.After(wait), draining(ctx)
 	for {
 		p, ch := other(store, after)
 		if p != nil {
@@ -93,7 +91,7 @@ func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) 
 		}
 		select {
 		case <-ch:
-		case <-timer.C:
+		case <-timeout:
 			return store.Load()
 		case <-drain:
 			return store.Load()

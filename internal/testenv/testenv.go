@@ -196,11 +196,9 @@ func (p *process) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	// A process frozen with SIGSTOP handles SIGTERM once thawed.
 	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
 	select {
 	case <-p.done:
-	case <-timer.C:
+	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
