@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -95,24 +96,12 @@ func (n *Node) handleCounters(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	now := n.now().UnixMilli()
 	counters := []counterEntry{}
-	// A sample, not the keyspace: the first maxCounters counters in SCAN
-	// order.
+	// A sample, not the keyspace: the first maxCounters in SCAN order.
 	err := n.scanCounters(ctx, func(keys []string) (bool, error) {
 		keys = keys[:min(len(keys), maxCounters-len(counters))]
-		overrides, err := n.overrides(ctx, keys)
+		limits, windows, err := n.limits(ctx, keys)
 		if err != nil {
 			return false, err
-		}
-		windows := make([]int64, len(keys))
-		limits := make([]int64, len(keys))
-		for i, o := range overrides {
-			limits[i], windows[i] = n.cfg.DefaultLimit, n.cfg.DefaultWindowMS
-			if o.limit != nil {
-				limits[i] = *o.limit
-			}
-			if o.window != nil {
-				windows[i] = *o.window
-			}
 		}
 		counts, err := n.counts(ctx, keys, now, windows)
 		if err != nil {
@@ -162,11 +151,7 @@ func (n *Node) handleBlocks(w http.ResponseWriter, r *http.Request) {
 	err := n.scanCounters(ctx, func(keys []string) (bool, error) {
 		// Quirk: every key is judged by the default limit and window,
 		// overrides ignored.
-		windows := make([]int64, len(keys))
-		for i := range windows {
-			windows[i] = n.cfg.DefaultWindowMS
-		}
-		counts, err := n.counts(ctx, keys, now, windows)
+		counts, err := n.counts(ctx, keys, now, slices.Repeat([]int64{n.cfg.DefaultWindowMS}, len(keys)))
 		if err != nil {
 			return false, err
 		}
@@ -216,21 +201,13 @@ type setLimitResponse struct {
 
 func (n *Node) handleSetLimit(w http.ResponseWriter, r *http.Request) {
 	var req setLimitRequest
-	if detail := decodeBody(w, r, &req); detail != nil {
-		writeDetail(w, http.StatusUnprocessableEntity, detail)
-		return
-	}
-	if req.Limit == nil {
-		writeDetail(w, http.StatusUnprocessableEntity, missing("limit"))
+	if !readBody(w, r, &req, "limit", func() bool { return req.Limit != nil }) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
 	key := r.PathValue("key")
-	window := n.cfg.DefaultWindowMS
-	if req.WindowMS != nil {
-		window = *req.WindowMS
-	}
+	window := or(req.WindowMS, n.cfg.DefaultWindowMS)
 	if err := n.rdb.HSet(ctx, overridePrefix+key, "limit", *req.Limit, "window_ms", window).Err(); err != nil {
 		n.serverError(w, r, fmt.Errorf("set limit of %q: %w", key, err))
 		return
@@ -265,13 +242,9 @@ func (n *Node) scan(ctx context.Context, pattern string, fn func(keys []string) 
 // the override hashes share the prefix and are skipped.
 func (n *Node) scanCounters(ctx context.Context, fn func(keys []string) (bool, error)) error {
 	return n.scan(ctx, keyPrefix+"*", func(keys []string) (bool, error) {
-		counters := keys[:0]
-		for _, k := range keys {
-			if strings.HasSuffix(k, seqSuffix) || strings.HasPrefix(k, overridePrefix) {
-				continue
-			}
-			counters = append(counters, k)
-		}
+		counters := slices.DeleteFunc(keys, func(k string) bool {
+			return strings.HasSuffix(k, seqSuffix) || strings.HasPrefix(k, overridePrefix)
+		})
 		if len(counters) == 0 {
 			return false, nil
 		}
@@ -279,42 +252,36 @@ func (n *Node) scanCounters(ctx context.Context, fn func(keys []string) (bool, e
 	})
 }
 
-// override is a key's per-key override; nil fields are absent.
-type override struct {
-	limit, window *int64
-}
-
-// overrides reads the override hash of each counter key.
-func (n *Node) overrides(ctx context.Context, keys []string) ([]override, error) {
+// limits reads the override hash of each counter key, and returns each
+// key's limit and window: its override's, or the node's default where the
+// override lacks one or holds no integer.
+func (n *Node) limits(ctx context.Context, keys []string) (limits, windows []int64, err error) {
 	cmds := make([]*redis.SliceCmd, len(keys))
-	_, err := n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = n.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			cmds[i] = p.HMGet(ctx, overridePrefix+strings.TrimPrefix(k, keyPrefix), "limit", "window_ms")
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read overrides: %w", err)
+		return nil, nil, fmt.Errorf("read overrides: %w", err)
 	}
-	out := make([]override, len(keys))
+	limits, windows = make([]int64, len(keys)), make([]int64, len(keys))
 	for i, c := range cmds {
 		v := c.Val()
-		out[i] = override{limit: decimal(v[0]), window: decimal(v[1])}
+		limits[i], windows[i] = decimal(v[0], n.cfg.DefaultLimit), decimal(v[1], n.cfg.DefaultWindowMS)
 	}
-	return out, nil
+	return limits, windows, nil
 }
 
-// decimal reads an override field; unparsable values count as absent.
-func decimal(v any) *int64 {
-	s, ok := v.(string)
-	if !ok {
-		return nil
+// decimal reads an override field, or returns def when it is absent or
+// does not parse.
+func decimal(v any, def int64) int64 {
+	s, _ := v.(string)
+	if i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		return i
 	}
-	i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-	if err != nil {
-		return nil
-	}
-	return &i
+	return def
 }
 
 // counts reads, without pruning, each key's members inside its window
@@ -332,14 +299,14 @@ func (n *Node) counts(ctx context.Context, keys []string, now int64, windows []i
 	}
 	out := make([]int64, len(keys))
 	for i, c := range cmds {
-		if c.Err() != nil {
-			if !isWrongType(c.Err()) {
-				return nil, fmt.Errorf("count %s: %w", keys[i], c.Err())
-			}
+		switch err := c.Err(); {
+		case err == nil:
+			out[i] = c.Val()
+		case isWrongType(err):
 			out[i] = -1
-			continue
+		default:
+			return nil, fmt.Errorf("count %s: %w", keys[i], err)
 		}
-		out[i] = c.Val()
 	}
 	return out, nil
 }

@@ -7,13 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// checkLua decides one check atomically: drop the members older than the
-// window, count, and record the request only when the count is below the
-// limit, renewing the TTL. A blocked request is not recorded; its retry
-// delay runs until the oldest member leaves the window.
-//
+// checkLua decides one check atomically, as docs/contract.md describes.
 // KEYS[1] the counter; ARGV: now (ms), window (ms), limit, member, TTL (s),
 // and the exclusive lower bound of the window ("(now-window").
 // It returns {allowed 0/1, count after the decision, retry after (s)}.
@@ -55,32 +53,18 @@ type checkResponse struct {
 
 func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	var req checkRequest
-	if detail := decodeBody(w, r, &req); detail != nil {
-		writeDetail(w, http.StatusUnprocessableEntity, detail)
-		return
-	}
-	if req.Key == nil {
-		writeDetail(w, http.StatusUnprocessableEntity, missing("key"))
+	if !readBody(w, r, &req, "key", func() bool { return req.Key != nil }) {
 		return
 	}
 	// Quirk: the per-key override is not consulted; only the request's
 	// limit or the node default applies.
-	limit, window := n.cfg.DefaultLimit, n.cfg.DefaultWindowMS
-	if req.Limit != nil {
-		limit = *req.Limit
-	}
-	if req.WindowMS != nil {
-		window = *req.WindowMS
-	}
+	limit, window := or(req.Limit, n.cfg.DefaultLimit), or(req.WindowMS, n.cfg.DefaultWindowMS)
 
-	start := time.Now()
-	defer func() { n.metrics.checkDuration.Observe(time.Since(start).Seconds()) }()
-	if d := time.Duration(n.chaos.checkDelay.Load()); d > 0 {
-		timer := time.NewTimer(d)
+	defer prometheus.NewTimer(n.metrics.checkDuration).ObserveDuration()
+	if d := time.Duration(n.checkDelay.Load()); d > 0 {
 		select {
-		case <-timer.C:
+		case <-time.After(d):
 		case <-r.Context().Done():
-			timer.Stop()
 			return
 		}
 	}
@@ -95,9 +79,9 @@ func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-RateLimit-Remaining", strconv.FormatInt(res.Remaining, 10))
 	status := http.StatusOK
 	if res.Allowed {
-		n.metrics.checked.WithLabelValues(resultAllowed).Inc()
+		n.metrics.allowed.Inc()
 	} else {
-		n.metrics.checked.WithLabelValues(resultBlocked).Inc()
+		n.metrics.blocked.Inc()
 		h.Set("X-RateLimit-Reset", strconv.FormatInt(res.RetryAfterSeconds, 10))
 		status = http.StatusTooManyRequests
 	}

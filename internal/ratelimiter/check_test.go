@@ -81,10 +81,10 @@ func TestCheckAllowsUpToLimitThenBlocks(t *testing.T) {
 	if seq := tn.rdb.Get(ctx, "ratelimit:user-1:seq").Val(); seq != "4" {
 		t.Errorf("sequence %q, want 4", seq)
 	}
-	if got := testutil.ToFloat64(tn.metrics.checked.WithLabelValues(resultAllowed)); got != 3 {
+	if got := testutil.ToFloat64(tn.metrics.allowed); got != 3 {
 		t.Errorf("allowed counter %v, want 3", got)
 	}
-	if got := testutil.ToFloat64(tn.metrics.checked.WithLabelValues(resultBlocked)); got != 1 {
+	if got := testutil.ToFloat64(tn.metrics.blocked); got != 1 {
 		t.Errorf("blocked counter %v, want 1", got)
 	}
 }

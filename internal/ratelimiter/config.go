@@ -1,6 +1,7 @@
 package ratelimiter
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -12,37 +13,24 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Config configures one node. The RATELIMITER_* variables and their defaults
-// are those of the original service (docs/contract.md), so that a reference node
-// can stand in for it anywhere; the LISTEN_HOST and CHAOS_* variables are
-// this implementation's own.
+// Config configures one node. Every field is one environment variable; the
+// desc tag is what `ratelimiterd -h` prints. The RATELIMITER_* variables and
+// their defaults are those of the original service (docs/contract.md), so
+// that a reference node can stand in for it anywhere; the LISTEN_HOST and
+// CHAOS_* variables are this implementation's own.
 type Config struct {
-	// RedisURL is the redis:// or rediss:// URL of the shared Redis.
-	RedisURL string `env:"RATELIMITER_REDIS_URL" envDefault:"redis://localhost:6379" desc:"redis:// or rediss:// URL of the shared Redis"`
-	// NodeID names the node in the registry and in /health.
-	NodeID string `env:"RATELIMITER_NODE_ID" envDefault:"node-1" desc:"node id in the registry and in /health"`
-	// NodeHost is the host part of the address the node registers.
-	NodeHost string `env:"RATELIMITER_NODE_HOST" envDefault:"localhost" desc:"host part of the registered address"`
-	// NodePort is the port the node listens on and registers; 0 means the
-	// port of the listener actually opened.
-	NodePort int `env:"RATELIMITER_NODE_PORT" envDefault:"8000" desc:"port to listen on and to register (0: any free port, registered as opened)"`
-	// ListenHost is the address to bind; empty means all interfaces.
-	ListenHost string `env:"RATELIMITER_LISTEN_HOST" desc:"address to bind (empty: all interfaces)"`
-	// DefaultLimit is the limit of a check that names none.
-	DefaultLimit int64 `env:"RATELIMITER_DEFAULT_LIMIT" envDefault:"100" desc:"requests allowed per window when a check names no limit"`
-	// DefaultWindowMS is the window, in milliseconds as on the wire, of a
-	// check that names none.
-	DefaultWindowMS int64 `env:"RATELIMITER_DEFAULT_WINDOW_MS" envDefault:"60000" desc:"window in milliseconds when a check names none"`
-	// NodeTTL is the lifetime of the registry entry, renewed by each heartbeat.
-	NodeTTL Seconds `env:"RATELIMITER_NODE_TTL_SECONDS" envDefault:"30" desc:"registry entry TTL in seconds"`
-	// Heartbeat is the interval between registry refreshes.
-	Heartbeat Seconds `env:"RATELIMITER_NODE_HEARTBEAT_SECONDS" envDefault:"10" desc:"registry heartbeat interval in seconds"`
-	// ChaosClockOffset is added to the node's clock for every check and count.
-	ChaosClockOffset time.Duration `env:"RATELIMITER_CHAOS_CLOCK_OFFSET" envDefault:"0s" desc:"chaos: duration added to the node clock for checks and counts (e.g. 2s, -500ms)"`
-	// ChaosCheckDelay is extra latency of every /check.
-	ChaosCheckDelay time.Duration `env:"RATELIMITER_CHAOS_CHECK_DELAY" envDefault:"0s" desc:"chaos: extra latency of every /check, observed in the histogram"`
-	// ChaosFailEndpoints lists paths that answer 500.
-	ChaosFailEndpoints []string `env:"RATELIMITER_CHAOS_FAIL_ENDPOINTS" envSeparator:"," desc:"chaos: comma-separated paths answering 500 (e.g. /api/counters,/api/blocks)"`
+	RedisURL           string        `env:"RATELIMITER_REDIS_URL" envDefault:"redis://localhost:6379" desc:"redis:// or rediss:// URL of the shared Redis"`
+	NodeID             string        `env:"RATELIMITER_NODE_ID" envDefault:"node-1" desc:"node id in the registry and in /health"`
+	NodeHost           string        `env:"RATELIMITER_NODE_HOST" envDefault:"localhost" desc:"host part of the registered address"`
+	NodePort           int           `env:"RATELIMITER_NODE_PORT" envDefault:"8000" desc:"port to listen on and to register (0: any free port, registered as opened)"`
+	ListenHost         string        `env:"RATELIMITER_LISTEN_HOST" desc:"address to bind (empty: all interfaces)"`
+	DefaultLimit       int64         `env:"RATELIMITER_DEFAULT_LIMIT" envDefault:"100" desc:"requests allowed per window when a check names no limit"`
+	DefaultWindowMS    int64         `env:"RATELIMITER_DEFAULT_WINDOW_MS" envDefault:"60000" desc:"window in milliseconds when a check names none"`
+	NodeTTL            Seconds       `env:"RATELIMITER_NODE_TTL_SECONDS" envDefault:"30" desc:"registry entry TTL in seconds"`
+	Heartbeat          Seconds       `env:"RATELIMITER_NODE_HEARTBEAT_SECONDS" envDefault:"10" desc:"registry heartbeat interval in seconds"`
+	ChaosClockOffset   time.Duration `env:"RATELIMITER_CHAOS_CLOCK_OFFSET" envDefault:"0s" desc:"chaos: duration added to the node clock for checks and counts (e.g. 2s, -500ms)"`
+	ChaosCheckDelay    time.Duration `env:"RATELIMITER_CHAOS_CHECK_DELAY" envDefault:"0s" desc:"chaos: extra latency of every /check, observed in the histogram"`
+	ChaosFailEndpoints []string      `env:"RATELIMITER_CHAOS_FAIL_ENDPOINTS" envSeparator:"," desc:"chaos: comma-separated paths answering 500 (e.g. /api/counters,/api/blocks)"`
 }
 
 // Seconds is a duration written in the environment as whole seconds, as the
@@ -109,18 +97,9 @@ func (c Config) Validate() error {
 // Usage writes every variable with its default and meaning, from the
 // struct tags of Config.
 func Usage(w io.Writer) error {
-	t := reflect.TypeFor[Config]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name := f.Tag.Get("env")
-		if name == "" {
-			continue
-		}
-		def := f.Tag.Get("envDefault")
-		if def == "" {
-			def = `""`
-		}
-		if _, err := fmt.Fprintf(w, "  %s (default %s)\n      %s\n", strings.Split(name, ",")[0], def, f.Tag.Get("desc")); err != nil {
+	for f := range reflect.TypeFor[Config]().Fields() {
+		def := cmp.Or(f.Tag.Get("envDefault"), `""`)
+		if _, err := fmt.Fprintf(w, "  %s (default %s)\n      %s\n", f.Tag.Get("env"), def, f.Tag.Get("desc")); err != nil {
 			return fmt.Errorf("write usage: %w", err)
 		}
 	}

@@ -41,11 +41,15 @@ type Node struct {
 	rdb     redis.UniversalClient
 	log     *zap.Logger
 	metrics *metrics
-	chaos   *chaos
 	handler http.Handler
 	script  *redis.Script
 	// registeredAt is written once at start, as the original does.
 	registeredAt string
+
+	// The chaos knobs, changeable at runtime.
+	clockOffset atomic.Int64 // time.Duration
+	checkDelay  atomic.Int64 // time.Duration
+	failing     sync.Map     // path or route pattern -> true
 }
 
 // New builds a node. The caller owns rdb and closes it after Run returns.
@@ -61,9 +65,15 @@ func New(cfg Config, rdb redis.UniversalClient, logger *zap.Logger) (*Node, erro
 		rdb:          rdb,
 		log:          logger.Named("ratelimiter").With(zap.String("node_id", cfg.NodeID)),
 		metrics:      newMetrics(),
-		chaos:        newChaos(cfg),
 		script:       redis.NewScript(checkLua),
 		registeredAt: isoformat(time.Now()),
+	}
+	n.SetClockOffset(cfg.ChaosClockOffset)
+	n.SetCheckDelay(cfg.ChaosCheckDelay)
+	for _, p := range cfg.ChaosFailEndpoints {
+		if p != "" {
+			n.SetFailing(p, true)
+		}
 	}
 	n.handler = n.routes()
 	return n, nil
@@ -84,9 +94,6 @@ func (n *Node) Handler() http.Handler { return n.handler }
 
 // Gatherer exposes the node's private metrics registry.
 func (n *Node) Gatherer() prometheus.Gatherer { return n.metrics.reg }
-
-// Config returns the node's configuration.
-func (n *Node) Config() Config { return n.cfg }
 
 // Run serves on ln and keeps the registry entry alive until ctx ends, then
 // shuts the server down gracefully and returns nil once every goroutine it
@@ -191,52 +198,30 @@ func isoformat(t time.Time) string {
 	return s
 }
 
-// chaos holds the fault knobs, changeable at runtime.
-type chaos struct {
-	clockOffset atomic.Int64 // time.Duration
-	checkDelay  atomic.Int64 // time.Duration
-	mu          sync.RWMutex // guards failing
-	failing     map[string]bool
-}
-
-func newChaos(cfg Config) *chaos {
-	c := &chaos{failing: make(map[string]bool)}
-	c.clockOffset.Store(int64(cfg.ChaosClockOffset))
-	c.checkDelay.Store(int64(cfg.ChaosCheckDelay))
-	for _, p := range cfg.ChaosFailEndpoints {
-		if p != "" {
-			c.failing[p] = true
-		}
-	}
-	return c
-}
-
-func (c *chaos) isFailing(path string) bool {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.failing[path]
-}
-
 // SetClockOffset makes the node's clock run d ahead (or behind, when
 // negative) for every check and count from now on.
-func (n *Node) SetClockOffset(d time.Duration) { n.chaos.clockOffset.Store(int64(d)) }
+func (n *Node) SetClockOffset(d time.Duration) { n.clockOffset.Store(int64(d)) }
 
 // SetCheckDelay adds d of latency to every /check from now on.
-func (n *Node) SetCheckDelay(d time.Duration) { n.chaos.checkDelay.Store(int64(d)) }
+func (n *Node) SetCheckDelay(d time.Duration) { n.checkDelay.Store(int64(d)) }
 
 // SetFailing makes path (an exact request path like /api/counters, or a
 // route pattern like /api/counters/{key}/reset) answer 500, or repairs it.
 func (n *Node) SetFailing(path string, fail bool) {
-	n.chaos.mu.Lock()
-	defer n.chaos.mu.Unlock()
 	if fail {
-		n.chaos.failing[path] = true
+		n.failing.Store(path, true)
 	} else {
-		delete(n.chaos.failing, path)
+		n.failing.Delete(path)
 	}
 }
 
 // now is the node's clock, chaos offset applied.
 func (n *Node) now() time.Time {
-	return time.Now().Add(time.Duration(n.chaos.clockOffset.Load()))
+	return time.Now().Add(time.Duration(n.clockOffset.Load()))
+}
+
+// isFailing reports whether path was made to answer 500.
+func (n *Node) isFailing(path string) bool {
+	_, ok := n.failing.Load(path)
+	return ok
 }

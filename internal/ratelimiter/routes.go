@@ -20,12 +20,10 @@ const maxBodyBytes = 64 << 10
 // and a path switched to failing by a chaos knob answers 500.
 func (n *Node) routes() http.Handler {
 	mux := http.NewServeMux()
-	// paths holds the same routes without their methods, to tell a wrong
-	// method (405) from an unknown path (404).
-	paths := http.NewServeMux()
 	add := func(method, path string, h http.HandlerFunc) {
 		mux.Handle(method+" "+path, h)
-		paths.Handle(path, http.NotFoundHandler())
+		// The path for every other method, which is answered 405.
+		mux.Handle(path, http.NotFoundHandler())
 	}
 	add(http.MethodPost, "/check", n.handleCheck)
 	add(http.MethodGet, "/health", n.handleHealth)
@@ -35,27 +33,23 @@ func (n *Node) routes() http.Handler {
 	add(http.MethodGet, "/api/blocks", n.handleBlocks)
 	add(http.MethodPost, "/api/counters/{key}/reset", n.handleReset)
 	add(http.MethodPut, "/api/limits/{key}", n.handleSetLimit)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
+	add(http.MethodGet, "/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{
 		ErrorLog: zap.NewStdLog(n.log.Named("metrics")),
-	}))
-	paths.Handle("/metrics", http.NotFoundHandler())
+	}).ServeHTTP)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, pattern := mux.Handler(r)
-		if pattern == "" {
-			if _, p := paths.Handler(r); p != "" {
-				writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
-				return
-			}
+		_, route, withMethod := strings.Cut(pattern, " ")
+		switch {
+		case pattern == "":
 			writeDetail(w, http.StatusNotFound, "Not Found")
-			return
-		}
-		route := pattern[strings.IndexByte(pattern, ' ')+1:]
-		if n.chaos.isFailing(r.URL.Path) || n.chaos.isFailing(route) {
+		case !withMethod:
+			writeDetail(w, http.StatusMethodNotAllowed, "Method Not Allowed")
+		case n.isFailing(r.URL.Path) || n.isFailing(route):
 			writeDetail(w, http.StatusInternalServerError, "chaos: "+route+" is failing")
-			return
+		default:
+			mux.ServeHTTP(w, r)
 		}
-		mux.ServeHTTP(w, r)
 	})
 }
 
@@ -84,6 +78,19 @@ type validationError struct {
 	Type string `json:"type"`
 	Loc  []any  `json:"loc"`
 	Msg  string `json:"msg"`
+}
+
+// readBody decodes r's body into v. When it does not decode, or has says
+// the required field is absent, it answers 422 and reports false.
+func readBody(w http.ResponseWriter, r *http.Request, v any, required string, has func() bool) bool {
+	detail := decodeBody(w, r, v)
+	if detail == nil && !has() {
+		detail = []validationError{{Type: "missing", Loc: []any{"body", required}, Msg: "Field required"}}
+	}
+	if detail != nil {
+		writeDetail(w, http.StatusUnprocessableEntity, detail)
+	}
+	return detail == nil
 }
 
 // decodeBody reads a bounded JSON object from r into v. A nil result means
@@ -129,7 +136,10 @@ func wantType(te *json.UnmarshalTypeError) string {
 	return te.Type.String()
 }
 
-// missing is the 422 detail of a required field that is absent.
-func missing(field string) []validationError {
-	return []validationError{{Type: "missing", Loc: []any{"body", field}, Msg: "Field required"}}
+// or is a field of a request body, or def when the body left it out.
+func or(field *int64, def int64) int64 {
+	if field != nil {
+		return *field
+	}
+	return def
 }

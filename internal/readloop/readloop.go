@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -139,7 +140,7 @@ func (l *Loop) Counts() Counts {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := l.n
-	n.Failures = append([]string(nil), l.n.Failures...)
+	n.Failures = slices.Clone(l.n.Failures)
 	return n
 }
 
@@ -147,16 +148,6 @@ func (l *Loop) run(ctx context.Context) {
 	defer close(l.done)
 	tick := time.NewTicker(l.cfg.Every)
 	defer tick.Stop()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	check := map[string]func([]byte) error{
-		PathSnapshot: l.checkSnapshot,
-		PathMetrics: func(body []byte) error {
-			if _, err := parser.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
-				return fmt.Errorf("parse: %w", err)
-			}
-			return nil
-		},
-	}
 	for {
 		for _, path := range []string{PathSnapshot, PathMetrics} {
 			body, err := l.fetch(ctx, path)
@@ -165,7 +156,7 @@ func (l *Loop) run(ctx context.Context) {
 				return
 			}
 			if err == nil {
-				err = check[path](body)
+				err = l.check(path, body)
 			}
 			l.record(path, err)
 		}
@@ -177,8 +168,16 @@ func (l *Loop) run(ctx context.Context) {
 	}
 }
 
-// checkSnapshot decodes body and hands the snapshot to Check.
-func (l *Loop) checkSnapshot(body []byte) error {
+// check parses the body of path: a text exposition, or a snapshot that it
+// hands to Check.
+func (l *Loop) check(path string, body []byte) error {
+	if path == PathMetrics {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		if _, err := parser.TextToMetricFamilies(bytes.NewReader(body)); err != nil {
+			return fmt.Errorf("parse: %w", err)
+		}
+		return nil
+	}
 	var s snapshot.Snapshot
 	if err := json.Unmarshal(body, &s); err != nil {
 		return fmt.Errorf("decode: %w", err)

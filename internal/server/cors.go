@@ -1,29 +1,21 @@
 package server
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 )
 
-// corsPolicy says which browser origins may read /snapshot and /events.
-// Its zero value allows none and sends no CORS header.
-type corsPolicy struct {
-	anyOrigin bool
-	origins   []string // as a browser sends them in Origin
-}
+// corsPolicy says which browser origins may read /snapshot and /events:
+// origins as a browser sends them in Origin, or "*" for any. Its zero value
+// allows none and sends no CORS header.
+type corsPolicy struct{ origins []string }
 
-// newCORS returns the policy of OBSERVERD_CORS_ORIGINS: validated origins,
-// or "*" for any.
+// newCORS returns the policy of OBSERVERD_CORS_ORIGINS.
 func newCORS(origins []string) *corsPolicy {
 	c := &corsPolicy{}
 	for _, o := range origins {
-		if o == "*" {
-			c.anyOrigin = true
-			continue
-		}
 		c.origins = append(c.origins, normalizeOrigin(o))
 	}
 	return c
@@ -31,19 +23,18 @@ func newCORS(origins []string) *corsPolicy {
 
 // enabled reports whether any origin is allowed: every answer then varies
 // with Origin.
-func (c *corsPolicy) enabled() bool { return c.anyOrigin || len(c.origins) > 0 }
+func (c *corsPolicy) enabled() bool { return len(c.origins) > 0 }
 
 // allow returns the Access-Control-Allow-Origin value for a request with
 // header req, or "" when its Origin is not allowed or absent.
 func (c *corsPolicy) allow(req http.Header) string {
 	values := req["Origin"]
-	if len(values) != 1 || values[0] == "" {
+	switch {
+	case len(values) != 1 || values[0] == "":
 		return ""
-	}
-	if c.anyOrigin {
+	case slices.Contains(c.origins, "*"):
 		return "*"
-	}
-	if slices.Contains(c.origins, values[0]) {
+	case slices.Contains(c.origins, values[0]):
 		return values[0]
 	}
 	return ""
@@ -84,17 +75,12 @@ func (c *corsPolicy) preflight(w http.ResponseWriter, r *http.Request) {
 // normalizeOrigin writes a configured origin as a browser sends it in
 // Origin: scheme and host in lower case, no default port, no slash.
 func normalizeOrigin(o string) string {
-	u, err := url.Parse(o)
+	u, err := url.Parse(strings.ToLower(o))
 	if err != nil || u.Host == "" {
 		return strings.TrimSuffix(o, "/")
 	}
-	scheme := strings.ToLower(u.Scheme)
-	host := strings.ToLower(u.Host)
-	if h, port, err := net.SplitHostPort(host); err == nil && (scheme == "https" && port == "443" || scheme == "http" && port == "80") {
-		host = h
-		if strings.Contains(h, ":") {
-			host = "[" + h + "]"
-		}
+	if port := u.Port(); u.Scheme == "https" && port == "443" || u.Scheme == "http" && port == "80" {
+		u.Host = strings.TrimSuffix(u.Host, ":"+port)
 	}
-	return scheme + "://" + host
+	return u.Scheme + "://" + u.Host
 }

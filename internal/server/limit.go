@@ -41,7 +41,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		l.release()
 		return nil, err
 	}
-	return &limitConn{Conn: c, l: l}, nil
+	return &limitConn{Conn: c, release: sync.OnceFunc(l.release)}, nil
 }
 
 func (l *limitListener) Close() error {
@@ -76,12 +76,11 @@ func (l *limitListener) setFull(full bool) {
 
 type limitConn struct {
 	net.Conn
-	l    *limitListener
-	once sync.Once
+	release func() // once
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.l.release)
+	c.release()
 	return err
 }

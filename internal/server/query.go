@@ -30,15 +30,10 @@ type paramError struct {
 
 func (e *paramError) Error() string { return e.param + ": " + e.err.Error() }
 
-func (e *paramError) Unwrap() error { return e.err }
-
 // parseQuery reads the parameters of raw: sections always, after and wait
 // when poll is set (on /snapshot). A wait above maxWait is cut to it.
-func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration) (snapshotQuery, error) {
+func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration) (snapshotQuery, *paramError) {
 	var q snapshotQuery
-	if raw == "" {
-		return q, nil
-	}
 	values, err := url.ParseQuery(raw)
 	if err != nil {
 		return q, &paramError{param: "query", err: err}
@@ -86,14 +81,11 @@ func parseWait(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// writeParamError answers 400 with a JSON error naming the parameter.
-func writeParamError(w http.ResponseWriter, err error) {
-	body := map[string]any{"error": err.Error()}
-	if pe, ok := errors.AsType[*paramError](err); ok {
-		body["parameter"] = pe.param
-		if pe.valid != nil {
-			body["valid"] = pe.valid
-		}
+// write answers 400 with a JSON error naming the parameter.
+func (e *paramError) write(w http.ResponseWriter) {
+	body := map[string]any{"error": e.Error(), "parameter": e.param}
+	if e.valid != nil {
+		body["valid"] = e.valid
 	}
 	writeJSON(w, http.StatusBadRequest, body)
 }

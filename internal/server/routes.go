@@ -3,6 +3,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -72,13 +73,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	cors := newCORS(cfg.CORSOrigins)
 	held := newBound(cmp.Or(cfg.MaxWaiting, defaultMaxWaiting), "observerd holds %d waiting clients already (OBSERVERD_WEB_MAX_WAITING); retry in a second\n")
 	busy := newBound(cfg.MaxRequests, "observerd is answering %d requests already (OBSERVERD_WEB_MAX_REQUESTS); retry in a second\n")
-	snap := &snapshotHandler{
+	rd := &reads{
 		store: cfg.Store, cors: cors, sel: sel, busy: busy, held: held,
-		gauge: waiting.WithLabelValues("/snapshot"), maxWait: cmp.Or(cfg.MaxWait, defaultMaxWait),
-	}
-	events := &eventsHandler{
-		store: cfg.Store, cors: cors, sel: sel, held: held,
-		gauge: waiting.WithLabelValues("/events"), heartbeat: cmp.Or(cfg.Heartbeat, defaultHeartbeat),
+		polls: waiting.WithLabelValues("/snapshot"), streams: waiting.WithLabelValues("/events"),
+		maxWait: cmp.Or(cfg.MaxWait, defaultMaxWait), heartbeat: cmp.Or(cfg.Heartbeat, defaultHeartbeat),
 	}
 	metrics := promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
@@ -98,9 +96,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		labels := prometheus.Labels{"handler": strings.TrimSuffix(path, "{$}")}
 		mux.Handle(pattern, promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels), h))
 	}
-	route("GET /snapshot", snap)
+	route("GET /snapshot", http.HandlerFunc(rd.snapshot))
 	route("OPTIONS /snapshot", http.HandlerFunc(cors.preflight))
-	route("GET /events", events)
+	route("GET /events", http.HandlerFunc(rd.events))
 	route("OPTIONS /events", http.HandlerFunc(cors.preflight))
 	route("GET /metrics", busy.wrap(metrics))
 	route("GET /healthz", handleHealthz(cfg.Alive))
@@ -112,19 +110,15 @@ func NewHandler(cfg Config) (http.Handler, error) {
 // newHTTPMetrics registers observerd's metrics of its own serving.
 func newHTTPMetrics(reg *prometheus.Registry) (*prometheus.CounterVec, *prometheus.GaugeVec, error) {
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "observerd",
-		Name:      "http_requests_total",
-		Help:      "HTTP requests observerd answered, by handler and status code.",
+		Name: "observerd_http_requests_total",
+		Help: "HTTP requests observerd answered, by handler and status code.",
 	}, []string{"handler", "code"})
 	waiting := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: "observerd",
-		Name:      "http_waiting_requests",
-		Help:      "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
+		Name: "observerd_http_waiting_requests",
+		Help: "Long-polls of /snapshot waiting for a new snapshot and /events streams open, by handler.",
 	}, []string{"handler"})
-	for _, c := range []prometheus.Collector{requests, waiting} {
-		if err := reg.Register(c); err != nil {
-			return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)
-		}
+	if err := errors.Join(reg.Register(requests), reg.Register(waiting)); err != nil {
+		return nil, nil, fmt.Errorf("register the HTTP metrics: %w", err)
 	}
 	return requests, waiting, nil
 }

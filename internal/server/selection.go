@@ -80,8 +80,11 @@ func (s *selector) parse(values []string) (selection, error) {
 	return sel, nil
 }
 
-// get returns the answer of sel over p.
+// get returns the answer of sel over p; of 0, the whole snapshot.
 func (s *selector) get(p *snapshot.Published, sel selection) *answer {
+	if sel == 0 {
+		return &answer{etag: p.ETag, json: p.JSON, gzip: p.Gzip}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil || p.Snapshot.Sequence > s.p.Snapshot.Sequence {

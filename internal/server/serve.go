@@ -51,8 +51,7 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	path := opts.WebConfigFile
-	flags := &web.FlagConfig{WebConfigFile: &path}
+	flags := &web.FlagConfig{WebConfigFile: &opts.WebConfigFile}
 	slogger := slog.New(zapslog.NewHandler(logger.Core(), zapslog.WithName("observerd.web")))
 	served := make(chan error, 1)
 	go func() { served <- web.Serve(ln, srv, flags, slogger) }()
@@ -79,21 +78,16 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, opts ServeOpt
 // server of a request begins to shut down.
 type drainKey struct{}
 
-// drainOnShutdown gives every request of srv a channel, found with
-// draining, that is closed when srv.Shutdown begins. Shutdown waits for
-// handlers to return but cancels none of their contexts, so a handler
-// that waits for a new snapshot would hold it for its whole timeout; the
-// handlers that wait select on this channel too. The request contexts
-// themselves are left alone, so that answers under way are finished.
+// drainOnShutdown sets srv.BaseContext so that every request of srv has a
+// channel, found with draining, that is closed when srv.Shutdown begins.
+// Shutdown waits for handlers to return but cancels none of their
+// contexts, so a handler that waits for a new snapshot would hold it for
+// its whole timeout; the handlers that wait select on this channel too.
+// The request contexts are left alone, so that answers under way finish.
 func drainOnShutdown(srv *http.Server) {
 	ch := make(chan struct{})
-	base := srv.BaseContext
-	srv.BaseContext = func(ln net.Listener) context.Context {
-		ctx := context.Background()
-		if base != nil {
-			ctx = base(ln)
-		}
-		return context.WithValue(ctx, drainKey{}, (<-chan struct{})(ch))
+	srv.BaseContext = func(net.Listener) context.Context {
+		return context.WithValue(context.Background(), drainKey{}, (<-chan struct{})(ch))
 	}
 	srv.RegisterOnShutdown(sync.OnceFunc(func() { close(ch) }))
 }

@@ -15,18 +15,19 @@ import (
 // left before its answer, as nginx logs it; nobody reads it.
 const statusClientClosed = 499
 
-// snapshotHandler serves the published snapshot, whole or a selection of
-// its sections, at once or as soon as one newer than the client's is
-// published (a long-poll): ETag and 304, gzip when the client takes it,
-// and no caching without revalidation.
-type snapshotHandler struct {
-	store   Loader
-	cors    *corsPolicy
-	sel     *selector
-	busy    *bound           // answers under way
-	held    *bound           // long-polls and /events streams
-	gauge   prometheus.Gauge // long-polls waiting now
-	maxWait time.Duration
+// reads serves the published snapshot to its readers: on /snapshot whole
+// or a selection of its sections, at once or as soon as one newer than the
+// client's is published (a long-poll), and on /events as a stream.
+type reads struct {
+	store     Loader
+	cors      *corsPolicy
+	sel       *selector
+	busy      *bound           // answers under way
+	held      *bound           // long-polls and /events streams
+	polls     prometheus.Gauge // long-polls waiting now
+	streams   prometheus.Gauge // /events streams open now
+	maxWait   time.Duration
+	heartbeat time.Duration
 }
 
 // answer is one body /snapshot serves, plain and compressed, with its
@@ -37,14 +38,16 @@ type answer struct {
 	gzip []byte
 }
 
-func (s *snapshotHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// snapshot answers /snapshot: ETag and 304, gzip when the client takes it,
+// and no caching without revalidation.
+func (s *reads) snapshot(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Vary", "Accept-Encoding")
 	s.cors.apply(h, r.Header)
 	q, err := parseQuery(r.URL.RawQuery, s.sel, true, s.maxWait)
 	if err != nil {
-		writeParamError(w, err)
+		err.write(w)
 		return
 	}
 	if q.poll {
@@ -64,14 +67,16 @@ func (s *snapshotHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // one. It holds a slot of held for its whole life, none of busy: a
 // publish wakes every waiting client at once, and a bound on answers
 // under way would refuse most of them.
-func (s *snapshotHandler) longPoll(w http.ResponseWriter, r *http.Request, q snapshotQuery) {
+func (s *reads) longPoll(w http.ResponseWriter, r *http.Request, q snapshotQuery) {
 	if !s.held.take(w) {
 		return
 	}
 	defer s.held.release()
-	s.gauge.Inc()
-	defer s.gauge.Dec()
-	extendDeadlines(w, q.wait+writeTimeout)
+	s.polls.Inc()
+	defer s.polls.Dec()
+	// See writeTimeout; net/http lifts the read deadline once the request
+	// is read. A test recorder has no deadline to extend.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(q.wait + writeTimeout))
 	p := newer(r.Context(), s.store, q.after, q.wait)
 	if r.Context().Err() != nil {
 		w.WriteHeader(statusClientClosed)
@@ -81,15 +86,12 @@ func (s *snapshotHandler) longPoll(w http.ResponseWriter, r *http.Request, q sna
 }
 
 // answer writes sel of p, or 503 while there is no snapshot yet.
-func (s *snapshotHandler) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Published, sel selection) {
+func (s *reads) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Published, sel selection) {
 	if p == nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
 		return
 	}
-	a := &answer{etag: p.ETag, json: p.JSON, gzip: p.Gzip}
-	if sel != 0 {
-		a = s.sel.get(p, sel)
-	}
+	a := s.sel.get(p, sel)
 	h := w.Header()
 	h.Set("ETag", a.etag)
 	if etagMatches(r.Header["If-None-Match"], a.etag) {
@@ -113,11 +115,8 @@ func (s *snapshotHandler) answer(w http.ResponseWriter, r *http.Request, p *snap
 // tags, or "*". A header sent on several lines is one list.
 func etagMatches(values []string, etag string) bool {
 	for _, v := range values {
-		for v != "" {
-			var tag string
-			tag, v, _ = strings.Cut(v, ",")
-			tag = strings.TrimSpace(tag)
-			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+		for tag := range strings.SplitSeq(v, ",") {
+			if tag = strings.TrimSpace(tag); tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
 				return true
 			}
 		}
@@ -129,9 +128,7 @@ func etagMatches(values []string, etag string) bool {
 // quality. The first mention of gzip decides.
 func acceptsGzip(values []string) bool {
 	for _, v := range values {
-		for v != "" {
-			var part string
-			part, v, _ = strings.Cut(v, ",")
+		for part := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(part, ";")
 			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 				continue

@@ -83,9 +83,7 @@ func (b *bound) wrap(next http.Handler) http.Handler {
 // once the server shuts down, it returns the current one, nil before the
 // first; when ctx ends (the client left) it returns nil.
 func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) *snapshot.Published {
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	drain := draining(ctx)
+	timeout, drain := time.After(wait), draining(ctx)
 	for {
 		p, ch := other(store, after)
 		if p != nil {
@@ -93,7 +91,7 @@ func newer(ctx context.Context, store Loader, after uint64, wait time.Duration) 
 		}
 		select {
 		case <-ch:
-		case <-timer.C:
+		case <-timeout:
 			return store.Load()
 		case <-drain:
 			return store.Load()
@@ -113,13 +111,4 @@ func other(store Loader, after uint64) (*snapshot.Published, <-chan struct{}) {
 		return p, nil
 	}
 	return nil, ch
-}
-
-// extendDeadlines lets the answer to w take d from now: the server's
-// WriteTimeout counts from the request, and would cut every wait longer
-// than it. (Its ReadTimeout does not matter: net/http lifts the read
-// deadline once the request is read.) A writer that cannot set deadlines,
-// such as a test recorder, has none to extend.
-func extendDeadlines(w http.ResponseWriter, d time.Duration) {
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
 }

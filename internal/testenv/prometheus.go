@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,15 +26,10 @@ type Prometheus struct {
 	URL    string
 	dbPath string
 	proc   *process
-	probe  probe
-}
-
-// probe is how the readiness check reaches Prometheus: a client trusting
-// the web configuration's CA, and the credentials of one of its users.
-type probe struct {
-	client   *http.Client
-	username string
-	password string
+	// client and the credentials of one user of the web configuration are
+	// how the readiness check reaches Prometheus.
+	client         *http.Client
+	user, password string
 }
 
 // PrometheusConfig says what the test Prometheus scrapes.
@@ -63,70 +58,53 @@ type PrometheusWeb struct {
 
 // StartPrometheus starts a prometheus on a free loopback port with a
 // generated configuration and an empty database in a temporary directory,
-// and stops it when the test ends. A port taken between choosing and
-// binding it is given up for another.
+// and stops it when the test ends.
 func StartPrometheus(t testing.TB, cfg PrometheusConfig) *Prometheus {
 	t.Helper()
 	path := LookBinary(t, "prometheus", "prometheus")
-	if cfg.Job == "" {
-		cfg.Job = "ratelimiter"
-	}
-	if cfg.ScrapeInterval == 0 {
-		cfg.ScrapeInterval = time.Second
-	}
+	cfg.Job = cmp.Or(cfg.Job, "ratelimiter")
+	cfg.ScrapeInterval = cmp.Or(cfg.ScrapeInterval, time.Second)
 	dir := t.TempDir()
-	confPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(confPath, []byte(PrometheusYAML(cfg)), 0o644); err != nil {
-		t.Fatalf("write prometheus config: %v", err)
-	}
-	args := []string{"--config.file=" + confPath, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
-	scheme, pr := "http", probe{client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}}
-	if cfg.Web != nil {
-		args = append(args, "--web.config.file="+writeWebConfig(t, dir, *cfg.Web))
-		scheme, pr = webProbe(*cfg.Web)
-	}
-	var err error
-	for range startAttempts {
-		port := FreePort(t)
-		p := &Prometheus{
-			Addr:   fmt.Sprintf("127.0.0.1:%d", port),
-			dbPath: filepath.Join(dir, "data-"+itoa(port)),
-			probe:  pr,
+	conf := writeFile(t, filepath.Join(dir, "prometheus.yml"), prometheusYAML(cfg))
+	args := []string{"--config.file=" + conf, "--storage.tsdb.retention.time=1h", "--log.level=warn"}
+	tr := &http.Transport{DisableKeepAlives: true}
+	p := &Prometheus{client: &http.Client{Transport: tr}}
+	scheme := "http://"
+	if web := cfg.Web; web != nil {
+		text, err := WebYAML(*web)
+		if err != nil {
+			t.Fatalf("prometheus web config: %v", err)
 		}
-		p.proc = &process{
-			name: "prometheus",
-			path: path,
-			dir:  dir,
-			args: append([]string{
-				"--storage.tsdb.path=" + p.dbPath,
-				"--web.listen-address=127.0.0.1:" + itoa(port),
-			}, args...),
+		args = append(args, "--web.config.file="+writeFile(t, filepath.Join(dir, "web.yml"), text))
+		if web.TLS.CertFile != "" {
+			scheme, tr.TLSClientConfig = "https://", &tls.Config{}
+			if web.CA != nil {
+				tr.TLSClientConfig.RootCAs = web.CA.Pool()
+			}
 		}
-		p.URL = scheme + "://" + p.Addr
-		t.Cleanup(p.proc.stop)
-		p.proc.start(t)
-		if err = Poll(startTimeout, p.ready); err == nil {
-			return p
+		if users := slices.Sorted(maps.Keys(web.Users)); len(users) > 0 {
+			p.user, p.password = users[0], web.Users[users[0]]
 		}
-		p.proc.stop()
 	}
-	t.Fatalf("start prometheus: %v", err)
-	return nil
+	startOnFreePort(t, func(port int) *process {
+		p.Addr = "127.0.0.1:" + itoa(port)
+		p.URL = scheme + p.Addr
+		p.dbPath = filepath.Join(dir, "data-"+itoa(port))
+		p.proc = &process{name: "prometheus", path: path, dir: dir, ready: p.ready, args: append([]string{
+			"--storage.tsdb.path=" + p.dbPath, "--web.listen-address=" + p.Addr,
+		}, args...)}
+		return p.proc
+	})
+	return p
 }
 
-// PrometheusYAML renders a scrape configuration for cfg.
-func PrometheusYAML(cfg PrometheusConfig) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  evaluation_interval: %s\n", cfg.ScrapeInterval, cfg.ScrapeInterval)
-	fmt.Fprintf(&b, "scrape_configs:\n  - job_name: %q\n    scrape_timeout: %s\n    static_configs:\n      - targets: [", cfg.Job, cfg.ScrapeInterval)
-	for i, tg := range cfg.Targets {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", tg)
-	}
-	b.WriteString("]\n")
-	return b.String()
+// prometheusYAML renders a scrape configuration for cfg. The targets are
+// a JSON array, which YAML reads too.
+func prometheusYAML(cfg PrometheusConfig) string {
+	targets, _ := json.Marshal(cfg.Targets)
+	return fmt.Sprintf("global:\n  scrape_interval: %[1]s\n  evaluation_interval: %[1]s\n"+
+		"scrape_configs:\n  - job_name: %[2]q\n    scrape_timeout: %[1]s\n    static_configs:\n      - targets: %[3]s\n",
+		cfg.ScrapeInterval, cfg.Job, targets)
 }
 
 // WebYAML renders a web configuration for web, with the users' passwords
@@ -151,53 +129,16 @@ func WebYAML(web PrometheusWeb) (string, error) {
 	return b.String(), nil
 }
 
-// writeWebConfig writes web's configuration into dir and returns its path.
-func writeWebConfig(t testing.TB, dir string, web PrometheusWeb) string {
-	t.Helper()
-	text, err := WebYAML(web)
-	if err != nil {
-		t.Fatalf("prometheus web config: %v", err)
-	}
-	path := filepath.Join(dir, "web.yml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatalf("write prometheus web config: %v", err)
-	}
-	return path
-}
-
-// webProbe is the scheme and the readiness probe for web: trusting its CA,
-// with the credentials of its first user by name.
-func webProbe(web PrometheusWeb) (string, probe) {
-	tr := &http.Transport{DisableKeepAlives: true}
-	scheme := "http"
-	if web.TLS.CertFile != "" {
-		scheme = "https"
-		tr.TLSClientConfig = &tls.Config{}
-		if web.CA != nil {
-			tr.TLSClientConfig.RootCAs = web.CA.Pool()
-		}
-	}
-	pr := probe{client: &http.Client{Transport: tr}}
-	if users := slices.Sorted(maps.Keys(web.Users)); len(users) > 0 {
-		pr.username, pr.password = users[0], web.Users[users[0]]
-	}
-	return scheme, pr
-}
-
 // Start starts Prometheus again on the same port after Stop (keeping its
 // database) and waits until it is ready.
 func (p *Prometheus) Start(t testing.TB) {
 	t.Helper()
-	p.proc.start(t)
-	WaitFor(t, startTimeout, "prometheus on "+p.Addr, p.ready)
+	p.proc.restart(t, "prometheus on "+p.Addr)
 }
 
 // ready answers nil once this very Prometheus is ready on Addr: it must
-// report its own database path, or the test would talk to another one.
+// report its own database path.
 func (p *Prometheus) ready() error {
-	if p.proc.exited() {
-		return fmt.Errorf("%w: %s", errExited, p.proc.logTail())
-	}
 	var flags struct {
 		Data map[string]string `json:"data"`
 	}
@@ -219,10 +160,10 @@ func (p *Prometheus) getJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	if p.probe.username != "" {
-		req.SetBasicAuth(p.probe.username, p.probe.password)
+	if p.user != "" {
+		req.SetBasicAuth(p.user, p.password)
 	}
-	resp, err := p.probe.client.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -1,26 +1,24 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a redis-server child process on a loopback port.
 type Redis struct {
 	// Addr is host:port.
 	Addr string
-	// URL is redis://Addr.
+	// URL is redis://Addr, or rediss://Addr with a CA.
 	URL  string
 	proc *process
 	// tls, when set, is how testenv's own connections speak TLS to a
@@ -29,99 +27,106 @@ type Redis struct {
 	password string
 }
 
+// RedisOptions are what StartRedisWith and StartRedisClusterWith add to a
+// plain test server. The zero value is StartRedis's server.
+type RedisOptions struct {
+	// CA, when set, makes the server speak TLS only, with a certificate
+	// CA issues; the client certificates it takes are CA's, and testenv's
+	// own connections present one.
+	CA *CA
+	// ClientCerts is --tls-auth-clients: "yes" (the default with a CA)
+	// requires a client certificate, "optional" verifies one if given,
+	// "no" asks for none.
+	ClientCerts string
+	// Password, when set, is the default user's password (requirepass):
+	// a client must authenticate. testenv does, as the default user.
+	Password string
+}
+
 // StartRedis starts a redis-server with no persistence on a free loopback
-// port and stops it when the test ends. A port taken between choosing and
-// binding it (by another test binary) is given up for another.
+// port, waits until it answers and stops it when the test ends.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	return startRedisServer(t, FreePort)
+	return StartRedisWith(t, RedisOptions{})
 }
 
-// startRedisServer starts a redis-server with no persistence on a port that
-// pick chooses, with extra arguments after the common ones, waits until it
-// answers and stops it when the test ends. A server that does not come up,
-// because its port was taken in the meantime, is tried again on another.
-func startRedisServer(t testing.TB, pick func(testing.TB) int, extra ...string) *Redis {
+// StartRedisWith starts a redis-server as StartRedis does, with TLS and a
+// password as opts say.
+func StartRedisWith(t testing.TB, opts RedisOptions) *Redis {
 	t.Helper()
-	return startRedisSpec(t, redisSpec{pick: pick, extra: extra})
+	return startRedis(t, opts, nil)
 }
 
-// redisSpec is what tells one test server from another: how its port is
-// chosen, the arguments after the common ones and how testenv talks to it.
-type redisSpec struct {
-	pick  func(testing.TB) int
-	extra []string
-	// tls, when set, serves TLS only on the port (plain TCP on none) and
-	// is testenv's own client configuration.
-	tls *tls.Config
-	// password is the default user's (requirepass).
-	password string
-}
-
-// portArgs are the arguments that bind the server to port.
-func (s redisSpec) portArgs(port int) []string {
-	if s.tls != nil {
-		return []string{"--port", "0", "--tls-port", itoa(port)}
-	}
-	return []string{"--port", itoa(port)}
-}
-
-func startRedisSpec(t testing.TB, spec redisSpec) *Redis {
+// startRedis starts a server with opts and, when extra is set, the
+// arguments it returns for each port tried after the common ones.
+func startRedis(t testing.TB, opts RedisOptions, extra func() []string) *Redis {
 	t.Helper()
 	path := LookBinary(t, "redis-server", "redis-server")
-	var err error
-	for range startAttempts {
-		port := spec.pick(t)
+	args, tlsConfig := opts.args(t)
+	scheme, portFlag := "redis://", "--port"
+	if tlsConfig != nil {
+		scheme, portFlag = "rediss://", "--tls-port"
+		args = append(args, "--port", "0")
+	}
+	var r *Redis
+	startOnFreePort(t, func(port int) *process {
+		r = &Redis{Addr: "127.0.0.1:" + itoa(port), tls: tlsConfig, password: opts.Password}
+		r.URL = scheme + r.Addr
 		dir := t.TempDir()
-		args := append(spec.portArgs(port),
-			"--bind", "127.0.0.1",
+		r.proc = &process{name: "redis", path: path, dir: dir, ready: r.ready, args: append([]string{
+			portFlag, itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--protected-mode", "no", "--daemonize", "no",
-		)
-		r := &Redis{
-			Addr:     fmt.Sprintf("127.0.0.1:%d", port),
-			proc:     &process{name: "redis", path: path, dir: dir, args: append(args, spec.extra...)},
-			tls:      spec.tls,
-			password: spec.password,
+		}, args...)}
+		if extra != nil {
+			r.proc.args = append(r.proc.args, extra()...)
 		}
-		r.URL = "redis://" + r.Addr
-		if spec.tls != nil {
-			r.URL = "rediss://" + r.Addr
-		}
-		t.Cleanup(r.proc.stop)
-		r.proc.start(t)
-		if err = Poll(startTimeout, r.ready); err == nil {
-			return r
-		}
-		r.proc.stop()
+		return r.proc
+	})
+	return r
+}
+
+// args are the arguments of a server with o's TLS and password, and how
+// testenv speaks TLS to it; each server gets certificates of its own.
+func (o RedisOptions) args(t testing.TB) ([]string, *tls.Config) {
+	t.Helper()
+	var args []string
+	if o.Password != "" {
+		args = append(args, "--requirepass", o.Password)
 	}
-	t.Fatalf("start redis-server: %v", err)
-	return nil
+	if o.CA == nil {
+		return args, nil
+	}
+	// Named by the serial they get, so that the servers of one CA keep
+	// files of their own.
+	n := itoa(int(o.CA.serial + 1))
+	server := o.CA.Server(t, "redis-server-"+n)
+	// A server dialling another (the cluster bus, a replica) presents
+	// this one: the server certificate is for server authentication only.
+	peer := o.CA.Client(t, "redis-peer-"+n)
+	own := o.CA.Client(t, "testenv-"+n)
+	args = append(args,
+		"--tls-cert-file", server.CertFile, "--tls-key-file", server.KeyFile,
+		"--tls-client-cert-file", peer.CertFile, "--tls-client-key-file", peer.KeyFile,
+		"--tls-ca-cert-file", o.CA.CertFile, "--tls-auth-clients", cmp.Or(o.ClientCerts, "yes"),
+	)
+	return args, &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.CA.Pool(), Certificates: []tls.Certificate{own.TLS(t)}}
 }
 
 // Start starts the server again on the same port after Stop (its data is
 // gone) and waits until it answers.
 func (r *Redis) Start(t testing.TB) {
 	t.Helper()
-	r.proc.start(t)
-	WaitFor(t, startTimeout, "redis-server on "+r.Addr, r.ready)
+	r.proc.restart(t, "redis-server on "+r.Addr)
 }
 
-// ready answers nil once this very process answers on Addr: another
-// redis-server on the port would make the test talk to a stranger.
 func (r *Redis) ready() error {
-	if r.proc.exited() {
-		return fmt.Errorf("%w: %s", errExited, r.proc.logTail())
-	}
-	info, err := r.command("INFO server")
+	info, err := r.do("INFO", "server")
 	if err != nil {
 		return err
 	}
-	want := "process_id:" + itoa(r.proc.pid())
-	for _, line := range strings.Split(info, "\n") {
-		if strings.HasPrefix(line, "process_id:") && strings.TrimSpace(line) != want {
-			return fmt.Errorf("%s answered by another redis-server (%s)", r.Addr, strings.TrimSpace(line))
-		}
+	if !strings.Contains(info, "process_id:"+itoa(r.proc.pid())+"\r\n") {
+		return fmt.Errorf("%s answered by another redis-server", r.Addr)
 	}
 	return nil
 }
@@ -146,146 +151,81 @@ func (r *Redis) Resume(t testing.TB) {
 	}
 }
 
-// PID is the server's process id, 0 when it is not running.
-func (r *Redis) PID() int { return r.proc.pid() }
-
-// ping answers nil when the server answers PING.
-func (r *Redis) ping() error {
-	line, err := r.command("PING")
-	if err != nil {
-		return err
-	}
-	if line != "PONG" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
 // CommandCalls is how many times the server has run cmd (lower case, as
 // INFO commandstats names it) since it started or since CONFIG RESETSTAT:
 // what a test reads to count the work a client gave Redis.
 func (r *Redis) CommandCalls(t testing.TB, cmd string) int64 {
 	t.Helper()
-	info, err := r.command("INFO commandstats")
+	info := r.Do(t, "INFO", "commandstats")
+	_, rest, found := strings.Cut(info, "\ncmdstat_"+cmd+":calls=")
+	if !found {
+		return 0
+	}
+	calls, _, _ := strings.Cut(rest, ",")
+	n, err := strconv.ParseInt(calls, 10, 64)
 	if err != nil {
-		t.Fatalf("INFO commandstats: %v", err)
+		t.Fatalf("INFO commandstats of %s: %v", cmd, err)
 	}
-	for _, line := range strings.Split(info, "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":calls=")
-		if !ok {
-			continue
-		}
-		calls, _, _ := strings.Cut(rest, ",")
-		n, err := strconv.ParseInt(calls, 10, 64)
-		if err != nil {
-			t.Fatalf("INFO commandstats line %q: %v", line, err)
-		}
-		return n
-	}
-	return 0
+	return n
 }
 
-// command sends one command whose words are separated by spaces; see do.
-func (r *Redis) command(cmd string) (string, error) {
-	return r.do(strings.Fields(cmd)...)
+// SetUser creates or changes the ACL user name with ACL SETUSER and the
+// rules as Redis spells them ("on", ">password", "~ratelimit:*",
+// "+ping", ...), and fails the test if Redis refuses them.
+func (r *Redis) SetUser(t testing.TB, name string, rules ...string) {
+	t.Helper()
+	r.Do(t, append([]string{"ACL", "SETUSER", name}, rules...)...)
 }
 
-// do sends one command as a RESP array of its arguments and reads a
-// simple string, integer or bulk string reply, speaking RESP by hand so
-// that testenv needs no client library. It speaks TLS to a TLS server and
-// authenticates as the default user first when the server has a password.
-// An error reply is a *replyError.
+// Do runs one command as the default user, over TLS when the server
+// speaks it, and returns a simple string, integer or bulk string reply;
+// an error reply, or a reply of another kind, fails the test.
+func (r *Redis) Do(t testing.TB, args ...string) string {
+	t.Helper()
+	reply, err := r.do(args...)
+	if err != nil {
+		t.Fatalf("%.20q on %s: %v", args, r.Addr, err)
+	}
+	return reply
+}
+
+// ping answers nil when the server answers PING.
+func (r *Redis) ping() error {
+	_, err := r.do("PING")
+	return err
+}
+
+// do runs one command on a connection of its own and returns a simple
+// string, integer or bulk string reply. An error reply is a redis.Error.
 func (r *Redis) do(args ...string) (string, error) {
-	if len(args) == 0 {
-		return "", errors.New("empty command")
-	}
 	timeout := time.Second
 	if r.tls != nil {
-		// The handshake rides on the first write, and a loaded machine
-		// running -race takes more than a second for it and a CLUSTER
-		// ADDSLOTS of thousands of slots.
+		// A loaded machine running -race may take more than a second for
+		// a handshake.
 		timeout = 5 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	c, err := r.dial(ctx)
-	if err != nil {
-		return "", err
-	}
+	c := redis.NewClient(&redis.Options{
+		Addr: r.Addr, TLSConfig: r.tls, Password: r.password,
+		Protocol: 2, DisableIdentity: true, MaxRetries: -1, DialerRetries: 1,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout,
+		// More than the one connection a command dials, so that a failed
+		// dial never starts the pool's redialer, which outlives Close.
+		PoolSize: 2,
+	})
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(timeout))
-	var req []byte
-	if r.password != "" {
-		req = encodeCommand([]string{"AUTH", r.password})
+	cmd := make([]any, len(args))
+	for i, a := range args {
+		cmd[i] = a
 	}
-	if _, err := c.Write(append(req, encodeCommand(args)...)); err != nil {
-		return "", err
-	}
-	br := bufio.NewReader(c)
-	if r.password != "" {
-		if _, err := readReply(br, "AUTH"); err != nil {
-			return "", err
-		}
-	}
-	return readReply(br, args[0])
-}
-
-// dial connects to the server, over TLS when it speaks TLS.
-func (r *Redis) dial(ctx context.Context) (net.Conn, error) {
-	if r.tls == nil {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", r.Addr)
-	}
-	d := tls.Dialer{Config: r.tls}
-	return d.DialContext(ctx, "tcp", r.Addr)
-}
-
-// replyError is an error reply of the server, such as "MOVED 3999
-// 127.0.0.1:7000".
-type replyError struct {
-	cmd string // the command's name
-	msg string // the reply without its leading "-"
-}
-
-func (e *replyError) Error() string { return e.cmd + " answered -" + e.msg }
-
-// encodeCommand writes args as a RESP array of bulk strings.
-func encodeCommand(args []string) []byte {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return b.Bytes()
-}
-
-// readReply reads one simple string, integer, error or bulk string reply
-// to the command named cmd. A null bulk string is an error.
-func readReply(br *bufio.Reader, cmd string) (string, error) {
-	line, err := br.ReadString('\n')
+	reply, err := c.Do(context.Background(), cmd...).Result()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %w", args[0], err)
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return "", fmt.Errorf("%s: empty reply", cmd)
+	switch v := reply.(type) {
+	case string:
+		return v, nil
+	case int64:
+		return strconv.FormatInt(v, 10), nil
 	}
-	switch line[0] {
-	case '+', ':':
-		return line[1:], nil
-	case '-':
-		return "", &replyError{cmd: cmd, msg: line[1:]}
-	case '$':
-		n, err := strconv.Atoi(line[1:])
-		if err != nil || n < 0 {
-			return "", fmt.Errorf("%s: bad or null bulk reply %q", cmd, line)
-		}
-		buf := make([]byte, n+2)
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return "", err
-		}
-		return string(buf[:n]), nil
-	default:
-		return "", fmt.Errorf("%s answered %q", cmd, line)
-	}
+	return "", fmt.Errorf("%s answered a reply of type %T", args[0], reply)
 }

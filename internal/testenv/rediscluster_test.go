@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestRedisClusterServesEveryMaster starts a three-master cluster and
@@ -32,8 +34,8 @@ func TestRedisClusterServesEveryMaster(t *testing.T) {
 				continue
 			}
 			_, err := other.do("GET", key)
-			var re *replyError
-			if !errors.As(err, &re) || re.msg != want {
+			var re redis.Error
+			if !errors.As(err, &re) || re.Error() != want {
 				t.Errorf("GET %s on %s: %v, want the reply -%s", key, other.Addr, err, want)
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // TestRedisWithTLSAndPassword starts a TLS-only server that wants a client
@@ -29,8 +31,8 @@ func TestRedisWithTLSAndPassword(t *testing.T) {
 	}
 	noPassword := &Redis{Addr: r.Addr, tls: r.tls}
 	_, err := noPassword.do("PING")
-	var re *replyError
-	if !errors.As(err, &re) || !strings.HasPrefix(re.msg, "NOAUTH") {
+	var re redis.Error
+	if !errors.As(err, &re) || !strings.HasPrefix(re.Error(), "NOAUTH") {
 		t.Errorf("PING without the password: %v, want -NOAUTH", err)
 	}
 	alice := &Redis{Addr: r.Addr, tls: r.tls, password: "alice-pw"}

@@ -34,41 +34,27 @@ func LookBinary(t testing.TB, name, debianPackage string) string {
 	return p
 }
 
-// handedOut holds the ports FreePort has returned in this test binary.
-//
-// It has to be process-wide state. The kernel, asked for 127.0.0.1:0, only
-// avoids ports bound at that moment, and a port FreePort returns stays
-// unbound for a while: until the server binds it, and again whenever a test
-// stops a server to start it later on the same port (Redis.Start and
-// Prometheus.Start do). Two tests of one binary may run at once, and
-// nothing they share but the process itself can remember the port in
-// between. The binding is never reassigned; the set keeps its own lock and
-// only grows, for as long as the binary runs.
+// handedOut holds the ports FreePort has returned in this test binary. It is
+// process-wide because the kernel, asked for 127.0.0.1:0, only avoids ports
+// bound at that moment, and a port stays unbound until its server binds it
+// and while a test restarts the server: tests running at once share nothing
+// else that could remember it.
 var handedOut = newPortSet()
 
-// portSet is a set of ports that only grows. It is safe for concurrent use.
-type portSet struct {
-	mu    sync.Mutex // guards ports
-	ports map[int]bool
-}
+// portSet is a set of ports that only grows, safe for concurrent use.
+type portSet struct{ ports sync.Map }
 
-func newPortSet() *portSet { return &portSet{ports: map[int]bool{}} }
+func newPortSet() *portSet { return &portSet{} }
 
 // claim adds port to the set and reports whether it was not there before.
 func (s *portSet) claim(port int) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ports[port] {
-		return false
-	}
-	s.ports[port] = true
-	return true
+	_, taken := s.ports.LoadOrStore(port, true)
+	return !taken
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no other call in this test binary got, so that a test may stop its
-// server and start it again on the port without another test taking it in
-// between. Another test binary may still bind it (see startAttempts).
+// that no other call in this test binary got (see handedOut). Another test
+// binary may still bind it (see startAttempts).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	for range 100 {
@@ -112,8 +98,7 @@ func Poll(timeout time.Duration, cond func() error) error {
 		}
 		// Waiting for a condition, not for time: the interval only spaces
 		// the checks.
-		timer := time.NewTimer(wait)
-		<-timer.C
+		<-time.After(wait)
 		if wait < 200*time.Millisecond {
 			wait *= 2
 		}
@@ -127,10 +112,47 @@ type process struct {
 	path string
 	args []string
 	dir  string
+	// ready answers nil once the server answers as this very process:
+	// another one on the port would make the test talk to a stranger.
+	ready func() error
 
 	mu   sync.Mutex // guards cmd and done
 	cmd  *exec.Cmd
 	done chan struct{}
+}
+
+// startOnFreePort starts the process launch makes for a FreePort, stops it
+// when the test ends and waits until it is ready, on another port when it
+// does not come up (see startAttempts).
+func startOnFreePort(t testing.TB, launch func(port int) *process) {
+	t.Helper()
+	var p *process
+	var err error
+	for range startAttempts {
+		p = launch(FreePort(t))
+		t.Cleanup(p.stop)
+		p.start(t)
+		if err = Poll(startTimeout, p.isReady); err == nil {
+			return
+		}
+		p.stop()
+	}
+	t.Fatalf("start %s: %v", p.name, err)
+}
+
+// restart starts the process again after stop and waits until it is ready.
+func (p *process) restart(t testing.TB, what string) {
+	t.Helper()
+	p.start(t)
+	WaitFor(t, startTimeout, what, p.isReady)
+}
+
+// isReady is ready, or the end of the log of a process that exited.
+func (p *process) isReady() error {
+	if p.exited() {
+		return fmt.Errorf("%w: %s", errExited, p.logTail())
+	}
+	return p.ready()
 }
 
 func (p *process) start(t testing.TB) {
@@ -174,11 +196,9 @@ func (p *process) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	// A process frozen with SIGSTOP handles SIGTERM once thawed.
 	_ = p.cmd.Process.Signal(syscall.SIGCONT)
-	timer := time.NewTimer(10 * time.Second)
-	defer timer.Stop()
 	select {
 	case <-p.done:
-	case <-timer.C:
+	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
 	}
@@ -210,21 +230,6 @@ func (p *process) exited() bool {
 	}
 }
 
-func (p *process) logTail() string {
-	b, err := os.ReadFile(p.dir + "/" + p.name + ".log")
-	if err != nil {
-		return ""
-	}
-	if len(b) > 4000 {
-		b = b[len(b)-4000:]
-	}
-	return string(b)
-}
-
-var errExited = errors.New("process exited")
-
-func itoa(i int) string { return strconv.Itoa(i) }
-
 // signal sends sig to the running process; it does nothing when the
 // process is not running.
 func (p *process) signal(sig syscall.Signal) error {
@@ -235,3 +240,13 @@ func (p *process) signal(sig syscall.Signal) error {
 	}
 	return p.cmd.Process.Signal(sig)
 }
+
+// logTail is the end of the process's log, for the error of a start.
+func (p *process) logTail() string {
+	b, _ := os.ReadFile(p.dir + "/" + p.name + ".log") // none yet: ""
+	return string(b[max(0, len(b)-4000):])
+}
+
+var errExited = errors.New("process exited")
+
+func itoa(i int) string { return strconv.Itoa(i) }

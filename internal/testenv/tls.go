@@ -150,8 +150,14 @@ func (ca *CA) issue(t testing.TB, name string, usage x509.ExtKeyUsage) Cert {
 
 func writePEM(t testing.TB, path, kind string, der []byte) {
 	t.Helper()
-	b := pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der})))
+}
+
+// writeFile writes text to path, for its owner only, and returns path.
+func writeFile(t testing.TB, path, text string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatalf("write %s: %v", path, err)
 	}
+	return path
 }

@@ -13,11 +13,10 @@ import (
 	"github.com/observerd/observerd/internal/testenv"
 )
 
-// Start runs a reference node with cfg on a free 127.0.0.1 port and stops
-// it when the test ends. With cfg.NodePort 0 the node registers the port it
-// listens on. rdb may be shared by several nodes; nil gives the node a
-// client of its own for cfg.RedisURL, closed after it stops. Start returns
-// the node and its base URL.
+// Start runs a reference node with cfg on a free 127.0.0.1 port until the
+// test ends and returns it with its base URL. With cfg.NodePort 0 the node
+// registers the port it listens on. rdb may be shared by several nodes;
+// nil gives the node a client of its own (see newNode).
 func Start(t testing.TB, cfg ratelimiter.Config, rdb redis.UniversalClient) (*ratelimiter.Node, string) {
 	t.Helper()
 	node := newNode(t, cfg, rdb)
