@@ -30,6 +30,7 @@ type selector struct {
 	mu      sync.Mutex // guards p and entries; held while one is built
 	p       *snapshot.Published
 	entries map[selection]*answer
+	gz      snapshot.Gzipper
 }
 
 func newSelector() (*selector, error) {
@@ -93,11 +94,11 @@ func (s *selector) get(p *snapshot.Published, sel selection) *answer {
 	if s.p != p {
 		// Sequences only grow: an older p is a request that loaded it
 		// just before a publish.
-		return selected(p, sel)
+		return selected(p, sel, &s.gz)
 	}
 	a := s.entries[sel]
 	if a == nil {
-		a = selected(p, sel)
+		a = selected(p, sel, &s.gz)
 		if len(s.entries) < maxSelections {
 			s.entries[sel] = a
 		}
@@ -108,7 +109,7 @@ func (s *selector) get(p *snapshot.Published, sel selection) *answer {
 // selected joins the members of p in sel into a document. Its ETag is the
 // snapshot's with the selection added, so that it never matches the whole
 // document's nor another selection's.
-func selected(p *snapshot.Published, sel selection) *answer {
+func selected(p *snapshot.Published, sel selection, gz *snapshot.Gzipper) *answer {
 	body := []byte{'{'}
 	for i, m := range p.Members {
 		if sel&(1<<i) == 0 {
@@ -123,6 +124,6 @@ func selected(p *snapshot.Published, sel selection) *answer {
 	return &answer{
 		etag: strings.TrimSuffix(p.ETag, `"`) + "-s" + strconv.FormatUint(uint64(sel), 16) + `"`,
 		json: body,
-		gzip: snapshot.Gzip(body),
+		gzip: gz.Gzip(body),
 	}
 }

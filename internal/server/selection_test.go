@@ -67,7 +67,7 @@ func TestSnapshotFieldsMatchDocument(t *testing.T) {
 	if diff := cmp.Diff(topLevelKeys(t, p.JSON), f.names); diff != "" {
 		t.Errorf("field names (-document +fields):\n%s", diff)
 	}
-	all := selected(p, f.all).json
+	all := selected(p, f.all, &f.gz).json
 	if !bytes.Equal(all, p.JSON) {
 		t.Errorf("every field encoded:\n%s\nthe document:\n%s", all, p.JSON)
 	}

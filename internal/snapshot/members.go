@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"sync"
 )
 
 // Member is one top-level member of the snapshot document, as published:
@@ -37,37 +38,60 @@ func MemberNames() ([]string, error) {
 
 // splitMembers cuts doc, a JSON object as encoding/json writes it (no
 // space between tokens), into its members, each a slice of doc: the
-// members joined by commas and wrapped in braces are doc again.
+// members joined by commas and wrapped in braces are doc again. It reads
+// doc once, byte by byte, as a publish pays it on every snapshot: a comma
+// outside any string, object or array of the top level ends a member.
 func splitMembers(doc []byte) ([]Member, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("split the snapshot document: %w", err)
+	if len(doc) < 2 || doc[0] != '{' || doc[len(doc)-1] != '}' {
+		return nil, fmt.Errorf("split the snapshot document: not a JSON object")
 	}
 	var members []Member
-	start := int64(1) // past the opening brace
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("split the snapshot document: %w", err)
+	depth, inString, escaped, start := 0, false, false, 1
+	for i := 1; i < len(doc); i++ {
+		switch c := doc[i]; {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped, inString = c == '\\', c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case (c == '}' || c == ']') && depth > 0:
+			depth--
+		case (c == ',' || c == '}') && depth == 0 && i > start:
+			// A name is one of Snapshot's json tags: no escapes in it.
+			name, _, ok := bytes.Cut(doc[start+1:i], []byte(`":`))
+			if !ok {
+				return nil, fmt.Errorf("split the snapshot document: no member name at byte %d", start)
+			}
+			members = append(members, Member{Name: string(name), JSON: doc[start:i]})
+			start = i + 1
 		}
-		var value json.RawMessage
-		if err := dec.Decode(&value); err != nil {
-			return nil, fmt.Errorf("split the snapshot document at %q: %w", key, err)
-		}
-		end := dec.InputOffset()
-		members = append(members, Member{Name: key.(string), JSON: doc[start:end]})
-		start = end + 1 // past the comma
 	}
 	return members, nil
 }
 
-// Gzip compresses a document as observerd serves it: for speed rather
-// than size, since each snapshot is compressed at publish. It writes to
-// memory, which cannot fail.
-func Gzip(doc []byte) []byte {
+// Gzipper compresses documents as observerd serves them: for speed rather
+// than size, since each snapshot is compressed at publish. It keeps its
+// compressor, whose state (about a megabyte) a new one would allocate for
+// every document. The zero value is ready; it is safe for concurrent use.
+type Gzipper struct {
+	mu sync.Mutex // guards zw, one document at a time
+	zw *gzip.Writer
+}
+
+// Gzip compresses doc into memory, which cannot fail.
+func (g *Gzipper) Gzip(doc []byte) []byte {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // fails only on a bad level
-	_, _ = zw.Write(doc)
-	_ = zw.Close()
+	if g.zw == nil {
+		g.zw, _ = gzip.NewWriterLevel(&buf, gzip.BestSpeed) // fails only on a bad level
+	} else {
+		g.zw.Reset(&buf)
+	}
+	_, _ = g.zw.Write(doc)
+	_ = g.zw.Close()
 	return buf.Bytes()
 }

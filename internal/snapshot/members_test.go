@@ -54,3 +54,34 @@ func TestPublishedMembers(t *testing.T) {
 		t.Errorf("Gzip unzipped differs from JSON: %v", err)
 	}
 }
+
+// TestSplitMembers cuts documents whose strings hold what ends a member
+// outside a string: commas, braces, brackets, escaped quotes and
+// backslashes.
+func TestSplitMembers(t *testing.T) {
+	tests := []struct {
+		give string
+		want []string
+	}{
+		{give: `{}`},
+		{give: `{"a":1}`, want: []string{`"a":1`}},
+		{give: `{"a":"x,}]\"","b":[{"c":"\\"},{}],"d":{"e":[1,2]}}`, want: []string{`"a":"x,}]\""`, `"b":[{"c":"\\"},{}]`, `"d":{"e":[1,2]}`}},
+		{give: `{"a":"\\\\","b":null}`, want: []string{`"a":"\\\\"`, `"b":null`}},
+	}
+	for _, tt := range tests {
+		got, err := splitMembers([]byte(tt.give))
+		if err != nil {
+			t.Fatalf("splitMembers(%s): %v", tt.give, err)
+		}
+		var members []string
+		for _, m := range got {
+			members = append(members, string(m.JSON))
+		}
+		if diff := cmp.Diff(tt.want, members); diff != "" {
+			t.Errorf("splitMembers(%s) (-want +got):\n%s", tt.give, diff)
+		}
+	}
+	if _, err := splitMembers([]byte(`[1]`)); err == nil {
+		t.Error("splitMembers of an array succeeded")
+	}
+}

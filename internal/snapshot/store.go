@@ -79,6 +79,7 @@ type Store struct {
 	sections map[string]Section
 	nodes    nodeMemory
 	seq      uint64
+	gz       Gzipper
 
 	cur atomic.Pointer[Published]
 	// changed is closed, and replaced, each time a snapshot is published.
@@ -219,7 +220,7 @@ func (s *Store) publish(snap *Snapshot, hints Hints) (*Published, error) {
 	return &Published{
 		Snapshot: snap,
 		JSON:     body,
-		Gzip:     Gzip(body),
+		Gzip:     s.gz.Gzip(body),
 		Members:  members,
 		// The boot ID keeps a client's cached ETag from matching a
 		// different snapshot with the same number after a restart.
