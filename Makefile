@@ -15,7 +15,7 @@ LDFLAGS   := -s -w -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revisi
 	-X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildDate=$(BUILD_DATE) -X $(VERSION_PKG).BuildUser=make
 export PATH := /usr/local/go/bin:$(PATH)
 
-.PHONY: help deps build test test-root test-tools vet fmt-check lint run demo bench fuzz soak image-check clean
+.PHONY: help deps build test vet fmt-check lint run demo bench fuzz soak image-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,10 +27,19 @@ build: ## build observerd, ratelimiterd, loadgen and demo into bin/
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 # tools/ is a module of its own (bench, soak, the image check, the deploy
-# tests that need kustomize): ./... of the root does not reach it.
-vet:
-	$(GO) vet ./...
-	cd tools && $(GO) vet ./...
+# tests that need kustomize), so that the daemon's go.mod requires only what
+# it ships: ./... of the root does not reach it. vet and test go over both
+# modules at once in a workspace made here (and not committed, so that a
+# build of the daemon never takes the tools' requirements), so that what
+# both modules use is built once and their packages run side by side.
+WORK := $(BIN)/all.work
+
+$(WORK): go.mod tools/go.mod
+	@mkdir -p $(BIN)
+	@printf 'go %s\n\nuse (\n\t..\n\t../tools\n)\n' "$$(sed -n 's/^go //p' tools/go.mod)" > $@
+
+vet: $(WORK)
+	GOWORK=$(abspath $(WORK)) $(GO) vet ./... ./tools/...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -38,16 +47,7 @@ fmt-check:
 
 test: vet fmt-check ## the whole suite: vet, gofmt, go test -race against real redis-server, prometheus and headless chromium
 	@scripts/install-deps.sh test
-	@$(MAKE) --no-print-directory -j2 --output-sync=target test-root test-tools
-
-# The two modules' tests run side by side, as go test runs packages, so that
-# the second module adds no time; each one's output is printed whole when
-# it ends.
-test-root:
-	$(GO) test -race -count=1 -timeout 15m ./...
-
-test-tools:
-	cd tools && $(GO) test -race -count=1 -timeout 15m ./...
+	GOWORK=$(abspath $(WORK)) $(GO) test -race -count=1 -timeout 15m ./... ./tools/...
 
 lint: vet fmt-check ## vet and gofmt; staticcheck too when installed
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck ./... && cd tools && staticcheck ./...; else echo "staticcheck not installed: skipped"; fi
