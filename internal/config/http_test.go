@@ -22,10 +22,7 @@ func TestHTTPConfigFiles(t *testing.T) {
 	twoAuths := write("two.yml", "basic_auth:\n  username: observerd\n  password: "+secret+"\nauthorization:\n  credentials: "+secret+"\n")
 	notYAML := write("not.yml", "basic_auth: [\n")
 	misplaced := write("misplaced.yml", "authorization: "+secret+"\n")
-	tests := []struct {
-		give []string
-		want string // "" when accepted
-	}{
+	tests := []loadCase{
 		{give: []string{"OBSERVERD_PROMETHEUS_HTTP_CONFIG_FILE=" + good}},
 		{give: []string{"OBSERVERD_RATELIMITER_HTTP_CONFIG_FILE=" + good}},
 		{give: []string{"OBSERVERD_PROMETHEUS_HTTP_CONFIG_FILE=" + dir + "/absent"}, want: "OBSERVERD_PROMETHEUS_HTTP_CONFIG_FILE: " + dir + "/absent: no such file"},
@@ -39,17 +36,7 @@ func TestHTTPConfigFiles(t *testing.T) {
 		// A disabled source's settings are not checked.
 		{give: []string{"OBSERVERD_SOURCES=redis", "OBSERVERD_PROMETHEUS_HTTP_CONFIG_FILE=" + unknown}},
 	}
-	for _, tt := range tests {
-		_, err := Load(tt.give)
-		switch {
-		case tt.want == "" && err != nil:
-			t.Errorf("Load(%q) = %v, want it accepted", tt.give, err)
-		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-			t.Errorf("Load(%q) = %v, want %q", tt.give, err, tt.want)
-		case err != nil && strings.Contains(err.Error(), secret):
-			t.Errorf("Load(%q) = %v, which shows the secret", tt.give, err)
-		}
-	}
+	checkLoads(t, tests, secret)
 }
 
 func TestHTTPConfigOfSources(t *testing.T) {

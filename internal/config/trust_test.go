@@ -130,10 +130,7 @@ func TestCredentialAndTLSFiles(t *testing.T) {
 	if err := os.WriteFile(badWebConfig, []byte("basic_auth_users: [not, a, map]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		give []string
-		want string // "" when accepted
-	}{
+	tests := []loadCase{
 		{give: []string{"OBSERVERD_REDIS_TLS_CERT_FILE=" + file}, want: "OBSERVERD_REDIS_TLS_CERT_FILE: set together with OBSERVERD_REDIS_TLS_KEY_FILE"},
 		{give: []string{"OBSERVERD_REDIS_URL=rediss://r:6379", "OBSERVERD_REDIS_TLS_KEY_FILE=" + file}, want: "OBSERVERD_REDIS_TLS_CERT_FILE: set together with OBSERVERD_REDIS_TLS_KEY_FILE"},
 		{give: []string{"OBSERVERD_REDIS_TLS_CA_FILE=" + file}, want: "OBSERVERD_REDIS_TLS_CA_FILE: TLS needs a rediss:// OBSERVERD_REDIS_URL"},
@@ -159,13 +156,29 @@ func TestCredentialAndTLSFiles(t *testing.T) {
 		// A disabled source's settings are not checked.
 		{give: []string{"OBSERVERD_SOURCES=redis", "OBSERVERD_PROMETHEUS_USERNAME=sre"}},
 	}
-	for _, tt := range tests {
+	checkLoads(t, tests, "")
+}
+
+// loadCase is one environment given to Load and the error text it must
+// contain, "" when it must be accepted.
+type loadCase struct {
+	give []string
+	want string
+}
+
+// checkLoads loads each case's environment and checks the outcome; when secret
+// is not "", no error may show it.
+func checkLoads(t *testing.T, cases []loadCase, secret string) {
+	t.Helper()
+	for _, tt := range cases {
 		_, err := Load(tt.give)
 		switch {
 		case tt.want == "" && err != nil:
 			t.Errorf("Load(%q) = %v, want it accepted", tt.give, err)
 		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 			t.Errorf("Load(%q) = %v, want %q", tt.give, err, tt.want)
+		case secret != "" && err != nil && strings.Contains(err.Error(), secret):
+			t.Errorf("Load(%q) = %v, which shows the secret", tt.give, err)
 		}
 	}
 }
