@@ -99,6 +99,10 @@ type Options struct {
 	// production; tests use it to make SCAN return a page again, as the
 	// real SCAN may while the server rehashes.
 	WrapScan func(next ScanFunc) ScanFunc
+	// now, when set, is the servers' clock for every count instead of
+	// TIME advanced by the local clock: tests set it to count at a
+	// millisecond they choose. Nil outside this package's tests.
+	now func() time.Time
 }
 
 // Client inspects one Redis server or one Redis Cluster. It is safe for

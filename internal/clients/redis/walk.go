@@ -339,11 +339,20 @@ func windowStart(nowMs int64, window func(string) time.Duration, key string) str
 type clock struct {
 	base  time.Time
 	local time.Time
+	fixed func() time.Time // Options.now, in tests
 }
 
-func (k clock) now() time.Time { return k.base.Add(time.Since(k.local)) }
+func (k clock) now() time.Time {
+	if k.fixed != nil {
+		return k.fixed()
+	}
+	return k.base.Add(time.Since(k.local))
+}
 
 func (c *Client) clock(ctx context.Context, s goredis.Cmdable, addr string) (clock, error) {
+	if c.opts.now != nil {
+		return clock{fixed: c.opts.now}, nil
+	}
 	t, err := s.Time(ctx).Result()
 	if err != nil {
 		return clock{}, c.wrap("TIME", addr, err)
