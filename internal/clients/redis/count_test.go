@@ -1,6 +1,10 @@
 package redis
 
 import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -48,5 +52,102 @@ func TestCountsTheWindowsFirstMillisecond(t *testing.T) {
 			t.Errorf("%q (window %v): walk counted %d, Counts %d; want 2, now and now - window",
 				key, testWindow(key), walked[key], counted[key])
 		}
+	}
+}
+
+// TestCounterOfKeyGoneBeforeItsTTL: ZCOUNT and PTTL are two replies, and a
+// key may expire between them. Counted with members, it was there and had
+// a TTL: it is a counter, never one without TTL. Counted empty, it is a
+// key gone before it was counted. The replies are go-redis's own values,
+// as it reads them (PTTL -2 and -1 stay -2 and -1).
+func TestCounterOfKeyGoneBeforeItsTTL(t *testing.T) {
+	tests := []struct {
+		name         string
+		count        int64
+		pttl         time.Duration
+		want         Counter
+		wantOK       bool
+		wantVanished int64
+	}{
+		{name: "with a TTL", count: 3, pttl: 5 * time.Second, want: Counter{Key: "k", Count: 3, TTL: 5 * time.Second}, wantOK: true},
+		{name: "without a TTL", count: 3, pttl: -1, want: Counter{Key: "k", Count: 3, TTL: NoTTL}, wantOK: true},
+		{name: "empty window, without a TTL", count: 0, pttl: -1, want: Counter{Key: "k", TTL: NoTTL}, wantOK: true},
+		{name: "counted, then expired", count: 3, pttl: -2, want: Counter{Key: "k", Count: 3, TTL: 0}, wantOK: true},
+		{name: "gone before counted", count: 0, pttl: -2, wantVanished: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			count := goredis.NewIntCmd(t.Context(), "zcount", "ratelimit:k", "0", "+inf")
+			count.SetVal(tt.count)
+			pttl := goredis.NewDurationCmd(t.Context(), time.Millisecond, "pttl", "ratelimit:k")
+			pttl.SetVal(tt.pttl)
+			wk := &walker{}
+			got, ok, err := wk.counterOf(count, pttl, "k", "127.0.0.1:6379")
+			if err != nil || ok != tt.wantOK || got != tt.want {
+				t.Errorf("counterOf(%d, %v) = %+v, %v, %v; want %+v, %v, nil", tt.count, tt.pttl, got, ok, err, tt.want, tt.wantOK)
+			}
+			if wk.stats.Vanished != tt.wantVanished {
+				t.Errorf("Vanished = %d, want %d", wk.stats.Vanished, tt.wantVanished)
+			}
+		})
+	}
+}
+
+// expireAfterCount runs each of the walk's pipelines one command at a time
+// and expires the keys named, from another connection, right after their
+// ZCOUNT and before their PTTL: what expiry may do between the two replies.
+type expireAfterCount struct {
+	rc   *goredis.Client
+	keys []string
+}
+
+func (expireAfterCount) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (expireAfterCount) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+
+func (h expireAfterCount) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		var first error
+		for _, cmd := range cmds {
+			first = cmp.Or(first, next(ctx, []goredis.Cmder{cmd}))
+			if cmd.Name() != "zcount" {
+				continue
+			}
+			if key := fmt.Sprint(cmd.Args()[1]); slices.Contains(h.keys, key) {
+				// A time in the past: Redis expires the key at once.
+				if err := h.rc.PExpireAt(ctx, key, time.UnixMilli(1)).Err(); err != nil {
+					return err
+				}
+			}
+		}
+		return first
+	}
+}
+
+// TestWalkKeyExpiredBetweenCountAndTTL: hot expires after its ZCOUNT
+// counted 8 members, old after its ZCOUNT counted none. hot is a counter
+// with its 8 and a TTL of 0, not a key without TTL; old vanished.
+func TestWalkKeyExpiredBetweenCountAndTTL(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := testContext(t)
+	rc := seedClient(t, srv.Addr, "")
+	seedWalk(t, ctx, rc)
+	c := newTestClient(t, Options{URL: srv.URL})
+	c.single.AddHook(expireAfterCount{rc: rc, keys: []string{"ratelimit:hot", "ratelimit:old"}})
+	got := map[string]Counter{}
+	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", Window: testWindow, Visit: func(cn Counter) { got[cn.Key] = cn }})
+	if err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	if n, err := rc.Exists(ctx, "ratelimit:hot", "ratelimit:old").Result(); err != nil || n != 0 {
+		t.Fatalf("EXISTS hot old = %d, %v; want both expired by the walk", n, err)
+	}
+	if hot, ok := got["hot"]; !ok || hot.Count != 8 || hot.TTL != 0 {
+		t.Errorf("hot = %+v (visited %v), want 8 members and TTL 0, not NoTTL (%v)", hot, ok, NoTTL)
+	}
+	if old, ok := got["old"]; ok {
+		t.Errorf("old visited as %+v, want it vanished", old)
+	}
+	if s := res.Stats; s.Vanished != 1 || s.Counters != 3+bulkKeys || s.OrphanSequenceKeys != 2 {
+		t.Errorf("stats = %+v; want 1 vanished, %d counters, 2 orphan :seq keys", s, 3+bulkKeys)
 	}
 }
