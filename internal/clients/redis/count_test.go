@@ -151,3 +151,39 @@ func TestWalkKeyExpiredBetweenCountAndTTL(t *testing.T) {
 		t.Errorf("stats = %+v; want 1 vanished, %d counters, 2 orphan :seq keys", s, 3+bulkKeys)
 	}
 }
+
+// TestWalkSequenceKeysEndInSeq: only a key ending in :seq is a sequence
+// key; :seq anywhere else is part of a counter's name.
+func TestWalkSequenceKeysEndInSeq(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	ctx := testContext(t)
+	rc := seedClient(t, srv.Addr, "")
+	now, err := rc.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("TIME: %v", err)
+	}
+	counters := []string{"user:seq:1", "a:seqx", "seq:2", "b:seq:", "plain"}
+	pipe := rc.Pipeline()
+	for _, k := range counters {
+		pipe.ZAdd(ctx, "ratelimit:"+k, goredis.Z{Score: float64(now.UnixMilli() - 100), Member: "1"})
+		pipe.Set(ctx, "ratelimit:"+k+":seq", "1", 0)
+	}
+	pipe.Set(ctx, "ratelimit:gone:seq:3:seq", "1", 0)
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	c := newTestClient(t, Options{URL: srv.URL})
+	var visited []string
+	res, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", Window: testWindow, Visit: func(cn Counter) { visited = append(visited, cn.Key) }})
+	if err != nil {
+		t.Fatalf("Walk: %v", err)
+	}
+	slices.Sort(visited)
+	slices.Sort(counters)
+	if !slices.Equal(visited, counters) {
+		t.Errorf("visited %q, want the counters %q", visited, counters)
+	}
+	if s := res.Stats; s.Counters != 5 || s.SequenceKeys != 6 || s.OrphanSequenceKeys != 1 {
+		t.Errorf("stats = %+v; want 5 counters, 6 :seq keys, 1 orphan (gone:seq:3's)", s)
+	}
+}
