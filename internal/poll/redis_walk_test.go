@@ -274,3 +274,37 @@ func TestWalkKeepsItsLease(t *testing.T) {
 		checks++
 	}
 }
+
+// TestRedisPollOverrideWithoutWindow: an override without window_ms has
+// the default window, so members older than it are not counted and the
+// key is judged by its own limit over the default window, on the first
+// poll (the override not known yet) and on the next.
+func TestRedisPollOverrideWithoutWindow(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	ctx := t.Context()
+	now, err := rc.Time(ctx).Result()
+	if err != nil {
+		t.Fatalf("TIME: %v", err)
+	}
+	pipe := rc.Pipeline()
+	// 3 members in the default minute, 4 two minutes old.
+	addCounter(ctx, pipe, now, counterSeed{key: "nowin", in: 3, old: 4, ttl: time.Hour})
+	pipe.HSet(ctx, "ratelimit:limit:nowin", "limit", "5")
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	p := newTestRedisPoller(t, RedisConfig{Client: newRedisTestClient(t, srv.URL, nil), Hints: testHints("nowin"), Logger: zaptest.NewLogger(t)})
+	for _, poll := range []string{"first poll", "second poll"} {
+		sec, err := pollRedis(t, p)
+		if err != nil {
+			t.Fatalf("%s: Poll: %v", poll, err)
+		}
+		c := sec.Counters
+		if got := topOf(sec); got != "nowin=3/5" || c.RequestsInWindow != 3 || sec.KeyCounts["nowin"] != 3 || c.BlockedKeys != 0 || c.OverLimitKeys != 0 {
+			t.Errorf("%s: top %q, %d in window, key count %d, %d blocked, %d over limit; want nowin=3/5, 3, 3, 0, 0",
+				poll, got, c.RequestsInWindow, sec.KeyCounts["nowin"], c.BlockedKeys, c.OverLimitKeys)
+		}
+	}
+}
