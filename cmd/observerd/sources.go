@@ -227,6 +227,8 @@ func queries(cfg config.Config) poll.Queries {
 	}{
 		{&q.P99, cfg.QueryP99}, {&q.AllowedByInstance, cfg.QueryAllowed}, {&q.BlockedByInstance, cfg.QueryBlocked},
 		{&q.AllowedTotal, cfg.QueryAllowedTotal}, {&q.BlockedTotal, cfg.QueryBlockedTotal}, {&q.Up, cfg.QueryUp},
+		{&q.AllowedRecent, cfg.QueryAllowedRecent}, {&q.BlockedRecent, cfg.QueryBlockedRecent}, {&q.AllowedCounter, cfg.QueryAllowedCounter},
+		{&q.AllowedScraped, cfg.QueryAllowedScraped},
 	} {
 		if o.v != "" {
 			*o.dst = o.v

@@ -64,12 +64,16 @@ type Config struct {
 	PrometheusKeyFile         string `env:"PROMETHEUS_TLS_KEY_FILE" help:"key (PEM) of OBSERVERD_PROMETHEUS_TLS_CERT_FILE"`
 	PrometheusHTTPConfigFile  string `env:"PROMETHEUS_HTTP_CONFIG_FILE" help:"HTTP client configuration of Prometheus, a YAML file in Prometheus's http_config format (basic_auth, authorization, oauth2, tls_config, proxy_url, follow_redirects, ...); not with the shorthands OBSERVERD_PROMETHEUS_USERNAME, _PASSWORD_FILE, _BEARER_TOKEN_FILE and _TLS_*; empty: those"`
 
-	QueryP99          string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
-	QueryAllowed      string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`
-	QueryBlocked      string `env:"PROMETHEUS_QUERY_BLOCKED" help:"PromQL for per-node blocked checks per second, by instance; empty: built-in"`
-	QueryAllowedTotal string `env:"PROMETHEUS_QUERY_ALLOWED_TOTAL" help:"PromQL for the cluster's allowed checks per second; empty: built-in"`
-	QueryBlockedTotal string `env:"PROMETHEUS_QUERY_BLOCKED_TOTAL" help:"PromQL for the cluster's blocked checks per second; empty: built-in"`
-	QueryUp           string `env:"PROMETHEUS_QUERY_UP" help:"PromQL for the nodes' scrape health, by instance; empty: up{job=\"$OBSERVERD_PROMETHEUS_JOB\"}"`
+	QueryP99            string `env:"PROMETHEUS_QUERY_P99" help:"PromQL for per-node check latency P99 in seconds, by instance; empty: the built-in query"`
+	QueryAllowed        string `env:"PROMETHEUS_QUERY_ALLOWED" help:"PromQL for per-node allowed checks per second, by instance; empty: built-in"`
+	QueryBlocked        string `env:"PROMETHEUS_QUERY_BLOCKED" help:"PromQL for per-node blocked checks per second, by instance; empty: built-in"`
+	QueryAllowedTotal   string `env:"PROMETHEUS_QUERY_ALLOWED_TOTAL" help:"PromQL for the cluster's allowed checks per second; empty: built-in"`
+	QueryBlockedTotal   string `env:"PROMETHEUS_QUERY_BLOCKED_TOTAL" help:"PromQL for the cluster's blocked checks per second; empty: built-in"`
+	QueryUp             string `env:"PROMETHEUS_QUERY_UP" help:"PromQL for the nodes' scrape health, by instance; empty: up{job=\"$OBSERVERD_PROMETHEUS_JOB\"}"`
+	QueryAllowedRecent  string `env:"PROMETHEUS_QUERY_ALLOWED_RECENT" help:"PromQL for the cluster's allowed checks per second over a recent window (built-in: 30s; needs a scrape interval of 15s or less)"`
+	QueryBlockedRecent  string `env:"PROMETHEUS_QUERY_BLOCKED_RECENT" help:"PromQL for the cluster's blocked checks per second over a recent window (built-in: 30s)"`
+	QueryAllowedCounter string `env:"PROMETHEUS_QUERY_ALLOWED_COUNTER" help:"PromQL for each node's allowed checks counter, by instance; empty: built-in"`
+	QueryAllowedScraped string `env:"PROMETHEUS_QUERY_ALLOWED_SCRAPED" help:"PromQL for the Unix time of each node's last scrape of that counter, by instance; empty: built-in"`
 
 	PollInterval        time.Duration `env:"POLL_INTERVAL" envDefault:"5s" help:"default poll interval of every source"`
 	PollTimeout         time.Duration `env:"POLL_TIMEOUT" envDefault:"3s" help:"default deadline of one poll"`

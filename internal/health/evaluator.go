@@ -25,6 +25,9 @@ type Input struct {
 	// Nodes is the last good section of the nodes' HTTP APIs, nil before
 	// the first.
 	Nodes *snapshot.NodesSection
+	// Prometheus is the last good Prometheus section, nil before the
+	// first.
+	Prometheus *snapshot.PrometheusSection
 	// Fresh says, per source name, whether the source's data is fresh now:
 	// its last poll succeeded and its data is within the staleness bound.
 	// A source missing from it is not fresh.
@@ -67,6 +70,8 @@ type state struct {
 	firstSeen time.Time
 	lastSeen  time.Time
 	message   string
+	evidence  []snapshot.Evidence
+	causes    []string
 	severity  string
 	reported  bool
 }
@@ -86,6 +91,7 @@ func NewEvaluator(s Settings, staleAfter map[string]time.Duration, logger *zap.L
 			registered: make(map[string]bool),
 			watching:   make(map[string]time.Time),
 			staleAfter: maps.Clone(staleAfter),
+			readings:   newReadings(),
 		},
 	}
 }
@@ -126,7 +132,7 @@ func (e *Evaluator) apply(inv Invariant, set Setting, vd Verdict, now time.Time)
 	if !vd.Skip && vd.Unknown == "" {
 		for _, f := range distinct(vd.Findings) {
 			holding[f.Subject] = true
-			e.hold(stateKey{invariant: inv.Name, subject: f.Subject}, f.Message, inv.Severity, set.Grace, now)
+			e.hold(stateKey{invariant: inv.Name, subject: f.Subject}, f, inv.Severity, set.Grace, now)
 		}
 	}
 	for k, st := range e.states {
@@ -147,14 +153,15 @@ func (e *Evaluator) apply(inv Invariant, set Setting, vd Verdict, now time.Time)
 
 // hold records that a condition holds at now and reports it once its grace
 // period has passed.
-func (e *Evaluator) hold(k stateKey, message, severity string, grace time.Duration, now time.Time) {
+func (e *Evaluator) hold(k stateKey, f Finding, severity string, grace time.Duration, now time.Time) {
 	st, ok := e.states[k]
 	if !ok {
 		st = &state{firstSeen: now}
 		e.states[k] = st
 	}
 	st.lastSeen = now
-	st.message = message
+	st.message, st.evidence, st.causes = f.Message, f.Evidence, f.Causes
+	message := f.Message
 	if st.reported || now.Sub(st.firstSeen) < grace {
 		return
 	}
@@ -226,6 +233,8 @@ func (e *Evaluator) violations() []snapshot.Violation {
 			Message:   st.message,
 			FirstSeen: st.firstSeen,
 			LastSeen:  st.lastSeen,
+			Evidence:  nonNil(st.evidence),
+			Causes:    nonNil(st.causes),
 		})
 	}
 	slices.SortFunc(out, func(a, b snapshot.Violation) int {
@@ -238,4 +247,13 @@ func (e *Evaluator) violations() []snapshot.Violation {
 		return strings.Compare(a.Subject, b.Subject)
 	})
 	return out
+}
+
+// nonNil is s, or an empty slice for nil: the JSON shows [] rather than
+// null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }

@@ -41,6 +41,9 @@ const (
 	SubjectRedis = "redis"
 	// SubjectKey says that an invariant's subjects are counter keys.
 	SubjectKey = "key"
+	// SubjectCluster is the subject of the invariants about the cluster's
+	// traffic as a whole.
+	SubjectCluster = "cluster"
 )
 
 // Builtin returns the invariants observerd judges, in evaluation order. The
@@ -49,6 +52,7 @@ func Builtin() []Invariant {
 	return []Invariant{
 		nodeDown(), redisDisconnected(), highLatency(), overLimit(), ghostAllowing(),
 		counterDrift(), counterWithoutTTL(), sequenceKeyLeak(), sourceStale(),
+		redisSlow(), clockSkew(), ttlBeyondWindow(), hotKey(), overThrottling(), failOpen(),
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/observerd/observerd/internal/snapshot"
 )
 
 // Invariant is the one declaration of an invariant.
@@ -98,6 +100,11 @@ type Verdict struct {
 type Finding struct {
 	Subject string
 	Message string
+	// Evidence are the figures that prove it, each with its source and
+	// the time it was read.
+	Evidence []snapshot.Evidence
+	// Causes are its likely causes, in the order an on-call checks them.
+	Causes []string
 }
 
 var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)

@@ -21,6 +21,7 @@ type View struct {
 	snap    *snapshot.Snapshot
 	redis   *snapshot.RedisSection
 	nodes   *snapshot.NodesSection
+	promSec *snapshot.PrometheusSection
 	fresh   map[string]bool
 	enabled map[string]bool
 	mem     *memory
@@ -39,6 +40,7 @@ func newView(in Input, mem *memory) *View {
 		snap:    in.Snapshot,
 		redis:   in.Redis,
 		nodes:   in.Nodes,
+		promSec: in.Prometheus,
 		fresh:   in.Fresh,
 		enabled: make(map[string]bool),
 		mem:     mem,
@@ -118,6 +120,8 @@ type memory struct {
 	watching map[string]time.Time
 	// staleAfter is each source's staleness bound.
 	staleAfter map[string]time.Duration
+	// readings are the figures the checks compare over time.
+	readings readings
 }
 
 // track updates the memory from v: which node subjects were seen
@@ -148,6 +152,7 @@ func (m *memory) track(v *View) {
 			delete(m.registered, s)
 		}
 	}
+	m.readings.record(v)
 }
 
 // truncate bounds s to maxReasonBytes without splitting a UTF-8 sequence.

@@ -53,11 +53,15 @@ func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
 func askHealth(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) (bool, error) {
 	start := time.Now()
 	h, err := c.Health(ctx)
-	latency := time.Since(start)
+	end := time.Now()
+	latency := end.Sub(start)
 	if err != nil && !answeredWith(err) {
 		return false, err
 	}
 	r.HealthLatency = latency
+	if !h.Date.IsZero() {
+		r.Clock = snapshot.ClockReading{Clock: h.Date, Resolution: time.Second, Read: snapshot.Interval{Start: start, End: end}}
+	}
 	if err != nil {
 		return true, err
 	}
@@ -85,8 +89,9 @@ func readEndpoints() []readEndpoint {
 			return err
 		}},
 		{ratelimiter.PathCounters, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {
+			start := time.Now()
 			v, err := c.Counters(ctx)
-			r.Counters = mapSlice(v, apiCounter)
+			r.Counters, r.CountersRead = mapSlice(v, apiCounter), snapshot.Interval{Start: start, End: time.Now()}
 			return err
 		}},
 		{ratelimiter.PathLimits, func(ctx context.Context, c *ratelimiter.Client, r *snapshot.NodeReport) error {

@@ -23,6 +23,10 @@ const (
 	PromQueryAllowedTotal      = "allowed_total"
 	PromQueryBlockedTotal      = "blocked_total"
 	PromQueryUp                = "up"
+	PromQueryAllowedRecent     = "allowed_recent"
+	PromQueryBlockedRecent     = "blocked_recent"
+	PromQueryAllowedCounter    = "allowed_counter_by_instance"
+	PromQueryAllowedScraped    = "allowed_counter_scraped_by_instance"
 )
 
 // instanceLabel ties a series to a node: the metrics carry no node label,
@@ -45,6 +49,15 @@ type Queries struct {
 	BlockedTotal string
 	// Up is the scrape health of each node target.
 	Up string
+	// AllowedRecent and BlockedRecent are per-second rates over the
+	// cluster in the recent window (30 s by default), short enough that a
+	// burst of a minute shows.
+	AllowedRecent string
+	BlockedRecent string
+	// AllowedCounter is each instance's allowed checks counter itself,
+	// and AllowedScraped the Unix time of its last scrape.
+	AllowedCounter string
+	AllowedScraped string
 }
 
 // DefaultQueries are the queries for the contract's node metrics, with the
@@ -57,6 +70,10 @@ func DefaultQueries(job string) Queries {
 		AllowedTotal:      `sum(rate(ratelimiter_requests_checked_total{result="allowed"}[1m]))`,
 		BlockedTotal:      `sum(rate(ratelimiter_requests_checked_total{result="blocked"}[1m]))`,
 		Up:                fmt.Sprintf("up{job=%q}", job),
+		AllowedRecent:     `sum(rate(ratelimiter_requests_checked_total{result="allowed"}[30s]))`,
+		BlockedRecent:     `sum(rate(ratelimiter_requests_checked_total{result="blocked"}[30s]))`,
+		AllowedCounter:    `sum by (instance) (ratelimiter_requests_checked_total{result="allowed"})`,
+		AllowedScraped:    `max by (instance) (timestamp(ratelimiter_requests_checked_total{result="allowed"}))`,
 	}
 }
 
@@ -95,6 +112,14 @@ func NewPrometheusPoller(cfg PrometheusConfig) (*PrometheusPoller, error) {
 		{PromQueryAllowedTotal, q.AllowedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedPerSecond = v })},
 		{PromQueryBlockedTotal, q.BlockedTotal, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedPerSecond = v })},
 		{PromQueryUp, q.Up, perInstance(promclient.UpRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.Up = new(v == 1) })},
+		{PromQueryAllowedRecent, q.AllowedRecent, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.AllowedRecent = v })},
+		{PromQueryBlockedRecent, q.BlockedRecent, total(promclient.RateRange, func(sec *snapshot.PrometheusSection, v snapshot.Float) { sec.BlockedRecent = v })},
+		{PromQueryAllowedCounter, q.AllowedCounter, perInstance(promclient.CounterRange, func(s *snapshot.InstanceStats, v snapshot.Float) { s.AllowedTotal = v })},
+		{PromQueryAllowedScraped, q.AllowedScraped, perInstance(promclient.TimestampRange, func(s *snapshot.InstanceStats, v snapshot.Float) {
+			if v.Valid() {
+				s.AllowedScraped = time.UnixMilli(int64(float64(v) * 1000)).UTC()
+			}
+		})},
 	}
 	p := &PrometheusPoller{client: cfg.Client, queries: slices.DeleteFunc(all, func(q promQuery) bool { return q.expr == "" })}
 	if len(p.queries) == 0 {
@@ -122,6 +147,9 @@ func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		Instances:        make(map[string]snapshot.InstanceStats),
 		AllowedPerSecond: snapshot.Null(),
 		BlockedPerSecond: snapshot.Null(),
+		AllowedRecent:    snapshot.Null(),
+		BlockedRecent:    snapshot.Null(),
+		At:               time.Now(),
 	}
 	var first error
 	for i, q := range p.queries {
@@ -164,7 +192,7 @@ func perInstance(rg promclient.Range, set func(*snapshot.InstanceStats, snapshot
 			inst := s.Labels[instanceLabel]
 			stats, ok := sec.Instances[inst]
 			if !ok { // Prometheus has said nothing of it yet
-				stats = snapshot.InstanceStats{AllowedPerSecond: snapshot.Null(), BlockedPerSecond: snapshot.Null()}
+				stats = snapshot.InstanceStats{AllowedPerSecond: snapshot.Null(), BlockedPerSecond: snapshot.Null(), AllowedTotal: snapshot.Null()}
 			}
 			set(&stats, finite(s.Value))
 			sec.Instances[inst] = stats

@@ -48,6 +48,10 @@ type RedisConfig struct {
 	LeaseTTL time.Duration
 	// MaxKeysPerSecond paces each walk; zero or less is no pacing.
 	MaxKeysPerSecond float64
+	// FutureAfter is how far ahead of Redis's clock an entry of a sampled
+	// key must be scored to be counted as in the future (clock_skew's
+	// threshold).
+	FutureAfter time.Duration
 	// Logger receives changes in bad data and in who walks; nil discards
 	// them.
 	Logger *zap.Logger
@@ -115,10 +119,20 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 	if err != nil {
 		return nil, err
 	}
-	sec, err := p.counters(ctx, p.cfg.Hints.Hints())
+	hints := p.cfg.Hints.Hints()
+	sec, err := p.counters(ctx, hints)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.countInterest(ctx, sec, hints.KeysOfInterest); err != nil {
+		return nil, err
+	}
+	clock, err := c.Time(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sec.Clock = snapshot.ClockReading{Clock: clock.Time, Resolution: time.Microsecond,
+		Read: snapshot.Interval{Start: clock.Sent, End: clock.Received}}
 	sec.Info = snapshot.RedisInfo{
 		Connected: true, Ping: snapshot.Known(rtt), Version: info.Version, Role: info.Role,
 		UsedMemoryBytes: info.UsedMemory, ConnectedClients: info.ConnectedClients, DBKeys: info.DBKeys,
@@ -150,6 +164,23 @@ func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snap
 	}
 	sec, _, err := p.walkKeyspace(ctx, hints)
 	return sec, err
+}
+
+// countInterest counts the keys the nodes sampled, by the limits of sec, in
+// a read of its own right after the walk: counter_drift compares them with
+// the nodes' counts read at known times.
+func (p *RedisPoller) countInterest(ctx context.Context, sec *snapshot.RedisSection, keys []string) error {
+	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow},
+		mapSlice(sec.Overrides, func(o snapshot.Override) redisclient.Override {
+			return redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
+		}))
+	start := time.Now()
+	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, keys, lim.window)
+	if err != nil {
+		return err
+	}
+	sec.KeyCounts, sec.KeyCountsRead = counts, snapshot.Interval{Start: start, End: time.Now()}
+	return nil
 }
 
 // Close gives the walk lease up if this observer holds it, so that another

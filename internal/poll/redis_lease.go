@@ -145,10 +145,6 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 	for _, k := range sec.Counters.Top {
 		p.topMisses[k.Key] = 0
 	}
-	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow}, p.known)
-	if sec.KeyCounts, err = p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, hints.KeysOfInterest, lim.window); err != nil {
-		return nil, err
-	}
 	return sec, nil
 }
 

@@ -25,12 +25,12 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		lim := newRedisLimits(hints, known)
-		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, hints.KeysOfInterest, p.topMisses)
+		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
 			KeyPrefix:        p.cfg.KeyPrefix,
 			NodePrefix:       p.cfg.NodePrefix,
 			Window:           lim.window,
-			Visit:            func(cn redisclient.Counter) { t.visit(cn, lim.limit(cn.Key)) },
+			Visit:            func(cn redisclient.Counter) { t.visit(cn, lim.limit(cn.Key), lim.window(cn.Key)) },
 			MaxKeysPerSecond: p.cfg.MaxKeysPerSecond,
 		})
 		if err != nil {
@@ -50,8 +50,47 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),
 			zap.Int64("vanished", res.Stats.Vanished), zap.Int64("scan_calls", res.Stats.ScanCalls),
 			zap.Int("passes", pass), zap.Time("server_time", res.Stats.Now))
-		return p.walkSection(t, final, res, began), res.Stats.Now, nil
+		sec := p.walkSection(t, final, res, began)
+		if err := p.sample(ctx, sec); err != nil {
+			return nil, time.Time{}, err
+		}
+		return sec, res.Stats.Now, nil
 	}
+}
+
+// maxSampled bounds the keys read again after a walk.
+const maxSampled = 200
+
+// sample reads the top keys and the keys at their limit once more: their
+// sequence values (hot_key, over_throttling) and their entries scored in
+// the future (clock_skew). Three commands a key, for at most maxSampled
+// keys: a fixed cost, whatever the keyspace.
+func (p *RedisPoller) sample(ctx context.Context, sec *snapshot.RedisSection) error {
+	figures := make(map[string]snapshot.Block, maxSampled)
+	var keys []string
+	add := func(b snapshot.Block) {
+		if _, ok := figures[b.Key]; !ok && len(keys) < maxSampled {
+			figures[b.Key] = b
+			keys = append(keys, b.Key)
+		}
+	}
+	for _, k := range sec.Counters.Top {
+		add(snapshot.Block{Key: k.Key, Count: k.Count, Limit: k.Limit})
+	}
+	for _, b := range sec.Blocks {
+		add(b)
+	}
+	samples, at, err := p.cfg.WalkClient.SampleKeys(ctx, p.cfg.KeyPrefix, keys, p.cfg.FutureAfter)
+	if err != nil {
+		return err
+	}
+	sec.SampledAt, sec.FutureAfter = at, p.cfg.FutureAfter
+	sec.Sampled = make([]snapshot.KeySample, len(samples))
+	for i, s := range samples {
+		f := figures[s.Key]
+		sec.Sampled[i] = snapshot.KeySample{Key: s.Key, Seq: s.Seq, Count: f.Count, Limit: f.Limit, Future: s.Future, Ahead: s.Ahead}
+	}
+	return nil
 }
 
 // walkSection is the section of a walk by this observer.
@@ -67,6 +106,7 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 	c.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, c.Top, t.found)
 	c.OrphanSequenceKeys, c.WrongTypeKeys = res.Stats.OrphanSequenceKeys, res.Stats.WrongTypeKeys
 	c.WalkedBy, c.WalkedAt = p.cfg.InstanceID, new(began.UTC())
+	sec.WalkLatency = res.Stats.BatchLatency
 	return sec
 }
 
@@ -79,21 +119,14 @@ type redisTally struct {
 	overLimit  *topList[snapshot.Block]
 	zeroActive *topList[snapshot.Block]
 	withoutTTL *topList[string]
-	// interest holds the in-window count of each key of interest, 0 until
-	// the walk counts it: one value, read at the moment the walk reads the
-	// key, for the top list and the drift check alike.
-	interest map[string]int64
+	longTTL    *topList[snapshot.KeyTTL]
 	// incumbents are the keys of the last published top; found holds the
 	// figures of those the walk found, however they rank (see chooseTop).
 	incumbents map[string]int
 	found      map[string]snapshot.TopKey
 }
 
-func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[string]int) *redisTally {
-	interest := make(map[string]int64, len(keysOfInterest))
-	for _, k := range keysOfInterest {
-		interest[k] = 0
-	}
+func newRedisTally(topN, listCap int, incumbents map[string]int) *redisTally {
 	hotter := func(a, b snapshot.Block) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 	}
@@ -103,13 +136,20 @@ func newRedisTally(topN, listCap int, keysOfInterest []string, incumbents map[st
 		overLimit:  newTopList(listCap, hotter),
 		zeroActive: newTopList(listCap, hotter),
 		withoutTTL: newTopList(listCap, strings.Compare),
-		interest:   interest,
+		longTTL: newTopList(listCap, func(a, b snapshot.KeyTTL) int {
+			return cmp.Or(cmp.Compare(b.TTL-b.Window, a.TTL-a.Window), strings.Compare(a.Key, b.Key))
+		}),
 		incumbents: incumbents,
 		found:      make(map[string]snapshot.TopKey, len(incumbents)),
 	}
 }
 
-func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
+// ttlMargin is how far past what the contract gives its window a
+// counter's TTL may reach before it outlives its window: the TTL is set in
+// whole seconds.
+const ttlMargin = time.Second
+
+func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Duration) {
 	t.c.Keys++
 	t.c.RequestsInWindow += cn.Count
 	b := snapshot.Block{Key: cn.Key, Count: cn.Count, Limit: limit}
@@ -130,8 +170,9 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64) {
 		t.c.KeysWithoutTTL++
 		t.withoutTTL.add(cn.Key)
 	}
-	if _, ok := t.interest[cn.Key]; ok {
-		t.interest[cn.Key] = cn.Count
+	if window > 0 && cn.TTL > snapshot.ContractTTL(window)+ttlMargin {
+		t.c.KeysTTLBeyondWindow++
+		t.longTTL.add(snapshot.KeyTTL{Key: cn.Key, TTL: cn.TTL, Window: window})
 	}
 	k := snapshot.TopKey{Key: cn.Key, Count: cn.Count, Limit: limit, Remaining: max(0, limit-cn.Count), TTL: snapshot.Milliseconds(cn.TTL)}
 	if _, ok := t.incumbents[cn.Key]; ok {
@@ -148,7 +189,7 @@ func (t *redisTally) fill(sec *snapshot.RedisSection) {
 	sec.OverLimit = t.overLimit.sorted()
 	sec.ZeroLimitActive = t.zeroActive.sorted()
 	sec.WithoutTTL = t.withoutTTL.sorted()
-	sec.KeyCounts = t.interest
+	sec.TTLBeyondWindow = t.longTTL.sorted()
 }
 
 // topList keeps the n first items in cmp order seen so far, in memory

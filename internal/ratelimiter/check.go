@@ -70,6 +70,9 @@ func (n *Node) handleCheck(w http.ResponseWriter, r *http.Request) {
 	}
 
 	res, err := n.check(r.Context(), *req.Key, limit, window)
+	if err != nil && n.failOpen.Load() && r.Context().Err() == nil {
+		res, err = checkResponse{Allowed: true, Remaining: limit}, nil
+	}
 	if err != nil {
 		n.serverError(w, r, err)
 		return

@@ -31,6 +31,7 @@ type Config struct {
 	ChaosClockOffset   time.Duration `env:"RATELIMITER_CHAOS_CLOCK_OFFSET" envDefault:"0s" desc:"chaos: duration added to the node clock for checks and counts (e.g. 2s, -500ms)"`
 	ChaosCheckDelay    time.Duration `env:"RATELIMITER_CHAOS_CHECK_DELAY" envDefault:"0s" desc:"chaos: extra latency of every /check, observed in the histogram"`
 	ChaosFailEndpoints []string      `env:"RATELIMITER_CHAOS_FAIL_ENDPOINTS" envSeparator:"," desc:"chaos: comma-separated paths answering 500 (e.g. /api/counters,/api/blocks)"`
+	ChaosFailOpen      bool          `env:"RATELIMITER_CHAOS_FAIL_OPEN" envDefault:"false" desc:"chaos: allow a check when Redis cannot decide it, instead of answering 500"`
 }
 
 // Seconds is a duration written in the environment as whole seconds, as the

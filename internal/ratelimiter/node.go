@@ -49,7 +49,8 @@ type Node struct {
 	// The chaos knobs, changeable at runtime.
 	clockOffset atomic.Int64 // time.Duration
 	checkDelay  atomic.Int64 // time.Duration
-	failing     sync.Map     // path or route pattern -> true
+	failOpen    atomic.Bool
+	failing     sync.Map // path or route pattern -> true
 }
 
 // New builds a node. The caller owns rdb and closes it after Run returns.
@@ -70,6 +71,7 @@ func New(cfg Config, rdb redis.UniversalClient, logger *zap.Logger) (*Node, erro
 	}
 	n.SetClockOffset(cfg.ChaosClockOffset)
 	n.SetCheckDelay(cfg.ChaosCheckDelay)
+	n.SetFailOpen(cfg.ChaosFailOpen)
 	for _, p := range cfg.ChaosFailEndpoints {
 		if p != "" {
 			n.SetFailing(p, true)
@@ -204,6 +206,10 @@ func (n *Node) SetClockOffset(d time.Duration) { n.clockOffset.Store(int64(d)) }
 
 // SetCheckDelay adds d of latency to every /check from now on.
 func (n *Node) SetCheckDelay(d time.Duration) { n.checkDelay.Store(int64(d)) }
+
+// SetFailOpen makes a check that Redis cannot decide allowed rather than
+// an error, from now on.
+func (n *Node) SetFailOpen(on bool) { n.failOpen.Store(on) }
 
 // SetFailing makes path (an exact request path like /api/counters, or a
 // route pattern like /api/counters/{key}/reset) answer 500, or repairs it.

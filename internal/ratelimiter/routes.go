@@ -38,6 +38,9 @@ func (n *Node) routes() http.Handler {
 	}).ServeHTTP)
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The Date of every answer is the node's own clock, as a server's
+		// is: a node whose clock is off says so.
+		w.Header().Set("Date", n.now().UTC().Format(http.TimeFormat))
 		_, pattern := mux.Handler(r)
 		_, route, withMethod := strings.Cut(pattern, " ")
 		switch {

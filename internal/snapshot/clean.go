@@ -60,6 +60,8 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 	out.OverLimit = cleanEach(s.OverLimit, c.block)
 	out.ZeroLimitActive = cleanEach(s.ZeroLimitActive, c.block)
 	out.WithoutTTL = cleanEach(s.WithoutTTL, c.str)
+	out.TTLBeyondWindow = cleanEach(s.TTLBeyondWindow, func(k KeyTTL) KeyTTL { k.Key = c.str(k.Key); return k })
+	out.Sampled = cleanEach(s.Sampled, func(k KeySample) KeySample { k.Key = c.str(k.Key); return k })
 	out.KeyCounts = cleanKeys(s.KeyCounts, c.str, func(v int64) int64 { return v })
 	return &out
 }
@@ -105,6 +107,11 @@ func (c cleaner) prometheus(s *PrometheusSection) *PrometheusSection {
 // something raw.
 func (c cleaner) violation(v Violation) Violation {
 	v.Subject, v.Message = c.str(v.Subject), c.msg(v.Message)
+	v.Evidence = cleanEach(v.Evidence, func(e Evidence) Evidence {
+		e.Source, e.What = c.str(e.Source), c.msg(e.What)
+		return e
+	})
+	v.Causes = cleanEach(v.Causes, c.msg)
 	return v
 }
 

@@ -53,10 +53,81 @@ type RedisSection struct {
 	// Hints), for comparing nodes with Redis. Keys absent from Redis have
 	// count 0.
 	KeyCounts map[string]int64 `json:"-"`
+	// KeyCountsRead is when KeyCounts were read, by the local clock.
+	KeyCountsRead Interval `json:"-"`
+	// Clock is Redis's TIME as this observer's poll read it.
+	Clock ClockReading `json:"-"`
+	// WalkLatency is the median round trip of the walk's batches of
+	// commands, zero when it sent none.
+	WalkLatency time.Duration `json:"walk_latency_ns"`
+	// TTLBeyondWindow holds counters whose TTL exceeds what the contract
+	// gives their own window, capped; Counters.KeysTTLBeyondWindow is the
+	// true number.
+	TTLBeyondWindow []KeyTTL `json:"ttl_beyond_window"`
+	// Sampled are the keys read once more after the walk (the top keys
+	// and the keys at their limit, bounded): their sequence values and
+	// their entries scored in the future. SampledAt is Redis's clock then.
+	Sampled   []KeySample `json:"sampled"`
+	SampledAt time.Time   `json:"sampled_at"`
+	// FutureAfter is how far ahead of Redis's clock an entry must be
+	// scored to count in KeySample.Future.
+	FutureAfter time.Duration `json:"future_after_ns"`
 	// DefaultLimit and DefaultWindow are the defaults this poll judged
 	// keys without an override by.
 	DefaultLimit  int64         `json:"default_limit"`
 	DefaultWindow time.Duration `json:"default_window_ns"`
+}
+
+// KeyTTL is a counter with its TTL and the window it is judged by.
+type KeyTTL struct {
+	Key    string        `json:"key"`
+	TTL    time.Duration `json:"ttl_ns"`
+	Window time.Duration `json:"window_ns"`
+}
+
+// ContractTTL is the TTL the contract gives a counter of window w when a
+// request is allowed: ceil(w/1s)+1 s.
+func ContractTTL(w time.Duration) time.Duration {
+	return (w + time.Second - 1).Truncate(time.Second) + time.Second
+}
+
+// KeySample is one key read after the walk.
+type KeySample struct {
+	Key string `json:"key"`
+	// Seq is the value of its sequence key, -1 when it has none.
+	Seq int64 `json:"seq"`
+	// Count is its in-window count and Limit its own limit, as the walk
+	// found them.
+	Count int64 `json:"count"`
+	Limit int64 `json:"limit"`
+	// Future counts its entries scored more than RedisSection.FutureAfter
+	// after Redis's clock; Ahead is how far ahead its newest entry is
+	// scored (zero or less: not in the future).
+	Future int64         `json:"future"`
+	Ahead  time.Duration `json:"ahead_ns"`
+}
+
+// Interval is when a reading was taken, by the local clock: the request
+// went out at Start and its answer was in at End.
+type Interval struct {
+	Start, End time.Time
+}
+
+// ClockReading is a peer's clock as one answer showed it: the peer's clock
+// read Clock (to within Resolution, below it) at some moment of Read.
+type ClockReading struct {
+	Clock      time.Time
+	Resolution time.Duration
+	Read       Interval
+}
+
+// Valid reports whether the reading holds a clock.
+func (c ClockReading) Valid() bool { return !c.Clock.IsZero() && !c.Read.Start.IsZero() }
+
+// Offset bounds how far the peer's clock is ahead of the local one (behind
+// when negative): between lo and hi.
+func (c ClockReading) Offset() (lo, hi time.Duration) {
+	return c.Clock.Sub(c.Read.End), c.Clock.Add(c.Resolution).Sub(c.Read.Start)
 }
 
 // RegistryEntry is one ratelimiter:nodes:{id} hash.
@@ -85,6 +156,8 @@ type NodeReport struct {
 	Counters      []APICounter      // /api/counters (a sample of at most 100 keys)
 	Limits        *APILimits        // /api/limits
 	Blocked       []APICounter      // /api/blocks (judged by the default limit only)
+	CountersRead  Interval          // when /api/counters was asked and answered
+	Clock         ClockReading      // the Date header of /health; not Valid when absent
 	Errors        map[string]string // endpoint path -> error text
 }
 
@@ -121,6 +194,12 @@ type PrometheusSection struct {
 	// Total rates across all nodes; null when Prometheus has no series.
 	AllowedPerSecond Float
 	BlockedPerSecond Float
+	// The same over the recent window (RecentWindow), so that a burst of a
+	// minute shows.
+	AllowedRecent Float
+	BlockedRecent Float
+	// At is when the queries were answered.
+	At time.Time
 	// QueryErrors holds queries that failed while others succeeded, keyed
 	// by query name.
 	QueryErrors map[string]string
@@ -132,4 +211,8 @@ type InstanceStats struct {
 	AllowedPerSecond Float
 	BlockedPerSecond Float
 	Up               *bool // the node job's up series; nil when absent
+	// AllowedTotal is the node's allowed checks counter, as scraped at
+	// AllowedScraped (zero when unknown).
+	AllowedTotal   Float
+	AllowedScraped time.Time
 }

@@ -21,8 +21,10 @@ type JudgeInput struct {
 	Snapshot *Snapshot     // merged, without violations; read only
 	Redis    *RedisSection // the last good Redis section, or nil
 	Nodes    *NodesSection // the last good node API section, or nil
-	Fresh    map[string]bool
-	Enabled  []string
+	// Prometheus is the last good Prometheus section, or nil.
+	Prometheus *PrometheusSection
+	Fresh      map[string]bool
+	Enabled    []string
 }
 
 // StoreConfig configures a Store.
@@ -182,7 +184,7 @@ func (s *Store) build(now time.Time) (*Published, error) {
 	snap.Nodes = s.nodes.merge(mergeInput{now: now, redis: redis, nodes: nodes, prom: prom, forgetAfter: s.cfg.NodeForgetAfter})
 	addAPICounts(snap.Counters.Top, nodes)
 
-	s.judge(JudgeInput{Now: now, Snapshot: snap, Redis: redis, Nodes: nodes, Fresh: fresh, Enabled: slices.Clone(s.cfg.Enabled)})
+	s.judge(JudgeInput{Now: now, Snapshot: snap, Redis: redis, Nodes: nodes, Prometheus: prom, Fresh: fresh, Enabled: slices.Clone(s.cfg.Enabled)})
 	// Hints come from the raw sections: the Redis poller counts the keys
 	// of interest by their real names, the node poller dials the real
 	// addresses.

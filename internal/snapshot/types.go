@@ -106,7 +106,9 @@ type Counters struct {
 	OverLimitKeys      int64 `json:"over_limit_keys"`
 	KeysWithoutTTL     int64 `json:"keys_without_ttl"`
 	OrphanSequenceKeys int64 `json:"orphan_sequence_keys"`
-	WrongTypeKeys      int64 `json:"wrong_type_keys"`
+	// KeysTTLBeyondWindow counts counters whose TTL outlives their window.
+	KeysTTLBeyondWindow int64 `json:"keys_ttl_beyond_window"`
+	WrongTypeKeys       int64 `json:"wrong_type_keys"`
 	// WalkedBy is the observer that walked the keyspace for these figures
 	// (this one, or the holder of the walk lease among the sidecars of one
 	// cluster); WalkedAt is when that walk began. The Redis source is
@@ -158,6 +160,22 @@ type Violation struct {
 	Message   string    `json:"message"`
 	FirstSeen time.Time `json:"first_seen"`
 	LastSeen  time.Time `json:"last_seen"`
+	// Evidence are the figures that prove it, as last confirmed.
+	Evidence []Evidence `json:"evidence"`
+	// Causes are its likely causes, in the order an on-call checks them.
+	Causes []string `json:"causes"`
+}
+
+// Evidence is one figure behind a violation: what a source said, and when.
+type Evidence struct {
+	// Source is where the figure comes from: "redis", "prometheus", a
+	// node's id, or "observerd" for a figure it derived from the others.
+	Source string `json:"source"`
+	// At is when the source was read.
+	At time.Time `json:"at"`
+	// What names the figure and its unit.
+	What  string `json:"what"`
+	Value Float  `json:"value"`
 }
 
 // UnknownInvariant is an invariant that cannot be judged now.

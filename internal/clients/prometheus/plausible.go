@@ -29,6 +29,10 @@ var (
 	// (milliseconds exported as seconds), and the contract's buckets end
 	// at one second.
 	LatencyRange = Range{Min: 0, Max: 3600}
+	// CounterRange is a counter of checks since a node started.
+	CounterRange = Range{Min: 0, Max: 1e15}
+	// TimestampRange is a Unix time in seconds, 1970 to 5138.
+	TimestampRange = Range{Min: 0, Max: 1e11}
 	// UpRange is a scrape's health: 0 or 1, or an average of them.
 	UpRange = Range{Min: 0, Max: 1}
 )

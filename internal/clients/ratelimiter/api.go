@@ -45,6 +45,9 @@ type Limits struct {
 type Health struct {
 	Status string
 	NodeID string
+	// Date is the answer's Date header, the node's clock to the second;
+	// zero when absent or unparsable.
+	Date time.Time
 }
 
 // Healthy reports whether the node says it is healthy.
@@ -53,7 +56,13 @@ func (h Health) Healthy() bool { return h.Status == "healthy" }
 // Health asks GET /health. Both status and node_id are required: a node
 // that cannot name itself cannot be told apart from its peers.
 func (c *Client) Health(ctx context.Context) (Health, error) {
-	return getAs(ctx, c, PathHealth, decodeHealth)
+	return ask(ctx, c, call{method: http.MethodGet, path: PathHealth}, func(a *answer) (Health, error) {
+		h, err := decodeHealth(a.body)
+		if d, derr := http.ParseTime(a.header.Get("Date")); derr == nil {
+			h.Date = d
+		}
+		return h, err
+	})
 }
 
 // Nodes asks GET /api/nodes: the nodes the answering node sees in the

@@ -74,6 +74,9 @@ type WalkStats struct {
 	ScanCalls          int64 // SCAN round trips, every server and prefix
 	// Now is the first server's clock when the walk began.
 	Now time.Time
+	// BatchLatency is the median round trip of its batches of counts,
+	// zero when it sent none.
+	BatchLatency time.Duration
 }
 
 // WalkResult is what one pass read: the totals, the node registry sorted by
@@ -116,6 +119,8 @@ type walker struct {
 	// read at the end of its scan; distinct holds the names of all of them.
 	registry, overrides []string
 	distinct            map[string]struct{}
+	// latencies are the round trips of its batches.
+	latencies []time.Duration
 }
 
 // Walk scans the keyspace once on every server and counts every counter's
@@ -163,6 +168,10 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
 	res.Stats = wk.stats
+	if n := len(wk.latencies); n > 0 {
+		slices.Sort(wk.latencies)
+		res.Stats.BatchLatency = wk.latencies[n/2]
+	}
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
 	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(res.Overrides.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
@@ -259,9 +268,12 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys 
 	}
 	// Exec's error is the first failed command's; each command's reply is
 	// read on its own below.
+	sent := time.Now()
 	_, _ = pipe.Exec(ctx)
+	rtt := time.Since(sent)
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
+	wk.latencies = append(wk.latencies, rtt)
 	for i, k := range keys {
 		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:], s.Options().Addr)
 		if err != nil {
