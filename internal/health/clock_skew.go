@@ -39,6 +39,9 @@ func FutureAfter(s Settings) time.Duration { return s.Of("clock_skew").Duration(
 // the threshold. Entries in the future are named on the nodes found ahead,
 // or on redis when no node is. Unknown while the redis source is not fresh.
 func checkClockSkew(v *View, s Setting) Verdict {
+	if !v.enabled[source.Redis] {
+		return Verdict{Skip: true} // Redis's clock is the reference
+	}
 	if r := v.redisReady(); r != "" {
 		return Verdict{Unknown: r}
 	}

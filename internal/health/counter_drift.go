@@ -1,8 +1,8 @@
 package health
 
 import (
-	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -16,7 +16,7 @@ func counterDrift() Invariant {
 		Severity: SeverityWarning,
 		Sources:  []string{source.Ratelimiter, source.Redis},
 		Subject:  "node, or `node-a/node-b`",
-		Help:     "a node's count of a key differs from Redis's, or from another node's, by more than `OBSERVERD_COUNTER_DRIFT_THRESHOLD` for `OBSERVERD_COUNTER_DRIFT_GRACE`",
+		Help:     "a node's count of a key lies outside Redis's counts read just before and just after it (or another node's), by more than `OBSERVERD_COUNTER_DRIFT_THRESHOLD`, for `OBSERVERD_COUNTER_DRIFT_GRACE`",
 		Grace:    30 * time.Second,
 		Threshold: &Threshold{
 			Default: int64(5),
@@ -32,14 +32,21 @@ more than the threshold.`},
 // checkCounterDrift: a node's API count for a key differs from Redis by more
 // than the threshold, or two nodes disagree on a key by more than it.
 //
+// Like is compared with like: a key's count changes while it is read, by
+// hundreds a second on a hot key, so a node's reading (taken between two
+// known instants) is compared with two readings of the other side, the last
+// one finished before it began and the first one begun after it finished,
+// and drifts only when it lies outside both by more than the threshold.
+// The newest reading of each node that two readings of the other side
+// bracket is judged; a node without one is undecided. Readings that do not
+// say when they were taken count as taken at the evaluation.
+//
 // Subjects stay few: one per node for node-versus-Redis drift, one per pair
-// of nodes ("node-a/node-b") for node-versus-node drift; the message names
-// how many keys drift and the worst of them. Only keys in a node's sample
-// (/api/counters) are compared, with Redis only when Redis counted them
-// (RedisSection.KeyCounts). The samples and the Redis counts are taken at
-// slightly different times, which the threshold and the grace period absorb.
-// Unknown when the ratelimiter source, or the redis source when enabled, is
-// not fresh.
+// of nodes ("node-a/node-b"); the message names how many keys drift and the
+// worst of them. Only keys in a node's sample (/api/counters) are compared,
+// with Redis only when Redis counted them (RedisSection.KeyCounts). Unknown
+// when the ratelimiter source, or the redis source when enabled, is not
+// fresh.
 func checkCounterDrift(v *View, s Setting) Verdict {
 	if !v.enabled[source.Ratelimiter] {
 		return Verdict{Skip: true}
@@ -56,96 +63,152 @@ func checkCounterDrift(v *View, s Setting) Verdict {
 			return Verdict{Unknown: r}
 		}
 	}
-	samples := nodeSamples(v.nodes)
+	rd := &v.mem.readings
 	limit := s.Count()
+	subjects := slices.Sorted(maps.Keys(rd.nodeCount))
 	var vd Verdict
 	if redisOn {
-		for _, s := range samples {
-			d := compare(s.counts, v.redis.KeyCounts, limit)
-			if d.drifting == 0 {
+		for _, subject := range subjects {
+			j, ok := bracket(rd.nodeCount[subject], rd.redisCount, limit)
+			if !ok {
+				vd.Undecided = append(vd.Undecided, subject)
+				continue
+			}
+			if j.drifting == 0 {
 				continue
 			}
 			vd.Findings = append(vd.Findings, Finding{
-				Subject: s.subject,
-				Message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d in redis",
-					s.subject, d.drifting, d.compared, limit, d.worstKey, d.worstA, d.worstB),
+				Subject: subject,
+				Message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d and %d in redis just before and after",
+					subject, j.drifting, j.compared, limit, j.worst, j.count, j.before, j.after),
+				Evidence: j.evidence(subject, source.Redis),
+				Causes:   driftCauses(v, subject),
 			})
 		}
 	}
-	for i, a := range samples {
-		for _, b := range samples[i+1:] {
-			d := compare(a.counts, b.counts, limit)
-			if d.drifting == 0 {
+	for i, a := range subjects {
+		for _, b := range subjects[i+1:] {
+			pair := a + "/" + b
+			j, ok := bracket(rd.nodeCount[a], rd.nodeCount[b], limit)
+			if !ok {
+				vd.Undecided = append(vd.Undecided, pair)
+				continue
+			}
+			if j.drifting == 0 {
 				continue
 			}
 			vd.Findings = append(vd.Findings, Finding{
-				Subject: a.subject + "/" + b.subject,
-				Message: fmt.Sprintf("nodes %q and %q: %d of %d keys sampled by both differ by more than %d; worst: key %q counts %d on %q, %d on %q",
-					a.subject, b.subject, d.drifting, d.compared, limit, d.worstKey, d.worstA, a.subject, d.worstB, b.subject),
+				Subject: pair,
+				Message: fmt.Sprintf("nodes %q and %q: %d of %d keys sampled by both differ by more than %d; worst: key %q counts %d on %q, %d and %d on %q just before and after",
+					a, b, j.drifting, j.compared, limit, j.worst, j.count, a, j.before, j.after, b),
+				Evidence: j.evidence(a, b),
+				Causes:   driftCauses(v, a),
 			})
 		}
 	}
 	return vd
 }
 
-// sample is one node's /api/counters answer as key -> count.
-type sample struct {
-	subject string
-	counts  map[string]int64
+// judged is one reading compared with the two readings bracketing it.
+type judged struct {
+	reading, first, second countsReading
+	compared, drifting     int
+	worst                  string
+	count, before, after   int64
 }
 
-// nodeSamples collects the samples of the nodes whose /api/counters
-// answered, sorted by subject and one per subject.
-func nodeSamples(ns *snapshot.NodesSection) []sample {
-	var out []sample
-	seen := make(map[string]bool)
-	for _, r := range ns.Nodes {
-		subject := r.Name()
-		// A nil sample means the endpoint failed and says nothing.
-		if r.Counters == nil || seen[subject] {
+// bracket compares the newest reading of ours that two readings of theirs
+// bracket (one finished before it began, one begun after it finished) with
+// them: a key drifts when our count is below both of theirs, or above both,
+// by more than limit. ok is false when no reading of ours is bracketed.
+func bracket(ours, theirs []countsReading, limit int64) (judged, bool) {
+	for i := len(ours) - 1; i >= 0; i-- {
+		o := ours[i]
+		first, second := -1, -1
+		for k, t := range theirs {
+			if !t.read.End.After(o.read.Start) {
+				first = k
+			}
+			if second < 0 && !t.read.Start.Before(o.read.End) {
+				second = k
+			}
+		}
+		if first < 0 || second < 0 {
 			continue
 		}
-		seen[subject] = true
-		counts := make(map[string]int64, len(r.Counters))
-		for _, c := range r.Counters {
-			counts[c.Key] = c.Count
+		j := judged{reading: o, first: theirs[first], second: theirs[second]}
+		var worstBy int64 = -1
+		for _, key := range slices.Sorted(maps.Keys(o.counts)) {
+			c := o.counts[key]
+			b, ok1 := j.first.counts[key]
+			a, ok2 := j.second.counts[key]
+			if !ok1 || !ok2 {
+				continue
+			}
+			j.compared++
+			by := max(min(a, b)-c, c-max(a, b))
+			if by <= limit {
+				continue
+			}
+			j.drifting++
+			if by > worstBy {
+				worstBy, j.worst, j.count, j.before, j.after = by, key, c, b, a
+			}
 		}
-		out = append(out, sample{subject: subject, counts: counts})
+		return j, true
 	}
-	slices.SortFunc(out, func(a, b sample) int { return cmp.Compare(a.subject, b.subject) })
-	return out
+	return judged{}, false
 }
 
-// drift summarises the comparison of two sets of counts.
-type drift struct {
-	compared, drifting int
-	worstKey           string
-	worstA, worstB     int64
+// evidence is the worst key's three readings.
+func (j judged) evidence(ours, theirs string) []snapshot.Evidence {
+	what := "count of key " + j.worst
+	return []snapshot.Evidence{
+		ev(theirs, j.first.read.End, what+", just before", float64(j.before)),
+		ev(ours, j.reading.read.End, what, float64(j.count)),
+		ev(theirs, j.second.read.Start, what+", just after", float64(j.after)),
+		ev(SourceObserverd, j.reading.read.End, "sampled keys drifting", float64(j.drifting)),
+	}
 }
 
-// compare counts the keys present in both a and b whose counts differ by
-// more than limit, and finds the worst (ties go to the smallest key, so the
-// message does not flap).
-func compare(a, b map[string]int64, limit int64) drift {
-	var d drift
-	var worst int64 = -1
-	for k, ca := range a {
-		cb, ok := b[k]
-		if !ok {
-			continue
-		}
-		d.compared++
-		diff := ca - cb
-		if diff < 0 {
-			diff = -diff
-		}
-		if diff <= limit {
-			continue
-		}
-		d.drifting++
-		if diff > worst || (diff == worst && k < d.worstKey) {
-			worst, d.worstKey, d.worstA, d.worstB = diff, k, ca, cb
+// driftCauses orders the likely causes of a node's drift, those the
+// snapshot points to first.
+func driftCauses(v *View, node string) []string {
+	var first, rest []string
+	add := func(cond bool, cause string) {
+		if cond {
+			first = append(first, cause)
+		} else {
+			rest = append(rest, cause)
 		}
 	}
-	return d
+	skewed, otherWindow := false, false
+	if v.nodes != nil {
+		for _, n := range v.nodes.Nodes {
+			if n.Name() != node {
+				continue
+			}
+			if v.redis != nil && n.Clock.Valid() && v.redis.Clock.Valid() {
+				nLo, nHi := n.Clock.Offset()
+				rLo, rHi := v.redis.Clock.Offset()
+				skewed = nLo-rHi > time.Second || nHi-rLo < -time.Second
+			}
+			if v.redis != nil && n.Limits != nil && v.redis.DefaultWindow > 0 {
+				otherWindow = n.Limits.DefaultWindow != v.redis.DefaultWindow
+			}
+		}
+	}
+	future := false
+	if v.redis != nil {
+		for _, s := range v.redis.Sampled {
+			future = future || s.Future > 0
+		}
+	}
+	add(skewed || future, "the node's clock is off (clock_skew): it counts over a window shifted from Redis's, and its entries may be scored in the future; compare date -u on its host with redis-cli TIME")
+	add(otherWindow, "the node's default window differs from the one observerd judges by: compare its /api/limits with the others'")
+	rest = append(rest,
+		"the node counts on another Redis (a wrong RATELIMITER_REDIS_URL, or a failover that left it on the old primary): compare its /api/counters with ZCOUNT on the Redis observerd reads, and CLIENT LIST on both",
+		"the node or observerd reads a replica that lags its primary: INFO replication, master_repl_offset against the replica's offset",
+	)
+	return append(first, rest...)
 }

@@ -116,11 +116,21 @@ func (r *readings) recordRedis(v *View) {
 		r.seqs[k] = rs
 	}
 
-	if rd := v.redis.KeyCountsRead; !rd.Start.IsZero() {
+	if v.redis.KeyCounts != nil {
+		rd := readAtOr(v.redis.KeyCountsRead, v.now)
 		if n := len(r.redisCount); n == 0 || rd.Start.After(r.redisCount[n-1].read.Start) {
 			r.redisCount = lastN(append(r.redisCount, countsReading{read: rd, counts: v.redis.KeyCounts}), countReadings)
 		}
 	}
+}
+
+// readAtOr is when a reading was taken, or the instant now for a reading
+// that does not say.
+func readAtOr(read snapshot.Interval, now time.Time) snapshot.Interval {
+	if read.Start.IsZero() || read.End.IsZero() {
+		return snapshot.Interval{Start: now, End: now}
+	}
+	return read
 }
 
 func (r *readings) recordNodes(v *View) {
@@ -131,18 +141,19 @@ func (r *readings) recordNodes(v *View) {
 	for _, n := range v.nodes.Nodes {
 		subject := n.Name()
 		present[subject] = true
-		if n.Counters == nil || n.CountersRead.Start.IsZero() {
+		if n.Counters == nil {
 			continue
 		}
+		read := readAtOr(n.CountersRead, v.now)
 		rs := r.nodeCount[subject]
-		if k := len(rs); k > 0 && !n.CountersRead.Start.After(rs[k-1].read.Start) {
+		if k := len(rs); k > 0 && !read.Start.After(rs[k-1].read.Start) {
 			continue
 		}
 		counts := make(map[string]int64, len(n.Counters))
 		for _, c := range n.Counters {
 			counts[c.Key] = c.Count
 		}
-		r.nodeCount[subject] = lastN(append(rs, countsReading{read: n.CountersRead, counts: counts}), countReadings)
+		r.nodeCount[subject] = lastN(append(rs, countsReading{read: read, counts: counts}), countReadings)
 	}
 	for s := range r.nodeCount {
 		if !present[s] {
