@@ -23,6 +23,7 @@ sorted set(s) without a TTL; they will never expire.`},
 
 // checkWithoutTTL: a counter sorted set has no TTL and will never expire.
 func checkWithoutTTL(v *View, _ Setting) Verdict {
+	at := v.redisAt()
 	return v.redisVerdict(func(r *snapshot.RedisSection) []Finding {
 		var fs []Finding
 		for _, k := range r.WithoutTTL {
@@ -30,6 +31,15 @@ func checkWithoutTTL(v *View, _ Setting) Verdict {
 				Subject: k,
 				Message: fmt.Sprintf("counter key %q has no TTL, so it never expires (%d keys without TTL in all)",
 					k, r.Counters.KeysWithoutTTL),
+				Evidence: []snapshot.Evidence{
+					ev(source.Redis, at, "PTTL of the key (ms; -1: none)", -1),
+					ev(source.Redis, at, "counter keys without TTL", float64(r.Counters.KeysWithoutTTL)),
+				},
+				Causes: []string{
+					"a PERSIST, or a write that drops the TTL (SET, a RENAME onto it, a restore), ran on the key: MONITOR, the ACL log",
+					"a node's check script failed between its ZADD and its EXPIRE (a script error, a timeout): the nodes' logs",
+					"a restore or a migration copied the key without its TTL",
+				},
 			})
 		}
 		return fs

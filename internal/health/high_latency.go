@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
 
@@ -44,6 +45,16 @@ func checkHighLatency(v *View, s Setting) Verdict {
 			Subject: n.Name(),
 			Message: fmt.Sprintf("node %q check latency p99 is %s, above the threshold of %s",
 				n.Name(), p99.Round(time.Microsecond), limit),
+			Evidence: []snapshot.Evidence{
+				ev(source.Prometheus, v.promAt(), "check latency p99 (ms)", millis(p99)),
+				ev(source.Redis, v.redisAt(), "observerd's PING to Redis (ms)", millis(v.snap.Redis.Ping.Duration)),
+			},
+			Causes: []string{
+				"Redis is slow for every node (redis_slow, SLOWLOG GET): then every node's latency rises together",
+				"the node's link to Redis is slow or saturated (a remote Redis, a busy network): redis-cli --latency from its host",
+				"the node itself is short of CPU or threads (its host's load, its worker count)",
+				"a few very hot keys make the check script's ZREMRANGEBYSCORE slow on large sorted sets (hot_key, the top keys' counts)",
+			},
 		})
 	}
 	return vd

@@ -62,7 +62,11 @@ func checkNodeDown(v *View, _ Setting) Verdict {
 			}
 			continue
 		}
-		vd.Findings = append(vd.Findings, Finding{Subject: subject, Message: nodeDownMessage(n, unreachable, expired)})
+		vd.Findings = append(vd.Findings, Finding{
+			Subject: subject, Message: nodeDownMessage(n, unreachable, expired),
+			Evidence: v.nodeDownEvidence(n, unreachable, expired),
+			Causes:   nodeDownCauses(unreachable, expired),
+		})
 	}
 	return vd
 }
@@ -104,4 +108,43 @@ func nodeDownMessage(n snapshot.Node, unreachable, expired bool) string {
 		msg += ": " + truncate(err)
 	}
 	return msg
+}
+
+// nodeDownEvidence is what showed the node down.
+func (v *View) nodeDownEvidence(n snapshot.Node, unreachable, expired bool) []snapshot.Evidence {
+	var out []snapshot.Evidence
+	if unreachable {
+		out = append(out, ev(n.Name(), v.readAt(source.Ratelimiter), "/health answered healthy (1 yes, 0 no)", 0))
+		if n.LastSeen != nil {
+			out = append(out, ev(n.Name(), *n.LastSeen, "last seen reachable (Unix s)", float64(n.LastSeen.Unix())))
+		}
+	}
+	if expired {
+		out = append(out, ev(source.Redis, v.redisAt(), "registry entry present (1 yes, 0 no)", 0))
+	}
+	return out
+}
+
+// nodeDownCauses are the likely causes of a node down, in the order an
+// on-call checks them.
+func nodeDownCauses(unreachable, expired bool) []string {
+	switch {
+	case unreachable && expired:
+		return []string{
+			"the node's process stopped or crashed: its service manager or pod status, its last log lines",
+			"its host is down or cut from the network: ping, the host's status",
+		}
+	case unreachable:
+		return []string{
+			"the node's process hangs or its HTTP server is saturated while its heartbeat still runs: its CPU, its open connections, its logs",
+			"the network between observerd and the node (a firewall, a wrong OBSERVERD_RATELIMITER_URLS entry): curl its /health from observerd's host",
+			"the node restarted on another address: compare the registry's address with the one observerd polls",
+		}
+	default:
+		return []string{
+			"the node's heartbeat cannot write to Redis while it keeps serving (Redis maxclients, ACLs, a network split between it and Redis): its logs",
+			"the node's heartbeat interval is longer than its registry TTL (RATELIMITER_NODE_HEARTBEAT_SECONDS, RATELIMITER_NODE_TTL_SECONDS)",
+			"the node was stopped on purpose: it is gone from the registry and drops out after OBSERVERD_NODE_FORGET_AFTER",
+		}
+	}
 }

@@ -44,5 +44,16 @@ func checkRedisDisconnected(v *View, _ Setting) Verdict {
 	default:
 		return Verdict{}
 	}
-	return Verdict{Findings: []Finding{{Subject: SubjectRedis, Message: msg}}}
+	return Verdict{Findings: []Finding{{
+		Subject: SubjectRedis, Message: msg,
+		Evidence: []snapshot.Evidence{
+			ev(source.Redis, v.readAt(source.Redis), "consecutive failed polls", float64(st.ConsecutiveFailures)),
+		},
+		Causes: []string{
+			"redis-server stopped, crashed or is restarting: its service manager, its log (OOM killer, a failed save)",
+			"Redis is frozen (paused, swapping, a long blocking command): redis-cli --latency, SLOWLOG GET",
+			"the network or the address between observerd and Redis (OBSERVERD_REDIS_URL, a failover to another address)",
+			"Redis refuses observerd: maxclients reached, a changed password or ACL (the error above says which)",
+		},
+	}}}
 }

@@ -36,6 +36,14 @@ func checkSequenceLeak(v *View, s Setting) Verdict {
 		return []Finding{{
 			Subject: SubjectRedis,
 			Message: fmt.Sprintf("%d orphan sequence keys (no sorted set left), above the threshold of %d", n, limit),
+			Evidence: []snapshot.Evidence{
+				ev(source.Redis, v.redisAt(), "orphan :seq keys", float64(n)),
+				ev(source.Redis, v.redisAt(), "counter keys", float64(r.Counters.Keys)),
+			},
+			Causes: []string{
+				"the service never expires :seq keys (a known quirk): one stays behind for every key ever checked, most with short-lived keys (a fresh key per client or per request)",
+				"counters were deleted without their :seq (a reset by hand, a script): the reset endpoint deletes both",
+			},
 		}}
 	})
 }

@@ -55,7 +55,29 @@ func checkSourceStale(v *View, _ Setting) Verdict {
 		if st.Error != "" {
 			msg += ": " + truncate(st.Error)
 		}
-		vd.Findings = append(vd.Findings, Finding{Subject: src, Message: msg})
+		f := Finding{Subject: src, Message: msg, Causes: staleCauses(src)}
+		f.Evidence = append(f.Evidence, ev(src, v.now, "consecutive failed polls", float64(st.ConsecutiveFailures)))
+		if st.LastSuccess != nil {
+			f.Evidence = append(f.Evidence, ev(src, *st.LastSuccess, "seconds since its last success", v.now.Sub(*st.LastSuccess).Seconds()))
+		}
+		vd.Findings = append(vd.Findings, f)
 	}
 	return vd
+}
+
+// staleCauses are the likely causes of a source not answering in time.
+func staleCauses(src string) []string {
+	common := "observerd's poll timeout is too short for the source's answers (OBSERVERD_POLL_TIMEOUT; the source's duration_ms in /snapshot)"
+	switch src {
+	case source.Redis:
+		return []string{"Redis does not answer or answers too slowly (redis_disconnected, redis_slow)",
+			"the walk of a very large keyspace does not finish within the poll timeout (counters.keys; OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND)",
+			"the walk lease's holder stopped sharing its walks (counters.walked_by)", common}
+	case source.Prometheus:
+		return []string{"Prometheus is down, restarting or overloaded: its /-/healthy and /-/ready",
+			"a query fails or answers implausible figures (the source's error, sources.prometheus.errors)", common}
+	default:
+		return []string{"every node is down or unreachable from observerd (node_down)",
+			"the nodes answer too slowly (high_latency, their health_latency_ms)", common}
+	}
 }
