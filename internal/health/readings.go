@@ -11,10 +11,10 @@ import (
 // compare figures over time. Each is bounded: by a time span or a count,
 // and by what the inputs still name.
 const (
-	// latencySpan is how far back redis_slow looks for its worst round
-	// trip: a Redis that stalls now and then is slow between the stalls
-	// too, and a verdict that flapped with each reading would never
-	// outlast a grace period.
+	// latencySpan is how far back redis_slow looks at round trips: a
+	// Redis that stalls again and again is slow between the stalls too,
+	// and a verdict that flapped with each reading would never outlast a
+	// grace period.
 	latencySpan = 10 * time.Second
 	// seqSpan is how long sequence readings are kept: hot_key looks one
 	// minute back, over_throttling its recent window.
