@@ -19,8 +19,9 @@ import (
 
 const (
 	// shareVersion is the version of the share's format; a reader refuses
-	// any other and walks alone.
-	shareVersion  = 1
+	// any other and walks alone. Version 2 added the sampled keys, the
+	// keys whose TTL outlives their window and the walk's batch latency.
+	shareVersion  = 2
 	maxShareBytes = 16 << 20
 )
 

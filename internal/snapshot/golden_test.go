@@ -42,7 +42,9 @@ func goldenStore(t *testing.T) *Store {
 		Judge: func(JudgeInput) ([]Violation, []UnknownInvariant) {
 			return []Violation{
 					{Invariant: "node_down", Subject: "node-2", Severity: "critical", Message: "node node-2 (10.0.0.2:8000) is unreachable: connection refused", FirstSeen: t0.Add(-3 * time.Minute), LastSeen: t0},
-					{Invariant: "over_limit", Subject: "hot", Severity: "warning", Message: "key hot has 60 requests in its window, over its limit 50", FirstSeen: t0.Add(-time.Minute), LastSeen: t0},
+					{Invariant: "over_limit", Subject: "hot", Severity: "warning", Message: "key hot has 60 requests in its window, over its limit 50", FirstSeen: t0.Add(-time.Minute), LastSeen: t0,
+						Evidence: []Evidence{{Source: "redis", At: t0, What: "entries in its window", Value: 60}, {Source: "redis", At: t0, What: "its own limit", Value: Null()}},
+						Causes:   []string{"an override the nodes do not enforce", "entries written behind the nodes' back"}},
 					{Invariant: "over_limit", Subject: "vip", Severity: "warning", Message: "key vip has 6 requests in its window, over its limit 5", FirstSeen: t0.Add(-30 * time.Second), LastSeen: t0},
 					{Invariant: "counter_without_ttl", Subject: "leaky", Severity: "warning", Message: "counter leaky has no TTL", FirstSeen: t0.Add(-10 * time.Minute), LastSeen: t0},
 				}, []UnknownInvariant{
@@ -74,7 +76,7 @@ func goldenStore(t *testing.T) *Store {
 			Overrides: []Override{{Key: "vip", Limit: 5, Window: Milliseconds(time.Second)}, {Key: "batch", Limit: 1000, Window: Milliseconds(time.Hour)},
 				{Key: "long-" + strings.Repeat("o", 295), Limit: 1, Window: Milliseconds(time.Second)}}, // published cut
 			Counters: Counters{
-				Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
+				Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1, KeysTTLBeyondWindow: 1,
 				WalkedBy: "observer-2", WalkedAt: &walked,
 				Top: []TopKey{
 					{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: Milliseconds(30 * time.Second)},

@@ -28,6 +28,10 @@ func TestHealth(t *testing.T) {
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Health() error = %v, want %v", err, tt.wantErr)
 			}
+			if err == nil && got.Date.IsZero() {
+				t.Errorf("Health() = %+v: no Date, though the answer had one", got)
+			}
+			got.Date = time.Time{}
 			if got != tt.want || got.Healthy() != tt.wantHealthy {
 				t.Errorf("Health() = %+v (healthy %t), want %+v (healthy %t)", got, got.Healthy(), tt.want, tt.wantHealthy)
 			}

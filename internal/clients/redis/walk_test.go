@@ -109,6 +109,10 @@ func TestWalk(t *testing.T) {
 				Duplicates:         tt.wantDuplicates,
 				ScanCalls:          stats.ScanCalls,
 				Now:                stats.Now,
+				BatchLatency:       stats.BatchLatency,
+			}
+			if stats.BatchLatency <= 0 {
+				t.Errorf("stats.BatchLatency = %v, want the median round trip of its batches", stats.BatchLatency)
 			}
 			if stats != wantStats {
 				t.Errorf("stats = %+v, want %+v", stats, wantStats)
