@@ -16,6 +16,7 @@ import (
 	rlclient "github.com/observerd/observerd/internal/clients/ratelimiter"
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/config"
+	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
@@ -119,6 +120,7 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 		Coordinate:       cfg.RedisWalkCoordination == config.WalkLease,
 		LeaseTTL:         cfg.LeaseTTL(),
 		MaxKeysPerSecond: cfg.RedisWalkMaxKeysPerSecond,
+		FutureAfter:      health.FutureAfter(cfg.Invariants),
 		Logger:           logger.Named("redis"),
 	})
 	if err != nil {
