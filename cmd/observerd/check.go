@@ -196,7 +196,7 @@ func writeJSON(stdout, stderr io.Writer, body []byte, v verdict) error {
 
 // checkUsage is `observerd check -h`.
 func checkUsage(w io.Writer, invs []health.Invariant) error {
-	if _, err := io.WriteString(w, checkHelp); err != nil {
+	if _, err := io.WriteString(w, strings.Replace(checkHelp, "{critical}", strings.Join(criticalNames(invs), ", "), 1)); err != nil {
 		return err
 	}
 	return config.WriteVars(w, config.Vars(invs))
@@ -211,7 +211,7 @@ nodes, counters, every violation, critical first) ending with a verdict
 line, and exits:
 
   0  no critical violation holds (warnings may)
-  2  a critical violation holds (node_down, redis_disconnected)
+  2  a critical violation holds ({critical})
   1  it could not judge: a bad setting, an interrupted check (Ctrl-C), or
      every enabled source failed. A source that failed while others
      answered is judged from what is there: a Redis that does not answer is
@@ -249,3 +249,14 @@ It reads the daemon's configuration from the environment, with the same
 checks (an empty variable counts as unset):
 
 `
+
+// criticalNames are the names of the critical invariants among invs.
+func criticalNames(invs []health.Invariant) []string {
+	var out []string
+	for _, inv := range invs {
+		if inv.Severity == health.SeverityCritical {
+			out = append(out, inv.Name)
+		}
+	}
+	return out
+}
