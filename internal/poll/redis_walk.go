@@ -51,22 +51,23 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			zap.Int64("vanished", res.Stats.Vanished), zap.Int64("scan_calls", res.Stats.ScanCalls),
 			zap.Int("passes", pass), zap.Time("server_time", res.Stats.Now))
 		sec := p.walkSection(t, final, res, began)
-		if err := p.sample(ctx, sec); err != nil {
+		if err := p.sample(ctx, sec, t.atLimit.sorted()); err != nil {
 			return nil, time.Time{}, err
 		}
 		return sec, res.Stats.Now, nil
 	}
 }
 
-// maxSampled bounds the keys read again after a walk.
-const maxSampled = 200
+// maxSampled bounds the keys read again after a walk: the top keys and up
+// to this many keys at their limit.
+const maxSampled = 1000
 
 // sample reads the top keys and the keys at their limit once more: their
-// sequence values (hot_key, over_throttling) and their entries scored in
-// the future (clock_skew). Three commands a key, for at most maxSampled
-// keys: a fixed cost, whatever the keyspace.
-func (p *RedisPoller) sample(ctx context.Context, sec *snapshot.RedisSection) error {
-	figures := make(map[string]snapshot.Block, maxSampled)
+// sequence values (hot_key, over_throttling), one GET a key, and for the
+// top keys their entries scored in the future (clock_skew), two commands
+// more. At most maxSampled keys: a fixed cost, whatever the keyspace.
+func (p *RedisPoller) sample(ctx context.Context, sec *snapshot.RedisSection, atLimit []snapshot.Block) error {
+	figures := make(map[string]snapshot.Block, len(sec.Counters.Top)+len(atLimit))
 	var keys []string
 	add := func(b snapshot.Block) {
 		if _, ok := figures[b.Key]; !ok && len(keys) < maxSampled {
@@ -77,10 +78,11 @@ func (p *RedisPoller) sample(ctx context.Context, sec *snapshot.RedisSection) er
 	for _, k := range sec.Counters.Top {
 		add(snapshot.Block{Key: k.Key, Count: k.Count, Limit: k.Limit})
 	}
-	for _, b := range sec.Blocks {
+	top := len(keys)
+	for _, b := range atLimit {
 		add(b)
 	}
-	samples, at, err := p.cfg.WalkClient.SampleKeys(ctx, p.cfg.KeyPrefix, keys, p.cfg.FutureAfter)
+	samples, at, err := p.cfg.WalkClient.SampleKeys(ctx, p.cfg.KeyPrefix, keys, top, p.cfg.FutureAfter)
 	if err != nil {
 		return err
 	}
@@ -120,6 +122,9 @@ type redisTally struct {
 	zeroActive *topList[snapshot.Block]
 	withoutTTL *topList[string]
 	longTTL    *topList[snapshot.KeyTTL]
+	// atLimit are the keys at or over their limit, up to maxSampled: the
+	// keys a check may block, whose check rates the sample reads.
+	atLimit *topList[snapshot.Block]
 	// incumbents are the keys of the last published top; found holds the
 	// figures of those the walk found, however they rank (see chooseTop).
 	incumbents map[string]int
@@ -133,6 +138,7 @@ func newRedisTally(topN, listCap int, incumbents map[string]int) *redisTally {
 	return &redisTally{
 		top:        newTopList(topN, hotterKey),
 		blocks:     newTopList(listCap, hotter),
+		atLimit:    newTopList(maxSampled, hotter),
 		overLimit:  newTopList(listCap, hotter),
 		zeroActive: newTopList(listCap, hotter),
 		withoutTTL: newTopList(listCap, strings.Compare),
@@ -156,6 +162,7 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Dura
 	if cn.Count >= limit {
 		t.c.BlockedKeys++
 		t.blocks.add(b)
+		t.atLimit.add(b)
 	}
 	// A zero limit with traffic is its own anomaly (ghost_allowing), not
 	// an over-limit key.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"strconv"
 	"time"
 
@@ -38,17 +37,18 @@ type Sample struct {
 	// Future counts the entries scored more than the given margin after
 	// the server's clock; Ahead is how far after it the newest entry is
 	// scored (zero or less when none is in the future, or the key is
-	// gone).
+	// gone). Both are read only for the keys asked with their entries.
 	Future int64
 	Ahead  time.Duration
 }
 
-// SampleKeys reads, for each key (without prefix), its sequence key and its
-// entries scored more than futureAfter after the server's clock, in one
-// pipeline per batch: three commands a key. It returns the samples in the
-// order of keys and the server's clock when it began. A key of another type
-// samples as one without entries.
-func (c *Client) SampleKeys(ctx context.Context, prefix string, keys []string, futureAfter time.Duration) ([]Sample, time.Time, error) {
+// SampleKeys reads, for each key (without prefix), its sequence key, and
+// for the first withEntries keys also its entries scored more than
+// futureAfter after the server's clock: one command a key, three for those,
+// pipelined a batch at a time. It returns the samples in the order of keys
+// and the server's clock when it began. A key of another type samples as
+// one without entries.
+func (c *Client) SampleKeys(ctx context.Context, prefix string, keys []string, withEntries int, futureAfter time.Duration) ([]Sample, time.Time, error) {
 	if len(keys) == 0 {
 		return nil, time.Time{}, nil
 	}
@@ -59,7 +59,8 @@ func (c *Client) SampleKeys(ctx context.Context, prefix string, keys []string, f
 	}
 	began := clk.now()
 	out := make([]Sample, 0, len(keys))
-	for batch := range slices.Chunk(keys, c.opts.BatchSize) {
+	for start := 0; start < len(keys); start += c.opts.BatchSize {
+		batch := keys[start:min(len(keys), start+c.opts.BatchSize)]
 		nowMs := clk.now().UnixMilli()
 		pipe := u.Pipeline()
 		seqs := make([]*goredis.StringCmd, len(batch))
@@ -67,8 +68,10 @@ func (c *Client) SampleKeys(ctx context.Context, prefix string, keys []string, f
 		newest := make([]*goredis.ZSliceCmd, len(batch))
 		for i, k := range batch {
 			seqs[i] = pipe.Get(ctx, prefix+k+":seq")
-			future[i] = pipe.ZCount(ctx, prefix+k, "("+strconv.FormatInt(nowMs+futureAfter.Milliseconds(), 10), "+inf")
-			newest[i] = pipe.ZRangeWithScores(ctx, prefix+k, -1, -1)
+			if start+i < withEntries {
+				future[i] = pipe.ZCount(ctx, prefix+k, "("+strconv.FormatInt(nowMs+futureAfter.Milliseconds(), 10), "+inf")
+				newest[i] = pipe.ZRangeWithScores(ctx, prefix+k, -1, -1)
+			}
 		}
 		_, _ = pipe.Exec(ctx)
 		for i, k := range batch {
@@ -80,17 +83,17 @@ func (c *Client) SampleKeys(ctx context.Context, prefix string, keys []string, f
 			default:
 				return nil, time.Time{}, c.wrap("GET", c.endpoint, err)
 			}
-			n, err := future[i].Result()
-			if err != nil && !isWrongType(err) {
-				return nil, time.Time{}, c.wrap("ZCOUNT", c.endpoint, err)
-			}
-			s.Future = n
-			zs, err := newest[i].Result()
-			if err != nil && !isWrongType(err) {
-				return nil, time.Time{}, c.wrap("ZRANGE", c.endpoint, err)
-			}
-			if len(zs) == 1 {
-				s.Ahead = aheadOf(zs[0].Score, nowMs)
+			if future[i] != nil {
+				if s.Future, err = future[i].Result(); err != nil && !isWrongType(err) {
+					return nil, time.Time{}, c.wrap("ZCOUNT", c.endpoint, err)
+				}
+				zs, err := newest[i].Result()
+				if err != nil && !isWrongType(err) {
+					return nil, time.Time{}, c.wrap("ZRANGE", c.endpoint, err)
+				}
+				if len(zs) == 1 {
+					s.Ahead = aheadOf(zs[0].Score, nowMs)
+				}
 			}
 			out = append(out, s)
 		}
