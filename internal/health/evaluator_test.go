@@ -150,7 +150,7 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 				}},
 				{at: 10 * time.Second, give: func(in *Input) {
 					staleSource(in, source.Ratelimiter, "boom")
-				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{"counter_drift", "node_down"}},
+				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{"counter_drift", "fail_open", "node_down"}},
 				{at: 20 * time.Second},
 			},
 		},
@@ -223,15 +223,16 @@ func TestSourceNeverSucceeded(t *testing.T) {
 	never := func(in *Input) {
 		in.Snapshot.Sources[source.Prometheus] = snapshot.SourceStatus{Status: snapshot.StatusError, Error: "refused"}
 		in.Fresh[source.Prometheus] = false
+		in.Prometheus = nil
 	}
 	cfg := defaultConfig()
 	cfg.staleAfter = map[string]time.Duration{source.Prometheus: 30 * time.Second}
 	runSteps(t, cfg, []step{
-		{at: 0, give: never, wantUnknown: []string{"high_latency"}},
-		{at: 30 * time.Second, give: never, wantUnknown: []string{"high_latency"}},
+		{at: 0, give: never, wantUnknown: promUnknown},
+		{at: 30 * time.Second, give: never, wantUnknown: promUnknown},
 		{at: 31 * time.Second, give: never, want: []string{
 			"warning source_stale prometheus first=31s last=31s",
-		}, wantUnknown: []string{"high_latency"}},
+		}, wantUnknown: promUnknown},
 		{at: 40 * time.Second},
 	})
 }

@@ -18,7 +18,7 @@ var t0 = time.Date(2026, 1, 27, 12, 0, 0, 0, time.UTC)
 
 // healthy returns an input at now in which every invariant holds for no
 // subject: all sources fresh, two reachable registered nodes agreeing with
-// Redis.
+// Redis, and Prometheus showing a cluster that blocks few of its checks.
 func healthy(now time.Time) Input {
 	ok := func() snapshot.SourceStatus {
 		last := now.Add(-time.Second)
@@ -36,6 +36,12 @@ func healthy(now time.Time) Input {
 			Counters: []snapshot.APICounter{{Key: "a", Count: 10, Limit: 100}, {Key: "b", Count: 3, Limit: 100}},
 		}
 	}
+	instance := func() snapshot.InstanceStats {
+		return snapshot.InstanceStats{
+			CheckLatencyP99: snapshot.Known(ms(2.5)), AllowedPerSecond: 20, BlockedPerSecond: 1,
+			Up: new(true), AllowedTotal: 5000, AllowedScraped: now.Add(-3 * time.Second),
+		}
+	}
 	return Input{
 		Now: now,
 		Snapshot: &snapshot.Snapshot{
@@ -51,6 +57,15 @@ func healthy(now time.Time) Input {
 		Nodes: &snapshot.NodesSection{Nodes: []snapshot.NodeReport{
 			report("node-1", "10.0.0.1:8000"), report("node-2", "10.0.0.2:8000"),
 		}},
+		Prometheus: &snapshot.PrometheusSection{
+			Instances: map[string]snapshot.InstanceStats{
+				"10.0.0.1:8000": instance(),
+				"10.0.0.2:8000": instance(),
+			},
+			AllowedPerSecond: 40, BlockedPerSecond: 2,
+			AllowedRecent: 40, BlockedRecent: 2,
+			At: now.Add(-time.Second),
+		},
 		Fresh: map[string]bool{
 			source.Ratelimiter: true,
 			source.Redis:       true,
