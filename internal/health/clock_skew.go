@@ -37,8 +37,12 @@ func FutureAfter(s Settings) time.Duration { return s.Of("clock_skew").Duration(
 // clock. A node is reported only when even the most favourable reading of
 // the two clocks (the Date's second, the round trips) is off by more than
 // the threshold. Entries in the future are named on the nodes found ahead,
-// or on redis when no node is. Unknown while the redis source is not fresh.
+// or on redis when no node is. Unknown while the redis source is not fresh;
+// not judged without it.
 func checkClockSkew(v *View, s Setting) Verdict {
+	if !v.enabled[source.Redis] {
+		return Verdict{Skip: true}
+	}
 	if r := v.redisReady(); r != "" {
 		return Verdict{Unknown: r}
 	}
