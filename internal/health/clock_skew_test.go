@@ -250,3 +250,41 @@ func TestClockSkewThreshold(t *testing.T) {
 		}},
 	}})
 }
+
+// TestClockSkewStaleNodes: while the nodes' answers are stale no node's
+// clock can be judged, nor whether a node ahead explains entries in the
+// future: a stale source turns neither red into green nor green into red.
+func TestClockSkewStaleNodes(t *testing.T) {
+	nodesStale := func(in *Input) { staleSource(in, source.Ratelimiter, "boom") }
+	ahead := func(in *Input) {
+		redisClockOff(0)(in)
+		nodeClockOff(0, 5*time.Second)(in)
+		future(2*time.Second, snapshot.KeySample{Key: "a", Seq: 9, Future: 3, Ahead: 4900 * time.Millisecond})(in)
+	}
+	tests := []struct {
+		name  string
+		steps []judgement
+	}{
+		{
+			name: "a reported node is kept",
+			steps: []judgement{
+				{give: ahead, want: []seen{{
+					subject: "node-1", message: `^node "node-1"'s clock is at least 4\.989s ahead of Redis's TIME`,
+					sources: []string{"node-1", SourceObserverd, source.Redis},
+				}}},
+				{at: 10 * time.Second, give: both(ahead, nodesStale), want: []seen{{
+					subject: "node-1", message: "ahead", sources: []string{"node-1", SourceObserverd, source.Redis}, kept: true,
+				}}, unknown: true},
+			},
+		},
+		{
+			name: "entries a node ahead may write are not named on redis",
+			steps: []judgement{
+				{give: both(ahead, nodesStale), unknown: true},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "clock_skew", tt.steps) })
+	}
+}
