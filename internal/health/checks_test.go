@@ -14,6 +14,10 @@ var redisUnknown = []string{
 	"over_limit", "over_throttling", "redis_slow", "sequence_key_leak", "ttl_beyond_window",
 }
 
+// nodesUnknown are the invariants that need a fresh ratelimiter source, by
+// name.
+var nodesUnknown = []string{"clock_skew", "counter_drift", "fail_open", "node_down"}
+
 // promUnknown are the invariants that need a fresh prometheus source, by
 // name, in the healthy input (no node is cut off from Redis, so fail_open
 // has no subject to leave undecided).
@@ -65,12 +69,12 @@ func TestChecks(t *testing.T) {
 			give: func(in *Input) { nodeAt(in, "node-2").Registered = false },
 		},
 		{
-			name: "ratelimiter source stale makes node_down, counter_drift and fail_open unknown",
+			name: "ratelimiter source stale makes the invariants that judge nodes unknown",
 			give: func(in *Input) {
 				staleSource(in, source.Ratelimiter, "boom")
 				nodeAt(in, "node-2").Reachable = false
 			},
-			wantUnknown: []string{"counter_drift", "fail_open", "node_down"},
+			wantUnknown: nodesUnknown,
 		},
 		{
 			name: "without the ratelimiter source unreachability says nothing",
