@@ -192,3 +192,34 @@ func TestFailOpen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "fail_open", tt.steps) })
 	}
 }
+
+// TestFailOpenRiseScrapedAfterTheNodesWereRead: the nodes' answers show a
+// node cut off when they were read; a rise scraped later may be checks it
+// admitted with Redis again, so it is judged once the nodes are read after
+// it, and a node that reached Redis again by then is not reported.
+func TestFailOpenRiseScrapedAfterTheNodesWereRead(t *testing.T) {
+	s := time.Second
+	nodesReadAt := func(at time.Duration) func(*Input) {
+		return func(in *Input) { lastSuccess(in, source.Ratelimiter, in.Now.Sub(t0.Add(at))) }
+	}
+	judge(t, noGrace(), "fail_open", []judgement{
+		{at: 0, give: both(cutNode2, allowed(5000, -3*s))},
+		{at: 10 * s, give: both(cutNode2, allowed(5000, 8*s))},
+		// The nodes were read at +9 s, the rise scraped at +18 s.
+		{at: 20 * s, give: both(cutNode2, nodesReadAt(9*s), allowed(5040, 18*s))},
+		{at: 25 * s, give: both(cutNode2, nodesReadAt(24*s), allowed(5040, 18*s)), want: []seen{{
+			subject: "node-2", message: `^node "node-2" admitted 40 checks between scrapes at 12:00:08 and 12:00:18 `,
+			sources: []string{"node-2", source.Prometheus},
+		}}},
+		{at: 30 * s, give: both(cutNode2, nodesReadAt(24*s), allowed(5080, 28*s)), want: []seen{{
+			subject: "node-2", message: `admitted 40 checks`, sources: []string{"node-2", source.Prometheus}, kept: true,
+		}}},
+		// Read at +34 s, the node reaches Redis again.
+		{at: 35 * s, give: both(nodesReadAt(34*s), allowed(5080, 28*s))},
+		// A node that reached Redis again before a rise was scraped.
+		{at: 40 * s, give: both(cutNode2, allowed(5080, 38*s))},
+		{at: 50 * s, give: both(cutNode2, allowed(5080, 48*s))},
+		{at: 60 * s, give: both(cutNode2, nodesReadAt(55*s), allowed(5200, 58*s))},
+		{at: 65 * s, give: both(nodesReadAt(64*s), allowed(5200, 58*s))},
+	})
+}
