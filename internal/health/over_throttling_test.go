@@ -176,3 +176,36 @@ func TestOverThrottlingGrace(t *testing.T) {
 		{at: 40 * time.Second, give: recentRates(40, 20, 40)},
 	})
 }
+
+// TestOverThrottlingKeysOfLimitZero: a key whose limit is 0 is at its
+// limit whatever its count (Redis counts it among BlocksTotal), and every
+// check of it is blocked: it is weighed like any key at its limit.
+func TestOverThrottlingKeysOfLimitZero(t *testing.T) {
+	banned := func(n int64) snapshot.KeySample { return snapshot.KeySample{Key: "banned", Seq: n, Count: 0, Limit: 0} }
+	tests := []struct {
+		name  string
+		steps []judgement
+	}{
+		{
+			name: "its checks explain the blocks",
+			steps: []judgement{
+				{give: both(recentRates(40, 60, 40), blocking(1), sampled(banned(0), seq("b", 0)))},
+				{at: 10 * time.Second, give: both(recentRates(40, 60, 40), blocking(1), sampled(banned(400), seq("b", 500)))},
+			},
+		},
+		{
+			name: "its checks do not explain the blocks",
+			steps: []judgement{
+				{give: both(recentRates(40, 60, 40), blocking(1), sampled(banned(0), seq("b", 0)))},
+				{at: 10 * time.Second, give: both(recentRates(40, 60, 40), blocking(1), sampled(banned(100), seq("b", 500))), want: []seen{{
+					subject: SubjectCluster,
+					message: `, yet its 1 keys at their limit account for 10\.0/s; keys below their limit taking many checks: "b" \(10 of its limit 100, 50\.0 checks/s\)$`,
+					sources: []string{SourceObserverd, source.Prometheus, source.Redis},
+				}}},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "over_throttling", tt.steps) })
+	}
+}
