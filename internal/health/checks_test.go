@@ -9,7 +9,19 @@ import (
 )
 
 // redisUnknown are the invariants that need a fresh redis source, by name.
-var redisUnknown = []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "sequence_key_leak"}
+var redisUnknown = []string{
+	"clock_skew", "counter_drift", "counter_without_ttl", "ghost_allowing", "hot_key",
+	"over_limit", "over_throttling", "redis_slow", "sequence_key_leak", "ttl_beyond_window",
+}
+
+// nodesUnknown are the invariants that need a fresh ratelimiter source, by
+// name.
+var nodesUnknown = []string{"clock_skew", "counter_drift", "fail_open", "node_down"}
+
+// promUnknown are the invariants that need a fresh prometheus source, by
+// name, in the healthy input (no node is cut off from Redis, so fail_open
+// has no subject to leave undecided).
+var promUnknown = []string{"high_latency", "hot_key", "over_throttling"}
 
 func TestChecks(t *testing.T) {
 	tests := []struct {
@@ -57,12 +69,12 @@ func TestChecks(t *testing.T) {
 			give: func(in *Input) { nodeAt(in, "node-2").Registered = false },
 		},
 		{
-			name: "ratelimiter source stale makes node_down and counter_drift unknown",
+			name: "ratelimiter source stale makes the invariants that judge nodes unknown",
 			give: func(in *Input) {
 				staleSource(in, source.Ratelimiter, "boom")
 				nodeAt(in, "node-2").Reachable = false
 			},
-			wantUnknown: []string{"counter_drift", "node_down"},
+			wantUnknown: nodesUnknown,
 		},
 		{
 			name: "without the ratelimiter source unreachability says nothing",
@@ -77,8 +89,11 @@ func TestChecks(t *testing.T) {
 				in.Enabled = []string{source.Redis}
 				staleSource(in, source.Redis, "boom")
 			},
-			want:        []string{"critical redis_disconnected redis first=0s last=0s"},
-			wantUnknown: []string{"counter_without_ttl", "ghost_allowing", "node_down", "over_limit", "sequence_key_leak"},
+			want: []string{"critical redis_disconnected redis first=0s last=0s"},
+			wantUnknown: []string{
+				"clock_skew", "counter_without_ttl", "ghost_allowing", "node_down", "over_limit",
+				"redis_slow", "sequence_key_leak", "ttl_beyond_window",
+			},
 		},
 
 		// redis_disconnected
@@ -110,7 +125,10 @@ func TestChecks(t *testing.T) {
 				in.Redis = nil
 				in.Snapshot.Redis.Connected = false
 			},
-			wantUnknown: []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "redis_disconnected", "sequence_key_leak"},
+			wantUnknown: []string{
+				"clock_skew", "counter_drift", "counter_without_ttl", "ghost_allowing", "hot_key", "over_limit",
+				"over_throttling", "redis_disconnected", "redis_slow", "sequence_key_leak", "ttl_beyond_window",
+			},
 		},
 		{
 			name: "redis disabled is not judged",
@@ -141,12 +159,12 @@ func TestChecks(t *testing.T) {
 			},
 		},
 		{
-			name: "prometheus stale makes high_latency unknown",
+			name: "prometheus stale makes high_latency, hot_key and over_throttling unknown",
 			give: func(in *Input) {
 				staleSource(in, source.Prometheus, "timeout")
 				nodeAt(in, "node-1").CheckLatencyP99 = snapshot.Known(ms(250))
 			},
-			wantUnknown: []string{"high_latency"},
+			wantUnknown: promUnknown,
 		},
 		{
 			name: "prometheus disabled is not judged",
@@ -261,7 +279,7 @@ func TestChecks(t *testing.T) {
 		{
 			name:        "no nodes section yet",
 			give:        func(in *Input) { in.Nodes = nil },
-			wantUnknown: []string{"counter_drift"},
+			wantUnknown: []string{"counter_drift", "fail_open"},
 		},
 
 		// source_stale

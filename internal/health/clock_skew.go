@@ -37,7 +37,9 @@ func FutureAfter(s Settings) time.Duration { return s.Of("clock_skew").Duration(
 // clock. A node is reported only when even the most favourable reading of
 // the two clocks (the Date's second, the round trips) is off by more than
 // the threshold. Entries in the future are named on the nodes found ahead,
-// or on redis when no node is. Unknown while the redis source is not fresh.
+// or on redis when no node is. Unknown while the redis source is not fresh,
+// or the ratelimiter source when enabled (no node can be judged, nor
+// whether one explains the entries); not judged without redis.
 func checkClockSkew(v *View, s Setting) Verdict {
 	if !v.enabled[source.Redis] {
 		return Verdict{Skip: true} // Redis's clock is the reference
@@ -45,12 +47,17 @@ func checkClockSkew(v *View, s Setting) Verdict {
 	if r := v.redisReady(); r != "" {
 		return Verdict{Unknown: r}
 	}
+	if v.enabled[source.Ratelimiter] {
+		if r := v.staleReason(source.Ratelimiter); r != "" {
+			return Verdict{Unknown: r}
+		}
+	}
 	limit := s.Duration()
 	future, keys, ahead := futureEntries(v.redis, limit)
 	var vd Verdict
 	explained := false // the future entries were named on a node ahead
 	redisClock := v.redis.Clock
-	if v.nodes != nil && redisClock.Valid() && v.fresh[source.Ratelimiter] {
+	if v.nodes != nil && redisClock.Valid() && v.enabled[source.Ratelimiter] {
 		rLo, rHi := redisClock.Offset()
 		for _, n := range v.nodes.Nodes {
 			if !n.Clock.Valid() {

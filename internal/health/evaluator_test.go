@@ -1,8 +1,10 @@
 package health
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,7 +152,7 @@ func TestUnknownNeitherRaisesNorClears(t *testing.T) {
 				}},
 				{at: 10 * time.Second, give: func(in *Input) {
 					staleSource(in, source.Ratelimiter, "boom")
-				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: []string{"counter_drift", "node_down"}},
+				}, want: []string{"critical node_down node-2 first=0s last=0s"}, wantUnknown: nodesUnknown},
 				{at: 20 * time.Second},
 			},
 		},
@@ -223,15 +225,16 @@ func TestSourceNeverSucceeded(t *testing.T) {
 	never := func(in *Input) {
 		in.Snapshot.Sources[source.Prometheus] = snapshot.SourceStatus{Status: snapshot.StatusError, Error: "refused"}
 		in.Fresh[source.Prometheus] = false
+		in.Prometheus = nil
 	}
 	cfg := defaultConfig()
 	cfg.staleAfter = map[string]time.Duration{source.Prometheus: 30 * time.Second}
 	runSteps(t, cfg, []step{
-		{at: 0, give: never, wantUnknown: []string{"high_latency"}},
-		{at: 30 * time.Second, give: never, wantUnknown: []string{"high_latency"}},
+		{at: 0, give: never, wantUnknown: promUnknown},
+		{at: 30 * time.Second, give: never, wantUnknown: promUnknown},
 		{at: 31 * time.Second, give: never, want: []string{
 			"warning source_stale prometheus first=31s last=31s",
-		}, wantUnknown: []string{"high_latency"}},
+		}, wantUnknown: promUnknown},
 		{at: 40 * time.Second},
 	})
 }
@@ -379,5 +382,46 @@ func TestEvaluatorCopiesStaleBounds(t *testing.T) {
 	lastSuccess(&in, source.Prometheus, time.Minute)
 	if res := e.Evaluate(in); len(res.Violations) != 0 {
 		t.Fatalf("caller's map changed the evaluator: %v", res.Violations)
+	}
+}
+
+// TestEvidenceAndCauses: a violation carries the evidence and causes of
+// the finding that last confirmed it, and an invariant that gives none
+// carries empty lists, written [] rather than null.
+func TestEvidenceAndCauses(t *testing.T) {
+	e := noGrace().evaluator(nil)
+	in := healthy(t0)
+	putOverLimit(&in)
+	in.Snapshot.Redis.Ping = snapshot.Known(ms(80))
+	e.Evaluate(in)
+	in = healthy(t0.Add(5 * time.Second))
+	putOverLimit(&in)
+	in.Snapshot.Redis.Ping = snapshot.Known(ms(95))
+	res := e.Evaluate(in)
+	if len(res.Violations) != 2 {
+		t.Fatalf("violations %v, want over_limit and redis_slow", res.Violations)
+	}
+	for _, v := range res.Violations {
+		switch v.Invariant {
+		case "over_limit":
+			b, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), `"evidence":[],"causes":[]`) {
+				t.Errorf("over_limit written %s, want empty evidence and causes", b)
+			}
+		case "redis_slow":
+			var got []float64
+			for _, ev := range v.Evidence {
+				got = append(got, float64(ev.Value))
+			}
+			if !slices.Equal(got, []float64{80, 95}) || !strings.Contains(v.Message, "95ms") || len(v.Causes) == 0 {
+				t.Errorf("redis_slow as last confirmed: message %q, evidence %v, causes %q", v.Message, v.Evidence, v.Causes)
+			}
+			if v.FirstSeen != t0 || v.LastSeen != t0.Add(5*time.Second) {
+				t.Errorf("redis_slow seen %s to %s", v.FirstSeen, v.LastSeen)
+			}
+		}
 	}
 }

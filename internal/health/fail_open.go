@@ -32,7 +32,9 @@ var redisEndpoints = []string{ratelimiter.PathNodes, ratelimiter.PathCounters, r
 // node cannot reach Redis when it answers /health while every endpoint that
 // reads Redis fails. From the first scrape of its allowed counter taken
 // after that moment, any rise at a later scrape is a check it admitted
-// without Redis. The scrape times keep a rise scraped late from counting.
+// without Redis. The scrape times keep a rise scraped late from counting:
+// one scraped after the nodes were last read is undecided until they are
+// read again, since the node may have reached Redis in between.
 func checkFailOpen(v *View, _ Setting) Verdict {
 	if !v.enabled[source.Ratelimiter] || !v.enabled[source.Prometheus] {
 		return Verdict{Skip: true}
@@ -75,6 +77,10 @@ func checkFailOpen(v *View, _ Setting) Verdict {
 			continue
 		}
 		if !inst.AllowedScraped.After(c.scraped) || now <= c.baseline {
+			continue
+		}
+		if inst.AllowedScraped.After(v.readAt(source.Ratelimiter)) {
+			vd.Undecided = append(vd.Undecided, subject)
 			continue
 		}
 		vd.Findings = append(vd.Findings, Finding{

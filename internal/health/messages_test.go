@@ -162,6 +162,24 @@ func TestUnknownReasons(t *testing.T) {
 			want:      "redis source has no data yet",
 		},
 		{
+			name:      "fresh prometheus source without data",
+			give:      func(in *Input) { in.Prometheus = nil },
+			invariant: "hot_key",
+			want:      "prometheus source has no data yet",
+		},
+		{
+			name:      "stale prometheus source",
+			give:      func(in *Input) { staleSource(in, source.Prometheus, "timeout") },
+			invariant: "over_throttling",
+			want:      "prometheus source is stale: timeout",
+		},
+		{
+			name:      "fresh ratelimiter source without data",
+			give:      func(in *Input) { in.Nodes = nil },
+			invariant: "fail_open",
+			want:      "ratelimiter source has no data yet",
+		},
+		{
 			name:      "long error is cut on a rune boundary",
 			give:      func(in *Input) { staleSource(in, source.Redis, long) },
 			invariant: "ghost_allowing",

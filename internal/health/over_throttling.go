@@ -75,7 +75,7 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 	var below []string
 	for _, key := range slices.Sorted(maps.Keys(rates)) {
 		r := rates[key]
-		if r.last.limit > 0 && r.last.count >= r.last.limit {
+		if r.last.count >= r.last.limit { // as Redis counts BlocksTotal: a limit of 0 included
 			explained += r.rate
 			weighed++
 		} else if r.rate >= 1 {

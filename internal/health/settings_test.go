@@ -28,6 +28,12 @@ func TestBuiltinDeclarations(t *testing.T) {
 		{"counter_without_ttl", SeverityWarning, Setting{}},
 		{"sequence_key_leak", SeverityInfo, Setting{Threshold: int64(10000)}},
 		{"source_stale", SeverityWarning, Setting{}},
+		{"redis_slow", SeverityWarning, Setting{Grace: 30 * time.Second, Threshold: 50 * time.Millisecond}},
+		{"clock_skew", SeverityWarning, Setting{Threshold: 2 * time.Second}},
+		{"ttl_beyond_window", SeverityWarning, Setting{}},
+		{"hot_key", SeverityInfo, Setting{Grace: time.Minute, Threshold: 0.5}},
+		{"over_throttling", SeverityWarning, Setting{Grace: 30 * time.Second, Threshold: 0.5}},
+		{"fail_open", SeverityCritical, Setting{}},
 	}
 	if got := s.Names(); len(got) != len(tests) {
 		t.Fatalf("table covers %d invariants, want %d: %q", len(tests), len(got), got)
@@ -66,6 +72,31 @@ func TestParseSettings(t *testing.T) {
 				"COUNTER_DRIFT_THRESHOLD: must not be negative, got -1",
 				"SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -2",
 			},
+		},
+		{
+			name: "shares beyond their bounds",
+			give: map[string]string{"HOT_KEY_THRESHOLD": "1.5", "OVER_THROTTLING_THRESHOLD": "0"},
+			want: []string{
+				"HOT_KEY_THRESHOLD: must be above 0 and at most 1, got 1.5",
+				"OVER_THROTTLING_THRESHOLD: must be above 0 and at most 1, got 0",
+			},
+		},
+		{
+			name: "shares at their bounds",
+			give: map[string]string{"HOT_KEY_THRESHOLD": "1", "OVER_THROTTLING_THRESHOLD": "0.01"},
+		},
+		{
+			name: "zero redis_slow and clock_skew thresholds",
+			give: map[string]string{"REDIS_SLOW_THRESHOLD": "0s", "CLOCK_SKEW_THRESHOLD": "0s"},
+			want: []string{
+				"REDIS_SLOW_THRESHOLD: must be positive, got 0s",
+				"CLOCK_SKEW_THRESHOLD: must be positive, got 0s",
+			},
+		},
+		{
+			name: "share that does not parse",
+			give: map[string]string{"HOT_KEY_THRESHOLD": "half"},
+			want: []string{`HOT_KEY_THRESHOLD: strconv.ParseFloat: parsing "half": invalid syntax`},
 		},
 		{
 			name: "values that do not parse",

@@ -1,0 +1,135 @@
+package health
+
+import (
+	"testing"
+	"time"
+
+	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/source"
+)
+
+// pinged sets the PING round trip of the poll, read a second before the
+// evaluation (the healthy input's last success).
+func pinged(d time.Duration) func(*Input) {
+	return func(in *Input) { in.Snapshot.Redis.Ping = snapshot.Known(d) }
+}
+
+// walked sets the median round trip of the walk's batches.
+func walked(d time.Duration) func(*Input) {
+	return func(in *Input) { in.Redis.WalkLatency = d }
+}
+
+func TestRedisSlow(t *testing.T) {
+	slow := func(worst string) seen {
+		return seen{
+			subject: SubjectRedis,
+			message: `^redis round trips reached ` + worst + ` in the last 10s, above the threshold of 50ms$`,
+			sources: []string{source.Redis},
+		}
+	}
+	tests := []struct {
+		name  string
+		steps []judgement
+	}{
+		{
+			name:  "a ping above the threshold",
+			steps: []judgement{{give: pinged(ms(80)), want: []seen{slow("80ms")}}},
+		},
+		{
+			name:  "the walk's median batch above the threshold",
+			steps: []judgement{{give: both(pinged(ms(1)), walked(ms(120.5))), want: []seen{slow(`120\.5ms`)}}},
+		},
+		{
+			name:  "the worst of ping and walk is named",
+			steps: []judgement{{give: both(pinged(ms(70)), walked(ms(90))), want: []seen{slow("90ms")}}},
+		},
+		{
+			name:  "round trips at the threshold",
+			steps: []judgement{{give: both(pinged(ms(50)), walked(ms(50)))}},
+		},
+		{
+			name: "an unknown ping is not read",
+			steps: []judgement{{give: func(in *Input) {
+				in.Snapshot.Redis.Ping = snapshot.Duration{Duration: time.Second}
+			}}},
+		},
+		{
+			name: "a stall is remembered for 10 s after it was read",
+			steps: []judgement{
+				// Each poll is read a second before its evaluation.
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
+				{at: 5 * time.Second, give: pinged(ms(1)), want: []seen{slow("80ms")}},
+				{at: 9 * time.Second, give: pinged(ms(1)), want: []seen{slow("80ms")}},
+				{at: 10 * time.Second, give: pinged(ms(1))},
+			},
+		},
+		{
+			name: "the worst stall of the last 10 s is named",
+			steps: []judgement{
+				{at: 0, give: walked(ms(200)), want: []seen{slow("200ms")}},
+				{at: 4 * time.Second, give: walked(ms(60)), want: []seen{slow("200ms")}},
+				{at: 10 * time.Second, give: walked(ms(1)), want: []seen{slow("60ms")}},
+				{at: 14 * time.Second, give: walked(ms(1))},
+			},
+		},
+		{
+			name: "the only reading is kept however old while the section is not read again",
+			steps: []judgement{
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
+				{at: 12 * time.Second, give: func(in *Input) {
+					pinged(ms(80))(in)
+					lastSuccess(in, source.Redis, 13*time.Second)
+				}, want: []seen{slow("80ms")}},
+			},
+		},
+		{
+			name: "stale redis is unknown, and a stall read before is kept",
+			steps: []judgement{
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
+				{at: 5 * time.Second, give: both(redisStale, pinged(ms(1))), want: []seen{{
+					subject: SubjectRedis, message: "80ms", sources: []string{source.Redis}, kept: true,
+				}}, unknown: true},
+				// The readings taken while stale are none: the stall aged out.
+				{at: 20 * time.Second, give: pinged(ms(1))},
+			},
+		},
+		{
+			name:  "a stall seen only in stale data is not raised",
+			steps: []judgement{{give: both(redisStale, pinged(ms(80))), unknown: true}},
+		},
+		{
+			name: "redis disabled is not judged",
+			steps: []judgement{{give: func(in *Input) {
+				in.Enabled = []string{source.Ratelimiter, source.Prometheus}
+				pinged(ms(80))(in)
+			}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "redis_slow", tt.steps) })
+	}
+}
+
+// TestRedisSlowStallsOutlastTheGrace: a Redis that stalls every few seconds
+// is slow between its stalls too, so the violation is reported once the
+// stalls have come for the grace period, and clears 10 s after the last.
+func TestRedisSlowStallsOutlastTheGrace(t *testing.T) {
+	var steps []step
+	for at := time.Duration(0); at <= 30*time.Second; at += 3 * time.Second {
+		give := pinged(ms(1))
+		if at%(9*time.Second) == 0 {
+			give = pinged(ms(75))
+		}
+		var want []string
+		if at >= 30*time.Second {
+			want = []string{"warning redis_slow redis first=0s last=" + at.String()}
+		}
+		steps = append(steps, step{at: at, give: give, want: want})
+	}
+	// The last stall, read at +26 s, is out of the window at +37 s.
+	steps = append(steps,
+		step{at: 36 * time.Second, give: pinged(ms(1)), want: []string{"warning redis_slow redis first=0s last=36s"}},
+		step{at: 37 * time.Second, give: pinged(ms(1))},
+	)
+	runSteps(t, defaultConfig(), steps)
+}
