@@ -81,13 +81,13 @@ func TestMessages(t *testing.T) {
 				in.Nodes.Nodes[0].Counters[1].Count = 30
 			},
 			invariant: "counter_drift", subject: "node-1",
-			want: `node "node-1": 2 of 2 sampled keys differ from redis by more than 5; worst: key "b" counts 30 on the node, 3 in redis`,
+			want: `node "node-1": 2 of 2 sampled keys differ from redis by more than 5; worst: key "b" counts 30 on the node, 3 and 3 in redis just before and after`,
 		},
 		{
 			name:      "counter_drift between nodes",
 			give:      func(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 20 },
 			invariant: "counter_drift", subject: "node-1/node-2",
-			want: `nodes "node-1" and "node-2": 1 of 2 keys sampled by both differ by more than 5; worst: key "a" counts 20 on "node-1", 10 on "node-2"`,
+			want: `nodes "node-1" and "node-2": 1 of 2 keys sampled by both differ by more than 5; worst: key "a" counts 20 on "node-1", 10 and 10 on "node-2" just before and after`,
 		},
 		{
 			name: "source_stale with the error",

@@ -41,7 +41,9 @@ func checkRedisSlow(v *View, s Setting) Verdict {
 	var trips []time.Duration
 	var f Finding
 	for _, l := range v.mem.readings.latency {
-		trips = append(trips, l.ping)
+		if l.ping > 0 {
+			trips = append(trips, l.ping)
+		}
 		if l.ping > limit {
 			f.Evidence = append(f.Evidence, ev(source.Redis, l.at, "PING round trip (ms)", millis(l.ping)))
 		}

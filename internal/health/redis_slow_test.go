@@ -20,11 +20,11 @@ func walked(d time.Duration) func(*Input) {
 }
 
 func TestRedisSlow(t *testing.T) {
-	slow := func(worst string) seen {
+	slow := func(median, worst string) seen {
 		return seen{
 			subject: SubjectRedis,
-			message: `^redis round trips reached ` + worst + ` in the last 10s, above the threshold of 50ms$`,
-			sources: []string{source.Redis},
+			message: `^redis round trips of the last 10s have a median of ` + median + ` \(worst ` + worst + `\), above the threshold of 50ms$`,
+			sources: []string{SourceObserverd, source.Redis},
 		}
 	}
 	tests := []struct {
@@ -33,15 +33,18 @@ func TestRedisSlow(t *testing.T) {
 	}{
 		{
 			name:  "a ping above the threshold",
-			steps: []judgement{{give: pinged(ms(80)), want: []seen{slow("80ms")}}},
+			steps: []judgement{{give: pinged(ms(80)), want: []seen{slow("80ms", "80ms")}}},
 		},
 		{
 			name:  "the walk's median batch above the threshold",
-			steps: []judgement{{give: both(pinged(ms(1)), walked(ms(120.5))), want: []seen{slow(`120\.5ms`)}}},
+			steps: []judgement{{give: both(pinged(ms(60)), walked(ms(120.5))), want: []seen{slow(`120\.5ms`, `120\.5ms`)}}},
 		},
 		{
-			name:  "the worst of ping and walk is named",
-			steps: []judgement{{give: both(pinged(ms(70)), walked(ms(90))), want: []seen{slow("90ms")}}},
+			name: "the median of the last 10 s, not the worst",
+			steps: []judgement{
+				{at: 0, give: both(pinged(ms(70)), walked(ms(90))), want: []seen{slow("90ms", "90ms")}},
+				{at: 3 * time.Second, give: both(pinged(ms(1)), walked(ms(60))), want: []seen{slow("70ms", "90ms")}},
+			},
 		},
 		{
 			name:  "round trips at the threshold",
@@ -54,40 +57,40 @@ func TestRedisSlow(t *testing.T) {
 			}}},
 		},
 		{
-			name: "a stall is remembered for 10 s after it was read",
+			name: "one late answer among fast ones is not enough",
 			steps: []judgement{
 				// Each poll is read a second before its evaluation.
-				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
-				{at: 5 * time.Second, give: pinged(ms(1)), want: []seen{slow("80ms")}},
-				{at: 9 * time.Second, give: pinged(ms(1)), want: []seen{slow("80ms")}},
-				{at: 10 * time.Second, give: pinged(ms(1))},
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms", "80ms")}},
+				{at: 5 * time.Second, give: pinged(ms(1)), want: []seen{slow("80ms", "80ms")}},
+				{at: 9 * time.Second, give: pinged(ms(1))},
 			},
 		},
 		{
-			name: "the worst stall of the last 10 s is named",
+			name: "readings older than 10 s are forgotten",
 			steps: []judgement{
-				{at: 0, give: walked(ms(200)), want: []seen{slow("200ms")}},
-				{at: 4 * time.Second, give: walked(ms(60)), want: []seen{slow("200ms")}},
-				{at: 10 * time.Second, give: walked(ms(1)), want: []seen{slow("60ms")}},
-				{at: 14 * time.Second, give: walked(ms(1))},
+				{at: 0, give: walked(ms(200)), want: []seen{slow("200ms", "200ms")}},
+				{at: 4 * time.Second, give: walked(ms(60)), want: []seen{slow("200ms", "200ms")}},
+				{at: 10 * time.Second, give: walked(ms(60)), want: []seen{slow("60ms", "60ms")}},
+				{at: 14 * time.Second, give: walked(ms(1)), want: []seen{slow("60ms", "60ms")}},
+				{at: 18 * time.Second, give: walked(ms(1))},
 			},
 		},
 		{
 			name: "the only reading is kept however old while the section is not read again",
 			steps: []judgement{
-				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms", "80ms")}},
 				{at: 12 * time.Second, give: func(in *Input) {
 					pinged(ms(80))(in)
 					lastSuccess(in, source.Redis, 13*time.Second)
-				}, want: []seen{slow("80ms")}},
+				}, want: []seen{slow("80ms", "80ms")}},
 			},
 		},
 		{
 			name: "stale redis is unknown, and a stall read before is kept",
 			steps: []judgement{
-				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms")}},
+				{at: 0, give: pinged(ms(80)), want: []seen{slow("80ms", "80ms")}},
 				{at: 5 * time.Second, give: both(redisStale, pinged(ms(1))), want: []seen{{
-					subject: SubjectRedis, message: "80ms", sources: []string{source.Redis}, kept: true,
+					subject: SubjectRedis, message: "80ms", sources: []string{SourceObserverd, source.Redis}, kept: true,
 				}}, unknown: true},
 				// The readings taken while stale are none: the stall aged out.
 				{at: 20 * time.Second, give: pinged(ms(1))},
@@ -110,26 +113,28 @@ func TestRedisSlow(t *testing.T) {
 	}
 }
 
-// TestRedisSlowStallsOutlastTheGrace: a Redis that stalls every few seconds
-// is slow between its stalls too, so the violation is reported once the
-// stalls have come for the grace period, and clears 10 s after the last.
+// TestRedisSlowStallsOutlastTheGrace: a Redis that stalls on most of its
+// round trips is reported once that has lasted the grace period, and clears
+// once most round trips of the last 10 s are fast again.
 func TestRedisSlowStallsOutlastTheGrace(t *testing.T) {
 	var steps []step
-	for at := time.Duration(0); at <= 30*time.Second; at += 3 * time.Second {
-		give := pinged(ms(1))
+	// Two round trips of three stall from +3 s: reported 30 s later.
+	for at := time.Duration(0); at <= 33*time.Second; at += 3 * time.Second {
+		give := pinged(ms(75))
 		if at%(9*time.Second) == 0 {
-			give = pinged(ms(75))
+			give = pinged(ms(1))
 		}
 		var want []string
-		if at >= 30*time.Second {
-			want = []string{"warning redis_slow redis first=0s last=" + at.String()}
+		if at >= 33*time.Second {
+			want = []string{"warning redis_slow redis first=3s last=" + at.String()}
 		}
 		steps = append(steps, step{at: at, give: give, want: want})
 	}
-	// The last stall, read at +26 s, is out of the window at +37 s.
+	// Fast again from +36 s: by +42 s most of the last 10 s is fast.
 	steps = append(steps,
-		step{at: 36 * time.Second, give: pinged(ms(1)), want: []string{"warning redis_slow redis first=0s last=36s"}},
-		step{at: 37 * time.Second, give: pinged(ms(1))},
+		step{at: 36 * time.Second, give: pinged(ms(1)), want: []string{"warning redis_slow redis first=3s last=36s"}},
+		step{at: 39 * time.Second, give: pinged(ms(1)), want: []string{"warning redis_slow redis first=3s last=39s"}},
+		step{at: 42 * time.Second, give: pinged(ms(1))},
 	)
 	runSteps(t, defaultConfig(), steps)
 }
