@@ -109,6 +109,12 @@ func TestEveryInvariantHasAnAlert(t *testing.T) {
 		{give: "counter_without_ttl", want: "warning"},
 		{give: "sequence_key_leak", want: "info"},
 		{give: "source_stale", want: "warning"},
+		{give: "redis_slow", want: "warning"},
+		{give: "clock_skew", want: "warning"},
+		{give: "ttl_beyond_window", want: "warning"},
+		{give: "hot_key", want: "info"},
+		{give: "over_throttling", want: "warning"},
+		{give: "fail_open", want: "critical"},
 	}
 	rules := loadAlerts(t)
 	for _, tt := range tests {

@@ -207,8 +207,8 @@ const checkHelp = `Usage: observerd check [-json] [-h]
 observerd check looks at the cluster once and says whether a critical
 violation holds now. It polls every enabled source once, builds one
 snapshot and judges it the way the daemon does, prints a summary (sources,
-nodes, counters, every violation, critical first) ending with a verdict
-line, and exits:
+nodes, counters, every violation, critical first, with its evidence and
+its likely causes) ending with a verdict line, and exits:
 
   0  no critical violation holds (warnings may)
   2  a critical violation holds ({critical})

@@ -99,7 +99,7 @@ func writeSummary(w io.Writer, s *snapshot.Snapshot, enabled []string, v verdict
 	if t := s.Traffic; on(source.Prometheus) && t.AllowedPerSecond.Valid() && t.BlockedPerSecond.Valid() {
 		fmt.Fprintf(tw, "traffic: %.2f allowed/s, %.2f blocked/s\n", float64(t.AllowedPerSecond), float64(t.BlockedPerSecond))
 	}
-	writeViolations(tw, s.Violations)
+	writeViolations(tw, s.Violations, s.GeneratedAt)
 	for _, u := range s.Unknown {
 		fmt.Fprintf(tw, "unknown: %s (%s)\n", u.Invariant, human.Printable(u.Reason))
 	}
@@ -168,12 +168,17 @@ func writeRedis(w io.Writer, s *snapshot.Snapshot) {
 	l := s.Limits
 	fmt.Fprintf(w, "limits: default %d per %s (from %s), %s\n", l.DefaultLimit, time.Duration(l.DefaultWindow), l.DefaultsFrom, human.Plural(len(l.Overrides), "override"))
 	c := s.Counters
-	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type\n",
-		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys)
+	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type, %d with TTL beyond window\n",
+		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys, c.KeysTTLBeyondWindow)
 }
 
-// writeViolations lists every active violation, critical first.
-func writeViolations(w io.Writer, vs []snapshot.Violation) {
+// detail starts a line under a violation's message: its empty cells keep
+// the table's columns, so the text lines up with the message.
+const detail = "  \t\t\t"
+
+// writeViolations lists every active violation, critical first, each with
+// its evidence and its likely causes under its message.
+func writeViolations(w io.Writer, vs []snapshot.Violation, now time.Time) {
 	if len(vs) == 0 {
 		fmt.Fprintln(w, "violations: none")
 		return
@@ -184,7 +189,41 @@ func writeViolations(w io.Writer, vs []snapshot.Violation) {
 	fmt.Fprintln(w, "  SEVERITY\tINVARIANT\tSUBJECT\tMESSAGE")
 	for _, v := range vs {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", v.Severity, v.Invariant, human.Printable(v.Subject), human.Printable(v.Message))
+		writeEvidence(w, v, now)
 	}
+}
+
+// writeEvidence writes a violation's evidence, "what = value (source,
+// time)" a line, and its causes numbered in the order to check them.
+func writeEvidence(w io.Writer, v snapshot.Violation, now time.Time) {
+	if len(v.Evidence) > 0 {
+		fmt.Fprintln(w, detail+"evidence:")
+	}
+	for _, e := range v.Evidence {
+		value := human.Unknown
+		if e.Value.Valid() {
+			value = human.Figure(float64(e.Value))
+		}
+		fmt.Fprintf(w, "%s  %s = %s (%s, %s)\n", detail, human.Printable(e.What), value, human.Printable(e.Source), evidenceTime(e.At, now))
+	}
+	if len(v.Causes) > 0 {
+		fmt.Fprintln(w, detail+"likely causes, in the order to check them:")
+	}
+	for i, c := range v.Causes {
+		fmt.Fprintf(w, "%s  %d. %s\n", detail, i+1, human.Printable(c))
+	}
+}
+
+// evidenceTime is when a figure was read: its time of day in UTC when
+// that is the check's day, else the whole time.
+func evidenceTime(at, now time.Time) string {
+	switch {
+	case at.IsZero():
+		return human.Unknown
+	case at.UTC().Format(time.DateOnly) == now.UTC().Format(time.DateOnly):
+		return at.UTC().Format("15:04:05Z07:00")
+	}
+	return at.UTC().Format(time.RFC3339)
 }
 
 // duration is d rounded for people, "-" when unknown: Go's own notation,

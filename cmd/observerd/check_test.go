@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -563,5 +564,139 @@ func TestSummaryQuotesControlCharacters(t *testing.T) {
 	}
 	if strings.ContainsAny(out.String(), "\x1b") || !strings.Contains(out.String(), `"\x1b[31mred\tkey"`) {
 		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
+// TestCheckSummaryShowsEvidenceAndCauses: under each violation the summary
+// writes its evidence, "what = value (source, time)" a line, and its
+// causes numbered, lined up with the message; a violation without either
+// is one line, as before.
+func TestCheckSummaryShowsEvidenceAndCauses(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := &snapshot.Snapshot{
+		GeneratedAt: at,
+		Sources:     map[string]snapshot.SourceStatus{"redis": {Status: "ok"}, "ratelimiter": {Status: "ok"}},
+		Violations: []snapshot.Violation{
+			{Severity: "warning", Invariant: "ttl_beyond_window", Subject: "user:1", Message: `counter key "user:1" expires in 1h0m0s`,
+				Evidence: []snapshot.Evidence{
+					{Source: "redis", At: at.Add(-2 * time.Second), What: "PTTL (ms)", Value: 3600000},
+					{Source: "observerd", At: at.Add(-26 * time.Hour), What: "TTL the contract gives that window (ms)", Value: 61000.5},
+					{Source: "node-\x1b[2J", At: at, What: "a figure not known", Value: snapshot.Null()},
+				},
+				Causes: []string{"an EXPIRE run by hand", "a longer window_ms in the requests"},
+			},
+			{Severity: "critical", Invariant: "node_down", Subject: "node-2", Message: "node-2 is unreachable", Evidence: []snapshot.Evidence{}, Causes: []string{}},
+		},
+	}
+	var out bytes.Buffer
+	if err := writeSummary(&out, s, []string{"ratelimiter", "redis"}, verdictOf(s, []string{"ratelimiter", "redis"})); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	want := `violations: 2
+  SEVERITY  INVARIANT          SUBJECT  MESSAGE
+  critical  node_down          node-2   node-2 is unreachable
+  warning   ttl_beyond_window  user:1   counter key "user:1" expires in 1h0m0s
+                                        evidence:
+                                          PTTL (ms) = 3600000 (redis, 11:59:58Z)
+                                          TTL the contract gives that window (ms) = 61000.5 (observerd, 2026-02-28T10:00:00Z)
+                                          a figure not known = - ("node-\x1b[2J", 12:00:00Z)
+                                        likely causes, in the order to check them:
+                                          1. an EXPIRE run by hand
+                                          2. a longer window_ms in the requests
+CRITICAL: 1 critical violation (node_down node-2)
+`
+	if i := strings.Index(got, "violations: "); i < 0 || got[i:] != want {
+		t.Errorf("summary:\n%s\nwant it to end with:\n%s", got, want)
+	}
+}
+
+// TestCheckEvidenceOfARealViolation runs a check on a Redis holding a
+// counter whose TTL outlives its window: the summary shows the violation's
+// evidence and causes under it, and --json carries them in the violation,
+// as /snapshot does; the exit status stays 0 for a warning.
+func TestCheckEvidenceOfARealViolation(t *testing.T) {
+	r := testenv.StartRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rdb := goredis.NewClient(&goredis.Options{Addr: r.Addr})
+	defer rdb.Close()
+	now := time.Now().UnixMilli()
+	if err := rdb.ZAdd(ctx, "ratelimit:lingering", goredis.Z{Score: float64(now), Member: fmt.Sprintf("%d:0", now)}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Expire(ctx, "ratelimit:lingering", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"OBSERVERD_SOURCES=redis", "OBSERVERD_REDIS_URL=" + r.URL, "OBSERVERD_DEFAULT_WINDOW=60s", "OBSERVERD_POLL_TIMEOUT=5s"}
+
+	human := runCheckT(t, env)
+	if human.code != exitOK || human.lastLine() != "OK: no critical violation (1 warning)" {
+		t.Fatalf("check: want exit 0 with 1 warning, got %s", human)
+	}
+	t.Logf("summary:\n%s", human.stdout)
+	for _, want := range []string{
+		"warning ttl_beyond_window lingering",
+		"evidence:",
+		"its window, override or default (ms) = 60000 (redis, ",
+		"TTL the contract gives that window (ms) = 61000 (observerd, ",
+		"likely causes, in the order to check them:",
+		"1. an EXPIRE (or PERSIST and EXPIRE) run on the key by hand",
+	} {
+		if !hasText(human.stdout, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	// The TTL left: an hour, less the time the check took.
+	if pttl := regexp.MustCompile(`(?m)^ +PTTL \(ms\) = 3[56]\d{5} \(redis, \d\d:\d\d:\d\dZ\)$`); !pttl.MatchString(human.stdout) {
+		t.Errorf("summary lacks a line matching %s", pttl)
+	}
+
+	js := runCheckT(t, env, "--json")
+	if js.code != exitOK {
+		t.Fatalf("check --json: %s", js)
+	}
+	var doc struct {
+		Violations []map[string]json.RawMessage `json:"violations"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, js.stdout)
+	}
+	var found bool
+	for _, raw := range doc.Violations {
+		var v snapshot.Violation
+		b, _ := json.Marshal(raw)
+		if err := json.Unmarshal(b, &v); err != nil {
+			t.Fatal(err)
+		}
+		// Every violation carries both lists, [] when it has nothing to say.
+		for _, field := range []string{"evidence", "causes"} {
+			if f, ok := raw[field]; !ok || !bytes.HasPrefix(f, []byte("[")) {
+				t.Errorf("violation %s %s: %s is %s, want a list", v.Invariant, v.Subject, field, f)
+			}
+		}
+		if v.Invariant != "ttl_beyond_window" || v.Subject != "lingering" {
+			continue
+		}
+		found = true
+		whats := make(map[string]snapshot.Evidence)
+		for _, e := range v.Evidence {
+			whats[e.What] = e
+			if e.At.IsZero() || time.Since(e.At) > time.Minute {
+				t.Errorf("evidence %q read at %s", e.What, e.At)
+			}
+		}
+		if e := whats["PTTL (ms)"]; e.Source != "redis" || float64(e.Value) < 3_500_000 || float64(e.Value) > 3_600_000 {
+			t.Errorf("evidence PTTL %+v, want about 3600000 ms from redis", e)
+		}
+		if e := whats["TTL the contract gives that window (ms)"]; e.Source != "observerd" || e.Value != 61000 {
+			t.Errorf("evidence of the contract's TTL %+v, want 61000 ms from observerd", e)
+		}
+		if len(v.Causes) != 3 || !strings.HasPrefix(v.Causes[0], "an EXPIRE") {
+			t.Errorf("causes %q, want three, an EXPIRE by hand first", v.Causes)
+		}
+	}
+	if !found {
+		t.Errorf("--json has no ttl_beyond_window violation of lingering:\n%s", js.stdout)
 	}
 }

@@ -201,7 +201,7 @@ func (c *Collector) collectCounters(out *sink, s *snapshot.Snapshot) {
 		v    int64
 	}{
 		{d.counterKeys, k.Keys}, {d.counterRequests, k.RequestsInWindow}, {d.counterBlocked, k.BlockedKeys},
-		{d.counterOverLimit, k.OverLimitKeys}, {d.counterNoTTL, k.KeysWithoutTTL},
+		{d.counterOverLimit, k.OverLimitKeys}, {d.counterNoTTL, k.KeysWithoutTTL}, {d.counterLongTTL, k.KeysTTLBeyondWindow},
 		{d.counterOrphanSeq, k.OrphanSequenceKeys}, {d.counterWrongType, k.WrongTypeKeys},
 	} {
 		out.gauge(m.desc, float64(m.v))

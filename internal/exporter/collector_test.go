@@ -47,7 +47,7 @@ func testSnapshot(t *testing.T, redisErr error, violations []snapshot.Violation)
 		Info:      snapshot.RedisInfo{Connected: true, Ping: snapshot.Known(ms(0.5)), Version: "7.0.15", Role: "master", UsedMemoryBytes: 2048, ConnectedClients: 4, DBKeys: 9},
 		Registry:  []snapshot.RegistryEntry{{ID: "node-1", Address: "10.0.0.1:8000", TTL: 20 * time.Second}},
 		Overrides: []snapshot.Override{{Key: "vip", Limit: 5}},
-		Counters: snapshot.Counters{Keys: 4, RequestsInWindow: 33, BlockedKeys: 2, OverLimitKeys: 1, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
+		Counters: snapshot.Counters{Keys: 4, RequestsInWindow: 33, BlockedKeys: 2, OverLimitKeys: 1, KeysWithoutTTL: 1, KeysTTLBeyondWindow: 2, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
 			Top: []snapshot.TopKey{{Key: "hot", Count: 20, Limit: 10}, {Key: "vip", Count: 5, Limit: 5}}},
 	}}
 	if redisErr != nil {
@@ -69,6 +69,9 @@ func TestCollectorValues(t *testing.T) {
 # HELP observerd_counter_keys Counter keys in Redis (cached: from the last poll, see observerd_source_last_success_timestamp_seconds).
 # TYPE observerd_counter_keys gauge
 observerd_counter_keys 4
+# HELP observerd_counter_keys_ttl_beyond_window Counter keys whose TTL outlives their own window by more than a second (cached: from the last poll, see observerd_source_last_success_timestamp_seconds).
+# TYPE observerd_counter_keys_ttl_beyond_window gauge
+observerd_counter_keys_ttl_beyond_window 2
 # HELP observerd_counter_requests Requests inside the window of one of the hottest keys (cached: from the last poll, see observerd_source_last_success_timestamp_seconds).
 # TYPE observerd_counter_requests gauge
 observerd_counter_requests{key="hot"} 20
@@ -115,7 +118,7 @@ observerd_source_up{source="redis"} 1
 # TYPE observerd_traffic_blocked_per_second gauge
 observerd_traffic_blocked_per_second 0.25
 `
-	names := []string{"observerd_counter_keys", "observerd_counter_requests", "observerd_invariant_violation", "observerd_invariant_violations",
+	names := []string{"observerd_counter_keys", "observerd_counter_keys_ttl_beyond_window", "observerd_counter_requests", "observerd_invariant_violation", "observerd_invariant_violations",
 		"observerd_invariant_unknown", "observerd_limit_default_requests", "observerd_node_check_latency_p99_seconds", "observerd_node_up",
 		"observerd_redis_up", "observerd_snapshot_sequence", "observerd_source_failures_total", "observerd_source_up", "observerd_traffic_blocked_per_second"}
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {

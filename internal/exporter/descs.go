@@ -17,7 +17,7 @@ type descs struct {
 	redisUp, redisPing, redisMemory, redisClients, redisDBKeys                     *prometheus.Desc
 	limitDefault, limitWindow, limitOverrides                                      *prometheus.Desc
 	counterKeys, counterRequests, counterBlocked, counterOverLimit, counterNoTTL   *prometheus.Desc
-	counterOrphanSeq, counterWrongType, keyRequests, keyLimit                      *prometheus.Desc
+	counterLongTTL, counterOrphanSeq, counterWrongType, keyRequests, keyLimit      *prometheus.Desc
 	trafficAllowed, trafficBlocked                                                 *prometheus.Desc
 	violation, violations, unknown                                                 *prometheus.Desc
 
@@ -68,6 +68,7 @@ func newDescs() descs {
 		counterBlocked:   mk("counter_blocked_keys", "Counter keys at or over their own limit"+cached),
 		counterOverLimit: mk("counter_over_limit_keys", "Counter keys above their own limit"+cached),
 		counterNoTTL:     mk("counter_keys_without_ttl", "Counter keys without a TTL, which never expire"+cached),
+		counterLongTTL:   mk("counter_keys_ttl_beyond_window", "Counter keys whose TTL outlives their own window by more than a second"+cached),
 		counterOrphanSeq: mk("counter_orphan_sequence_keys", "Sequence keys whose counter is gone"+cached),
 		counterWrongType: mk("counter_wrong_type_keys", "Keys under the counter prefix that are not sorted sets"+cached),
 		keyRequests:      mk("counter_requests", "Requests inside the window of one of the hottest keys"+cached, "key"),

@@ -7,7 +7,9 @@ package human
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"strconv"
+	"strings"
 	"unicode"
 
 	"github.com/observerd/observerd/internal/health"
@@ -52,4 +54,23 @@ func Printable(s string) string {
 // its own among them adds it with cmp.Or.
 func BySeverity(a, b snapshot.Violation) int {
 	return cmp.Compare(health.SeverityRank(a.Severity), health.SeverityRank(b.Severity))
+}
+
+// Figure is an evidence value written for people: a whole number as it is,
+// another to three decimals without trailing zeros, below 1 to four
+// significant digits, and beyond 10^15 in exponent notation. v must be
+// finite (snapshot.Float.Valid): the caller writes what it shows for a
+// value that is not known.
+func Figure(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e15:
+		return strconv.FormatFloat(v, 'g', 6, 64)
+	case v == math.Trunc(v):
+		return strconv.FormatInt(int64(v), 10)
+	case a < 1:
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	s := strconv.FormatFloat(v, 'f', 3, 64)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }

@@ -106,3 +106,27 @@ func TestBySeverity(t *testing.T) {
 		})
 	}
 }
+
+func TestFigure(t *testing.T) {
+	tests := []struct {
+		give float64
+		want string
+	}{
+		{0, "0"},
+		{3, "3"},
+		{-250, "-250"},
+		{7200000, "7200000"},
+		{52.3415, "52.342"},
+		{-2003.5, "-2003.5"},
+		{1764921883.123456, "1764921883.123"},
+		{0.5, "0.5"},
+		{0.123456, "0.1235"},
+		{0.000123456, "0.0001235"},
+		{2e20, "2e+20"},
+	}
+	for _, tt := range tests {
+		if got := Figure(tt.give); got != tt.want {
+			t.Errorf("Figure(%v) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
+}

@@ -113,7 +113,16 @@ func (f *fixture) publishHealthy() *snapshot.Published {
 // fullViolations are one violation of each severity, and one more.
 func fullViolations() []snapshot.Violation {
 	return []snapshot.Violation{
-		{Invariant: "over_limit", Subject: hostileKey, Severity: "warning", Message: "key " + hostileKey + " has 60 requests in its window, over its limit 50", FirstSeen: t0.Add(-time.Minute), LastSeen: t0},
+		{
+			Invariant: "over_limit", Subject: hostileKey, Severity: "warning", Message: "key " + hostileKey + " has 60 requests in its window, over its limit 50", FirstSeen: t0.Add(-time.Minute), LastSeen: t0,
+			Evidence: []snapshot.Evidence{
+				{Source: "redis", At: t0.Add(-2 * time.Second), What: "requests of " + hostileKey + " in its window", Value: 60},
+				{Source: hostileNode, At: t0.Add(-time.Second), What: "its count in the node's /api/counters", Value: 58},
+				{Source: "observerd", At: t0, What: "share above its limit", Value: 0.2},
+				{Source: "prometheus", At: t0, What: "a figure not known", Value: snapshot.Null()},
+			},
+			Causes: []string{"its override is not enforced by /check: compare its limit with the one its callers send", "a writer that says " + hostileError},
+		},
 		{Invariant: "sequence_key_leak", Subject: "redis", Severity: "info", Message: "3 orphan :seq keys", FirstSeen: t0.Add(-5 * time.Minute), LastSeen: t0},
 		{Invariant: "node_down", Subject: "node-2", Severity: "critical", Message: `node "node-2" (10.0.0.2:8000) is unreachable: connection refused`, FirstSeen: t0.Add(-130 * time.Second), LastSeen: t0},
 		{Invariant: "counter_without_ttl", Subject: "leaky", Severity: "warning", Message: "counter leaky has no TTL", FirstSeen: t0.Add(-10 * time.Minute), LastSeen: t0},
@@ -147,7 +156,7 @@ func redisSection(now time.Time) *snapshot.RedisSection {
 		},
 		Overrides: []snapshot.Override{{Key: hostileKey, Limit: 5, Window: snapshot.Milliseconds(time.Second)}, {Key: "batch", Limit: 1000, Window: snapshot.Milliseconds(time.Hour)}},
 		Counters: snapshot.Counters{
-			Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
+			Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, KeysTTLBeyondWindow: 4, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
 			WalkedBy: "observer-2", WalkedAt: &walked,
 			Top: []snapshot.TopKey{
 				{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: snapshot.Milliseconds(30 * time.Second)},

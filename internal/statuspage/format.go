@@ -30,6 +30,7 @@ func funcs() template.FuncMap {
 		"count":   optCount,
 		"up":      formatUp,
 		"yesno":   human.YesNo,
+		"figure":  formatFigure,
 	}
 }
 
@@ -72,6 +73,14 @@ func formatDuration(d snapshot.Duration) string {
 		return none
 	}
 	return readable(d.Duration)
+}
+
+// formatFigure is an evidence value, "–" when it is not known.
+func formatFigure(f snapshot.Float) string {
+	if !f.Valid() {
+		return none
+	}
+	return human.Figure(float64(f))
 }
 
 func formatFloat(f snapshot.Float) string {

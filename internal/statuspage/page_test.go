@@ -36,7 +36,11 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 	wantViolations := [][]string{
 		{"node_down", "node-2", `node "node-2" (10.0.0.2:8000) is unreachable: connection refused`, "11:57:50, for 2m12s"},
 		{"counter_without_ttl", "leaky", "counter leaky has no TTL", "11:50:00, for 10m2s"},
-		{"over_limit", hostileKey, "key " + hostileKey + " has 60 requests in its window, over its limit 50", "11:59:00, for 1m2s"},
+		{"over_limit", hostileKey, "key " + hostileKey + " has 60 requests in its window, over its limit 50 " +
+			"requests of " + hostileKey + " in its window = 60 (redis, 11:59:58) its count in the node's /api/counters = 58 (" + hostileNode + ", 11:59:59) " +
+			"share above its limit = 0.2 (observerd, 12:00:00) a figure not known = – (prometheus, 12:00:00) " +
+			"likely causes, in the order to check them: its override is not enforced by /check: compare its limit with the one its callers send a writer that says " + hostileError,
+			"11:59:00, for 1m2s"},
 		{"sequence_key_leak", "redis", "3 orphan :seq keys", "11:55:00, for 5m2s"},
 	}
 	if diff := cmp.Diff(wantViolations, pagedom.Rows(pagedom.ByID(doc, "violations-table"))); diff != "" {
@@ -75,6 +79,7 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 		{"blocked-keys", "2"},
 		{"over-limit-keys", "2"},
 		{"keys-without-ttl", "1"},
+		{"keys-ttl-beyond-window", "4"},
 		{"orphan-sequence-keys", "3"},
 		{"wrong-type-keys", "1"},
 		{"walked-by", "observer-2"},
@@ -179,6 +184,78 @@ func TestPageEscapesPeerStrings(t *testing.T) {
 	}
 	if got := pagedom.Text(pagedom.ByID(doc, "nodes")); !strings.Contains(got, hostileNode) {
 		t.Errorf("nodes %q do not show %q as text", got, hostileNode)
+	}
+}
+
+// TestPageShowsEvidenceAndCauses: under its message, a violation lists
+// its evidence (what = value (source, time)) in its order and its causes
+// numbered in theirs, all of it text however much a peer's names look
+// like markup; a violation without either shows no list at all.
+func TestPageShowsEvidenceAndCauses(t *testing.T) {
+	f := newFixture(t)
+	vs := fullViolations()
+	vs[1].Evidence, vs[1].Causes = []snapshot.Evidence{}, []string{} // sequence_key_leak: empty, not null
+	f.judge(vs, nil)
+	f.publishAll()
+	doc := pagedom.Parse(t, body(t, newTestPage(f, Options{})))
+
+	var withLists []string
+	for _, tr := range pagedom.All(pagedom.ByID(doc, "violations-table"), "tr") {
+		if len(pagedom.All(tr, "ul"))+len(pagedom.All(tr, "ol"))+len(pagedom.All(tr, "p")) > 0 {
+			withLists = append(withLists, pagedom.Text(pagedom.First(tr, "td")))
+		}
+	}
+	if want := []string{"over_limit"}; !cmp.Equal(withLists, want) {
+		t.Errorf("violations with evidence or causes shown: %q, want %q", withLists, want)
+	}
+
+	var evidence, times, causes []string
+	for _, ul := range pagedom.All(pagedom.ByID(doc, "violations-table"), "ul") {
+		if pagedom.Attr(ul, "class") != "evidence" {
+			t.Errorf("a list of class %q in the violations", pagedom.Attr(ul, "class"))
+		}
+		for _, li := range pagedom.All(ul, "li") {
+			evidence = append(evidence, pagedom.Text(li))
+		}
+		for _, tm := range pagedom.All(ul, "time") {
+			times = append(times, pagedom.Attr(tm, "datetime"))
+		}
+	}
+	for _, ol := range pagedom.All(pagedom.ByID(doc, "violations-table"), "ol") {
+		for _, li := range pagedom.All(ol, "li") {
+			causes = append(causes, pagedom.Text(li))
+		}
+	}
+	wantEvidence := []string{
+		"requests of " + hostileKey + " in its window = 60 (redis, 11:59:58)",
+		"its count in the node's /api/counters = 58 (" + hostileNode + ", 11:59:59)",
+		"share above its limit = 0.2 (observerd, 12:00:00)",
+		"a figure not known = – (prometheus, 12:00:00)",
+	}
+	if diff := cmp.Diff(wantEvidence, evidence); diff != "" {
+		t.Errorf("evidence (-want +got):\n%s", diff)
+	}
+	if want := []string{"2026-03-01T11:59:58Z", "2026-03-01T11:59:59Z", "2026-03-01T12:00:00Z", "2026-03-01T12:00:00Z"}; !cmp.Equal(times, want) {
+		t.Errorf("evidence times %q, want %q", times, want)
+	}
+	wantCauses := []string{"its override is not enforced by /check: compare its limit with the one its callers send", "a writer that says " + hostileError}
+	if diff := cmp.Diff(wantCauses, causes); diff != "" {
+		t.Errorf("causes (-want +got):\n%s", diff)
+	}
+
+	// Only the page's own elements: the peer's markup stays text.
+	pagedom.Walk(pagedom.ByID(doc, "violations-table"), func(n *html.Node) bool {
+		switch n.Data {
+		case "img", "b", "script":
+			t.Errorf("<%s> in the violations: markup from a peer became an element", n.Data)
+		}
+		return true
+	})
+	page := body(t, newTestPage(f, Options{}))
+	for _, raw := range []string{"requests of " + hostileKey, "(" + hostileNode, "says " + hostileError} {
+		if strings.Contains(page, raw) {
+			t.Errorf("the page holds %q unescaped", raw)
+		}
 	}
 }
 
