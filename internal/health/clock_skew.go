@@ -21,7 +21,7 @@ func clockSkew() Invariant {
 			Help:     "largest tolerated difference between a node's clock and Redis's, and how far in the future an entry may be scored",
 		},
 		Alert: Alert{For: 5 * time.Minute, Description: `observerd {{ $labels.instance }} reports a clock off Redis's TIME:
-{{ if eq $labels.subject "redis" }}counter entries scored in the future{{ else }}node {{ $labels.subject }}{{ end }}.`},
+{{ if eq $labels.subject "redis" }}counter entries scored in the future{{ else if eq $labels.subject "other" }}{{ $value }} more nodes{{ else }}node {{ $labels.subject }}{{ end }}.`},
 		Check: checkClockSkew,
 	}
 }
