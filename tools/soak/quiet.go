@@ -21,9 +21,9 @@ const (
 	// nodeDownGrace is OBSERVERD_NODE_DOWN_GRACE of the soak's observerd,
 	// the one invariant setting it takes off its default, as a production
 	// sidecar does: a planned restart of a node (stopped, started again at
-	// once) shorter than it is not reported. A restart takes about a
-	// second: the node's graceful shutdown, a new process and its first
-	// answer to /health.
+	// once) shorter than it is not reported. The soak's restart keeps the
+	// node down until observerd shows it unreachable, a second or two,
+	// and reportTimeout at most (see restartNode).
 	nodeDownGrace = 10 * time.Second
 	// quietEvery spaces the quiet phase's reads of /snapshot.
 	quietEvery = time.Second
@@ -127,7 +127,7 @@ func (c *cluster) quietPhase(ctx context.Context, d time.Duration, stdout io.Wri
 			restarted <- restart{err: err}
 			return
 		}
-		restarted <- c.restartNode(victim)
+		restarted <- c.restartNode(ctx, victim)
 	}()
 	tick := time.NewTicker(quietEvery)
 	defer tick.Stop()
@@ -151,9 +151,12 @@ func (c *cluster) quietPhase(ctx context.Context, d time.Duration, stdout io.Wri
 	if r.err != nil {
 		return w.problems, fmt.Errorf("restart of %s in the quiet phase: %w", victim.id, r.err)
 	}
-	fmt.Fprintf(stdout, "quiet  restart of %s at %s: down %s (stopped in %s, answered /health %s later); observerd showed it unreachable in %d snapshots\n",
-		victim.id, r.at.Sub(start).Round(time.Second), r.down.Round(10*time.Millisecond),
-		r.stopped.Round(10*time.Millisecond), (r.down - r.stopped).Round(10*time.Millisecond), w.victimDown)
+	fmt.Fprintf(stdout, "quiet  restart of %s at %s: stopped in %s, shown unreachable %s after SIGTERM, started again at once, answering /health %s after SIGTERM; unreachable in %d of the phase's snapshots\n",
+		victim.id, r.at.Sub(start).Round(time.Second), r.stopped.Round(10*time.Millisecond),
+		r.shown.Round(10*time.Millisecond), r.down.Round(10*time.Millisecond), w.victimDown)
+	if r.shownErr != nil {
+		w.fail(stdout, r.at, "observerd did not show %s unreachable within %s of its stop: %v", victim.id, reportTimeout, r.shownErr)
+	}
 	if r.down >= nodeDownGrace {
 		w.fail(stdout, r.at, "the restart of %s took %s, not shorter than OBSERVERD_NODE_DOWN_GRACE=%s: node_down may report it rightly, and the phase proves nothing of a planned restart",
 			victim.id, r.down.Round(10*time.Millisecond), nodeDownGrace)
@@ -207,20 +210,43 @@ func describeQuiet(w io.Writer, d time.Duration, mixes []mix, victim string, res
 
 // restart is how a node's graceful restart went.
 type restart struct {
-	at      time.Time
-	stopped time.Duration // from SIGTERM to its end
-	down    time.Duration // from SIGTERM to its new process's /health
-	err     error
+	at       time.Time
+	stopped  time.Duration // from SIGTERM to its end
+	shown    time.Duration // from SIGTERM to a snapshot showing it unreachable
+	shownErr error         // why no snapshot showed it within reportTimeout
+	down     time.Duration // from SIGTERM to its new process's /health
+	err      error
 }
 
-// restartNode stops n gracefully and starts it again at once.
-func (c *cluster) restartNode(n *node) restart {
+// restartNode stops n gracefully and starts it again as soon as observerd
+// shows it unreachable (or after reportTimeout if it does not): a node
+// back within a poll interval would often not be seen down at all, and
+// the restart would then test nothing of node_down's grace. Either way it
+// is down for less than nodeDownGrace.
+func (c *cluster) restartNode(ctx context.Context, n *node) restart {
 	r := restart{at: time.Now()}
 	if err := n.child.Stop(); err != nil {
 		r.err = err
 		return r
 	}
 	r.stopped = time.Since(r.at)
+	r.shownErr = procs.WaitFor(ctx, reportTimeout, n.id+" shown unreachable", func() error {
+		s, err := c.snapshot()
+		if err != nil {
+			return err
+		}
+		for _, sn := range s.Nodes {
+			if sn.ID == n.id && !sn.Reachable {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not shown unreachable", n.id)
+	})
+	r.shown = time.Since(r.at)
+	if err := ctx.Err(); err != nil {
+		r.err = err
+		return r
+	}
 	if err := c.startNode(n); err != nil {
 		r.err = err
 		return r

@@ -199,3 +199,12 @@ func TestQuietWatchUnknownTooLong(t *testing.T) {
 		t.Errorf("problems %v, want counter_drift unknown for too long, once", w.problems)
 	}
 }
+
+// TestRestartShorterThanGrace: the quiet phase's restart waits at most
+// reportTimeout for observerd to show the node down, and leaves it a few
+// seconds to start again within OBSERVERD_NODE_DOWN_GRACE.
+func TestRestartShorterThanGrace(t *testing.T) {
+	if reportTimeout+3*time.Second > nodeDownGrace {
+		t.Errorf("a restart may last %s and more, OBSERVERD_NODE_DOWN_GRACE is %s", reportTimeout, nodeDownGrace)
+	}
+}
