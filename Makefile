@@ -66,7 +66,7 @@ bench: deps ## micro-benchmarks and ratios, then the side-by-side table of tools
 	@awk -f scripts/benchratio.awk bench.out
 	cd tools && $(GO) run ./bench -bin $(abspath $(BIN)) -out bench/RESULTS.md
 
-soak: deps build ## a real cluster under a loop of faults for 5 minutes (SOAK_ARGS='-duration 90s'); fails unless observerd stays flat and every read answers
+soak: deps build ## ~15 minutes: a real healthy cluster under hot keys, bursts, fresh keys and a node restart for 10 minutes, then a loop of faults for 5 (SOAK_ARGS='-quiet 2m -duration 90s' for less, -quiet 0 to skip); fails on a violation on the healthy cluster, a failed read or observerd not staying flat
 	cd tools && $(GO) run ./soak -bin $(abspath $(BIN)) $(SOAK_ARGS)
 
 fuzz: ## every Fuzz target for FUZZTIME each (default 20s); a crash is kept in testdata/fuzz and replayed by make test

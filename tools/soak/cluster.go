@@ -204,18 +204,20 @@ func (c *cluster) startPrometheus() error {
 	return c.waitHTTP(child, c.promURL+"/-/ready")
 }
 
-// startLoad runs bin/loadgen on every node for the whole soak: steady
-// checks over 50 keys, some hot enough to be blocked.
+// startLoad runs bin/loadgen's steadyLoad on every node for the whole
+// soak.
 func (c *cluster) startLoad() error {
+	_, err := c.startMix(steadyLoad)
+	return err
+}
+
+// startMix runs bin/loadgen with m on every node.
+func (c *cluster) startMix(m mix) (*procs.Child, error) {
 	urls := make([]string, len(c.nodes))
 	for i, n := range c.nodes {
 		urls[i] = n.url()
 	}
-	_, err := c.g.Start("loadgen", c.bins.Loadgen, []string{
-		"-targets", strings.Join(urls, ","), "-rate", "30", "-keys", "50",
-		"-hot-share", "0.3", "-hot-keys", "3", "-key-prefix", "soak-",
-	}, nil)
-	return err
+	return c.g.Start(m.name, c.bins.Loadgen, m.args(urls), nil)
 }
 
 // startObserverd starts observerd as a sidecar of the first node (the
@@ -230,6 +232,9 @@ func (c *cluster) startObserverd(port int) error {
 		"OBSERVERD_POLL_INTERVAL=" + pollInterval.String(),
 		"OBSERVERD_POLL_TIMEOUT=" + pollTimeout.String(),
 		"OBSERVERD_POLL_MAX_BACKOFF=" + maxBackoff.String(),
+		// The one invariant setting off its default, as a production
+		// sidecar sets it: see nodeDownGrace.
+		"OBSERVERD_NODE_DOWN_GRACE=" + nodeDownGrace.String(),
 		"OBSERVERD_LOG_LEVEL=info",
 	})
 	if err != nil {

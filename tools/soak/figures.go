@@ -132,14 +132,14 @@ func (c *cluster) redisClients(pid int) (mine, all int, err error) {
 	return mine, all - 1, nil
 }
 
-// judge fails the run when a read failed, a fault went wrong or a figure
-// grew beyond its slack, and prints why.
-func judge(start, end figures, reads readloop.Counts, faultErrs []error, w io.Writer) error {
+// judge fails the run when a read failed, the quiet phase or a fault went
+// wrong (problems) or a figure grew beyond its slack, and prints why.
+func judge(start, end figures, reads readloop.Counts, problems []error, w io.Writer) error {
 	var errs []error
 	if reads.Failed() > 0 {
 		errs = append(errs, fmt.Errorf("%d of %d reads failed", reads.Failed(), reads.Reads()))
 	}
-	errs = append(errs, faultErrs...)
+	errs = append(errs, problems...)
 	grew := func(what string, from, to, slack int) {
 		if to > from+slack {
 			errs = append(errs, fmt.Errorf("%s grew from %d to %d (slack %d)", what, from, to, slack))

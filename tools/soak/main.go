@@ -1,11 +1,15 @@
 // Command soak runs a real rate limiter cluster for minutes (redis-server,
 // three bin/ratelimiterd nodes, prometheus scraping them, bin/loadgen load
-// and bin/observerd watching it all) while a loop of faults breaks and
-// repairs its parts and a reader fetches /snapshot and /metrics without
-// pause. It prints observerd's RSS, goroutines, open fds and Redis
-// connections after a warm-up, after every fault and at the end, and exits
-// non-zero when any read failed, a fault was not seen or not recovered
-// from, or the end figures are not flat (see flatness).
+// and bin/observerd watching it all) while a reader fetches /snapshot and
+// /metrics without pause. After a warm-up comes a quiet phase: the healthy
+// cluster under the load generator's mixes (hot keys, bursts, fresh keys)
+// with no fault injected and one node restarted gracefully, during which
+// observerd must report no violation (see quietPhase). Then a loop of
+// faults breaks and repairs its parts. It prints observerd's RSS,
+// goroutines, open fds and Redis connections before the faults, after
+// every fault and at the end, and exits non-zero when observerd reported
+// anything on the healthy cluster, any read failed, a fault was not seen
+// or not recovered from, or the end figures are not flat (see flatness).
 package main
 
 import (
@@ -37,8 +41,9 @@ func main() {
 
 // settings are the command line.
 type settings struct {
-	duration time.Duration // the whole run, warm-up included
+	duration time.Duration // the whole run but the quiet phase, warm-up included
 	warmup   time.Duration
+	quiet    time.Duration // the quiet phase, after the warm-up; 0: none
 	hold     time.Duration // how long each fault lasts
 	gap      time.Duration // a healthy pause between two faults
 	bin      string
@@ -48,8 +53,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var s settings
-	fs.DurationVar(&s.duration, "duration", 5*time.Minute, "how long the whole run lasts, warm-up included")
-	fs.DurationVar(&s.warmup, "warmup", 30*time.Second, "how long the cluster runs under load before the start figures are taken")
+	fs.DurationVar(&s.duration, "duration", 5*time.Minute, "how long the run lasts besides the quiet phase: the warm-up and the loop of faults")
+	fs.DurationVar(&s.warmup, "warmup", 30*time.Second, "how long the cluster runs under load before the quiet phase")
+	fs.DurationVar(&s.quiet, "quiet", 10*time.Minute, "how long the healthy cluster runs under the load generator's mixes, one node restarted, with no violation allowed, before the faults (0: no quiet phase)")
 	fs.DurationVar(&s.hold, "hold", 5*time.Second, "how long each fault lasts; above observerd's poll deadline ("+pollTimeout.String()+")")
 	fs.DurationVar(&s.gap, "gap", 5*time.Second, "healthy time between two faults")
 	fs.StringVar(&s.bin, "bin", "../bin", "directory of observerd, ratelimiterd and loadgen (make build)")
@@ -64,6 +70,9 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	}
 	if s.duration <= s.warmup {
 		return s, fmt.Errorf("-duration %s leaves no time after the -warmup %s", s.duration, s.warmup)
+	}
+	if least := minQuiet(); s.quiet != 0 && s.quiet < least {
+		return s, fmt.Errorf("-quiet %s is shorter than the longest grace period, %s: a condition that holds all along could not be reported within it (0 skips the quiet phase)", s.quiet, least)
 	}
 	return s, nil
 }
@@ -101,8 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return soak(ctx, c, s, started, reads, stdout)
 }
 
-// soak warms up, takes the start figures, runs faults until the end of the
-// run, takes the end figures and judges them.
+// soak warms up, runs the quiet phase, takes the start figures, runs
+// faults until the end of the run, takes the end figures and judges them
+// with what the quiet phase found.
 func soak(ctx context.Context, c *cluster, s settings, started time.Time, reads *readloop.Loop, stdout io.Writer) error {
 	if err := sleepCtx(ctx, s.warmup); err != nil {
 		return err
@@ -110,12 +120,25 @@ func soak(ctx context.Context, c *cluster, s settings, started time.Time, reads 
 	if err := c.waitWhole(ctx, recoverTimeout); err != nil {
 		return fmt.Errorf("after the warm-up: %w", err)
 	}
+	var quietErrs []error
+	deadline := started.Add(s.duration)
+	if s.quiet > 0 {
+		began := time.Now()
+		var err error
+		if quietErrs, err = c.quietPhase(ctx, s.quiet, stdout); err != nil {
+			return errors.Join(append(quietErrs, err)...)
+		}
+		deadline = deadline.Add(time.Since(began))
+		if err := c.waitWhole(ctx, recoverTimeout); err != nil {
+			return fmt.Errorf("after the quiet phase: %w", err)
+		}
+	}
 	start, err := c.settledFigures(ctx)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "start  %s\n", start)
-	faultErrs := runFaults(ctx, c, s, started.Add(s.duration), reads, stdout)
+	faultErrs := runFaults(ctx, c, s, deadline, reads, stdout)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -132,7 +155,7 @@ func soak(ctx context.Context, c *cluster, s settings, started time.Time, reads 
 	for _, f := range n.Failures {
 		fmt.Fprintf(stdout, "  failed read: %s\n", f)
 	}
-	return judge(start, end, n, faultErrs, stdout)
+	return judge(start, end, n, append(quietErrs, faultErrs...), stdout)
 }
 
 // sleepCtx waits for d to pass: the soak's warm-up and fault holds are
