@@ -64,18 +64,18 @@ const (
 	heartbeat   = time.Second
 	leakLimit   = 20
 	chaosSlack  = 1500 * time.Millisecond
+	// skewThreshold is clock_skew's default threshold.
+	skewThreshold = 2 * time.Second
 )
 
-// severityOf is the invariant's default severity.
+// severityOf is the invariant's severity, as declared.
 func severityOf(invariant string) string {
-	switch invariant {
-	case "node_down", "redis_disconnected":
-		return health.SeverityCritical
-	case "sequence_key_leak":
-		return health.SeverityInfo
-	default:
-		return health.SeverityWarning
+	for _, inv := range health.Builtin() {
+		if inv.Name == invariant {
+			return inv.Severity
+		}
 	}
+	return "undeclared invariant " + invariant
 }
 
 // graceOf is the invariant's grace period in these tests.
@@ -232,7 +232,10 @@ func (r *chaosRig) testRedisDown(t *testing.T) {
 		// turns stale at its first failed poll. node_down stays judged
 		// (the nodes answer /health; their registry entries are
 		// undecided), so do high_latency and source_stale.
-		unknown: []string{"counter_drift", "counter_without_ttl", "ghost_allowing", "over_limit", "sequence_key_leak"},
+		unknown: []string{
+			"clock_skew", "counter_drift", "counter_without_ttl", "ghost_allowing", "hot_key",
+			"over_limit", "over_throttling", "redis_slow", "sequence_key_leak", "ttl_beyond_window",
+		},
 	}
 	since = time.Now()
 	r.c.redis.Stop()
@@ -355,6 +358,29 @@ func (r *chaosRig) faults() []fault {
 		}
 	}
 	skewed, slow := r.c.nodes[2], r.c.nodes[1]
+	// skew is the message of clock_skew on a node ahead, with the entries
+	// its checks wrote in the future, or without them when the node
+	// poll saw its clock before a walk saw the entries.
+	skew := func(id string, entries bool) string {
+		m := `^node "` + id + `"'s clock is at least [0-9.hms]+ ahead of Redis's TIME, above the threshold of ` + skewThreshold.String()
+		tail := `; \d+ entries of \d+ sampled keys are scored up to [0-9.hms]+ in the future, as its checks write them`
+		if entries {
+			return m + tail + "$"
+		}
+		return m + "(" + tail + ")?$"
+	}
+	// setRight sets a node's clock right, then removes the entries it
+	// scored ahead, which would otherwise show as clock_skew{redis} until
+	// Redis's clock passes them.
+	setRight := func(n *refNode) func(*testing.T) {
+		return func(t *testing.T) {
+			n.node.SetClockOffset(0)
+			r.dropFuture(t)
+		}
+	}
+	// entriesFirst is why a node ahead may show as clock_skew{redis} for
+	// a moment.
+	const entriesFirst = "a walk may see the entries the node scores ahead before a node poll sees its clock"
 	// Which way the clock goes: a node counts a key over [its now -
 	// window, +inf). A node behind by d counts a longer window, which
 	// differs from Redis only by members older than the window that no
@@ -416,15 +442,19 @@ func (r *chaosRig) faults() []fault {
 			{key: vkey{"counter_drift", skewed.id}, message: `^node "` + skewed.id + `": ` + drift + `on the node, \d+ in redis$`},
 			{key: vkey{"counter_drift", "node-1/" + skewed.id}, message: `^nodes "node-1" and "` + skewed.id + `": ` + drift},
 			{key: vkey{"counter_drift", "node-2/" + skewed.id}, message: `^nodes "node-2" and "` + skewed.id + `": ` + drift},
-		}},
+			// The clock that makes it drift is seen itself, at once: in
+			// the Date of its answers, and in the entries its steady
+			// checks score 58 s ahead.
+			{key: vkey{"clock_skew", skewed.id}, message: skew(skewed.id, false), held: skew(skewed.id, true)},
+		}, allow: map[vkey]string{{"clock_skew", health.SubjectRedis}: entriesFirst}},
 		setup: func(t *testing.T) {
 			keyed("drift-", 10, false, r.c.nodes[0].URL())(t)
-			t.Cleanup(func() { skewed.node.SetClockOffset(0) })
+			t.Cleanup(func() { setRight(skewed)(t) })
 		},
 		inject: func(*testing.T) { skewed.node.SetClockOffset(ahead) },
 		// The filled key leaves the skewed window after window - d.
 		raiseWithin: time.Minute - ahead + driftGrace + twoPolls + chaosSlack,
-		repair:      func(*testing.T) { skewed.node.SetClockOffset(0) },
+		repair:      setRight(skewed),
 		clearWithin: twoPolls + chaosSlack,
 	}, {
 		name: "high_latency",
@@ -474,9 +504,12 @@ func (r *chaosRig) faults() []fault {
 				key:     vkey{"source_stale", source.Prometheus},
 				message: `^source "prometheus" last succeeded [0-9.]+m?s ago, above its bound of ` + staleAfter.String() + `: .+`,
 			}},
-			// high_latency reads Prometheus alone: unknown from the first
-			// failed poll on; nothing else is.
-			unknown: []string{"high_latency"},
+			// high_latency reads Prometheus alone, hot_key and
+			// over_throttling its rates beside Redis: unknown from the
+			// first failed poll on. fail_open, which reads the nodes'
+			// counters, is undecided only for a node cut from Redis: none
+			// is.
+			unknown: []string{"high_latency", "hot_key", "over_throttling"},
 		},
 		setup:       func(t *testing.T) { t.Cleanup(func() { r.c.prom.Start(t) }) },
 		inject:      func(*testing.T) { r.c.prom.Stop() },
