@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/loadgen"
@@ -390,6 +392,52 @@ func (r *chaosRig) dropFuture(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// stallScript keeps Redis busy for ARGV[1] microseconds: Redis runs one
+// command at a time, so every other client waits for it.
+var stallScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local stop = t[1] * 1000000 + t[2] + tonumber(ARGV[1])
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop
+return 0
+`)
+
+// stallRedis stalls Redis for d, then lets it work for pause, and again,
+// until the returned stop is called or the test ends. stop returns once
+// the last stall has ended.
+func (r *chaosRig) stallRedis(t *testing.T, d, pause time.Duration) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if err := stallScript.Run(ctx, r.c.rdb, nil, d.Microseconds()).Err(); err != nil {
+				if ctx.Err() != nil {
+					err = nil // a stall cut short by stop
+				}
+				done <- err
+				return
+			}
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("stall redis: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // orphanSequenceKeys counts the sequence keys whose sorted set is gone,
