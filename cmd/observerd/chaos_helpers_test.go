@@ -217,8 +217,14 @@ func (r *chaosRig) waitRaised(t *testing.T, e expectation, since time.Time, boun
 // returns that later snapshot.
 func (r *chaosRig) holds(t *testing.T, e expectation, raised *snapshot.Snapshot) *snapshot.Snapshot {
 	t.Helper()
-	later := r.watchUntil(t, e.names()+" still held", twoPolls+pollInterval+chaosSlack, e, func(s *snapshot.Snapshot) error {
-		if s.GeneratedAt.Sub(raised.GeneratedAt) < twoPolls {
+	return r.holdsFor(t, e, raised, twoPolls)
+}
+
+// holdsFor is holds with a snapshot at least d after raised.
+func (r *chaosRig) holdsFor(t *testing.T, e expectation, raised *snapshot.Snapshot, d time.Duration) *snapshot.Snapshot {
+	t.Helper()
+	later := r.watchUntil(t, e.names()+" still held", d+pollInterval+chaosSlack, e, func(s *snapshot.Snapshot) error {
+		if s.GeneratedAt.Sub(raised.GeneratedAt) < d {
 			return fmt.Errorf("snapshot %d only %s after the raise", s.Sequence, s.GeneratedAt.Sub(raised.GeneratedAt))
 		}
 		return nil
