@@ -5,16 +5,20 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/loadgen"
 	"github.com/observerd/observerd/internal/snapshot"
+	"github.com/observerd/observerd/internal/testenv"
 )
 
 // vkey names one violation.
@@ -23,10 +27,49 @@ type vkey struct{ invariant, subject string }
 func (k vkey) String() string { return k.invariant + "{" + k.subject + "}" }
 
 // wantViolation is a violation a fault must raise, with a regular
-// expression its message must match (the figures included).
+// expression its message must match (the figures included) when raised,
+// and held, when set, the one it must match once the fault has held a
+// while (a figure that a later poll adds).
 type wantViolation struct {
 	key     vkey
 	message string
+	held    string
+}
+
+// heldMessage is the expression the message must match while the fault
+// holds.
+func (w wantViolation) heldMessage() string {
+	if w.held != "" {
+		return w.held
+	}
+	return w.message
+}
+
+// withEvidence lists the invariants whose violations carry evidence and
+// causes: a wanted violation of one of them must have both, each figure
+// with its source, time and name. The others get theirs in a change of
+// their own; each joins the list then, and the list goes once it holds
+// every invariant.
+var withEvidence = []string{"redis_slow", "clock_skew", "ttl_beyond_window", "hot_key", "over_throttling", "fail_open"}
+
+// checkEvidence checks that v carries evidence and causes when its
+// invariant is in withEvidence.
+func checkEvidence(t *testing.T, k vkey, v snapshot.Violation, seq uint64) {
+	t.Helper()
+	if !slices.Contains(withEvidence, k.invariant) {
+		return
+	}
+	if len(v.Evidence) == 0 {
+		t.Errorf("%s in snapshot %d has no evidence", k, seq)
+	}
+	for _, e := range v.Evidence {
+		if e.Source == "" || e.What == "" || e.At.IsZero() {
+			t.Errorf("%s in snapshot %d: evidence %+v lacks its source, name or time", k, seq, e)
+		}
+	}
+	if len(v.Causes) == 0 || slices.Contains(v.Causes, "") {
+		t.Errorf("%s in snapshot %d: causes %q", k, seq, v.Causes)
+	}
 }
 
 // expectation is exactly what one fault may show: the violations it must
@@ -150,6 +193,7 @@ func (r *chaosRig) waitRaised(t *testing.T, e expectation, since time.Time, boun
 		if !regexp.MustCompile(w.message).MatchString(v.Message) {
 			t.Errorf("%s message %q does not match %q", w.key, v.Message, w.message)
 		}
+		checkEvidence(t, w.key, v, s.Sequence)
 		if v.FirstSeen.Before(since) && !slices.Contains(e.unknown, v.Invariant) {
 			t.Errorf("%s first seen at %s, before the fault at %s", w.key, v.FirstSeen, since)
 		}
@@ -173,8 +217,14 @@ func (r *chaosRig) waitRaised(t *testing.T, e expectation, since time.Time, boun
 // returns that later snapshot.
 func (r *chaosRig) holds(t *testing.T, e expectation, raised *snapshot.Snapshot) *snapshot.Snapshot {
 	t.Helper()
-	later := r.watchUntil(t, e.names()+" still held", twoPolls+pollInterval+chaosSlack, e, func(s *snapshot.Snapshot) error {
-		if s.GeneratedAt.Sub(raised.GeneratedAt) < twoPolls {
+	return r.holdsFor(t, e, raised, twoPolls)
+}
+
+// holdsFor is holds with a snapshot at least d after raised.
+func (r *chaosRig) holdsFor(t *testing.T, e expectation, raised *snapshot.Snapshot, d time.Duration) *snapshot.Snapshot {
+	t.Helper()
+	later := r.watchUntil(t, e.names()+" still held", d+pollInterval+chaosSlack, e, func(s *snapshot.Snapshot) error {
+		if s.GeneratedAt.Sub(raised.GeneratedAt) < d {
 			return fmt.Errorf("snapshot %d only %s after the raise", s.Sequence, s.GeneratedAt.Sub(raised.GeneratedAt))
 		}
 		return nil
@@ -193,8 +243,11 @@ func (r *chaosRig) holds(t *testing.T, e expectation, raised *snapshot.Snapshot)
 			t.Errorf("%s is unknown yet was confirmed: last_seen moved from %s to %s", w.key, b.LastSeen, a.LastSeen)
 		case !frozen && !a.LastSeen.After(b.LastSeen):
 			t.Errorf("%s last_seen stuck at %s in snapshot %d", w.key, a.LastSeen, later.Sequence)
-		case !regexp.MustCompile(w.message).MatchString(a.Message):
-			t.Errorf("%s message %q does not match %q in snapshot %d", w.key, a.Message, w.message, later.Sequence)
+		case !regexp.MustCompile(w.heldMessage()).MatchString(a.Message):
+			t.Errorf("%s message %q does not match %q in snapshot %d", w.key, a.Message, w.heldMessage(), later.Sequence)
+		}
+		if ok {
+			checkEvidence(t, w.key, a, later.Sequence)
 		}
 	}
 	return later
@@ -310,6 +363,87 @@ func (r *chaosRig) forget(t *testing.T, key string) {
 	r.redisDo(t, func(ctx context.Context) error {
 		return r.c.rdb.Del(ctx, "ratelimit:"+key, "ratelimit:"+key+":seq", "ratelimit:limit:"+key).Err()
 	})
+}
+
+// dropFuture removes from every counter the entries scored more than a
+// second after Redis's clock, as a node whose clock ran ahead scored them:
+// left alone they count in every window, and show as clock_skew{redis},
+// until Redis's clock passes them. It goes over the counters until a pass
+// finds none, since a check that read the node's clock before it was set
+// right may add one after a pass.
+func (r *chaosRig) dropFuture(t *testing.T) {
+	t.Helper()
+	testenv.WaitFor(t, 5*time.Second, "no counter entry scored in the future", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		now, err := r.c.rdb.Time(ctx).Result()
+		if err != nil {
+			return fmt.Errorf("time: %w", err)
+		}
+		after := "(" + strconv.FormatInt(now.Add(time.Second).UnixMilli(), 10)
+		var removed int64
+		iter := r.c.rdb.ScanType(ctx, 0, "ratelimit:*", 500, "zset").Iterator()
+		for iter.Next(ctx) {
+			n, err := r.c.rdb.ZRemRangeByScore(ctx, iter.Val(), after, "+inf").Result()
+			if err != nil {
+				return fmt.Errorf("zremrangebyscore %s: %w", iter.Val(), err)
+			}
+			removed += n
+		}
+		if err := iter.Err(); err != nil {
+			return fmt.Errorf("scan: %w", err)
+		}
+		if removed > 0 {
+			return fmt.Errorf("removed %d entries", removed)
+		}
+		return nil
+	})
+}
+
+// stallScript keeps Redis busy for ARGV[1] microseconds: Redis runs one
+// command at a time, so every other client waits for it.
+var stallScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local stop = t[1] * 1000000 + t[2] + tonumber(ARGV[1])
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] >= stop
+return 0
+`)
+
+// stallRedis stalls Redis for d, then lets it work for pause, and again,
+// until the returned stop is called or the test ends. stop returns once
+// the last stall has ended.
+func (r *chaosRig) stallRedis(t *testing.T, d, pause time.Duration) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if err := stallScript.Run(ctx, r.c.rdb, nil, d.Microseconds()).Err(); err != nil {
+				if ctx.Err() != nil {
+					err = nil // a stall cut short by stop
+				}
+				done <- err
+				return
+			}
+			select {
+			case <-ctx.Done():
+				done <- nil
+				return
+			case <-time.After(pause):
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("stall redis: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // orphanSequenceKeys counts the sequence keys whose sorted set is gone,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -37,6 +38,9 @@ type refNode struct {
 	rdb    *goredis.Client
 	cancel context.CancelFunc
 	done   chan error
+	// proxy, when set, carries the node's link to Redis (and no one
+	// else's), so that the link can be cut while Redis stays up.
+	proxy *testenv.Proxy
 }
 
 // Addr is the node's host:port, as registered and as scraped.
@@ -50,6 +54,10 @@ type clusterOptions struct {
 	nodes      int
 	nodeEnv    []string // extra RATELIMITER_* settings for every node
 	prometheus bool
+	// proxied are the indexes of the nodes that reach Redis through a
+	// proxy of their own (refNode.proxy). Their Redis client does not
+	// retry: a command over a cut link fails at once.
+	proxied []int
 }
 
 // startCluster starts Redis, the nodes and, when asked, Prometheus, and
@@ -61,8 +69,15 @@ func startCluster(t *testing.T, opts clusterOptions) *cluster {
 	t.Cleanup(func() { _ = c.rdb.Close() })
 	for i := range opts.nodes {
 		n := &refNode{id: fmt.Sprintf("node-%d", i+1), port: testenv.FreePort(t)}
+		redisURL := c.redis.URL
+		if slices.Contains(opts.proxied, i) {
+			// Closed after the node stops: its cleanup comes later, so
+			// it runs first.
+			n.proxy = testenv.StartProxy(t, c.redis.Addr)
+			redisURL = "redis://" + n.proxy.Addr + "?max_retries=-1"
+		}
 		n.env = append([]string{
-			"RATELIMITER_REDIS_URL=" + c.redis.URL,
+			"RATELIMITER_REDIS_URL=" + redisURL,
 			"RATELIMITER_NODE_ID=" + n.id,
 			"RATELIMITER_NODE_HOST=127.0.0.1",
 			"RATELIMITER_NODE_PORT=" + strconv.Itoa(n.port),
