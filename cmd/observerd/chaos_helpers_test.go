@@ -45,20 +45,10 @@ func (w wantViolation) heldMessage() string {
 	return w.message
 }
 
-// withEvidence lists the invariants whose violations carry evidence and
-// causes: a wanted violation of one of them must have both, each figure
-// with its source, time and name. The others get theirs in a change of
-// their own; each joins the list then, and the list goes once it holds
-// every invariant.
-var withEvidence = []string{"redis_slow", "clock_skew", "ttl_beyond_window", "hot_key", "over_throttling", "fail_open"}
-
-// checkEvidence checks that v carries evidence and causes when its
-// invariant is in withEvidence.
+// checkEvidence checks that v carries evidence and causes, each figure
+// with its source, time and name: every invariant gives both.
 func checkEvidence(t *testing.T, k vkey, v snapshot.Violation, seq uint64) {
 	t.Helper()
-	if !slices.Contains(withEvidence, k.invariant) {
-		return
-	}
 	if len(v.Evidence) == 0 {
 		t.Errorf("%s in snapshot %d has no evidence", k, seq)
 	}
