@@ -209,3 +209,16 @@ func TestOverThrottlingKeysOfLimitZero(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "over_throttling", tt.steps) })
 	}
 }
+
+// TestOverThrottlingKeyThatLeftItsLimit: a key at its limit a few seconds
+// ago explains the blocks of the recent window as well as one at its limit
+// now: its window moved on (or it was reset) after the blocks were counted.
+func TestOverThrottlingKeyThatLeftItsLimit(t *testing.T) {
+	judge(t, noGrace(), "over_throttling", []judgement{
+		{give: both(recentRates(10, 90, 10), blocking(1), sampled(limited("busy", 0)))},
+		{at: 10 * time.Second, give: both(recentRates(10, 90, 10), blocking(1), sampled(limited("busy", 1000)))},
+		// Its window moved on: below its limit now, the blocks of the last
+		// 30 s are still its.
+		{at: 12 * time.Second, give: both(recentRates(10, 90, 10), blocking(0), sampled(seq("busy", 1200)))},
+	})
+}
