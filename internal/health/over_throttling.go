@@ -75,7 +75,10 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 	var below []string
 	for _, key := range slices.Sorted(maps.Keys(rates)) {
 		r := rates[key]
-		if r.last.count >= r.last.limit { // as Redis counts BlocksTotal: a limit of 0 included
+		// At its limit at a reading of the span, as Redis counts
+		// BlocksTotal (a limit of 0 included): a key whose window moved on,
+		// or that was reset, still explains the blocks counted before.
+		if r.atLimit {
 			explained += r.rate
 			weighed++
 		} else if r.rate >= 1 {
@@ -83,7 +86,7 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 		}
 	}
 	switch {
-	case atLimit == 0:
+	case atLimit == 0 && weighed == 0:
 	case !checks || weighed < atLimit || explained >= blocked/2:
 		return Verdict{}
 	}
@@ -92,7 +95,7 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 	f := Finding{
 		Subject: SubjectCluster,
 		Message: fmt.Sprintf("the cluster blocks %.0f%% of its checks (%.1f/s of %.1f/s over the last %s), at or above the threshold of %.0f%%, yet its %d keys at their limit account for %.1f/s",
-			100*blocked/total, blocked, total, recentSpan, 100*s.Share(), atLimit, explained),
+			100*blocked/total, blocked, total, recentSpan, 100*s.Share(), max(atLimit, weighed), explained),
 		Evidence: []snapshot.Evidence{
 			ev(source.Prometheus, v.promAt(), "cluster's allowed checks per second (30 s)", allowed),
 			ev(source.Prometheus, v.promAt(), "cluster's blocked checks per second (30 s)", blocked),
