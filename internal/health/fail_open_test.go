@@ -19,6 +19,23 @@ func cutNode2(in *Input) {
 		ratelimiter.PathCounters: "redis: connection refused",
 		ratelimiter.PathBlocks:   "500 Internal Server Error",
 	}
+	n.ErrorStatus = map[string]int{ratelimiter.PathNodes: 500, ratelimiter.PathCounters: 500, ratelimiter.PathBlocks: 503}
+}
+
+// TestFailOpenNeedsTheNodesWord: endpoints that did not answer in time
+// (observerd's own deadline, a Redis slow but working) do not say the node
+// is cut off from Redis: only the node's own 5xx answers do.
+func TestFailOpenNeedsTheNodesWord(t *testing.T) {
+	timedOut := func(in *Input) {
+		cutNode2(in)
+		in.Nodes.Nodes[1].ErrorStatus = map[string]int{ratelimiter.PathNodes: 500, ratelimiter.PathBlocks: 500}
+		in.Nodes.Nodes[1].Errors[ratelimiter.PathCounters] = "context deadline exceeded"
+	}
+	judge(t, noGrace(), "fail_open", []judgement{
+		{at: 0, give: both(timedOut, allowed(5000, -3*time.Second))},
+		{at: 10 * time.Second, give: both(timedOut, allowed(5000, 8*time.Second))},
+		{at: 20 * time.Second, give: both(timedOut, allowed(5040, 18*time.Second))},
+	})
 }
 
 // allowed sets node-2's allowed checks counter as Prometheus scraped it at

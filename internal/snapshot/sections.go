@@ -159,6 +159,10 @@ type NodeReport struct {
 	CountersRead  Interval          // when /api/counters was asked and answered
 	Clock         ClockReading      // the Date header of /health; not Valid when absent
 	Errors        map[string]string // endpoint path -> error text
+	// ErrorStatus is the HTTP status of each failed endpoint that answered
+	// one; an endpoint that did not answer (a refused connection, a
+	// deadline) has none.
+	ErrorStatus map[string]int
 }
 
 // Name is the node's name as Node.Name gives it: its id from /health, or
