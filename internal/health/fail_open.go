@@ -30,7 +30,7 @@ var redisEndpoints = []string{ratelimiter.PathNodes, ratelimiter.PathCounters, r
 
 // checkFailOpen: a node that cannot reach Redis still admits checks. A
 // node cannot reach Redis when it answers /health while every endpoint that
-// reads Redis fails. From the first scrape of its allowed counter taken
+// reads Redis fails with an answer of the node's own, a 5xx. From the first scrape of its allowed counter taken
 // after that moment, any rise at a later scrape is a check it admitted
 // without Redis. The scrape times keep a rise scraped late from counting:
 // one scraped after the nodes were last read is undecided until they are
@@ -111,7 +111,9 @@ func cutOffReason(n snapshot.NodeReport) string {
 		return ""
 	}
 	for _, ep := range redisEndpoints {
-		if n.Errors[ep] == "" {
+		// The node's own answer, not a deadline of observerd's: a slow
+		// Redis that still answers is no cut.
+		if n.Errors[ep] == "" || n.ErrorStatus[ep] < 500 {
 			return ""
 		}
 	}

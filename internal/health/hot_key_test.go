@@ -74,7 +74,7 @@ func TestHotKey(t *testing.T) {
 			steps: twoSamples(1009, 0.6, 0.3),
 		},
 		{
-			name:  "a cluster of exactly one check per second is judged",
+			name: "a cluster of exactly one check per second is judged",
 			// The cold key's 0.1/s counts too: the sequences rise by 1.1/s.
 			steps: twoSamples(1010, 0.5, 0.5, hot(`^key "hot" takes 91% of the cluster's checks \(1\.0/s of 1\.1/s over 10s\), at or above the threshold of 50%`+atLeast)),
 		},

@@ -19,6 +19,7 @@ import (
 func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
 	r := snapshot.NodeReport{URL: t.url, Address: t.address}
 	errs := map[string]string{}
+	statuses := map[string]int{}
 	answered, err := false, t.err
 	if err == nil {
 		answered, err = askHealth(ctx, t.client, &r)
@@ -39,10 +40,16 @@ func pollNode(ctx context.Context, t target) (snapshot.NodeReport, bool) {
 			if err != nil {
 				errs[eps[i].path] = err.Error()
 			}
+			if he, ok := errors.AsType[*ratelimiter.HTTPError](err); ok {
+				statuses[eps[i].path] = he.Status
+			}
 		}
 	}
 	if len(errs) > 0 {
 		r.Errors = errs
+	}
+	if len(statuses) > 0 {
+		r.ErrorStatus = statuses
 	}
 	return r, answered
 }

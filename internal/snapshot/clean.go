@@ -86,6 +86,7 @@ func (c cleaner) report(r NodeReport) NodeReport {
 	r.Blocked = cleanEach(r.Blocked, counter)
 	r.Limits = clonePtr(r.Limits)
 	r.Errors = cleanKeys(r.Errors, c.str, c.msg)
+	r.ErrorStatus = cleanKeys(r.ErrorStatus, c.str, func(v int) int { return v })
 	return r
 }
 
