@@ -420,7 +420,7 @@ func TestEvidenceAndCauses(t *testing.T) {
 			for _, ev := range v.Evidence {
 				got = append(got, float64(ev.Value))
 			}
-			if !slices.Equal(got, []float64{80, 95, 95}) || !strings.Contains(v.Message, "95ms") || len(v.Causes) == 0 {
+			if !slices.Equal(got, []float64{80, 95, 2}) || !strings.Contains(v.Message, "95ms") || len(v.Causes) == 0 {
 				t.Errorf("redis_slow as last confirmed: message %q, evidence %v, causes %q", v.Message, v.Evidence, v.Causes)
 			}
 			if v.FirstSeen != t0 || v.LastSeen != t0.Add(5*time.Second) {
