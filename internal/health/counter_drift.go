@@ -171,15 +171,16 @@ func (j judged) evidence(ours, theirs string) []snapshot.Evidence {
 	}
 }
 
-// driftCauses orders the likely causes of a node's drift, those the
-// snapshot points to first.
+// driftCauses orders the likely causes of a node's drift: those the
+// snapshot points to first (a clock off, another default window), then the
+// usual ones, then those it does not point to.
 func driftCauses(v *View, node string) []string {
-	var first, rest []string
+	var first, last []string
 	add := func(cond bool, cause string) {
 		if cond {
 			first = append(first, cause)
 		} else {
-			rest = append(rest, cause)
+			last = append(last, cause)
 		}
 	}
 	skewed, otherWindow := false, false
@@ -206,9 +207,9 @@ func driftCauses(v *View, node string) []string {
 	}
 	add(skewed || future, "the node's clock is off (clock_skew): it counts over a window shifted from Redis's, and its entries may be scored in the future; compare date -u on its host with redis-cli TIME")
 	add(otherWindow, "the node's default window differs from the one observerd judges by: compare its /api/limits with the others'")
-	rest = append(rest,
+	usual := []string{
 		"the node counts on another Redis (a wrong RATELIMITER_REDIS_URL, or a failover that left it on the old primary): compare its /api/counters with ZCOUNT on the Redis observerd reads, and CLIENT LIST on both",
 		"the node or observerd reads a replica that lags its primary: INFO replication, master_repl_offset against the replica's offset",
-	)
-	return append(first, rest...)
+	}
+	return append(append(first, usual...), last...)
 }

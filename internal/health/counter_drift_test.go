@@ -1,6 +1,7 @@
 package health
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -72,5 +73,36 @@ func TestCounterDriftBrackets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { judge(t, noGrace(), "counter_drift", tt.steps) })
+	}
+}
+
+// TestCounterDriftCauses: a node on the right clock and window, drifting
+// alone, is most likely on another Redis; a node whose clock is off, most
+// likely drifts for that.
+func TestCounterDriftCauses(t *testing.T) {
+	e := noGrace().evaluator(nil)
+	drift := func(in *Input) { in.Nodes.Nodes[0].Counters[0].Count = 30 }
+	in := healthy(t0)
+	drift(&in)
+	res := e.Evaluate(in)
+	causes := func(res Result) []string {
+		for _, v := range res.Violations {
+			if v.Invariant == "counter_drift" && v.Subject == "node-1" {
+				return v.Causes
+			}
+		}
+		t.Fatalf("no counter_drift on node-1: %v", res.Violations)
+		return nil
+	}
+	if c := causes(res); len(c) < 3 || !strings.HasPrefix(c[0], "the node counts on another Redis") {
+		t.Errorf("causes of a drift with no clock or window off start %q, want another Redis first", c[:1])
+	}
+	in = healthy(t0.Add(time.Second))
+	drift(&in)
+	read := snapshot.Interval{Start: in.Now.Add(-time.Second), End: in.Now.Add(-time.Second + time.Millisecond)}
+	in.Redis.Clock = snapshot.ClockReading{Clock: read.Start, Resolution: time.Microsecond, Read: read}
+	in.Nodes.Nodes[0].Clock = snapshot.ClockReading{Clock: read.Start.Add(time.Minute), Resolution: time.Second, Read: read}
+	if c := causes(e.Evaluate(in)); !strings.HasPrefix(c[0], "the node's clock is off") {
+		t.Errorf("causes of a drift of a node a minute ahead start %q, want its clock first", c[:1])
 	}
 }
