@@ -1,6 +1,7 @@
 package health
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/observerd/observerd/internal/snapshot"
@@ -35,3 +36,19 @@ func (v *View) promAt() time.Time { return v.readAt(source.Prometheus) }
 
 // prom is the last good Prometheus section, nil before the first.
 func (v *View) prom() *snapshot.PrometheusSection { return v.promSec }
+
+// redisAndTraffic is the Prometheus section for the checks that weigh keys
+// against the cluster's traffic, which need both sources fresh; without
+// them, ok is false and vd is the verdict to return.
+func (v *View) redisAndTraffic() (p *snapshot.PrometheusSection, vd Verdict, ok bool) {
+	if !v.enabled[source.Redis] || !v.enabled[source.Prometheus] {
+		return nil, Verdict{Skip: true}, false
+	}
+	if r := v.redisReady(); r != "" {
+		return nil, Verdict{Unknown: r}, false
+	}
+	if r := v.staleReason(source.Prometheus); r != "" || v.prom() == nil {
+		return nil, Verdict{Unknown: cmp.Or(r, "prometheus source has no data yet")}, false
+	}
+	return v.prom(), Verdict{}, true
+}

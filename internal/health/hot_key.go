@@ -1,7 +1,6 @@
 package health
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,16 +48,10 @@ taking more than the threshold's share of the cluster's checks.`},
 // the sampled sequences rising faster than the cluster admits (see
 // seqCountsChecks), and the evidence says how exact the share is.
 func checkHotKey(v *View, s Setting) Verdict {
-	if !v.enabled[source.Redis] || !v.enabled[source.Prometheus] {
-		return Verdict{Skip: true}
+	p, unjudged, ok := v.redisAndTraffic()
+	if !ok {
+		return unjudged
 	}
-	if r := v.redisReady(); r != "" {
-		return Verdict{Unknown: r}
-	}
-	if r := v.staleReason(source.Prometheus); r != "" || v.prom() == nil {
-		return Verdict{Unknown: cmp.Or(r, "prometheus source has no data yet")}
-	}
-	p := v.prom()
 	if !p.AllowedPerSecond.Valid() || !p.BlockedPerSecond.Valid() {
 		return Verdict{}
 	}

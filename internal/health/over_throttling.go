@@ -49,16 +49,10 @@ more checks than its keys at their limits explain.`},
 // limit are reported. Keys at their limit beyond the sample are not
 // weighed either, and then nothing is reported.
 func checkOverThrottling(v *View, s Setting) Verdict {
-	if !v.enabled[source.Redis] || !v.enabled[source.Prometheus] {
-		return Verdict{Skip: true}
+	p, unjudged, ok := v.redisAndTraffic()
+	if !ok {
+		return unjudged
 	}
-	if r := v.redisReady(); r != "" {
-		return Verdict{Unknown: r}
-	}
-	if r := v.staleReason(source.Prometheus); r != "" || v.prom() == nil {
-		return Verdict{Unknown: cmp.Or(r, "prometheus source has no data yet")}
-	}
-	p := v.prom()
 	if !p.AllowedRecent.Valid() || !p.BlockedRecent.Valid() || !p.AllowedPerSecond.Valid() {
 		return Verdict{}
 	}
