@@ -53,58 +53,26 @@ func checkClockSkew(v *View, s Setting) Verdict {
 		}
 	}
 	limit := s.Duration()
-	future, keys, ahead := futureEntries(v.redis, limit)
+	fut := futureEntries(v.redis, limit)
 	var vd Verdict
 	explained := false // the future entries were named on a node ahead
-	redisClock := v.redis.Clock
-	if v.nodes != nil && redisClock.Valid() && v.enabled[source.Ratelimiter] {
-		rLo, rHi := redisClock.Offset()
+	if v.nodes != nil && v.redis.Clock.Valid() && v.enabled[source.Ratelimiter] {
 		for _, n := range v.nodes.Nodes {
-			if !n.Clock.Valid() {
-				continue
+			if f, ahead, ok := v.nodeSkew(n, limit, fut); ok {
+				explained = explained || (ahead && fut.entries > 0)
+				vd.Findings = append(vd.Findings, f)
 			}
-			nLo, nHi := n.Clock.Offset()
-			lo, hi := nLo-rHi, nHi-rLo // the node's clock minus Redis's
-			var off time.Duration
-			switch {
-			case lo > limit:
-				off = lo
-			case hi < -limit:
-				off = hi
-			default:
-				continue
-			}
-			f := Finding{Subject: n.Name()}
-			dir := "ahead of"
-			if off < 0 {
-				dir = "behind"
-			}
-			f.Message = fmt.Sprintf("node %q's clock is at least %s %s Redis's TIME, above the threshold of %s",
-				n.Name(), off.Abs().Round(time.Millisecond), dir, limit)
-			f.Evidence = []snapshot.Evidence{
-				ev(n.Name(), n.Clock.Read.End, "Date header of /health (Unix s)", float64(n.Clock.Clock.Unix())),
-				ev(source.Redis, redisClock.Read.End, "TIME (Unix s)", float64(redisClock.Clock.UnixMicro())/1e6),
-				ev(SourceObserverd, v.now, "node clock minus Redis clock, the least it can be (ms)", millis(off)),
-			}
-			if off > 0 && future > 0 {
-				f.Message += fmt.Sprintf("; %d entries of %d sampled keys are scored up to %s in the future, as its checks write them",
-					future, keys, ahead.Round(time.Millisecond))
-				f.Evidence = append(f.Evidence, ev(source.Redis, v.redis.SampledAt, "entries scored beyond the threshold in the future", float64(future)))
-				explained = true
-			}
-			f.Causes = skewCauses(off > 0)
-			vd.Findings = append(vd.Findings, f)
 		}
 	}
-	if future > 0 && !explained {
+	if fut.entries > 0 && !explained {
 		vd.Findings = append(vd.Findings, Finding{
 			Subject: SubjectRedis,
 			Message: fmt.Sprintf("%d entries of %d sampled keys are scored up to %s after Redis's clock, beyond the threshold of %s; they count in their windows until Redis's clock passes them",
-				future, keys, ahead.Round(time.Millisecond), limit),
+				fut.entries, fut.keys, fut.ahead.Round(time.Millisecond), limit),
 			Evidence: []snapshot.Evidence{
-				ev(source.Redis, v.redis.SampledAt, "entries scored beyond the threshold in the future", float64(future)),
-				ev(source.Redis, v.redis.SampledAt, "keys holding them", float64(keys)),
-				ev(source.Redis, v.redis.SampledAt, "how far ahead the newest is scored (ms)", millis(ahead)),
+				ev(source.Redis, v.redis.SampledAt, "entries scored beyond the threshold in the future", float64(fut.entries)),
+				ev(source.Redis, v.redis.SampledAt, "keys holding them", float64(fut.keys)),
+				ev(source.Redis, v.redis.SampledAt, "how far ahead the newest is scored (ms)", millis(fut.ahead)),
 			},
 			Causes: []string{
 				"a node whose clock runs ahead writes them: compare each node's clock (date -u on its host, the Date of its answers) with redis-cli TIME",
@@ -116,25 +84,73 @@ func checkClockSkew(v *View, s Setting) Verdict {
 	return vd
 }
 
+// nodeSkew judges one node's clock against Redis's: ok when even the most
+// favourable reading of both is off by more than limit, ahead when the
+// node's clock is ahead. The entries in the future are named on a node
+// ahead.
+func (v *View) nodeSkew(n snapshot.NodeReport, limit time.Duration, fut futureCount) (f Finding, ahead, ok bool) {
+	if !n.Clock.Valid() {
+		return Finding{}, false, false
+	}
+	redisClock := v.redis.Clock
+	rLo, rHi := redisClock.Offset()
+	nLo, nHi := n.Clock.Offset()
+	lo, hi := nLo-rHi, nHi-rLo // the node's clock minus Redis's
+	var off time.Duration
+	switch {
+	case lo > limit:
+		off = lo
+	case hi < -limit:
+		off = hi
+	default:
+		return Finding{}, false, false
+	}
+	dir := "ahead of"
+	if off < 0 {
+		dir = "behind"
+	}
+	f = Finding{
+		Subject: n.Name(),
+		Message: fmt.Sprintf("node %q's clock is at least %s %s Redis's TIME, above the threshold of %s",
+			n.Name(), off.Abs().Round(time.Millisecond), dir, limit),
+		Evidence: []snapshot.Evidence{
+			ev(n.Name(), n.Clock.Read.End, "Date header of /health (Unix s)", float64(n.Clock.Clock.Unix())),
+			ev(source.Redis, redisClock.Read.End, "TIME (Unix s)", float64(redisClock.Clock.UnixMicro())/1e6),
+			ev(SourceObserverd, v.now, "node clock minus Redis clock, the least it can be (ms)", millis(off)),
+		},
+		Causes: skewCauses(off > 0),
+	}
+	if off > 0 && fut.entries > 0 {
+		f.Message += fmt.Sprintf("; %d entries of %d sampled keys are scored up to %s in the future, as its checks write them",
+			fut.entries, fut.keys, fut.ahead.Round(time.Millisecond))
+		f.Evidence = append(f.Evidence, ev(source.Redis, v.redis.SampledAt, "entries scored beyond the threshold in the future", float64(fut.entries)))
+	}
+	return f, off > 0, true
+}
+
+// futureCount are the sampled entries scored in the future beyond a threshold.
+type futureCount struct {
+	entries, keys int64
+	ahead         time.Duration
+}
+
 // futureEntries sums the sampled keys' entries scored more than limit after
 // Redis's clock: how many, on how many keys, and the furthest ahead.
-func futureEntries(r *snapshot.RedisSection, limit time.Duration) (entries, keys int64, ahead time.Duration) {
-	if r.FutureAfter != limit {
-		// Sampled with another margin (a reader of an older walk): judge
-		// by how far ahead the newest entries are, one per key.
-		for _, s := range r.Sampled {
-			if s.Ahead > limit {
-				entries, keys, ahead = entries+1, keys+1, max(ahead, s.Ahead)
-			}
-		}
-		return entries, keys, ahead
-	}
+func futureEntries(r *snapshot.RedisSection, limit time.Duration) futureCount {
+	var f futureCount
 	for _, s := range r.Sampled {
-		if s.Future > 0 {
-			entries, keys, ahead = entries+s.Future, keys+1, max(ahead, s.Ahead)
+		switch {
+		case r.FutureAfter != limit:
+			// Sampled with another margin (a reader of an older walk):
+			// judge by how far ahead the newest entries are, one per key.
+			if s.Ahead > limit {
+				f.entries, f.keys, f.ahead = f.entries+1, f.keys+1, max(f.ahead, s.Ahead)
+			}
+		case s.Future > 0:
+			f.entries, f.keys, f.ahead = f.entries+s.Future, f.keys+1, max(f.ahead, s.Ahead)
 		}
 	}
-	return entries, keys, ahead
+	return f
 }
 
 // skewCauses are the likely causes of a node's clock being off.

@@ -68,23 +68,7 @@ func checkCounterDrift(v *View, s Setting) Verdict {
 	subjects := slices.Sorted(maps.Keys(rd.nodeCount))
 	var vd Verdict
 	if redisOn {
-		for _, subject := range subjects {
-			j, ok := bracket(rd.nodeCount[subject], rd.redisCount, limit)
-			if !ok {
-				vd.Undecided = append(vd.Undecided, subject)
-				continue
-			}
-			if j.drifting == 0 {
-				continue
-			}
-			vd.Findings = append(vd.Findings, Finding{
-				Subject: subject,
-				Message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d and %d in redis just before and after",
-					subject, j.drifting, j.compared, limit, j.worst, j.count, j.before, j.after),
-				Evidence: j.evidence(subject, source.Redis),
-				Causes:   driftCauses(v, subject),
-			})
-		}
+		v.driftFromRedis(&vd, subjects, limit)
 	}
 	for i, a := range subjects {
 		for _, b := range subjects[i+1:] {
@@ -107,6 +91,29 @@ func checkCounterDrift(v *View, s Setting) Verdict {
 		}
 	}
 	return vd
+}
+
+// driftFromRedis judges each node's newest bracketed reading against
+// Redis's.
+func (v *View) driftFromRedis(vd *Verdict, subjects []string, limit int64) {
+	rd := &v.mem.readings
+	for _, subject := range subjects {
+		j, ok := bracket(rd.nodeCount[subject], rd.redisCount, limit)
+		if !ok {
+			vd.Undecided = append(vd.Undecided, subject)
+			continue
+		}
+		if j.drifting == 0 {
+			continue
+		}
+		vd.Findings = append(vd.Findings, Finding{
+			Subject: subject,
+			Message: fmt.Sprintf("node %q: %d of %d sampled keys differ from redis by more than %d; worst: key %q counts %d on the node, %d and %d in redis just before and after",
+				subject, j.drifting, j.compared, limit, j.worst, j.count, j.before, j.after),
+			Evidence: j.evidence(subject, source.Redis),
+			Causes:   driftCauses(v, subject),
+		})
+	}
 }
 
 // judged is one reading compared with the two readings bracketing it.

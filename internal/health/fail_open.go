@@ -83,24 +83,30 @@ func checkFailOpen(v *View, _ Setting) Verdict {
 			vd.Undecided = append(vd.Undecided, subject)
 			continue
 		}
-		vd.Findings = append(vd.Findings, Finding{
-			Subject: subject,
-			Message: fmt.Sprintf("node %q admitted %.0f checks between scrapes at %s and %s while it cannot reach Redis (since %s: %s)",
-				subject, now-c.baseline, c.scraped.Format(time.TimeOnly), inst.AllowedScraped.Format(time.TimeOnly),
-				c.since.UTC().Format(time.TimeOnly), truncate(c.why)),
-			Evidence: []snapshot.Evidence{
-				ev(subject, c.since, "endpoints that read Redis failing", float64(len(redisEndpoints))),
-				ev(source.Prometheus, c.scraped, "its allowed checks counter", c.baseline),
-				ev(source.Prometheus, inst.AllowedScraped, "its allowed checks counter", now),
-			},
-			Causes: []string{
-				"the node is built or configured to admit checks when Redis fails (fail open): its error handling around the check script, its settings",
-				"the node cannot reach Redis (RATELIMITER_REDIS_URL, the network, Redis's maxclients, ACLs) while it keeps serving: redis-cli -u <its URL> PING from its host",
-				"Redis itself is down or frozen: redis_disconnected, redis-cli PING",
-			},
-		})
+		vd.Findings = append(vd.Findings, failedOpen(subject, c, now, inst.AllowedScraped))
 	}
 	return vd
+}
+
+// failedOpen is the finding of a node cut off since c that admitted checks
+// up to its counter's value now, scraped at scraped.
+func failedOpen(subject string, c *cutOff, now float64, scraped time.Time) Finding {
+	return Finding{
+		Subject: subject,
+		Message: fmt.Sprintf("node %q admitted %.0f checks between scrapes at %s and %s while it cannot reach Redis (since %s: %s)",
+			subject, now-c.baseline, c.scraped.Format(time.TimeOnly), scraped.Format(time.TimeOnly),
+			c.since.UTC().Format(time.TimeOnly), truncate(c.why)),
+		Evidence: []snapshot.Evidence{
+			ev(subject, c.since, "endpoints that read Redis failing", float64(len(redisEndpoints))),
+			ev(source.Prometheus, c.scraped, "its allowed checks counter", c.baseline),
+			ev(source.Prometheus, scraped, "its allowed checks counter", now),
+		},
+		Causes: []string{
+			"the node is built or configured to admit checks when Redis fails (fail open): its error handling around the check script, its settings",
+			"the node cannot reach Redis (RATELIMITER_REDIS_URL, the network, Redis's maxclients, ACLs) while it keeps serving: redis-cli -u <its URL> PING from its host",
+			"Redis itself is down or frozen: redis_disconnected, redis-cli PING",
+		},
+	}
 }
 
 // cutOffReason is why node report n shows a node that cannot reach Redis,

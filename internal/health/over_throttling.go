@@ -84,8 +84,6 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 	case !checks || weighed < atLimit || explained >= blocked/2:
 		return Verdict{}
 	}
-	slices.SortFunc(below, func(a, b string) int { return cmp.Compare(rates[b].rate, rates[a].rate) })
-	below = below[:min(len(below), 3)]
 	f := Finding{
 		Subject: SubjectCluster,
 		Message: fmt.Sprintf("the cluster blocks %.0f%% of its checks (%.1f/s of %.1f/s over the last %s), at or above the threshold of %.0f%%, yet its %d keys at their limit account for %.1f/s",
@@ -103,14 +101,22 @@ func checkOverThrottling(v *View, s Setting) Verdict {
 			"a node counts on another Redis holding stale counters (counter_drift)",
 		},
 	}
-	if len(below) > 0 {
-		var parts []string
-		for _, key := range below {
-			r := rates[key]
-			parts = append(parts, fmt.Sprintf("%q (%d of its limit %d, %.1f checks/s)", key, r.last.count, r.last.limit, r.rate))
-			f.Evidence = append(f.Evidence, ev(source.Redis, r.last.at, "checks per second of key "+key+", below its limit", r.rate))
-		}
-		f.Message += "; keys below their limit taking many checks: " + strings.Join(parts, ", ")
-	}
+	nameBusiest(&f, below, rates)
 	return Verdict{Findings: []Finding{f}}
+}
+
+// nameBusiest adds to f the busiest keys below their limit: the likeliest
+// to be limited by a limit observerd does not know.
+func nameBusiest(f *Finding, below []string, rates map[string]keyRate) {
+	if len(below) == 0 {
+		return
+	}
+	slices.SortFunc(below, func(a, b string) int { return cmp.Compare(rates[b].rate, rates[a].rate) })
+	var parts []string
+	for _, key := range below[:min(len(below), 3)] {
+		r := rates[key]
+		parts = append(parts, fmt.Sprintf("%q (%d of its limit %d, %.1f checks/s)", key, r.last.count, r.last.limit, r.rate))
+		f.Evidence = append(f.Evidence, ev(source.Redis, r.last.at, "checks per second of key "+key+", below its limit", r.rate))
+	}
+	f.Message += "; keys below their limit taking many checks: " + strings.Join(parts, ", ")
 }
