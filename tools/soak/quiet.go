@@ -88,35 +88,14 @@ func (c *cluster) quietPhase(ctx context.Context, d time.Duration, stdout io.Wri
 	if err != nil {
 		return nil, err
 	}
-	loads := make([]*procs.Child, 0, len(mixes))
-	stopLoads := func() (totals, totals, error) {
-		var all, fresh totals
-		var errs []error
-		for i, l := range loads {
-			if err := l.Stop(); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			t, err := readTotals(l.LogPath())
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			all = all.add(t)
-			if mixes[i].fresh {
-				fresh = fresh.add(t)
-			}
-		}
-		loads = nil
-		return all, fresh, errors.Join(errs...)
-	}
-	defer stopLoads()
+	loads := &quietLoads{mixes: mixes}
+	defer loads.stop()
 	for _, m := range mixes {
 		l, err := c.startMix(m)
 		if err != nil {
 			return nil, err
 		}
-		loads = append(loads, l)
+		loads.children = append(loads.children, l)
 	}
 
 	start := time.Now()
@@ -129,54 +108,20 @@ func (c *cluster) quietPhase(ctx context.Context, d time.Duration, stdout io.Wri
 		}
 		restarted <- c.restartNode(ctx, victim)
 	}()
-	tick := time.NewTicker(quietEvery)
-	defer tick.Stop()
-	end := start.Add(d)
-	nextLine := start.Add(time.Minute)
-	for now := start; now.Before(end); {
-		select {
-		case <-ctx.Done():
-			<-restarted
-			return w.problems, ctx.Err()
-		case now = <-tick.C:
-		}
-		s, err := c.snapshot()
-		w.observe(now, s, err, stdout)
-		if !now.Before(nextLine) {
-			w.line(now, stdout)
-			nextLine = nextLine.Add(time.Minute)
-		}
+	if err := c.watchQuiet(ctx, w, start.Add(d), stdout); err != nil {
+		<-restarted
+		return w.problems, err
 	}
 	r := <-restarted
 	if r.err != nil {
 		return w.problems, fmt.Errorf("restart of %s in the quiet phase: %w", victim.id, r.err)
 	}
-	fmt.Fprintf(stdout, "quiet  restart of %s at %s: stopped in %s, shown unreachable %s after SIGTERM, started again at once, answering /health %s after SIGTERM; unreachable in %d of the phase's snapshots\n",
-		victim.id, r.at.Sub(start).Round(time.Second), r.stopped.Round(10*time.Millisecond),
-		r.shown.Round(10*time.Millisecond), r.down.Round(10*time.Millisecond), w.victimDown)
-	if r.shownErr != nil {
-		w.fail(stdout, r.at, "observerd did not show %s unreachable within %s of its stop: %v", victim.id, reportTimeout, r.shownErr)
-	}
-	if r.down >= nodeDownGrace {
-		w.fail(stdout, r.at, "the restart of %s took %s, not shorter than OBSERVERD_NODE_DOWN_GRACE=%s: node_down may report it rightly, and the phase proves nothing of a planned restart",
-			victim.id, r.down.Round(10*time.Millisecond), nodeDownGrace)
-	}
-	raised, err := raisedSince(c.obs.LogPath(), logFrom)
-	if err != nil {
+	w.judgeRestart(stdout, start, victim.id, r)
+	if err := w.judgeLog(stdout, c.obs.LogPath(), logFrom); err != nil {
 		return w.problems, err
 	}
-	for _, line := range raised {
-		if !w.seen[line.key()] {
-			w.seen[line.key()] = true
-			at := line.at
-			if at.IsZero() {
-				at = time.Now()
-			}
-			w.fail(stdout, at, "observerd's log says it raised a violation no read of /snapshot showed: %s", line)
-		}
-	}
 
-	all, fresh, err := stopLoads()
+	all, fresh, err := loads.stop()
 	if err != nil {
 		return w.problems, fmt.Errorf("quiet phase's loads: %w", err)
 	}
@@ -188,6 +133,93 @@ func (c *cluster) quietPhase(ctx context.Context, d time.Duration, stdout io.Wri
 		all.sent, float64(all.sent)/d.Seconds(), 100*blocked, all.failed, fresh.decided(), w.peakKeys,
 		w.snapshots, w.failedReads, len(w.seen), w.longestUnknown.Round(time.Second))
 	return w.problems, nil
+}
+
+// quietLoads are the load generators of the quiet phase, one per mix.
+type quietLoads struct {
+	mixes    []mix
+	children []*procs.Child
+}
+
+// stop stops them, once, and sums what they sent: all of it, and the fresh
+// keys' part.
+func (q *quietLoads) stop() (all, fresh totals, err error) {
+	var errs []error
+	for i, l := range q.children {
+		if err := l.Stop(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		t, err := readTotals(l.LogPath())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		all = all.add(t)
+		if q.mixes[i].fresh {
+			fresh = fresh.add(t)
+		}
+	}
+	q.children = nil
+	return all, fresh, errors.Join(errs...)
+}
+
+// watchQuiet reads /snapshot every quietEvery until end, printing a line a
+// minute; err is only the context's.
+func (c *cluster) watchQuiet(ctx context.Context, w *quietWatch, end time.Time, stdout io.Writer) error {
+	tick := time.NewTicker(quietEvery)
+	defer tick.Stop()
+	start := time.Now()
+	nextLine := start.Add(time.Minute)
+	for now := start; now.Before(end); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case now = <-tick.C:
+		}
+		s, err := c.snapshot()
+		w.observe(now, s, err, stdout)
+		if !now.Before(nextLine) {
+			w.line(now, stdout)
+			nextLine = nextLine.Add(time.Minute)
+		}
+	}
+	return nil
+}
+
+// judgeRestart prints how the node's restart went and fails the phase if
+// observerd did not show it, or if it lasted longer than node_down's grace.
+func (w *quietWatch) judgeRestart(stdout io.Writer, start time.Time, victim string, r restart) {
+	fmt.Fprintf(stdout, "quiet  restart of %s at %s: stopped in %s, shown unreachable %s after SIGTERM, started again at once, answering /health %s after SIGTERM; unreachable in %d of the phase's snapshots\n",
+		victim, r.at.Sub(start).Round(time.Second), r.stopped.Round(10*time.Millisecond),
+		r.shown.Round(10*time.Millisecond), r.down.Round(10*time.Millisecond), w.victimDown)
+	if r.shownErr != nil {
+		w.fail(stdout, r.at, "observerd did not show %s unreachable within %s of its stop: %v", victim, reportTimeout, r.shownErr)
+	}
+	if r.down >= nodeDownGrace {
+		w.fail(stdout, r.at, "the restart of %s took %s, not shorter than OBSERVERD_NODE_DOWN_GRACE=%s: node_down may report it rightly, and the phase proves nothing of a planned restart",
+			victim, r.down.Round(10*time.Millisecond), nodeDownGrace)
+	}
+}
+
+// judgeLog fails the phase for every violation observerd's log says it
+// raised since from that no read of /snapshot showed.
+func (w *quietWatch) judgeLog(stdout io.Writer, path string, from int64) error {
+	raised, err := raisedSince(path, from)
+	if err != nil {
+		return err
+	}
+	for _, line := range raised {
+		if !w.seen[line.key()] {
+			w.seen[line.key()] = true
+			at := line.at
+			if at.IsZero() {
+				at = time.Now()
+			}
+			w.fail(stdout, at, "observerd's log says it raised a violation no read of /snapshot showed: %s", line)
+		}
+	}
+	return nil
 }
 
 // describeQuiet prints what the quiet phase runs.
