@@ -15,7 +15,7 @@ func failOpen() Invariant {
 		Severity: SeverityCritical,
 		Sources:  []string{source.Ratelimiter, source.Prometheus},
 		Subject:  "node",
-		Help:     "a node keeps admitting checks (its allowed counter rises from one scrape to the next) while it cannot reach Redis (its endpoints that read Redis all fail): requests pass that no limit counted",
+		Help:     "a node keeps admitting checks (its allowed counter rises from one scrape to the next) while it cannot reach Redis (its endpoints that read Redis all answer 5xx): requests pass that no limit counted",
 		Alert: Alert{For: time.Minute, Description: `observerd {{ $labels.instance }} reports that
 {{ if eq $labels.subject "other" }}{{ $value }} more nodes admit{{ else }}node {{ $labels.subject }} admits{{ end }}
 checks while it cannot reach Redis: requests pass unlimited.`},
