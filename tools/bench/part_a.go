@@ -35,6 +35,10 @@ func (b *bench) redisPoll(ctx context.Context, size int, withExporter bool) *sna
 	}
 	b.t.add(row{part: "a", what: "Redis poll vs minimal loop", size: keys,
 		value: fmtDur(pollMed), baseline: fmtDur(loopMed), ratio: fmtRatio(float64(pollMed), float64(loopMed)) + " poll/loop", notes: notes})
+	pollSrv, loopSrv := median(res.pollServer), median(res.loopServer)
+	b.t.add(row{part: "a", what: "Redis server time, poll vs minimal loop", size: keys,
+		value: fmtDur(pollSrv), baseline: fmtDur(loopSrv), ratio: fmtRatio(float64(pollSrv), float64(loopSrv)) + " poll/loop",
+		notes: fmt.Sprintf("median of %d; INFO commandstats usec of the run's commands (INFO left out): the poll's PING, walk, sample after the walk and TIME", runs)})
 	if withExporter {
 		b.exporterScrape(ctx, size, pollMed)
 	}

@@ -105,9 +105,53 @@ func minimalLoop(ctx context.Context, rc *goredis.Client) (int, error) {
 // pollResult is part a at one keyspace size.
 type pollResult struct {
 	poll, loop []time.Duration
-	pollKeys   int64
-	loopKeys   int
-	section    *snapshot.RedisSection
+	// pollServer and loopServer are Redis's own time spent on each run's
+	// commands (INFO commandstats).
+	pollServer, loopServer []time.Duration
+	pollKeys               int64
+	loopKeys               int
+	section                *snapshot.RedisSection
+}
+
+// serverTime is the time Redis has spent running commands since its
+// statistics were reset, INFO's own calls left out.
+func serverTime(ctx context.Context, rc *goredis.Client) (time.Duration, error) {
+	info, err := rc.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, fmt.Errorf("INFO commandstats: %w", err)
+	}
+	var usec int64
+	for line := range strings.SplitSeq(info, "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
+			continue
+		}
+		for field := range strings.SplitSeq(stats, ",") {
+			if v, ok := strings.CutPrefix(field, "usec="); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("INFO commandstats: %s: %w", name, err)
+				}
+				usec += n
+			}
+		}
+	}
+	return time.Duration(usec) * time.Microsecond, nil
+}
+
+// timed runs f and returns its wall time and Redis's time spent on it.
+func timed(ctx context.Context, rc *goredis.Client, f func() error) (wall, server time.Duration, err error) {
+	before, err := serverTime(ctx, rc)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := f(); err != nil {
+		return 0, 0, err
+	}
+	wall = time.Since(start)
+	after, err := serverTime(ctx, rc)
+	return wall, after - before, err
 }
 
 // measurePoll times runs polls and runs loops, alternating, after one
@@ -119,20 +163,30 @@ func measurePoll(ctx context.Context, r *benchRedis, p *poller, runs, size int) 
 		return res, err
 	}
 	for range runs {
-		start := time.Now()
-		sec, err := p.poll(ctx)
+		wall, server, err := timed(ctx, r.rc, func() error {
+			sec, err := p.poll(ctx)
+			if err != nil {
+				return fmt.Errorf("poll: %w", err)
+			}
+			res.section, res.pollKeys = sec, sec.Counters.Keys
+			return nil
+		})
 		if err != nil {
-			return res, fmt.Errorf("poll: %w", err)
+			return res, err
 		}
-		res.poll = append(res.poll, time.Since(start))
-		res.section, res.pollKeys = sec, sec.Counters.Keys
-		start = time.Now()
-		n, err := minimalLoop(ctx, r.rc)
+		res.poll, res.pollServer = append(res.poll, wall), append(res.pollServer, server)
+		wall, server, err = timed(ctx, r.rc, func() error {
+			n, err := minimalLoop(ctx, r.rc)
+			if err != nil {
+				return fmt.Errorf("minimal loop: %w", err)
+			}
+			res.loopKeys = n
+			return nil
+		})
 		if err != nil {
-			return res, fmt.Errorf("minimal loop: %w", err)
+			return res, err
 		}
-		res.loop = append(res.loop, time.Since(start))
-		res.loopKeys = n
+		res.loop, res.loopServer = append(res.loop, wall), append(res.loopServer, server)
 	}
 	return res, nil
 }
