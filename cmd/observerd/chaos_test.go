@@ -652,8 +652,9 @@ func (r *chaosRig) faults() []fault {
 		// A poll's PING and walk meet a stall at a random moment: about
 		// 40% of them are above the threshold. More than a quarter of
 		// the round trips of the last 10 s are, once the slow ones make
-		// up for the fast ones read before the fault: after some 6 s.
-		raiseWithin: stall + slowSpan*3/4 + slowGrace + twoPolls + chaosSlack,
+		// up for the fast ones read before the fault: after some 6 to 9
+		// s, within the window at the latest.
+		raiseWithin: stall + slowSpan + slowGrace + twoPolls + chaosSlack,
 		repair:      func(*testing.T) { stopRunning() },
 		clearWithin: slowSpan + twoPolls + chaosSlack,
 	}, {
