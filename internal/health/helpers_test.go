@@ -65,7 +65,6 @@ func healthy(now time.Time) Input {
 			},
 			AllowedPerSecond: 40, BlockedPerSecond: 2,
 			AllowedRecent: 40, BlockedRecent: 2,
-			At: now.Add(-time.Second),
 		},
 		Fresh: map[string]bool{
 			source.Ratelimiter: true,

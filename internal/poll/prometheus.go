@@ -149,7 +149,6 @@ func (p *PrometheusPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		BlockedPerSecond: snapshot.Null(),
 		AllowedRecent:    snapshot.Null(),
 		BlockedRecent:    snapshot.Null(),
-		At:               time.Now(),
 	}
 	var first error
 	for i, q := range p.queries {

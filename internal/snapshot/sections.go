@@ -202,8 +202,6 @@ type PrometheusSection struct {
 	// minute shows.
 	AllowedRecent Float
 	BlockedRecent Float
-	// At is when the queries were answered.
-	At time.Time
 	// QueryErrors holds queries that failed while others succeeded, keyed
 	// by query name.
 	QueryErrors map[string]string
