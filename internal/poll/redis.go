@@ -171,9 +171,7 @@ func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snap
 // the nodes' counts read at known times.
 func (p *RedisPoller) countInterest(ctx context.Context, sec *snapshot.RedisSection, keys []string) error {
 	lim := newRedisLimits(snapshot.Hints{DefaultLimit: sec.DefaultLimit, DefaultWindow: sec.DefaultWindow},
-		mapSlice(sec.Overrides, func(o snapshot.Override) redisclient.Override {
-			return redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
-		}))
+		mapSlice(sec.Overrides, clientOverride))
 	start := time.Now()
 	counts, err := p.cfg.Client.Counts(ctx, p.cfg.KeyPrefix, keys, lim.window)
 	if err != nil {
@@ -283,4 +281,10 @@ func registryEntry(e redisclient.RegistryEntry) snapshot.RegistryEntry {
 
 func override(o redisclient.Override) snapshot.Override {
 	return snapshot.Override{Key: o.Key, Limit: o.Limit, Window: snapshot.Milliseconds(o.Window)}
+}
+
+// clientOverride is override the other way: a published override as the
+// walk judges keys by it.
+func clientOverride(o snapshot.Override) redisclient.Override {
+	return redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
 }

@@ -139,9 +139,7 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 	sec := &sh.Section
 	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
 	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, new(time.Now().Add(-age).UTC())
-	p.known = mapSlice(sec.Overrides, func(o snapshot.Override) redisclient.Override {
-		return redisclient.Override{Key: o.Key, Limit: o.Limit, Window: time.Duration(o.Window)}
-	})
+	p.known = mapSlice(sec.Overrides, clientOverride)
 	p.topMisses = make(map[string]int, len(sec.Counters.Top))
 	for _, k := range sec.Counters.Top {
 		p.topMisses[k.Key] = 0
