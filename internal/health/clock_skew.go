@@ -93,9 +93,7 @@ func (v *View) nodeSkew(n snapshot.NodeReport, limit time.Duration, fut futureCo
 		return Finding{}, false, false
 	}
 	redisClock := v.redis.Clock
-	rLo, rHi := redisClock.Offset()
-	nLo, nHi := n.Clock.Offset()
-	lo, hi := nLo-rHi, nHi-rLo // the node's clock minus Redis's
+	lo, hi := skewBounds(n.Clock, redisClock)
 	var off time.Duration
 	switch {
 	case lo > limit:
@@ -164,4 +162,12 @@ func skewCauses(ahead bool) []string {
 		"the node runs in a VM or container whose clock drifted after a pause or a migration: compare date -u on its host with redis-cli TIME",
 		"the node's clock was set by hand or by a test setting (a clock offset)",
 	}
+}
+
+// skewBounds bounds how far a node's clock is ahead of Redis's (behind when
+// negative): between lo and hi, both read against observerd's clock.
+func skewBounds(node, redis snapshot.ClockReading) (lo, hi time.Duration) {
+	nLo, nHi := node.Offset()
+	rLo, rHi := redis.Offset()
+	return nLo - rHi, nHi - rLo
 }

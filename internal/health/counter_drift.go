@@ -197,9 +197,8 @@ func driftCauses(v *View, node string) []string {
 				continue
 			}
 			if v.redis != nil && n.Clock.Valid() && v.redis.Clock.Valid() {
-				nLo, nHi := n.Clock.Offset()
-				rLo, rHi := v.redis.Clock.Offset()
-				skewed = nLo-rHi > time.Second || nHi-rLo < -time.Second
+				lo, hi := skewBounds(n.Clock, v.redis.Clock)
+				skewed = lo > time.Second || hi < -time.Second
 			}
 			if v.redis != nil && n.Limits != nil && v.redis.DefaultWindow > 0 {
 				otherWindow = n.Limits.DefaultWindow != v.redis.DefaultWindow

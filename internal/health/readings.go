@@ -73,10 +73,6 @@ func newReadings() readings {
 
 // record adds what v holds that is new.
 func (r *readings) record(v *View) {
-	if r.seqs == nil {
-		fresh := newReadings()
-		r.seqs, r.nodeCount, r.cut = fresh.seqs, fresh.nodeCount, fresh.cut
-	}
 	if v.enabled[source.Redis] && v.fresh[source.Redis] && v.redis != nil {
 		r.recordRedis(v)
 	}
