@@ -183,3 +183,21 @@ type UnknownInvariant struct {
 	Invariant string `json:"invariant"`
 	Reason    string `json:"reason"`
 }
+
+// Key states a KeyEvent records.
+const (
+	KeyBlocked   = "blocked"    // at or over its own limit: checks are refused
+	KeyOverLimit = "over_limit" // more requests in its window than its limit
+	KeyNearLimit = "near_limit" // at or above the near-limit share of its limit
+	KeyViolation = "violation"  // the subject of a violation
+)
+
+// KeyEvent is a stretch of time in which observerd's history saw one key
+// in one state: from the first snapshot that showed it (At) to the last
+// (Until).
+type KeyEvent struct {
+	At     time.Time `json:"at"`
+	Until  time.Time `json:"until"`
+	State  string    `json:"state"`
+	Detail string    `json:"detail"`
+}
