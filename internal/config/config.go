@@ -11,6 +11,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/ratio"
 )
 
 // Config is observerd's whole configuration. Every field is one
@@ -91,7 +92,8 @@ type Config struct {
 	NodePrefix      string        `env:"NODE_PREFIX" envDefault:"ratelimiter:nodes:" help:"node registry key prefix"`
 	TopKeys         int           `env:"TOP_KEYS" envDefault:"20" help:"how many hottest keys to publish (and export per key)"`
 	ExportKeySeries bool          `env:"EXPORT_KEY_SERIES" envDefault:"true" help:"export observerd_counter_requests and observerd_counter_limit per top key on /metrics; false where key names are personal data (/snapshot keeps the top list)"`
-	ListLimit       int           `env:"LIST_LIMIT" envDefault:"100" help:"longest list of blocked, over-limit or TTL-less keys kept in a snapshot"`
+	ListLimit       int           `env:"LIST_LIMIT" envDefault:"100" help:"longest list of blocked, over-limit, near-limit or TTL-less keys kept in a snapshot"`
+	NearLimitRatio  ratio.Ratio   `env:"NEAR_LIMIT_RATIO" envDefault:"0.8" help:"share of its own limit (above 0, at most 1) at or above which a key is near its limit: counted in counters.near_limit_keys and listed, nearest first, in counters.near_limit; exact, 0.8 counts 8 of 10 and not 7; a key whose limit is 0 is always near it"`
 	DefaultLimit    int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
 	DefaultWindow   time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
 

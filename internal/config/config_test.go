@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/observerd/observerd/internal/ratio"
 	"github.com/observerd/observerd/internal/source"
 )
 
@@ -34,6 +35,9 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if cfg.LogLevel != "info" || cfg.LogFormat != "json" || cfg.DefaultLimit != 100 || cfg.DefaultWindow != time.Minute {
 		t.Errorf("log %q %q defaults %d %s", cfg.LogLevel, cfg.LogFormat, cfg.DefaultLimit, cfg.DefaultWindow)
+	}
+	if cfg.NearLimitRatio != (ratio.Ratio{Num: 4, Den: 5}) {
+		t.Errorf("NearLimitRatio = %v, want exactly 4/5", cfg.NearLimitRatio)
 	}
 	if cfg.StaleAfterFor("redis") != 15*time.Second {
 		t.Errorf("StaleAfterFor(redis) = %s", cfg.StaleAfterFor("redis"))
@@ -177,6 +181,10 @@ func TestLoadRejectsOutOfRange(t *testing.T) {
 		{give: []string{"OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=-1"}, want: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD: must not be negative, got -1"},
 		{give: []string{"OBSERVERD_SOURCES=redis,redis"}, want: `OBSERVERD_SOURCES: source "redis" named twice`},
 		{give: []string{"OBSERVERD_TOP_KEYS=1001"}, want: "OBSERVERD_TOP_KEYS: must be between 1 and 1000, got 1001"},
+		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=0"}, want: "OBSERVERD_NEAR_LIMIT_RATIO: must be above 0 and at most 1, got 0"},
+		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=1.01"}, want: "OBSERVERD_NEAR_LIMIT_RATIO: must be above 0 and at most 1, got 1.01"},
+		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=80%"}, want: `OBSERVERD_NEAR_LIMIT_RATIO: "80%" is not a decimal share such as 0.8`},
+		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=-0.5"}, want: `OBSERVERD_NEAR_LIMIT_RATIO: "-0.5" is not a decimal share such as 0.8`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
@@ -206,6 +214,8 @@ func TestLoadKeepsBoundaryValues(t *testing.T) {
 		{give: "OBSERVERD_COUNTER_DRIFT_THRESHOLD=0", field: func(c Config) any { return c.Invariants.Of("counter_drift").Count() }, want: int64(0)},
 		{give: "OBSERVERD_SEQUENCE_KEY_LEAK_THRESHOLD=0", field: func(c Config) any { return c.Invariants.Of("sequence_key_leak").Count() }, want: int64(0)},
 		{give: "OBSERVERD_TOP_KEYS=1000", field: func(c Config) any { return c.TopKeys }, want: 1000},
+		{give: "OBSERVERD_NEAR_LIMIT_RATIO=1", field: func(c Config) any { return c.NearLimitRatio }, want: ratio.Ratio{Num: 1, Den: 1}},
+		{give: "OBSERVERD_NEAR_LIMIT_RATIO=0.001", field: func(c Config) any { return c.NearLimitRatio }, want: ratio.Ratio{Num: 1, Den: 1000}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {

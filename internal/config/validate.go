@@ -274,6 +274,9 @@ func (c Config) validateKeys(p *problems) {
 	if c.ListLimit < 1 || c.ListLimit > 100000 {
 		p.add("LIST_LIMIT", "must be between 1 and 100000, got %d", c.ListLimit)
 	}
+	if !c.NearLimitRatio.Valid() {
+		p.add("NEAR_LIMIT_RATIO", "must be above 0 and at most 1, got %s", c.NearLimitRatio)
+	}
 }
 
 // Enabled reports whether src is in OBSERVERD_SOURCES.
