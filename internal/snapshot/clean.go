@@ -56,6 +56,7 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
 		return t
 	})
+	out.Counters.NearLimit = cleanEach(s.Counters.NearLimit, func(k NearLimitKey) NearLimitKey { k.Key = c.str(k.Key); return k })
 	out.Blocks = cleanEach(s.Blocks, c.block)
 	out.OverLimit = cleanEach(s.OverLimit, c.block)
 	out.ZeroLimitActive = cleanEach(s.ZeroLimitActive, c.block)

@@ -29,7 +29,7 @@ func hostileSections() (*RedisSection, *NodesSection, *PrometheusSection) {
 		Info:      RedisInfo{Connected: true, Version: "7.2\xff", Role: huge},
 		Registry:  []RegistryEntry{{ID: "evil\xff", Address: "10.0.0.9:8000", TTL: time.Minute}, {ID: "wide", Address: huge, TTL: time.Minute}},
 		Overrides: []Override{{Key: rawKey, Limit: 5}},
-		Counters: Counters{Keys: 2, WalkedBy: "obs\xff",
+		Counters: Counters{Keys: 2, WalkedBy: "obs\xff", NearLimitKeys: 2, NearLimit: []NearLimitKey{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}},
 			Top: []TopKey{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}}},
 		Blocks:      []Block{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}},
 		BlocksTotal: 2,
@@ -85,6 +85,9 @@ func TestStorePublishesCleanNames(t *testing.T) {
 	}
 	if got := snap.Counters.Top[0].APICount; got == nil || *got != 40 {
 		t.Errorf("api_count of %s = %v, want the node's 40: the node's key and Redis's must match", cleanKey, got)
+	}
+	if got := []string{snap.Counters.NearLimit[0].Key, snap.Counters.NearLimit[1].Key}; !cmp.Equal(got, []string{cleanKey, cutHuge}) {
+		t.Errorf("near-limit keys %.300q, want %q and the cut key", got, cleanKey)
 	}
 	if got := snap.Blocks[1].Key; got != cutHuge {
 		t.Errorf("block key %.300q, want it cut", got)

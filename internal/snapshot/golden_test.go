@@ -77,7 +77,9 @@ func goldenStore(t *testing.T) *Store {
 				{Key: "long-" + strings.Repeat("o", 295), Limit: 1, Window: Milliseconds(time.Second)}}, // published cut
 			Counters: Counters{
 				Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, OrphanSequenceKeys: 3, WrongTypeKeys: 1, KeysTTLBeyondWindow: 1,
-				WalkedBy: "observer-2", WalkedAt: &walked,
+				NearLimitKeys: 3, NearLimitRatio: 0.8,
+				NearLimit: []NearLimitKey{{Key: "ghost", Count: 3, Limit: 0}, {Key: "hot", Count: 60, Limit: 50}, {Key: "vip", Count: 6, Limit: 5}},
+				WalkedBy:  "observer-2", WalkedAt: &walked,
 				Top: []TopKey{
 					{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: Milliseconds(30 * time.Second)},
 					{Key: "leaky", Count: 12, Limit: 50, Remaining: 38, TTL: -1},

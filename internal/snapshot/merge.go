@@ -33,6 +33,7 @@ func mergeRedis(snap *Snapshot, redis *RedisSection, connected bool) {
 	snap.Counters = redis.Counters
 	// Copies, never nil: the document has [] where a list is empty.
 	snap.Counters.Top = append([]TopKey{}, redis.Counters.Top...)
+	snap.Counters.NearLimit = append([]NearLimitKey{}, redis.Counters.NearLimit...)
 	snap.Blocks = append([]Block{}, redis.Blocks...)
 	snap.BlocksTotal = redis.BlocksTotal
 }

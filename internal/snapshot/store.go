@@ -162,7 +162,7 @@ func (s *Store) build(now time.Time) (*Published, error) {
 			DefaultsFrom:  "config",
 			Overrides:     []Override{},
 		},
-		Counters: Counters{Top: []TopKey{}},
+		Counters: Counters{Top: []TopKey{}, NearLimit: []NearLimitKey{}},
 		Traffic:  Traffic{AllowedPerSecond: Null(), BlockedPerSecond: Null()},
 	}
 	fresh := make(map[string]bool, len(s.cfg.Enabled))

@@ -109,6 +109,12 @@ type Counters struct {
 	// KeysTTLBeyondWindow counts counters whose TTL outlives their window.
 	KeysTTLBeyondWindow int64 `json:"keys_ttl_beyond_window"`
 	WrongTypeKeys       int64 `json:"wrong_type_keys"`
+	// NearLimitKeys counts the keys whose in-window count is at or above
+	// NearLimitRatio of their own limit, those at or over it included;
+	// NearLimit lists them, capped, nearest first (see NearLimitKey).
+	NearLimitKeys  int64          `json:"near_limit_keys"`
+	NearLimitRatio float64        `json:"near_limit_ratio"`
+	NearLimit      []NearLimitKey `json:"near_limit"`
 	// WalkedBy is the observer that walked the keyspace for these figures
 	// (this one, or the holder of the walk lease among the sidecars of one
 	// cluster); WalkedAt is when that walk began. The Redis source is
@@ -130,6 +136,17 @@ type TopKey struct {
 
 // Block is a key at or over its own limit.
 type Block struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+	Limit int64  `json:"limit"`
+}
+
+// NearLimitKey is a key at or above the near-limit share of its own limit:
+// count >= ratio × limit, decided exactly in integers. A key whose limit is
+// 0 refuses every request and is always near it. The list is ordered by
+// count/limit, highest first (a limit of 0 above any other), then by
+// count, highest first, then by key.
+type NearLimitKey struct {
 	Key   string `json:"key"`
 	Count int64  `json:"count"`
 	Limit int64  `json:"limit"`
