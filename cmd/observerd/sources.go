@@ -115,6 +115,7 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 		NodePrefix:       cfg.NodePrefix,
 		TopN:             cfg.TopKeys,
 		ListCap:          cfg.ListLimit,
+		NearLimit:        cfg.NearLimitRatio,
 		Hints:            hints,
 		InstanceID:       cfg.Instance(),
 		Coordinate:       cfg.RedisWalkCoordination == config.WalkLease,

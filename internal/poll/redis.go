@@ -12,12 +12,13 @@ import (
 	"go.uber.org/zap"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/ratio"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/source"
 )
 
 // RedisConfig configures a RedisPoller. Client, the prefixes, TopN,
-// ListCap and Hints are required; config.Config holds their defaults.
+// ListCap, NearLimit and Hints are required; config.Config holds their defaults.
 type RedisConfig struct {
 	// Client is the Redis client; the poller does not close it.
 	Client *redisclient.Client
@@ -33,6 +34,10 @@ type RedisConfig struct {
 	// ListCap caps the Blocks, OverLimit, ZeroLimitActive and WithoutTTL
 	// lists; their totals stay exact.
 	ListCap int
+	// NearLimit is the share of its own limit at or above which a key is
+	// near it (Counters.NearLimitKeys, Counters.NearLimit, capped at
+	// ListCap); required.
+	NearLimit ratio.Ratio
 	// Hints gives the defaults that judge every key without an override
 	// (an override without a window takes the default window) and the
 	// keys of interest, whose counts go into RedisSection.KeyCounts.
@@ -93,6 +98,8 @@ func NewRedisPoller(cfg RedisConfig) (*RedisPoller, error) {
 		return nil, fmt.Errorf("redis poller: key prefix %q and node prefix %q must not be empty", cfg.KeyPrefix, cfg.NodePrefix)
 	case cfg.TopN < 1 || cfg.ListCap < 1:
 		return nil, fmt.Errorf("redis poller: top %d and list cap %d must be positive", cfg.TopN, cfg.ListCap)
+	case !cfg.NearLimit.Valid():
+		return nil, fmt.Errorf("redis poller: near-limit ratio %s must be above 0 and at most 1", cfg.NearLimit)
 	case cfg.Coordinate && (cfg.InstanceID == "" || cfg.LeaseTTL <= 0):
 		return nil, fmt.Errorf("redis poller: a shared walk needs an instance id (%q) and a lease TTL (%s)", cfg.InstanceID, cfg.LeaseTTL)
 	}

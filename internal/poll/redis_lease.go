@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/ratio"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -20,8 +21,10 @@ import (
 const (
 	// shareVersion is the version of the share's format; a reader refuses
 	// any other and walks alone. Version 2 added the sampled keys, the
-	// keys whose TTL outlives their window and the walk's batch latency.
-	shareVersion  = 2
+	// keys whose TTL outlives their window and the walk's batch latency;
+	// version 3 the near-limit count and list and the ratio they were
+	// judged by (a version 2 share would read as no key near its limit).
+	shareVersion  = 3
 	maxShareBytes = 16 << 20
 )
 
@@ -35,11 +38,14 @@ type walkShare struct {
 	WalkedBy string `json:"walked_by"`
 	// WalkedAt is the walker's clock when the walk began, for people;
 	// ServerTime is Redis's, which every reader's age is measured by.
-	WalkedAt   time.Time             `json:"walked_at"`
-	ServerTime time.Time             `json:"server_time"`
-	KeyPrefix  string                `json:"key_prefix"`
-	NodePrefix string                `json:"node_prefix"`
-	Section    snapshot.RedisSection `json:"section"`
+	WalkedAt   time.Time `json:"walked_at"`
+	ServerTime time.Time `json:"server_time"`
+	KeyPrefix  string    `json:"key_prefix"`
+	NodePrefix string    `json:"node_prefix"`
+	// NearLimitRatio is the share the walker judged keys near their limit
+	// by, exactly; a reader with another walks alone.
+	NearLimitRatio ratio.Ratio           `json:"near_limit_ratio"`
+	Section        snapshot.RedisSection `json:"section"`
 }
 
 // keepRenewed renews the lease every third of its TTL until the returned
@@ -105,13 +111,14 @@ func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*
 		return nil, err
 	}
 	sh := &walkShare{
-		Version:    shareVersion,
-		WalkedBy:   p.cfg.InstanceID,
-		WalkedAt:   *sec.Counters.WalkedAt,
-		ServerTime: serverTime,
-		KeyPrefix:  p.cfg.KeyPrefix,
-		NodePrefix: p.cfg.NodePrefix,
-		Section:    *sec,
+		Version:        shareVersion,
+		WalkedBy:       p.cfg.InstanceID,
+		WalkedAt:       *sec.Counters.WalkedAt,
+		ServerTime:     serverTime,
+		KeyPrefix:      p.cfg.KeyPrefix,
+		NodePrefix:     p.cfg.NodePrefix,
+		NearLimitRatio: p.cfg.NearLimit,
+		Section:        *sec,
 	}
 	sh.Section.Counters.WalkedBy, sh.Section.Counters.WalkedAt = "", nil
 	if err := p.putShare(ctx, sh); err != nil {
@@ -136,8 +143,13 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 		return nil, fmt.Errorf("%w: observer %q walks key prefix %q and node prefix %q, this one's are %q and %q",
 			errShareUnreadable, sh.WalkedBy, sh.KeyPrefix, sh.NodePrefix, p.cfg.KeyPrefix, p.cfg.NodePrefix)
 	}
+	if sh.NearLimitRatio != p.cfg.NearLimit {
+		return nil, fmt.Errorf("%w: observer %q judges keys near their limit at %s of it, this one at %s",
+			errShareUnreadable, sh.WalkedBy, sh.NearLimitRatio, p.cfg.NearLimit)
+	}
 	sec := &sh.Section
 	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
+	sec.Counters.NearLimit = sec.Counters.NearLimit[:min(len(sec.Counters.NearLimit), p.cfg.ListCap)]
 	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, new(time.Now().Add(-age).UTC())
 	p.known = mapSlice(sec.Overrides, clientOverride)
 	p.topMisses = make(map[string]int, len(sec.Counters.Top))

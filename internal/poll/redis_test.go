@@ -157,6 +157,7 @@ func newTestRedisPoller(t testing.TB, cfg RedisConfig) *RedisPoller {
 	cfg.NodePrefix = cmp.Or(cfg.NodePrefix, d.NodePrefix)
 	cfg.TopN = cmp.Or(cfg.TopN, d.TopKeys)
 	cfg.ListCap = cmp.Or(cfg.ListCap, d.ListLimit)
+	cfg.NearLimit = cmp.Or(cfg.NearLimit, d.NearLimitRatio)
 	if cfg.Hints == nil {
 		cfg.Hints = testHints()
 	}
@@ -181,6 +182,10 @@ func TestRedisPoller(t *testing.T) {
 		KeysWithoutTTL:     2,
 		OrphanSequenceKeys: seedOrphans,
 		WrongTypeKeys:      2,
+		// ghost (limit 0), strict 5/2, hot 12/10, atlimit 10/10, nearly
+		// 9/10; not vip 30/50, noexp 4/10 or the bulk keys' 1/10.
+		NearLimitKeys:  5,
+		NearLimitRatio: 0.8,
 		Top: []snapshot.TopKey{
 			{Key: "vip", Count: 30, Limit: 50, Remaining: 20},
 			{Key: "hot", Count: 12, Limit: 10, Remaining: 0},
@@ -196,6 +201,7 @@ func TestRedisPoller(t *testing.T) {
 		wantBlocks    []snapshot.Block
 		wantOverLimit []snapshot.Block
 		wantNoTTL     []string
+		wantNear      []snapshot.NearLimitKey
 	}{
 		{
 			name:          "plain",
@@ -203,6 +209,7 @@ func TestRedisPoller(t *testing.T) {
 			wantBlocks:    []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "atlimit", Count: 10, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}, {Key: "ghost", Count: 3, Limit: 0}},
 			wantOverLimit: []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}},
 			wantNoTTL:     []string{"noexp", "noexp2"},
+			wantNear:      []snapshot.NearLimitKey{{Key: "ghost", Count: 3, Limit: 0}, {Key: "strict", Count: 5, Limit: 2}, {Key: "hot", Count: 12, Limit: 10}, {Key: "atlimit", Count: 10, Limit: 10}, {Key: "nearly", Count: 9, Limit: 10}},
 		},
 		{
 			name:          "every SCAN page twice",
@@ -211,6 +218,7 @@ func TestRedisPoller(t *testing.T) {
 			wantBlocks:    []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "atlimit", Count: 10, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}, {Key: "ghost", Count: 3, Limit: 0}},
 			wantOverLimit: []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}, {Key: "strict", Count: 5, Limit: 2}},
 			wantNoTTL:     []string{"noexp", "noexp2"},
+			wantNear:      []snapshot.NearLimitKey{{Key: "ghost", Count: 3, Limit: 0}, {Key: "strict", Count: 5, Limit: 2}, {Key: "hot", Count: 12, Limit: 10}, {Key: "atlimit", Count: 10, Limit: 10}, {Key: "nearly", Count: 9, Limit: 10}},
 		},
 		{
 			name:          "lists capped, totals exact",
@@ -218,6 +226,7 @@ func TestRedisPoller(t *testing.T) {
 			wantBlocks:    []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}},
 			wantOverLimit: []snapshot.Block{{Key: "hot", Count: 12, Limit: 10}},
 			wantNoTTL:     []string{"noexp"},
+			wantNear:      []snapshot.NearLimitKey{{Key: "ghost", Count: 3, Limit: 0}},
 		},
 	}
 	for _, tt := range tests {
@@ -245,8 +254,10 @@ func TestRedisPoller(t *testing.T) {
 				t.Errorf("WalkedAt = %v, want the time of this walk", got.WalkedAt)
 			}
 			got.WalkedAt = nil
-			if !reflect.DeepEqual(got, wantCounters) {
-				t.Errorf("Counters =\n%+v\nwant\n%+v", got, wantCounters)
+			want := wantCounters
+			want.NearLimit = tt.wantNear
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Counters =\n%+v\nwant\n%+v", got, want)
 			}
 			if !reflect.DeepEqual(sec.Blocks, tt.wantBlocks) || sec.BlocksTotal != 4 {
 				t.Errorf("Blocks = %+v (total %d), want %+v (total 4)", sec.Blocks, sec.BlocksTotal, tt.wantBlocks)

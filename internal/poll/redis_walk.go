@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/ratio"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -25,7 +26,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		lim := newRedisLimits(hints, known)
-		t := newRedisTally(p.cfg.TopN, p.cfg.ListCap, p.topMisses)
+		t := newRedisTally(tallyConfig{topN: p.cfg.TopN, listCap: p.cfg.ListCap, near: p.cfg.NearLimit}, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
 			KeyPrefix:        p.cfg.KeyPrefix,
 			NodePrefix:       p.cfg.NodePrefix,
@@ -122,6 +123,9 @@ type redisTally struct {
 	zeroActive *topList[snapshot.Block]
 	withoutTTL *topList[string]
 	longTTL    *topList[snapshot.KeyTTL]
+	// near is the near-limit share; nearLimit the keys at or above it.
+	near      ratio.Ratio
+	nearLimit *topList[snapshot.NearLimitKey]
 	// atLimit are the keys at or over their limit, up to maxSampled: the
 	// keys a check may block, whose check rates the sample reads.
 	atLimit *topList[snapshot.Block]
@@ -131,12 +135,20 @@ type redisTally struct {
 	found      map[string]snapshot.TopKey
 }
 
-func newRedisTally(topN, listCap int, incumbents map[string]int) *redisTally {
+// tallyConfig bounds a tally's lists and says which keys are near their
+// limit.
+type tallyConfig struct {
+	topN, listCap int
+	near          ratio.Ratio
+}
+
+func newRedisTally(cfg tallyConfig, incumbents map[string]int) *redisTally {
 	hotter := func(a, b snapshot.Block) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 	}
+	listCap := cfg.listCap
 	return &redisTally{
-		top:        newTopList(topN, hotterKey),
+		top:        newTopList(cfg.topN, hotterKey),
 		blocks:     newTopList(listCap, hotter),
 		atLimit:    newTopList(maxSampled, hotter),
 		overLimit:  newTopList(listCap, hotter),
@@ -145,6 +157,8 @@ func newRedisTally(topN, listCap int, incumbents map[string]int) *redisTally {
 		longTTL: newTopList(listCap, func(a, b snapshot.KeyTTL) int {
 			return cmp.Or(cmp.Compare(b.TTL-b.Window, a.TTL-a.Window), strings.Compare(a.Key, b.Key))
 		}),
+		near:       cfg.near,
+		nearLimit:  newTopList(listCap, nearer),
 		incumbents: incumbents,
 		found:      make(map[string]snapshot.TopKey, len(incumbents)),
 	}
@@ -173,6 +187,12 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Dura
 	if limit == 0 && cn.Count > 0 {
 		t.zeroActive.add(b)
 	}
+	// Exact, in integers: count*den >= num*limit. A key at or over its
+	// limit is near it too, and one whose limit is 0 always is.
+	if t.near.Reached(cn.Count, limit) {
+		t.c.NearLimitKeys++
+		t.nearLimit.add(snapshot.NearLimitKey{Key: cn.Key, Count: cn.Count, Limit: limit})
+	}
 	if cn.TTL == redisclient.NoTTL {
 		t.c.KeysWithoutTTL++
 		t.withoutTTL.add(cn.Key)
@@ -191,6 +211,8 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Dura
 func (t *redisTally) fill(sec *snapshot.RedisSection) {
 	sec.Counters = t.c
 	sec.Counters.Top = t.top.sorted()
+	sec.Counters.NearLimit = t.nearLimit.sorted()
+	sec.Counters.NearLimitRatio = t.near.Float()
 	sec.Blocks = t.blocks.sorted()
 	sec.BlocksTotal = int(t.c.BlockedKeys)
 	sec.OverLimit = t.overLimit.sorted()
@@ -293,6 +315,14 @@ func chooseTop(n int, misses map[string]int, ranked []snapshot.TopKey, found map
 	}
 	slices.SortFunc(top, hotterKey)
 	return top, next
+}
+
+// nearer orders near-limit keys nearest their limit first: the higher
+// count/limit (a limit of 0 above any other), then the higher count, then
+// by name.
+func nearer(a, b snapshot.NearLimitKey) int {
+	return cmp.Or(ratio.CompareShares(a.Count, a.Limit, b.Count, b.Limit),
+		cmp.Compare(b.Count, a.Count), strings.Compare(a.Key, b.Key))
 }
 
 // hotterKey orders top keys hottest first, then by name.

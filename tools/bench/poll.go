@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
+	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/snapshot"
 )
@@ -40,6 +41,7 @@ func newPoller(url string) (*poller, error) {
 		NodePrefix: nodePrefix,
 		TopN:       20,
 		ListCap:    100,
+		NearLimit:  config.Default().NearLimitRatio,
 		Hints: snapshot.HintsFunc(func() snapshot.Hints {
 			return snapshot.Hints{DefaultLimit: defaultLimit, DefaultWindow: defaultWindow}
 		}),
