@@ -202,7 +202,7 @@ func (c *Collector) collectCounters(out *sink, s *snapshot.Snapshot) {
 	}{
 		{d.counterKeys, k.Keys}, {d.counterRequests, k.RequestsInWindow}, {d.counterBlocked, k.BlockedKeys},
 		{d.counterOverLimit, k.OverLimitKeys}, {d.counterNoTTL, k.KeysWithoutTTL}, {d.counterLongTTL, k.KeysTTLBeyondWindow},
-		{d.counterOrphanSeq, k.OrphanSequenceKeys}, {d.counterWrongType, k.WrongTypeKeys},
+		{d.counterOrphanSeq, k.OrphanSequenceKeys}, {d.counterWrongType, k.WrongTypeKeys}, {d.counterNearLimit, k.NearLimitKeys},
 	} {
 		out.gauge(m.desc, float64(m.v))
 	}

@@ -17,7 +17,8 @@ type descs struct {
 	redisUp, redisPing, redisMemory, redisClients, redisDBKeys                     *prometheus.Desc
 	limitDefault, limitWindow, limitOverrides                                      *prometheus.Desc
 	counterKeys, counterRequests, counterBlocked, counterOverLimit, counterNoTTL   *prometheus.Desc
-	counterLongTTL, counterOrphanSeq, counterWrongType, keyRequests, keyLimit      *prometheus.Desc
+	counterLongTTL, counterOrphanSeq, counterWrongType, counterNearLimit           *prometheus.Desc
+	keyRequests, keyLimit                                                          *prometheus.Desc
 	trafficAllowed, trafficBlocked                                                 *prometheus.Desc
 	violation, violations, unknown                                                 *prometheus.Desc
 
@@ -71,6 +72,7 @@ func newDescs() descs {
 		counterLongTTL:   mk("counter_keys_ttl_beyond_window", "Counter keys whose TTL outlives their own window by more than a second"+cached),
 		counterOrphanSeq: mk("counter_orphan_sequence_keys", "Sequence keys whose counter is gone"+cached),
 		counterWrongType: mk("counter_wrong_type_keys", "Keys under the counter prefix that are not sorted sets"+cached),
+		counterNearLimit: mk("counter_near_limit_keys", "Counter keys at or above OBSERVERD_NEAR_LIMIT_RATIO of their own limit, those at or over it included"+cached),
 		keyRequests:      mk("counter_requests", "Requests inside the window of one of the hottest keys"+cached, "key"),
 		keyLimit:         mk("counter_limit", "Own limit of one of the hottest keys"+cached, "key"),
 
