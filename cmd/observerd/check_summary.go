@@ -170,6 +170,33 @@ func writeRedis(w io.Writer, s *snapshot.Snapshot) {
 	c := s.Counters
 	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type, %d with TTL beyond window\n",
 		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys, c.KeysTTLBeyondWindow)
+	writeNearLimit(w, c)
+}
+
+// nearListed is how many of the keys nearest their limit the summary
+// names.
+const nearListed = 5
+
+// writeNearLimit writes how many keys are near their own limit and the
+// nearest few, nearest first as the snapshot lists them.
+func writeNearLimit(w io.Writer, c snapshot.Counters) {
+	share := human.Ratio(c.NearLimitRatio)
+	if c.NearLimitKeys == 0 {
+		fmt.Fprintf(w, "near limit: no key at or above %s of its own limit\n", share)
+		return
+	}
+	their := "their"
+	if c.NearLimitKeys == 1 {
+		their = "its"
+	}
+	fmt.Fprintf(w, "near limit: %s at or above %s of %s own limit\n", human.Plural(int(c.NearLimitKeys), "key"), share, their)
+	fmt.Fprintln(w, "  KEY\tCOUNT\tLIMIT\tSHARE")
+	for _, k := range c.NearLimit[:min(len(c.NearLimit), nearListed)] {
+		fmt.Fprintf(w, "  %s\t%d\t%d\t%s\n", human.Printable(k.Key), k.Count, k.Limit, human.Share(k.Count, k.Limit))
+	}
+	if more := c.NearLimitKeys - int64(min(len(c.NearLimit), nearListed)); more > 0 {
+		fmt.Fprintf(w, "  and %d more\n", more)
+	}
 }
 
 // detail starts a line under a violation's message: its empty cells keep

@@ -220,12 +220,18 @@ func testCheckClusterLimits(t *testing.T, c *cluster) {
 	for _, want := range []string{
 		"limits: default 10 per 1m0s (from api), 1 override",
 		wantCounters,
+		// Of the default 10, hot's 12 is near it; no bulk key's 1 to 5,
+		// nor vip's 2 of its own 5.
+		"near limit: 1 key at or above 80% of its own limit",
 		`warning over_limit hot key "hot" counts 12 requests in its window, over its limit of 10`,
 		"warning counter_without_ttl cold",
 	} {
 		if !hasText(r.stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if !containsFields(r.stdout, "hot", "12", "10", "120%") {
+		t.Errorf("summary lacks hot among the keys near their limit:\n%s", r.stdout)
 	}
 }
 
@@ -698,5 +704,57 @@ func TestCheckEvidenceOfARealViolation(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("--json has no ttl_beyond_window violation of lingering:\n%s", js.stdout)
+	}
+}
+
+// TestCheckSummaryShowsNearLimit: the summary counts the keys near their
+// limit and names the nearest few, in the snapshot's order, with their
+// share; the rest are counted.
+func TestCheckSummaryShowsNearLimit(t *testing.T) {
+	near := []snapshot.NearLimitKey{
+		{Key: "blocked-all", Count: 0, Limit: 0}, {Key: "over", Count: 15, Limit: 10}, {Key: "full", Count: 10, Limit: 10},
+		{Key: "o80", Count: 80, Limit: 100}, {Key: "d8", Count: 8, Limit: 10}, {Key: "o4of5", Count: 4, Limit: 5},
+	}
+	tests := []struct {
+		name string
+		give snapshot.Counters
+		want string
+	}{
+		{
+			name: "none",
+			give: snapshot.Counters{NearLimitRatio: 0.8, NearLimit: []snapshot.NearLimitKey{}},
+			want: "near limit: no key at or above 80% of its own limit\n",
+		},
+		{
+			name: "more than listed, more than kept",
+			give: snapshot.Counters{NearLimitKeys: 9, NearLimitRatio: 0.8, NearLimit: near},
+			want: `near limit: 9 keys at or above 80% of their own limit
+  KEY          COUNT  LIMIT  SHARE
+  blocked-all  0      0      limit 0
+  over         15     10     150%
+  full         10     10     100%
+  o80          80     100    80%
+  d8           8      10     80%
+  and 4 more
+`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &snapshot.Snapshot{
+				Sources:  map[string]snapshot.SourceStatus{"redis": {Status: "ok", LastSuccess: new(time.Now())}},
+				Counters: tt.give,
+			}
+			var out bytes.Buffer
+			if err := writeSummary(&out, s, []string{"redis"}, verdictOf(s, []string{"redis"})); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			i := strings.Index(got, "near limit: ")
+			j := strings.Index(got, "violations: ")
+			if i < 0 || j < i || got[i:j] != tt.want {
+				t.Errorf("summary:\n%s\nwant it to hold:\n%s", got, tt.want)
+			}
+		})
 	}
 }

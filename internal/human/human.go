@@ -74,3 +74,20 @@ func Figure(v float64) string {
 	s := strconv.FormatFloat(v, 'f', 3, 64)
 	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
 }
+
+// Share is count as a share of limit for people: whole percent, rounded
+// down so that a key is never shown at a share it has not reached ("79%"
+// for 7.99 of 10); "limit 0" for a limit of 0 or less, which refuses every
+// request whatever the count.
+func Share(count, limit int64) string {
+	if limit <= 0 {
+		return "limit 0"
+	}
+	if count > math.MaxInt64/100 {
+		return strconv.FormatFloat(math.Floor(100*float64(count)/float64(limit)), 'f', 0, 64) + "%"
+	}
+	return strconv.FormatInt(100*count/limit, 10) + "%"
+}
+
+// Ratio is a share given as a fraction (0.8) in percent ("80%").
+func Ratio(r float64) string { return Figure(100*r) + "%" }

@@ -130,3 +130,30 @@ func TestFigure(t *testing.T) {
 		}
 	}
 }
+
+func TestShare(t *testing.T) {
+	tests := []struct {
+		count, limit int64
+		want         string
+	}{
+		{count: 8, limit: 10, want: "80%"},
+		{count: 7, limit: 10, want: "70%"},
+		{count: 799, limit: 1000, want: "79%"},
+		{count: 12, limit: 10, want: "120%"},
+		{count: 1, limit: 3, want: "33%"},
+		{count: 2, limit: 3, want: "66%"},
+		{count: 0, limit: 10, want: "0%"},
+		{count: 3, limit: 0, want: "limit 0"},
+		{count: 0, limit: 0, want: "limit 0"},
+	}
+	for _, tt := range tests {
+		if got := Share(tt.count, tt.limit); got != tt.want {
+			t.Errorf("Share(%d, %d) = %q, want %q", tt.count, tt.limit, got, tt.want)
+		}
+	}
+	for give, want := range map[float64]string{0.8: "80%", 1: "100%", 0.333: "33.3%", 0.05: "5%"} {
+		if got := Ratio(give); got != want {
+			t.Errorf("Ratio(%v) = %q, want %q", give, got, want)
+		}
+	}
+}
