@@ -31,6 +31,8 @@ func funcs() template.FuncMap {
 		"up":      formatUp,
 		"yesno":   human.YesNo,
 		"figure":  formatFigure,
+		"share":   human.Share,
+		"ratio":   human.Ratio,
 	}
 }
 

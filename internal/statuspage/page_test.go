@@ -82,6 +82,8 @@ func TestPageShowsTheSnapshot(t *testing.T) {
 		{"keys-ttl-beyond-window", "4"},
 		{"orphan-sequence-keys", "3"},
 		{"wrong-type-keys", "1"},
+		{"near-limit-keys", "4"},
+		{"near-limit-heading", "Near their limit (showing 3 of 4)"},
 		{"walked-by", "observer-2"},
 		{"walked-at", "11:59:57 (5.0s ago)"},
 	}
@@ -117,6 +119,7 @@ func checkTables(t *testing.T, doc *html.Node) {
 			{hostileKey, "6", "5", "0", "1.0s", "6"},
 		}},
 		{"blocks", [][]string{{"hot", "60", "50"}, {hostileKey, "6", "5"}}},
+		{"near-limit", [][]string{{"ghost", "0", "0", "limit 0"}, {"hot", "60", "50", "120%"}, {hostileKey, "6", "5", "120%"}}},
 		{"overrides", [][]string{{hostileKey, "5", "1s"}, {"batch", "1000", "1h"}}},
 	}
 	for _, tt := range tests {
