@@ -104,7 +104,7 @@ func TestExplain(t *testing.T) {
 			}
 		},
 		History: fakeHistory{since: since, events: map[string][]snapshot.KeyEvent{
-			"blocked":         {{At: blockedAt, Until: blockedAt.Add(time.Minute), State: snapshot.KeyBlocked}},
+			"blocked":        {{At: blockedAt, Until: blockedAt.Add(time.Minute), State: snapshot.KeyBlocked}},
 			`bin\xff\xfekey`: {{At: blockedAt, Until: blockedAt, State: snapshot.KeyViolation, Detail: "hot_key"}},
 		}},
 	})

@@ -33,9 +33,9 @@ func fakeExplain(asked *[]string) ExplainFunc {
 		}
 		return &explain.Explanation{
 			Key: names.Clean(key, 256), Count: 1, Limit: 2, LimitSource: explain.SourceDefault, AllowedNext: true,
-			At:     time.Now(),
-			Spread: []explain.Bucket{{FromMs: -1000, ToMs: 0, Entries: 1}},
-			Nodes:  []explain.NodeView{{Node: "node-<1>", Note: explain.NotShownByNode}},
+			At:      time.Now(),
+			Spread:  []explain.Bucket{{FromMs: -1000, ToMs: 0, Entries: 1}},
+			Nodes:   []explain.NodeView{{Node: "node-<1>", Note: explain.NotShownByNode}},
 			History: []snapshot.KeyEvent{{State: snapshot.KeyBlocked, Detail: "<script>"}},
 			Notes:   []string{},
 		}, nil
