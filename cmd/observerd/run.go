@@ -53,6 +53,9 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if len(args) > 1 && args[1] == "check" {
 		return runCheck(ctx, args[1:], environ, stdout, stderr, opts.invariants)
 	}
+	if len(args) > 1 && args[1] == "explain" {
+		return runExplain(ctx, args[1:], environ, stdout, stderr, opts.invariants)
+	}
 	cfg, done, err := parseArgs(args, environ, stdout, stderr, opts.invariants)
 	if err != nil || done {
 		return err
@@ -146,7 +149,12 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		Refresh: cfg.PollInterval,
 		Logger:  logger.Named("page"),
 	})
-	srv, err := newHTTPServer(cfg, store, reg, page, srcs.alive, logger)
+	explainFn, err := daemonExplain(cfg, store, srcs)
+	if err != nil {
+		srcs.close()
+		return nil, err
+	}
+	srv, err := newHTTPServer(cfg, store, reg, page, srcs.alive, explainFn, logger)
 	if err != nil {
 		srcs.close()
 		return nil, err
@@ -183,7 +191,7 @@ func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
 
 // newHTTPServer registers the collectors on reg and returns the server of
 // every route.
-func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, page http.Handler, alive func() error, logger *zap.Logger) (*http.Server, error) {
+func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, page http.Handler, alive func() error, explainFn server.ExplainFunc, logger *zap.Logger) (*http.Server, error) {
 	err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
@@ -203,6 +211,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins,
 		MaxRequests: cfg.WebMaxRequests, MaxWaiting: cfg.WebMaxWaiting, MaxWait: cfg.WebMaxWait,
 		StatusPage: page, Version: version.Version, Alive: alive, Logger: logger.Named("http"),
+		Explain: explainFn, ExplainTimeout: explainTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -114,3 +114,50 @@ func escape(b *strings.Builder, s string, budget int) int {
 	}
 	return i
 }
+
+// IsCut reports whether s ends with the mark Clean puts on a name it cut:
+// such a name stands for many and cannot be turned back into one.
+func IsCut(s string) bool {
+	rest, ok := strings.CutSuffix(s, markEnd)
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(rest, markStart)
+	if i < 0 {
+		return false
+	}
+	digits := rest[i+len(markStart):]
+	if digits == "" {
+		return false
+	}
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Unescape turns the escapes Clean writes back into bytes: each \xHH of
+// lowercase or uppercase hex from 80 to ff (the bytes that are never
+// valid UTF-8 on their own, the only ones Clean escapes) becomes that
+// byte. Everything else is left as it is. Since Clean is not injective, a
+// name whose text holds such an escape reads as the byte.
+func Unescape(s string) string {
+	if !strings.Contains(s, `\x`) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) && s[i+1] == 'x' {
+			if v, err := strconv.ParseUint(s[i+2:i+4], 16, 8); err == nil && v >= 0x80 {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -53,8 +53,13 @@ type Config struct {
 	Version     string
 	// Alive is nil while observerd makes progress; /healthz answers 503
 	// with its error otherwise. Nil means always alive.
-	Alive  func() error
-	Logger *zap.Logger
+	Alive func() error
+	// Explain explains one key for GET /keys/{key}; nil: that route
+	// answers 404. ExplainTimeout bounds one explanation's reads (0: 5s).
+	// Explanations are held to MaxRequests with /snapshot and /metrics.
+	Explain        ExplainFunc
+	ExplainTimeout time.Duration
+	Logger         *zap.Logger
 }
 
 // NewHandler returns the handler of every route, each counted in
@@ -103,6 +108,9 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	route("GET /metrics", busy.wrap(metrics))
 	route("GET /healthz", handleHealthz(cfg.Alive))
 	route("GET /readyz", handleReadyz(cfg.Store, cfg.Enabled))
+	kx := &keys{explain: cfg.Explain, timeout: cmp.Or(cfg.ExplainTimeout, defaultExplainTimeout), cors: cors, busy: busy, page: newKeyPage()}
+	route("GET /keys/{key...}", http.HandlerFunc(kx.serve))
+	route("OPTIONS /keys/{key...}", http.HandlerFunc(cors.preflight))
 	route("GET /{$}", index)
 	return mux, nil
 }

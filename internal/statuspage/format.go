@@ -1,6 +1,9 @@
 package statuspage
 
 import (
+	"net/url"
+
+	"github.com/observerd/observerd/internal/health"
 	"html/template"
 	"math"
 	"strconv"
@@ -18,22 +21,40 @@ const none = "–"
 // snapshot into text; html/template escapes the text.
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"clock":   clock,
-		"stamp":   stamp,
-		"ms":      formatDuration,
-		"rate":    formatFloat,
-		"ago":     ago,
-		"elapsed": elapsed,
-		"ttl":     formatTTL,
-		"window":  func(m snapshot.Milliseconds) string { return short(time.Duration(m)) },
-		"bytes":   formatBytes,
-		"count":   optCount,
-		"up":      formatUp,
-		"yesno":   human.YesNo,
-		"figure":  formatFigure,
-		"share":   human.Share,
-		"ratio":   human.Ratio,
+		"clock":      clock,
+		"stamp":      stamp,
+		"ms":         formatDuration,
+		"rate":       formatFloat,
+		"ago":        ago,
+		"elapsed":    elapsed,
+		"ttl":        formatTTL,
+		"window":     func(m snapshot.Milliseconds) string { return short(time.Duration(m)) },
+		"bytes":      formatBytes,
+		"count":      optCount,
+		"up":         formatUp,
+		"yesno":      human.YesNo,
+		"figure":     formatFigure,
+		"keyPath":    KeyPath,
+		"keySubject": keySubjects(),
+		"share":      human.Share,
+		"ratio":      human.Ratio,
 	}
+}
+
+// KeyPath is the path of GET /keys/{key} for a key's published name: the
+// name path-escaped, so that a "/" in it stays within the key.
+func KeyPath(name string) string { return "/keys/" + url.PathEscape(name) }
+
+// keySubjects returns whether a violation of an invariant names a key, by
+// the built-in invariants' subjects.
+func keySubjects() func(invariant string) bool {
+	keys := map[string]bool{}
+	for _, inv := range health.Builtin() {
+		if inv.Subject == health.SubjectKey {
+			keys[inv.Name] = true
+		}
+	}
+	return func(invariant string) bool { return keys[invariant] }
 }
 
 // clock is t's time of day in UTC: the page is read during an incident,
