@@ -95,6 +95,8 @@ type Config struct {
 	DefaultLimit    int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
 	DefaultWindow   time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
 
+	History time.Duration `env:"HISTORY" envDefault:"1h" help:"how far back observerd keeps, in memory and per process, a summary of every snapshot it publishes, for /snapshot?at=, /history, the status page's step back and a key's history; bounded in bytes too (a restarted observerd starts empty); 0: off"`
+
 	// Invariants are the invariants judged with their settings,
 	// OBSERVERD_<NAME>_GRACE and OBSERVERD_<NAME>_THRESHOLD, which derive
 	// from the declarations in package health.
