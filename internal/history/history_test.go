@@ -158,7 +158,7 @@ func TestSummary(t *testing.T) {
 	}
 	wantPoint := map[string]any{
 		"generated_at": "2026-12-05T08:00:00Z", "sequence": 7.0,
-		"sources":      map[string]any{"redis": "ok", "ratelimiter": "ok"},
+		"sources": map[string]any{"redis": "ok", "ratelimiter": "ok"},
 		"counters": map[string]any{"keys": 5.0, "requests_in_window": 7.0, "blocked_keys": 0.0, "over_limit_keys": 0.0,
 			"keys_without_ttl": 0.0, "orphan_sequence_keys": 0.0, "keys_ttl_beyond_window": 0.0, "wrong_type_keys": 0.0,
 			"walked_by": "", "walked_at": nil, "near_limit_keys": 1.0},
