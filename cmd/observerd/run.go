@@ -149,6 +149,7 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		Store:   store,
 		Version: version.Version,
 		Refresh: cfg.PollInterval,
+		History: hist,
 		Logger:  logger.Named("page"),
 	})
 	srv, err := newHTTPServer(cfg, store, hist, reg, page, srcs.alive, logger)
