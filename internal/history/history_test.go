@@ -199,7 +199,7 @@ func TestBetween(t *testing.T) {
 		{name: "too many: step raised", since: 0, until: 99 * time.Second, max: 10, want: []uint64{1, 13, 25, 37, 49, 61, 73, 85, 97}, wantStep: 12 * time.Second},
 		{name: "too many for the step asked", since: 0, until: 99 * time.Second, step: 2 * time.Second, max: 10, want: []uint64{1, 13, 25, 37, 49, 61, 73, 85, 97}, wantStep: 12 * time.Second},
 		{name: "step raised to whole seconds", since: 0, until: 2 * time.Second, max: 2, want: []uint64{1}, wantStep: 3 * time.Second},
-		{name: "sub-second step raised to whole milliseconds", since: 0, until: 200 * time.Millisecond, step: 50 * time.Millisecond, max: 2, want: []uint64{1}, wantStep: 201 * time.Millisecond},
+		{name: "sub-second step raised to whole milliseconds", since: 0, until: 9 * time.Second, step: 10 * time.Millisecond, max: 50, want: []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, wantStep: 184 * time.Millisecond},
 		{name: "before the history", since: -time.Hour, until: time.Second, max: 10, want: []uint64{1, 2}},
 		{name: "nothing in range", since: 200 * time.Second, until: 300 * time.Second, max: 10},
 	}
