@@ -101,7 +101,8 @@ type Summary struct {
 	// ETag is quoted and strong: the published snapshot's with "-h", so
 	// that it never matches the live document, which has the overrides.
 	ETag string
-	// Point is the JSON object of the aggregates (see docs/http.md).
+	// Point is the JSON object of the aggregates (docs/metrics.md,
+	// "Fields of /history").
 	Point []byte
 	// Gzip is the summary document, gzip-compressed.
 	Gzip []byte
