@@ -68,7 +68,7 @@ func runCheck(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	defer func() { _ = logger.Sync() }()
 	// The summary reports every violation: the store and its judge log
 	// nothing, or stderr would say each one again.
-	store, err := newStore(cfg, zap.NewNop())
+	store, err := newStore(cfg, zap.NewNop(), nil)
 	if err != nil {
 		return err
 	}

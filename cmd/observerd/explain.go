@@ -17,6 +17,7 @@ import (
 	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/explain"
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/history"
 	"github.com/observerd/observerd/internal/httpclient"
 	"github.com/observerd/observerd/internal/server"
 	"github.com/observerd/observerd/internal/snapshot"
@@ -68,12 +69,12 @@ func newExplainParts(cfg config.Config) (*explainParts, error) {
 }
 
 // explainer is the Explainer of cfg asking nodes.
-func (p *explainParts) explainer(cfg config.Config, nodes func() []explain.Node, noHistory string) *explain.Explainer {
+func (p *explainParts) explainer(cfg config.Config, nodes func() []explain.Node, hist explain.History, noHistory string) *explain.Explainer {
 	return explain.New(explain.Config{
 		Redis: p.redis, KeyPrefix: cfg.KeyPrefix, Nodes: nodes,
 		DefaultLimit: cfg.DefaultLimit, DefaultWindow: cfg.DefaultWindow,
 		FutureAfter: health.FutureAfter(cfg.Invariants), MaxNameBytes: cfg.MaxNameBytes,
-		NoHistory: noHistory,
+		History: hist, NoHistory: noHistory,
 	})
 }
 
@@ -180,7 +181,7 @@ func runExplain(ctx context.Context, args, environ []string, stdout, stderr io.W
 	ctx, cancel := context.WithTimeout(ctx, explainTimeout)
 	defer cancel()
 	nodes := configuredNodes(ctx, cfg, parts.nodeOpt)
-	x, err := parts.explainer(cfg, func() []explain.Node { return nodes }, "").Explain(ctx, key)
+	x, err := parts.explainer(cfg, func() []explain.Node { return nodes }, nil, "").Explain(ctx, key)
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
@@ -267,7 +268,7 @@ configuration from the environment and takes at most 5 s.
 
 // daemonExplain is GET /keys/{key}'s explainer: nil without the Redis
 // source. Its Redis client is closed with the sources.
-func daemonExplain(cfg config.Config, store *snapshot.Store, srcs *sources) (server.ExplainFunc, error) {
+func daemonExplain(cfg config.Config, store *snapshot.Store, srcs *sources, hist *history.Store) (server.ExplainFunc, error) {
 	if !cfg.Enabled(source.Redis) {
 		return nil, nil
 	}
@@ -276,8 +277,10 @@ func daemonExplain(cfg config.Config, store *snapshot.Store, srcs *sources) (ser
 		return nil, err
 	}
 	srcs.closers = append(srcs.closers, parts.close)
-	// The history store is not part of this build yet: say so in every
-	// answer rather than answer an empty history as if none were kept.
-	x := parts.explainer(cfg, storeNodes(store, parts.nodeOpt, cfg.RatelimiterDiscoverScheme), "no history: this observerd keeps none")
+	var kept explain.History
+	if hist.Enabled() {
+		kept = hist
+	}
+	x := parts.explainer(cfg, storeNodes(store, parts.nodeOpt, cfg.RatelimiterDiscoverScheme), kept, "no history: OBSERVERD_HISTORY is 0")
 	return x.Explain, nil
 }

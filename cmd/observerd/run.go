@@ -21,6 +21,7 @@ import (
 	"github.com/observerd/observerd/internal/config"
 	"github.com/observerd/observerd/internal/exporter"
 	"github.com/observerd/observerd/internal/health"
+	"github.com/observerd/observerd/internal/history"
 	"github.com/observerd/observerd/internal/poll"
 	"github.com/observerd/observerd/internal/server"
 	"github.com/observerd/observerd/internal/snapshot"
@@ -121,6 +122,9 @@ func parseArgs(args, environ []string, stdout, stderr io.Writer, invs []health.I
 type app struct {
 	srcs *sources
 	page *statuspage.Page
+	// hist keeps a summary of every published snapshot
+	// (OBSERVERD_HISTORY); it keeps nothing when that is 0.
+	hist *history.Store
 	srv  *http.Server
 	opts server.ServeOptions
 	// pprofAddr is OBSERVERD_PPROF_ADDR: empty, or where /debug/pprof is
@@ -130,7 +134,8 @@ type app struct {
 
 // newApp wires every part from cfg.
 func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
-	store, err := newStore(cfg, logger)
+	hist := history.New(history.Config{Horizon: cfg.History, Logger: logger.Named("history")})
+	store, err := newStore(cfg, logger, hist.Offer)
 	if err != nil {
 		return nil, err
 	}
@@ -147,14 +152,15 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		Store:   store,
 		Version: version.Version,
 		Refresh: cfg.PollInterval,
+		History: hist,
 		Logger:  logger.Named("page"),
 	})
-	explainFn, err := daemonExplain(cfg, store, srcs)
+	explainFn, err := daemonExplain(cfg, store, srcs, hist)
 	if err != nil {
 		srcs.close()
 		return nil, err
 	}
-	srv, err := newHTTPServer(cfg, store, reg, page, srcs.alive, explainFn, logger)
+	srv, err := newHTTPServer(cfg, store, hist, reg, page, srcs.alive, explainFn, logger)
 	if err != nil {
 		srcs.close()
 		return nil, err
@@ -165,12 +171,13 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		ShutdownTimeout: shutdownTimeout,
 		Logger:          logger.Named("http"),
 	}
-	return &app{srcs: srcs, page: page, srv: srv, opts: opts, pprofAddr: cfg.PprofAddr}, nil
+	return &app{srcs: srcs, page: page, hist: hist, srv: srv, opts: opts, pprofAddr: cfg.PprofAddr}, nil
 }
 
 // newStore is the snapshot store of cfg, judged by the health evaluator:
-// what the daemon and `observerd check` share.
-func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
+// what the daemon and `observerd check` share. onPublish, when not nil,
+// is handed every snapshot published (the daemon's history).
+func newStore(cfg config.Config, logger *zap.Logger, onPublish func(*snapshot.Published)) (*snapshot.Store, error) {
 	staleAfter := cfg.StaleAfterBySource()
 	evaluator := health.NewEvaluator(cfg.Invariants, staleAfter, logger.Named("health"))
 	return snapshot.NewStore(snapshot.StoreConfig{
@@ -182,6 +189,7 @@ func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
 		NodeForgetAfter:   cfg.NodeForgetAfter,
 		MaxNameBytes:      cfg.MaxNameBytes,
 		Logger:            logger.Named("store"),
+		OnPublish:         onPublish,
 		Judge: func(in snapshot.JudgeInput) ([]snapshot.Violation, []snapshot.UnknownInvariant) {
 			r := evaluator.Evaluate(health.Input(in))
 			return r.Violations, r.Unknown
@@ -191,7 +199,7 @@ func newStore(cfg config.Config, logger *zap.Logger) (*snapshot.Store, error) {
 
 // newHTTPServer registers the collectors on reg and returns the server of
 // every route.
-func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Registry, page http.Handler, alive func() error, explainFn server.ExplainFunc, logger *zap.Logger) (*http.Server, error) {
+func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store, reg *prometheus.Registry, page http.Handler, alive func() error, explainFn server.ExplainFunc, logger *zap.Logger) (*http.Server, error) {
 	err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
@@ -208,7 +216,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, reg *prometheus.Reg
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	h, err := server.NewHandler(server.Config{
-		Store: store, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins,
+		Store: store, History: hist, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins,
 		MaxRequests: cfg.WebMaxRequests, MaxWaiting: cfg.WebMaxWaiting, MaxWait: cfg.WebMaxWait,
 		StatusPage: page, Version: version.Version, Alive: alive, Logger: logger.Named("http"),
 		Explain: explainFn, ExplainTimeout: explainTimeout,
@@ -247,6 +255,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		g.Go(func() error { return r.Run(gctx) })
 	}
 	g.Go(func() error { return a.page.Run(gctx) })
+	g.Go(func() error { return a.hist.Run(gctx) })
 	g.Go(func() error { return server.Serve(gctx, a.srv, ln, a.opts) })
 	return g.Wait()
 }

@@ -19,12 +19,12 @@ import (
 type Config struct {
 	ListenAddr  string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of the status page /, /snapshot, /events, /metrics, /healthz and /readyz"`
 	Sources     []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
-	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
+	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot, /history and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
 	PprofAddr   string   `env:"PPROF_ADDR" help:"listen address of /debug/pprof on a listener of its own (127.0.0.1:6060); empty: off"`
 
 	WebConfigFile     string        `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
 	WebMaxConnections int           `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`
-	WebMaxRequests    int           `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
+	WebMaxRequests    int           `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot, /history and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
 	WebMaxWaiting     int           `env:"WEB_MAX_WAITING" envDefault:"256" help:"most clients waiting at once on a long-poll of /snapshot?after= or streaming /events; past it they get 503 with Retry-After"`
 	WebMaxWait        time.Duration `env:"WEB_MAX_WAIT" envDefault:"60s" help:"longest wait of a long-poll (/snapshot?wait=); a longer wait asked for is cut to this"`
 
@@ -96,6 +96,8 @@ type Config struct {
 	NearLimitRatio  ratio.Ratio   `env:"NEAR_LIMIT_RATIO" envDefault:"0.8" help:"share of its own limit (above 0, at most 1) at or above which a key is near its limit: counted in counters.near_limit_keys and listed, nearest first, in counters.near_limit; exact, 0.8 counts 8 of 10 and not 7; a key whose limit is 0 is always near it"`
 	DefaultLimit    int64         `env:"DEFAULT_LIMIT" envDefault:"100" help:"default limit used until a node's /api/limits answers"`
 	DefaultWindow   time.Duration `env:"DEFAULT_WINDOW" envDefault:"60s" help:"default window used until a node's /api/limits answers"`
+
+	History time.Duration `env:"HISTORY" envDefault:"1h" help:"how far back observerd keeps, in memory and per process, a summary of every snapshot it publishes, for /snapshot?at=, /history, the status page's step back and a key's history; bounded in bytes too (a restarted observerd starts empty); 0: off"`
 
 	// Invariants are the invariants judged with their settings,
 	// OBSERVERD_<NAME>_GRACE and OBSERVERD_<NAME>_THRESHOLD, which derive

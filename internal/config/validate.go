@@ -240,6 +240,9 @@ func (c Config) validateDurations(p *problems) {
 	if c.StaleAfter < 0 {
 		p.add("STALE_AFTER", "must not be negative, got %s", c.StaleAfter)
 	}
+	if c.History < 0 {
+		p.add("HISTORY", "must not be negative (0 turns history off), got %s", c.History)
+	}
 	if c.StaleAfter > 0 {
 		for _, src := range c.Sources {
 			if gap := c.IntervalFor(src) + c.TimeoutFor(src); c.StaleAfter < gap {

@@ -62,6 +62,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 <p>Watches a Redis-backed rate limiter cluster.</p>
 <ul>
 <li><a href="snapshot">/snapshot</a>: the current snapshot as JSON</li>
+<li><a href="history">/history</a>: the kept summaries of the last hour (<a href="snapshot?at=-10m">/snapshot?at=-10m</a>: ten minutes ago)</li>
 <li><a href="events">/events</a>: each new snapshot as a Server-Sent Event</li>
 <li><a href="metrics">/metrics</a>: the snapshot as Prometheus metrics</li>
 <li><a href="readyz">/readyz</a>: 200 once every source has answered</li>

@@ -19,6 +19,10 @@ type snapshotQuery struct {
 	poll  bool
 	after uint64
 	wait  time.Duration
+	// at, when set, asks for the kept summary in force at that time
+	// (history.ParseTime reads it), not for the current snapshot.
+	at    string
+	hasAt bool
 }
 
 // paramError is a query parameter with a bad value.
@@ -30,8 +34,8 @@ type paramError struct {
 
 func (e *paramError) Error() string { return e.param + ": " + e.err.Error() }
 
-// parseQuery reads the parameters of raw: sections always, after and wait
-// when poll is set (on /snapshot). A wait above maxWait is cut to it.
+// parseQuery reads the parameters of raw: sections always, after, wait
+// and at when poll is set (on /snapshot). A wait above maxWait is cut to it.
 func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration) (snapshotQuery, *paramError) {
 	var q snapshotQuery
 	values, err := url.ParseQuery(raw)
@@ -51,6 +55,12 @@ func parseQuery(raw string, sections *selector, poll bool, maxWait time.Duration
 			return q, &paramError{param: "after", err: fmt.Errorf("%q is not a snapshot sequence number", values.Get("after"))}
 		}
 		q.poll, q.wait = true, min(defaultPollWait, maxWait)
+	}
+	if _, ok := values["at"]; ok {
+		if q.poll || values.Has("wait") {
+			return q, &paramError{param: "at", err: errors.New("not with after or wait: a summary of the past never changes, there is nothing to wait for")}
+		}
+		q.at, q.hasAt = values.Get("at"), true
 	}
 	if _, ok := values["wait"]; ok {
 		if !q.poll {

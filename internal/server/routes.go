@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/observerd/observerd/internal/history"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -28,13 +29,17 @@ type Loader interface {
 // Config is what the handlers need.
 type Config struct {
 	Store Loader
+	// History answers /snapshot?at=, /history and, for the handlers of
+	// other paths, a key's past (History.KeyEvents); nil, or a store that
+	// keeps nothing (OBSERVERD_HISTORY=0): those answer 404.
+	History *history.Store
 	// Registry holds the snapshot collector and observerd's own metrics;
 	// /metrics serves it.
 	Registry *prometheus.Registry
 	// Enabled lists the enabled sources, for /readyz.
 	Enabled []string
-	// CORSOrigins are the browser origins allowed to read /snapshot and
-	// /events ("*": any); empty: no CORS headers.
+	// CORSOrigins are the browser origins allowed to read /snapshot,
+	// /history and /events ("*": any); empty: no CORS headers.
 	CORSOrigins []string
 	// MaxWaiting bounds the long-polls and /events streams held at once
 	// (0: 256); past it they get 503 with Retry-After. MaxWait caps the
@@ -46,8 +51,8 @@ type Config struct {
 	Heartbeat time.Duration
 	// StatusPage serves GET /, the page for humans; nil: a page of links.
 	StatusPage http.Handler
-	// MaxRequests bounds the /snapshot and /metrics requests answered at
-	// once; past it they get 503 with Retry-After at once. /healthz,
+	// MaxRequests bounds the /snapshot, /history and /metrics requests
+	// answered at once; past it they get 503 with Retry-After at once. /healthz,
 	// /readyz and / are never held back. 0: no bound.
 	MaxRequests int
 	Version     string
@@ -60,6 +65,9 @@ type Config struct {
 	Explain        ExplainFunc
 	ExplainTimeout time.Duration
 	Logger         *zap.Logger
+	// Now is the clock that relative times (?at=-20m) count from; nil:
+	// time.Now.
+	Now func() time.Time
 }
 
 // NewHandler returns the handler of every route, each counted in
@@ -76,10 +84,13 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		return nil, err
 	}
 	cors := newCORS(cfg.CORSOrigins)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	held := newBound(cmp.Or(cfg.MaxWaiting, defaultMaxWaiting), "observerd holds %d waiting clients already (OBSERVERD_WEB_MAX_WAITING); retry in a second\n")
 	busy := newBound(cfg.MaxRequests, "observerd is answering %d requests already (OBSERVERD_WEB_MAX_REQUESTS); retry in a second\n")
 	rd := &reads{
-		store: cfg.Store, cors: cors, sel: sel, busy: busy, held: held,
+		store: cfg.Store, hist: cfg.History, now: cfg.Now, cors: cors, sel: sel, busy: busy, held: held,
 		polls: waiting.WithLabelValues("/snapshot"), streams: waiting.WithLabelValues("/events"),
 		maxWait: cmp.Or(cfg.MaxWait, defaultMaxWait), heartbeat: cmp.Or(cfg.Heartbeat, defaultHeartbeat),
 	}
@@ -103,6 +114,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	}
 	route("GET /snapshot", http.HandlerFunc(rd.snapshot))
 	route("OPTIONS /snapshot", http.HandlerFunc(cors.preflight))
+	route("GET /history", http.HandlerFunc(rd.history))
+	route("OPTIONS /history", http.HandlerFunc(cors.preflight))
 	route("GET /events", http.HandlerFunc(rd.events))
 	route("OPTIONS /events", http.HandlerFunc(cors.preflight))
 	route("GET /metrics", busy.wrap(metrics))

@@ -122,8 +122,13 @@ func selected(p *snapshot.Published, sel selection, gz *snapshot.Gzipper) *answe
 	}
 	body = append(body, '}')
 	return &answer{
-		etag: strings.TrimSuffix(p.ETag, `"`) + "-s" + strconv.FormatUint(uint64(sel), 16) + `"`,
+		etag: selectedETag(p.ETag, sel),
 		json: body,
 		gzip: gz.Gzip(body),
 	}
+}
+
+// selectedETag is the ETag of selection sel of the document tagged etag.
+func selectedETag(etag string, sel selection) string {
+	return strings.TrimSuffix(etag, `"`) + "-s" + strconv.FormatUint(uint64(sel), 16) + `"`
 }

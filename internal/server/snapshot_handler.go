@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/observerd/observerd/internal/history"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -20,6 +21,9 @@ const statusClientClosed = 499
 // client's is published (a long-poll), and on /events as a stream.
 type reads struct {
 	store     Loader
+	hist      *history.Store
+	now       func() time.Time
+	gz        snapshot.Gzipper // of the selections of summaries
 	cors      *corsPolicy
 	sel       *selector
 	busy      *bound           // answers under way
@@ -48,6 +52,10 @@ func (s *reads) snapshot(w http.ResponseWriter, r *http.Request) {
 	q, err := parseQuery(r.URL.RawQuery, s.sel, true, s.maxWait)
 	if err != nil {
 		err.write(w)
+		return
+	}
+	if q.hasAt {
+		s.snapshotAt(w, r, q)
 		return
 	}
 	if q.poll {
@@ -91,7 +99,12 @@ func (s *reads) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Publi
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no snapshot yet: no source has finished its first poll"})
 		return
 	}
-	a := s.sel.get(p, sel)
+	writeAnswer(w, r, s.sel.get(p, sel))
+}
+
+// writeAnswer writes a: 304 when the client has its ETag, gzip when it
+// takes it.
+func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
 	h := w.Header()
 	h.Set("ETag", a.etag)
 	if etagMatches(r.Header["If-None-Match"], a.etag) {

@@ -95,3 +95,10 @@ func (g *Gzipper) Gzip(doc []byte) []byte {
 	_ = g.zw.Close()
 	return buf.Bytes()
 }
+
+// SplitMembers cuts a snapshot document as the Store writes it (or a
+// document joined from such members) into its top-level members, each a
+// slice of doc, as Published.Members holds them: for documents kept
+// elsewhere, such as the history's summaries, served by the same
+// selections.
+func SplitMembers(doc []byte) ([]Member, error) { return splitMembers(doc) }

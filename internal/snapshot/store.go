@@ -49,8 +49,12 @@ type StoreConfig struct {
 	MaxNameBytes int
 	// Judge evaluates the invariants, called from the Store's one writer
 	// path, never concurrently; nil judges nothing.
-	Judge  func(JudgeInput) ([]Violation, []UnknownInvariant)
-	Logger *zap.Logger
+	Judge func(JudgeInput) ([]Violation, []UnknownInvariant)
+	// OnPublish, when set, is handed each snapshot as it is published,
+	// in order, from the one writer path, so that a follower misses none
+	// published in quick succession; it must not block.
+	OnPublish func(*Published)
+	Logger    *zap.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -135,6 +139,9 @@ func (s *Store) Update(st SourceState) {
 		return
 	}
 	s.cur.Store(p)
+	if s.cfg.OnPublish != nil {
+		s.cfg.OnPublish(p)
+	}
 	close(*s.changed.Swap(new(make(chan struct{}))))
 }
 

@@ -382,3 +382,26 @@ func TestHintsKeysOfInterest(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreOnPublish: the hook is handed every snapshot, in order, each
+// the one Load returns right after it.
+func TestStoreOnPublish(t *testing.T) {
+	var got []*Published
+	var s *Store
+	s = NewStore(StoreConfig{
+		Enabled: []string{source.Redis},
+		Now:     (&clock{now: t0}).Now,
+		OnPublish: func(p *Published) {
+			if p != s.Load() {
+				t.Errorf("snapshot %d handed to OnPublish is not the one published", p.Snapshot.Sequence)
+			}
+			got = append(got, p)
+		},
+	})
+	for range 3 {
+		s.Update(SourceState{Source: source.Redis, LastAttempt: t0, LastSuccess: t0, Section: redisSection()})
+	}
+	if len(got) != 3 || got[0].Snapshot.Sequence != 1 || got[2].Snapshot.Sequence != 3 {
+		t.Errorf("OnPublish saw %d snapshots", len(got))
+	}
+}

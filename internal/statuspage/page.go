@@ -24,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 
+	kept "github.com/observerd/observerd/internal/history"
 	"github.com/observerd/observerd/internal/snapshot"
 )
 
@@ -52,6 +53,9 @@ type Options struct {
 	// (or less) means 15 min and 300 points.
 	TrendWindow time.Duration
 	TrendPoints int
+	// History, when it keeps summaries, lets a human step back through
+	// them: /?at=-20m renders the page of the summary in force then.
+	History *kept.Store
 }
 
 // defaultRefresh is the reload interval when Options.Refresh is zero.
@@ -121,16 +125,25 @@ func (p *Page) Run(ctx context.Context) error {
 }
 
 // ServeHTTP renders the page of the current snapshot, or, before the
-// first one, a page that says observerd waits for it. The page is
+// first one, a page that says observerd waits for it; with ?at=, the page
+// of the kept summary in force at that time (see servePast). The page is
 // rendered whole before anything is written: a failed render answers 500,
 // never half a page.
-func (p *Page) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	body, err := p.page()
-	if err != nil {
-		p.opts.Logger.Error("render the status page", zap.Error(err))
-		http.Error(w, "the status page could not be rendered; /snapshot still serves the data", http.StatusInternalServerError)
+func (p *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("at") {
+		p.servePast(w, r)
 		return
 	}
+	body, err := p.page()
+	if err != nil {
+		p.fail(w, err)
+		return
+	}
+	p.write(w, body)
+}
+
+// write answers body, a rendered page.
+func (p *Page) write(w http.ResponseWriter, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -169,7 +182,7 @@ func (noStore) Changed() <-chan struct{}  { return nil }
 func (p *Page) render(buf *bytes.Buffer, pub *snapshot.Published, now time.Time) error {
 	f := frame{
 		Refresh: p.refresh, Version: p.opts.Version, Now: now,
-		CSS: template.CSS(css), Script: template.JS(script),
+		CSS: template.CSS(css), Script: template.JS(script), History: p.opts.History.Enabled(),
 	}
 	if pub == nil {
 		f.State, f.Class = "WAITING", "waiting"

@@ -24,7 +24,22 @@ type frame struct {
 	Now     time.Time
 	CSS     template.CSS
 	Script  template.JS
+	// History is set when the kept history can be stepped through.
+	History bool
+	// Past is set on a page of a kept summary rather than the live
+	// snapshot; the page then neither reloads nor follows /events.
+	Past *past
 }
+
+// past is what a page of the kept history says of its time.
+type past struct {
+	At    time.Time // the summary's
+	Ago   string    // how long before the page was rendered
+	Steps []step
+}
+
+// step is a link to another time of the history.
+type step struct{ Label, Href string }
 
 // view is the page of one snapshot.
 type view struct {

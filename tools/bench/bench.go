@@ -32,6 +32,10 @@ type bench struct {
 // becomes a row saying so; only Redis failing to start or to take the
 // seeded keys stops the run.
 func (b *bench) run(ctx context.Context) error {
+	if b.s.only == "f" {
+		b.historyMemory()
+		return b.report()
+	}
 	if err := checkBinaries(b.s.bin); err != nil {
 		return err
 	}
@@ -47,6 +51,7 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	b.h.wrk = wrkVersion(ctx)
 	b.memoryIdle(ctx)
+	b.historyMemory()
 	b.snapshotThroughput(ctx)
 	if err := seedExtras(ctx, r); err != nil {
 		return fmt.Errorf("seed overrides and registry: %w", err)

@@ -41,6 +41,7 @@ type settings struct {
 	wrkDuration  time.Duration // part c: one wrk run
 	wrkRounds    int           // part c: ABBA rounds
 	renderRuns   int           // part d: timed renders
+	only         string        // "f": part f alone, in process
 }
 
 func parseFlags(args []string, stderr io.Writer) (settings, error) {
@@ -49,6 +50,7 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	out := fs.String("out", "", "also write the table to this Markdown file (bench/RESULTS.md)")
 	bin := fs.String("bin", "../bin", "directory holding observerd and ratelimiterd (make build)")
 	quick := fs.Bool("quick", false, "small sizes and short runs, for development")
+	only := fs.String("only", "", "f: measure part f (the history's memory, in process, a few seconds) alone, without Redis or the binaries")
 	keys := fs.String("keys", "", "comma-separated keyspace sizes of the Redis poll (default 10000,100000,1000000; -quick 1000,5000,20000); "+
 		"the Redis cost, latency and 100k-key figures use the second largest, memory also the largest")
 	if err := fs.Parse(args); err != nil {
@@ -58,7 +60,10 @@ func parseFlags(args []string, stderr io.Writer) (settings, error) {
 	if *quick {
 		s = quickSettings()
 	}
-	s.out, s.quick = *out, *quick
+	s.out, s.quick, s.only = *out, *quick, *only
+	if s.only != "" && s.only != "f" {
+		return s, fmt.Errorf("-only: %q is not a part that runs alone (f)", s.only)
+	}
 	// Children run in the temp dir: the binaries need an absolute path.
 	var err error
 	if s.bin, err = filepath.Abs(*bin); err != nil {

@@ -118,6 +118,10 @@ beside a bare handler writing the same bytes, ratio observerd/bare.
 d: /metrics render time (in-process GET of the handler, median) and series,
 ratio against the smallest keyspace: flat means about 1.
 e: VmRSS and VmHWM of a real observerd after a few polls, ratio against idle.
+f: the heap the default hour of history (OBSERVERD_HISTORY=1h at a 2 s
+interval: 1800 summaries) holds, in process, after GC, for snapshots of a
+100k-key keyspace with every list full and new keys and figures in each,
+ratio against the bound docs/design.md states.
 `
 
 // fmtDur prints a duration with three significant digits.
