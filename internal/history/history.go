@@ -232,7 +232,7 @@ func (s *Store) Record(p *snapshot.Published) error {
 	if old {
 		return nil
 	}
-	doc, point, near, err := summarize(p)
+	doc, point, err := summarize(p)
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (s *Store) Record(p *snapshot.Published) error {
 		Point:    point,
 		Gzip:     s.compress(doc),
 	}
-	marks := marksOf(p.Snapshot, near)
+	marks := marksOf(p.Snapshot)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -89,8 +89,8 @@ func TestAt(t *testing.T) {
 		if _, _, err := off.Between(t0, t0, 0, 10); !errors.Is(err, ErrOff) {
 			t.Errorf("%s: Between = %v, want ErrOff", name, err)
 		}
-		off.Offer(publish(t, snap(1, t0), ""))
-		if err := off.Record(publish(t, snap(1, t0), "")); err != nil || off.Kept().Summaries != 0 {
+		off.Offer(publish(t, snap(1, t0)))
+		if err := off.Record(publish(t, snap(1, t0))); err != nil || off.Kept().Summaries != 0 {
 			t.Errorf("%s: recorded %d", name, off.Kept().Summaries)
 		}
 	}
@@ -122,7 +122,9 @@ func TestSummary(t *testing.T) {
 		{Invariant: "node_down", Subject: "node-2", Severity: "critical", Message: "down", Evidence: []snapshot.Evidence{{Source: "node-2", At: t0, What: "reachable", Value: 0}}, Causes: []string{}},
 		{Invariant: "hot_key", Subject: "a", Severity: "info", Message: "hot", Evidence: []snapshot.Evidence{}, Causes: []string{}},
 	}
-	p := publish(t, s, `"near_limit_keys":1,"near_limit":[{"key":"c","count":9,"limit":10}]`)
+	s.Counters.NearLimitKeys = 1
+	s.Counters.NearLimit = []snapshot.NearLimitKey{{Key: "c", Count: 9, Limit: 10}}
+	p := publish(t, s)
 	if err := h.Record(p); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +163,7 @@ func TestSummary(t *testing.T) {
 		"sources": map[string]any{"redis": "ok", "ratelimiter": "ok"},
 		"counters": map[string]any{"keys": 5.0, "requests_in_window": 7.0, "blocked_keys": 0.0, "over_limit_keys": 0.0,
 			"keys_without_ttl": 0.0, "orphan_sequence_keys": 0.0, "keys_ttl_beyond_window": 0.0, "wrong_type_keys": 0.0,
-			"walked_by": "", "walked_at": nil, "near_limit_keys": 1.0},
+			"walked_by": "", "walked_at": nil, "near_limit_keys": 1.0, "near_limit_ratio": 0.0},
 		"blocks_total": 1.0,
 		"redis": map[string]any{"connected": true, "ping_ms": nil, "version": "7.0.15", "role": "", "used_memory_bytes": 0.0,
 			"connected_clients": 0.0, "db_keys": 0.0},
@@ -224,9 +226,9 @@ func TestBetween(t *testing.T) {
 func TestOfferRun(t *testing.T) {
 	h := New(Config{Horizon: time.Hour})
 	for i := range queueLen {
-		h.Offer(publish(t, snap(uint64(i+1), t0.Add(time.Duration(i)*time.Millisecond)), ""))
+		h.Offer(publish(t, snap(uint64(i+1), t0.Add(time.Duration(i)*time.Millisecond))))
 	}
-	h.Offer(publish(t, snap(queueLen+1, t0.Add(time.Second)), ""))
+	h.Offer(publish(t, snap(queueLen+1, t0.Add(time.Second))))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- h.Run(ctx) }()

@@ -26,11 +26,10 @@ type mark struct {
 // marksOf lists the states of the keys of s, one mark per key, state and
 // tag, the first found winning: the violations (whose messages say the
 // most), then the blocks, the top keys and the keys near their limit.
-// near is counters.near_limit of s, read from its document.
 //
 // A violation's subject is taken for a key unless it names a node or a
 // source of s: node_down's subject is a node, not a key.
-func marksOf(s *snapshot.Snapshot, near []nearKey) []mark {
+func marksOf(s *snapshot.Snapshot) []mark {
 	type id struct{ key, state, tag string }
 	seen := map[id]bool{}
 	var out []mark
@@ -74,7 +73,7 @@ func marksOf(s *snapshot.Snapshot, near []nearKey) []mark {
 	for _, k := range s.Counters.Top {
 		counted(k.Key, k.Count, k.Limit)
 	}
-	for _, k := range near {
+	for _, k := range s.Counters.NearLimit {
 		// A key blocked is past near: its stretch says more.
 		if seen[id{k.Key, snapshot.KeyBlocked, ""}] {
 			continue

@@ -33,11 +33,10 @@ func TestKeyEvents(t *testing.T) {
 			s.Violations = append(s.Violations, snapshot.Violation{Invariant: "ttl_beyond_window", Subject: "k", Severity: "warning", Message: "TTL 90s"})
 		}
 		s.Violations = append(s.Violations, snapshot.Violation{Invariant: "node_down", Subject: "node-2", Severity: "critical", Message: "down"})
-		extra := ""
 		if i >= 6 {
-			extra = `"near_limit":[{"key":"k","count":8,"limit":10}]`
+			s.Counters.NearLimit = []snapshot.NearLimitKey{{Key: "k", Count: 8, Limit: 10}}
 		}
-		if err := h.Record(publish(t, s, extra)); err != nil {
+		if err := h.Record(publish(t, s)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,25 +34,16 @@ type nodeCount struct {
 	Reachable int `json:"reachable"`
 }
 
-// nearKey is one entry of counters.near_limit, read from the document:
-// the list may be newer than this package's snapshot types.
-type nearKey struct {
-	Key   string `json:"key"`
-	Count int64  `json:"count"`
-	Limit int64  `json:"limit"`
-}
-
 // severities are counted in every point, 0 when none holds.
 var severities = []string{"critical", "warning", "info"}
 
 // summarize returns the summary document of p (its members as published,
-// limits without its overrides), its point, and the keys near their
-// limit.
-func summarize(p *snapshot.Published) (doc, pt []byte, near []nearKey, err error) {
+// limits without its overrides) and its point.
+func summarize(p *snapshot.Published) (doc, pt []byte, err error) {
 	members := p.Members
 	if members == nil {
 		if members, err = snapshot.SplitMembers(p.JSON); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	s := p.Snapshot
@@ -91,13 +82,13 @@ func summarize(p *snapshot.Published) (doc, pt []byte, near []nearKey, err error
 			limits := s.Limits
 			limits.Overrides = []snapshot.Override{}
 			if value, err = json.Marshal(limits); err != nil {
-				return nil, nil, nil, fmt.Errorf("encode the limits of summary %d: %w", s.Sequence, err)
+				return nil, nil, fmt.Errorf("encode the limits of summary %d: %w", s.Sequence, err)
 			}
 			buf = append(append(buf, `"limits":`...), value...)
 			continue
 		case "counters":
-			if pnt.Counters, near, err = figures(value); err != nil {
-				return nil, nil, nil, fmt.Errorf("summarize snapshot %d: %w", s.Sequence, err)
+			if pnt.Counters, err = figures(value); err != nil {
+				return nil, nil, fmt.Errorf("summarize snapshot %d: %w", s.Sequence, err)
 			}
 		case "redis":
 			pnt.Redis = value
@@ -108,31 +99,27 @@ func summarize(p *snapshot.Published) (doc, pt []byte, near []nearKey, err error
 	}
 	buf = append(buf, '}')
 	if pt, err = json.Marshal(pnt); err != nil {
-		return nil, nil, nil, fmt.Errorf("encode the point of summary %d: %w", s.Sequence, err)
+		return nil, nil, fmt.Errorf("encode the point of summary %d: %w", s.Sequence, err)
 	}
-	return buf, pt, near, nil
+	return buf, pt, nil
 }
 
 // figures returns the counters member without its lists (top,
-// near_limit, any other), and its near-limit keys.
-func figures(counters []byte) (json.RawMessage, []nearKey, error) {
+// near_limit, any other).
+func figures(counters []byte) (json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(counters, &all); err != nil {
-		return nil, nil, fmt.Errorf("decode counters: %w", err)
-	}
-	var near []nearKey
-	if raw, ok := all["near_limit"]; ok {
-		// Tolerant: a list of another shape names no key.
-		_ = json.Unmarshal(raw, &near)
+		return nil, fmt.Errorf("decode counters: %w", err)
 	}
 	for _, name := range slices.Collect(maps.Keys(all)) {
-		if v := bytes.TrimSpace(all[name]); len(v) > 0 && v[0] == '[' {
+		// A list may be null when empty.
+		if v := bytes.TrimSpace(all[name]); len(v) > 0 && v[0] == '[' || name == "top" || name == "near_limit" {
 			delete(all, name)
 		}
 	}
 	out, err := json.Marshal(all) // a map's members in name order
 	if err != nil {
-		return nil, nil, fmt.Errorf("encode counters: %w", err)
+		return nil, fmt.Errorf("encode counters: %w", err)
 	}
-	return out, near, nil
+	return out, nil
 }
