@@ -82,7 +82,7 @@ func writeExplanation(w io.Writer, x *explain.Explanation) error {
 		p("    nothing remembered of this key since %s", formatSince(x.HistorySince))
 	}
 	for _, e := range x.History {
-		p("    %s – %s %s %s", e.At.Format(time.RFC3339), e.Until.Format(time.RFC3339), e.State, e.Detail)
+		p("    %s from %s to %s (%s ago): %s", e.State, e.At.Format(time.RFC3339), e.Until.Format(time.RFC3339), x.At.Sub(e.Until).Round(time.Second), e.Detail)
 	}
 	for _, n := range x.Notes {
 		p("  note: %s", n)

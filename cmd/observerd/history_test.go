@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +32,20 @@ func TestHistoryRemembersANodeDown(t *testing.T) {
 	d := startDaemon(t, c.observerdEnv()...)
 	d.waitReady(t, 30*time.Second)
 	down := c.nodes[1].id
+
+	// A key blocked for the two seconds of its window, long before it is
+	// explained.
+	const brief = "user:brief"
+	c.rdb.HSet(t.Context(), "ratelimit:limit:"+brief, "limit", "2", "window_ms", "2000")
+	for range 3 {
+		postCheckWindow(t, c.nodes[0].URL(), brief, 2, 2000)
+	}
+	blockedAt := d.waitSnapshot(t, 20*time.Second, brief+" blocked", func(s *snapshot.Snapshot) error {
+		if !slices.ContainsFunc(s.Blocks, func(b snapshot.Block) bool { return b.Key == brief }) {
+			return fmt.Errorf("blocks %+v", s.Blocks)
+		}
+		return nil
+	}).GeneratedAt
 	d.waitSnapshot(t, 20*time.Second, "two nodes up", func(s *snapshot.Snapshot) error {
 		if len(s.Nodes) != 2 || hasNodeDown(s, down) {
 			return fmt.Errorf("%d nodes, violations %+v", len(s.Nodes), s.Violations)
@@ -99,6 +115,27 @@ func TestHistoryRemembersANodeDown(t *testing.T) {
 	}
 	if critical == 0 || agg.Points[len(agg.Points)-1].Violations["critical"] != 0 {
 		t.Errorf("/history aggregates: critical at most %d, last %v", critical, agg.Points[len(agg.Points)-1].Violations)
+	}
+
+	// The key is no longer blocked, and its history says when it was.
+	d.waitSnapshot(t, 20*time.Second, brief+" no longer blocked", func(s *snapshot.Snapshot) error {
+		if slices.ContainsFunc(s.Blocks, func(b snapshot.Block) bool { return b.Key == brief }) {
+			return fmt.Errorf("blocks %+v", s.Blocks)
+		}
+		return nil
+	})
+	x := runExplainJSON(t, c.observerdEnv(), brief, "--observerd", d.URL)
+	if x.Count != 0 || !slices.ContainsFunc(x.History, func(e snapshot.KeyEvent) bool {
+		return e.State == snapshot.KeyBlocked && !e.At.After(blockedAt) && !e.Until.Before(blockedAt)
+	}) {
+		t.Errorf("explain %s: count %d, history %+v (%s); want blocked at %v", brief, x.Count, x.History, x.HistoryError, blockedAt)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"observerd", "explain", brief, "--observerd", d.URL}, c.observerdEnv(), &out, &errOut); err != nil {
+		t.Fatalf("explain %s: %v", brief, err)
+	}
+	if !strings.Contains(out.String(), "blocked from "+blockedAt.Truncate(time.Second).Format("2006-01-02")) {
+		t.Errorf("explain %s says nothing of when it was blocked:\n%s", brief, out.String())
 	}
 
 	code, body = d.get(t, "/?at="+stamp)

@@ -168,3 +168,20 @@ func TestKeyIndexBounds(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyBlockedTenMinutesAgo is a key blocked once, then ten minutes of
+// snapshots at a 2 s interval without it: the hour kept still says when.
+func TestKeyBlockedTenMinutesAgo(t *testing.T) {
+	h := New(Config{Horizon: time.Hour})
+	every(t, h, 1+300, 2*time.Second, func(i int, s *snapshot.Snapshot) {
+		if i == 0 {
+			s.Blocks = []snapshot.Block{{Key: "k", Count: 10, Limit: 10}}
+			s.BlocksTotal = 1
+		}
+	})
+	got, since := h.KeyEvents("k")
+	want := []snapshot.KeyEvent{{At: t0, Until: t0, State: snapshot.KeyBlocked, Detail: "count 10 of limit 10"}}
+	if diff := cmp.Diff(want, got); diff != "" || !since.Equal(t0) {
+		t.Errorf("events of k since %v (-want +got):\n%s", since, diff)
+	}
+}
