@@ -19,12 +19,12 @@ import (
 type Config struct {
 	ListenAddr  string   `env:"LISTEN_ADDR" envDefault:":9750" help:"HTTP listen address of the status page /, /snapshot, /events, /metrics, /healthz and /readyz"`
 	Sources     []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
-	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot, /history and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
+	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot, /history, /keys/{key} and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
 	PprofAddr   string   `env:"PPROF_ADDR" help:"listen address of /debug/pprof on a listener of its own (127.0.0.1:6060); empty: off"`
 
 	WebConfigFile     string        `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
 	WebMaxConnections int           `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`
-	WebMaxRequests    int           `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot, /history and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
+	WebMaxRequests    int           `env:"WEB_MAX_REQUESTS" envDefault:"64" help:"most /snapshot, /history, /keys/{key} and /metrics requests answered at once; past it they get 503 with Retry-After at once; /healthz and /readyz are never held back"`
 	WebMaxWaiting     int           `env:"WEB_MAX_WAITING" envDefault:"256" help:"most clients waiting at once on a long-poll of /snapshot?after= or streaming /events; past it they get 503 with Retry-After"`
 	WebMaxWait        time.Duration `env:"WEB_MAX_WAIT" envDefault:"60s" help:"longest wait of a long-poll (/snapshot?wait=); a longer wait asked for is cut to this"`
 
