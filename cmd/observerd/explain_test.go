@@ -123,6 +123,11 @@ func TestExplainCluster(t *testing.T) {
 		if err != nil || len(oldest) != 1 || x.RetryAt.UnixMilli() != int64(oldest[0].Score)+60_000 {
 			t.Errorf("retry_at %v, want the oldest entry %v + 60 s", x.RetryAt, oldest)
 		}
+		// The page a browser gets, with every figure of a blocked key.
+		code, page := d.getAccepting(t, statuspage.KeyPath("user:blocked"), "text/html,*/*;q=0.8")
+		if code != http.StatusOK || !strings.Contains(string(page), "allowed from") || !strings.Contains(string(page), "fits the window") {
+			t.Errorf("GET /keys/user:blocked as a browser: %d\n%s", code, page)
+		}
 	})
 	t.Run("no daemon", func(t *testing.T) {
 		x := runExplainJSON(t, env, "user:open", "--observerd", "http://127.0.0.1:1")

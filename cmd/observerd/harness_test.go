@@ -84,9 +84,18 @@ func tail(s string, n int) string {
 // get fetches path and returns the status and body.
 func (d *daemon) get(t *testing.T, path string) (int, []byte) {
 	t.Helper()
+	return d.getAccepting(t, path, "")
+}
+
+// getAccepting is get with an Accept header (none when empty).
+func (d *daemon) getAccepting(t *testing.T, path, accept string) (int, []byte) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)

@@ -29,7 +29,7 @@ const keyTemplate = `<!doctype html>
 <tr><th>window</th><td>{{ms .WindowMs}} ({{.WindowSource}})</td></tr>
 <tr><th>remaining</th><td>{{.Remaining}}</td></tr>
 <tr><th>next check</th><td>{{if .AllowedNext}}<span class="ok">allowed</span>{{else}}<span class="bad">blocked</span>{{with .RetryAt}}, allowed from {{.Format "15:04:05.000 MST"}}{{end}}{{with .RetryAfterMs}} (in {{ms .}}){{end}}{{with .ServiceRetryAfterSeconds}}; the service says retry after {{.}} s{{end}}{{end}}</td></tr>
-<tr><th>TTL</th><td>{{with .TTLMs}}{{if lt . 0}}none{{else}}{{ms .}}{{end}}{{else}}–{{end}}{{with .TTLFitsWindow}}{{if .}} (fits the window){{else}} <span class="bad">(outlives the window)</span>{{end}}{{end}}</td></tr>
+<tr><th>TTL</th><td>{{.TTL}}{{if .TTLFits}} (fits the window){{else if .TTLOutlives}} <span class="bad">(outlives the window)</span>{{end}}</td></tr>
 <tr><th>allowed ever (:seq)</th><td>{{with .AllowedTotal}}{{.}}{{else}}no sequence key{{end}}</td></tr>
 <tr><th>entries</th><td>{{.EntriesTotal}} stored, {{.EntriesBeforeWindow}} before the window, {{.FutureEntries}} more than {{ms .FutureAfterMs}} in the future</td></tr>
 </table>
@@ -63,15 +63,29 @@ func newKeyPage() *keyPage {
 }
 
 // keyPageData is an explanation with its largest bucket, which scales the
-// spread's bars.
+// spread's bars, and its optional TTL figures as the page writes them.
 type keyPageData struct {
 	*explain.Explanation
 	Top int64
+	// TTL is "–" without a key, "none" without a TTL; TTLFits and
+	// TTLOutlives are both false without a key.
+	TTL                  string
+	TTLFits, TTLOutlives bool
 }
 
 // render is the page of x.
 func (p *keyPage) render(x *explain.Explanation) ([]byte, error) {
-	d := keyPageData{Explanation: x}
+	d := keyPageData{Explanation: x, TTL: "–"}
+	switch {
+	case x.TTLMs == nil:
+	case *x.TTLMs < 0:
+		d.TTL = "none"
+	default:
+		d.TTL = (time.Duration(*x.TTLMs) * time.Millisecond).String()
+	}
+	if x.TTLFitsWindow != nil {
+		d.TTLFits, d.TTLOutlives = *x.TTLFitsWindow, !*x.TTLFitsWindow
+	}
 	for _, b := range x.Spread {
 		d.Top = max(d.Top, b.Entries)
 	}

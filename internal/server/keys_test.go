@@ -144,3 +144,48 @@ func TestPrefersHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPageRendersEveryFigure renders explanations whose optional
+// figures are set, as a real key's are: a TTL, a retry time, a TTL that
+// fits or outlives the window, and one without any.
+func TestKeyPageRendersEveryFigure(t *testing.T) {
+	p := newKeyPage()
+	ttl, retry, service, seq := int64(39_946), int64(37_521), int64(38), int64(174)
+	noTTL := int64(-1)
+	at := time.Date(2026, 12, 5, 9, 34, 3, 0, time.UTC)
+	retryAt := at.Add(37521 * time.Millisecond)
+	base := explain.Explanation{Key: "user-hot-0", Exists: true, At: at, Count: 10, Limit: 10, LimitSource: "default", WindowMs: 60_000,
+		AllowedNext: false, RetryAfterMs: &retry, RetryAt: &retryAt, ServiceRetryAfterSeconds: &service, AllowedTotal: &seq}
+	tests := []struct {
+		name  string
+		ttl   *int64
+		fits  *bool
+		want  []string
+		never []string
+	}{
+		{name: "fits", ttl: &ttl, fits: new(true), want: []string{"39.946s", "(fits the window)", "in 37.521s", "retry after 38 s", "174"}, never: []string{"outlives"}},
+		{name: "outlives", ttl: &ttl, fits: new(false), want: []string{"39.946s", "outlives the window"}, never: []string{"fits the window"}},
+		{name: "no TTL", ttl: &noTTL, fits: new(false), want: []string{"none", "outlives the window"}},
+		{name: "no key", want: []string{"<td>–</td>"}, never: []string{"window)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := base
+			x.TTLMs, x.TTLFitsWindow = tt.ttl, tt.fits
+			b, err := p.render(&x)
+			if err != nil {
+				t.Fatalf("render: %v", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(b), w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, n := range tt.never {
+				if strings.Contains(string(b), n) {
+					t.Errorf("page says %q", n)
+				}
+			}
+		})
+	}
+}
