@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,16 +104,20 @@ func storeNodes(store *snapshot.Store, opts rlclient.Options, scheme string) fun
 }
 
 // configuredNodes are the configured nodes and, with discovery, the peers
-// they list in /api/nodes (the registry), for `observerd explain`.
+// they list in /api/nodes (the registry), for `observerd explain`. A node
+// is named by its id when the registry tells it, else by its address.
 func configuredNodes(ctx context.Context, cfg config.Config, opts rlclient.Options) []explain.Node {
 	var out []explain.Node
-	seen := map[string]bool{}
+	at := map[string]int{} // lowercased address: index in out
 	for _, u := range cfg.RatelimiterURLs {
 		c, err := rlclient.New(u, opts)
-		if err != nil || seen[strings.ToLower(c.Address())] {
+		if err != nil {
 			continue
 		}
-		seen[strings.ToLower(c.Address())] = true
+		if _, ok := at[strings.ToLower(c.Address())]; ok {
+			continue
+		}
+		at[strings.ToLower(c.Address())] = len(out)
 		out = append(out, explain.Node{Name: c.Address(), API: c})
 	}
 	if !cfg.RatelimiterDiscover {
@@ -125,15 +131,22 @@ func configuredNodes(ctx context.Context, cfg config.Config, opts rlclient.Optio
 			continue
 		}
 		for _, p := range peers {
-			if p.Address == "" || seen[strings.ToLower(p.Address)] {
+			if p.Address == "" {
+				continue
+			}
+			if i, ok := at[strings.ToLower(p.Address)]; ok {
+				if p.ID != "" {
+					out[i].Name = p.ID
+				}
 				continue
 			}
 			if c, err := rlclient.New(cfg.RatelimiterDiscoverScheme+"://"+p.Address, opts); err == nil {
-				seen[strings.ToLower(p.Address)] = true
-				out = append(out, explain.Node{Name: p.ID, API: c})
+				at[strings.ToLower(p.Address)] = len(out)
+				out = append(out, explain.Node{Name: cmp.Or(p.ID, p.Address), API: c})
 			}
 		}
 	}
+	slices.SortFunc(out, func(a, b explain.Node) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
