@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/observerd/observerd/internal/explain"
+	"github.com/observerd/observerd/internal/snapshot"
 )
 
 // defaultExplainTimeout bounds one explanation's reads of Redis and the
@@ -28,6 +27,7 @@ type keys struct {
 	cors    *corsPolicy
 	busy    *bound
 	page    *keyPage
+	gz      snapshot.Gzipper
 }
 
 // serve answers JSON, or HTML when the request prefers text/html. The
@@ -69,36 +69,33 @@ func (k *keys) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "explain: " + err.Error()})
 		return
 	}
-	var body []byte
+	k.write(w, r, x)
+}
+
+// write answers x as the page or its JSON, by what the request prefers.
+func (k *keys) write(w http.ResponseWriter, r *http.Request, x *explain.Explanation) {
+	h := w.Header()
+	var err error
+	a := &answer{}
 	if prefersHTML(r.Header["Accept"]) {
-		if body, err = k.page.render(x); err != nil {
+		if a.json, err = k.page.render(x); err != nil {
 			http.Error(w, "the page could not be rendered; ask for application/json", http.StatusInternalServerError)
 			return
 		}
-		h.Set("Content-Type", "text/html; charset=utf-8")
+		a.contentType = "text/html; charset=utf-8"
 		h.Set("Content-Security-Policy", k.page.policy)
 		h.Set("X-Content-Type-Options", "nosniff")
 	} else {
-		if body, err = json.Marshal(x); err != nil {
+		if a.json, err = json.Marshal(x); err != nil {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 			return
 		}
-		body = append(body, '\n')
-		h.Set("Content-Type", "application/json")
+		a.json = append(a.json, '\n')
 	}
 	if acceptsGzip(r.Header["Accept-Encoding"]) {
-		var b bytes.Buffer
-		zw := gzip.NewWriter(&b)
-		_, _ = zw.Write(body)
-		_ = zw.Close()
-		body = b.Bytes()
-		h.Set("Content-Encoding", "gzip")
+		a.gzip = k.gz.Gzip(a.json)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	writeAnswer(w, r, a)
 }
 
 // prefersHTML reports whether Accept ranks text/html above

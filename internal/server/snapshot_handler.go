@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"strings"
@@ -34,12 +35,15 @@ type reads struct {
 	heartbeat time.Duration
 }
 
-// answer is one body /snapshot serves, plain and compressed, with its
-// ETag: the whole published snapshot, or a selection of its sections.
+// answer is one body observerd serves, plain and compressed, with its
+// ETag: the whole published snapshot, a selection of its sections, a kept
+// summary or range, or one key explained.
 type answer struct {
-	etag string
-	json []byte
+	etag string // "": none, and no 304
+	json []byte // the body: JSON, unless contentType says otherwise
 	gzip []byte
+	// contentType is the body's type; "": application/json.
+	contentType string
 }
 
 // snapshot answers /snapshot: ETag and 304, gzip when the client takes it,
@@ -106,12 +110,14 @@ func (s *reads) answer(w http.ResponseWriter, r *http.Request, p *snapshot.Publi
 // takes it.
 func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
 	h := w.Header()
-	h.Set("ETag", a.etag)
-	if etagMatches(r.Header["If-None-Match"], a.etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
+	if a.etag != "" {
+		h.Set("ETag", a.etag)
+		if etagMatches(r.Header["If-None-Match"], a.etag) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
 	}
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", cmp.Or(a.contentType, "application/json"))
 	body := a.json
 	if acceptsGzip(r.Header["Accept-Encoding"]) {
 		h.Set("Content-Encoding", "gzip")
