@@ -91,3 +91,13 @@ func Share(count, limit int64) string {
 
 // Ratio is a share given as a fraction (0.8) in percent ("80%").
 func Ratio(r float64) string { return Figure(100*r) + "%" }
+
+// Bar is a text bar of n out of top, at most width cells wide; a non-zero
+// n shows at least one cell.
+func Bar(n, top int64, width int) string {
+	if n <= 0 || top <= 0 {
+		return ""
+	}
+	cells := max(1, int(n*int64(width)/top))
+	return strings.Repeat("█", cells)
+}

@@ -3,6 +3,7 @@ package human
 import (
 	"slices"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/observerd/observerd/internal/health"
 	"github.com/observerd/observerd/internal/snapshot"
@@ -154,6 +155,25 @@ func TestShare(t *testing.T) {
 	for give, want := range map[float64]string{0.8: "80%", 1: "100%", 0.333: "33.3%", 0.05: "5%"} {
 		if got := Ratio(give); got != want {
 			t.Errorf("Ratio(%v) = %q, want %q", give, got, want)
+		}
+	}
+}
+
+func TestBar(t *testing.T) {
+	tests := []struct {
+		n, top int64
+		width  int
+		want   int // cells
+	}{
+		{n: 0, top: 10, width: 30, want: 0},
+		{n: 10, top: 10, width: 30, want: 30},
+		{n: 5, top: 10, width: 30, want: 15},
+		{n: 1, top: 1000, width: 30, want: 1}, // a non-zero count shows
+		{n: 3, top: 0, width: 30, want: 0},
+	}
+	for _, tt := range tests {
+		if got := utf8.RuneCountInString(Bar(tt.n, tt.top, tt.width)); got != tt.want {
+			t.Errorf("Bar(%d, %d, %d) has %d cells, want %d", tt.n, tt.top, tt.width, got, tt.want)
 		}
 	}
 }

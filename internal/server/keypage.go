@@ -6,10 +6,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"strings"
 	"time"
 
 	"github.com/observerd/observerd/internal/explain"
+	"github.com/observerd/observerd/internal/human"
 )
 
 // keyStyle is the page's one style sheet, allowed by its hash.
@@ -56,7 +56,7 @@ func newKeyPage() *keyPage {
 		tmpl: template.Must(template.New("key").Funcs(template.FuncMap{
 			"ms":  func(v int64) string { return (time.Duration(v) * time.Millisecond).String() },
 			"opt": optInt,
-			"bar": func(n, top int64) string { return Bar(n, top, 30) },
+			"bar": func(n, top int64) string { return human.Bar(n, top, 30) },
 		}).Parse(keyTemplate)),
 		policy: "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; img-src 'none'; base-uri 'none'; form-action 'none'",
 	}
@@ -101,14 +101,4 @@ func optInt(v *int64) string {
 		return "–"
 	}
 	return fmt.Sprint(*v)
-}
-
-// Bar is a text bar of n out of top, at most width cells wide; a non-zero
-// n shows at least one cell.
-func Bar(n, top int64, width int) string {
-	if n <= 0 || top <= 0 {
-		return ""
-	}
-	cells := max(1, int(n*int64(width)/top))
-	return strings.Repeat("█", cells)
 }
