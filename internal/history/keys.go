@@ -74,6 +74,14 @@ func marksOf(s *snapshot.Snapshot) []mark {
 		counted(k.Key, k.Count, k.Limit)
 	}
 	for _, k := range s.Counters.NearLimit {
+		// The blocks keep the highest counts, this list the keys nearest
+		// their own limit: a key at a small limit may be blocked here
+		// only (a limit of 0 refuses every check).
+		if k.Count >= k.Limit {
+			add(mark{key: k.Key, state: snapshot.KeyBlocked, detail: fmt.Sprintf("count %d of limit %d", k.Count, k.Limit)})
+			counted(k.Key, k.Count, k.Limit)
+			continue
+		}
 		// A key blocked is past near: its stretch says more.
 		if seen[id{k.Key, snapshot.KeyBlocked, ""}] {
 			continue

@@ -185,3 +185,20 @@ func TestKeyBlockedTenMinutesAgo(t *testing.T) {
 		t.Errorf("events of k since %v (-want +got):\n%s", since, diff)
 	}
 }
+
+// TestKeyBlockedOnlyInNearLimit: the blocks list keeps the keys with the
+// highest counts, the near-limit list those nearest their own limit, so
+// a key at a small limit of its own may be in the second only. It was
+// blocked all the same.
+func TestKeyBlockedOnlyInNearLimit(t *testing.T) {
+	h := New(Config{Horizon: time.Hour})
+	every(t, h, 1, 2*time.Second, func(i int, s *snapshot.Snapshot) {
+		s.Counters.NearLimit = []snapshot.NearLimitKey{{Key: "zero", Count: 0, Limit: 0}, {Key: "small", Count: 5, Limit: 5}, {Key: "near", Count: 8, Limit: 10}}
+	})
+	for key, want := range map[string]string{"zero": snapshot.KeyBlocked, "small": snapshot.KeyBlocked, "near": snapshot.KeyNearLimit} {
+		got, _ := h.KeyEvents(key)
+		if len(got) != 1 || got[0].State != want {
+			t.Errorf("events of %s: %+v, want one %s", key, got, want)
+		}
+	}
+}
