@@ -32,11 +32,6 @@ const Buckets = 12
 // DefaultNodeTimeout bounds each node's answers when Config sets none.
 const DefaultNodeTimeout = 2 * time.Second
 
-// ttlMargin is how far past the TTL the contract gives its window a key's
-// TTL may reach and still fit: the TTL is set in whole seconds (as the
-// walk judges ttl_beyond_window).
-const ttlMargin = time.Second
-
 // ErrBadKey is wrapped by the errors of a key name that cannot be looked
 // up: empty, too long, or a cut name.
 var ErrBadKey = errors.New("bad key")
@@ -248,7 +243,7 @@ func build(r *redisclient.KeyReading, futureAfter time.Duration) *Explanation {
 		OverrideProblem: r.OverrideProblem,
 		Remaining:       max(0, r.Limit-r.InWindow),
 		AllowedNext:     r.Limit > 0 && r.InWindow < r.Limit,
-		TTLCeilingMs:    (snapshot.ContractTTL(r.Window) + ttlMargin).Milliseconds(),
+		TTLCeilingMs:    snapshot.TTLCeiling(r.Window).Milliseconds(),
 		FutureEntries:   r.Future, FutureAfterMs: futureAfter.Milliseconds(),
 		EntriesTotal: r.Total, EntriesBeforeWindow: r.Before,
 		Spread: make([]Bucket, len(r.Spread)),
@@ -272,7 +267,7 @@ func build(r *redisclient.KeyReading, futureAfter time.Duration) *Explanation {
 		x.TTLMs, x.TTLFitsWindow = new(int64(-1)), new(false)
 	default:
 		x.TTLMs = new(r.TTL.Milliseconds())
-		x.TTLFitsWindow = new(r.TTL <= snapshot.ContractTTL(r.Window)+ttlMargin)
+		x.TTLFitsWindow = new(r.TTL <= snapshot.TTLCeiling(r.Window))
 	}
 	if !x.AllowedNext && r.Limit > 0 && !math.IsNaN(r.Release) {
 		at := int64(r.Release) + winMs

@@ -164,11 +164,6 @@ func newRedisTally(cfg tallyConfig, incumbents map[string]int) *redisTally {
 	}
 }
 
-// ttlMargin is how far past what the contract gives its window a
-// counter's TTL may reach before it outlives its window: the TTL is set in
-// whole seconds.
-const ttlMargin = time.Second
-
 func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Duration) {
 	t.c.Keys++
 	t.c.RequestsInWindow += cn.Count
@@ -197,7 +192,7 @@ func (t *redisTally) visit(cn redisclient.Counter, limit int64, window time.Dura
 		t.c.KeysWithoutTTL++
 		t.withoutTTL.add(cn.Key)
 	}
-	if window > 0 && cn.TTL > snapshot.ContractTTL(window)+ttlMargin {
+	if window > 0 && cn.TTL > snapshot.TTLCeiling(window) {
 		t.c.KeysTTLBeyondWindow++
 		t.longTTL.add(snapshot.KeyTTL{Key: cn.Key, TTL: cn.TTL, Window: window})
 	}

@@ -91,6 +91,12 @@ func ContractTTL(w time.Duration) time.Duration {
 	return (w + time.Second - 1).Truncate(time.Second) + time.Second
 }
 
+// TTLCeiling is the longest TTL a counter of window w may have and still
+// fit it: ContractTTL and one second more, since the TTL is set in whole
+// seconds. A counter whose TTL is longer outlives its window
+// (ttl_beyond_window).
+func TTLCeiling(w time.Duration) time.Duration { return ContractTTL(w) + time.Second }
+
 // KeySample is one key read after the walk.
 type KeySample struct {
 	Key string `json:"key"`
