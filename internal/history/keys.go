@@ -40,13 +40,7 @@ func marksOf(s *snapshot.Snapshot) []mark {
 			out = append(out, m)
 		}
 	}
-	notKeys := map[string]bool{}
-	for _, n := range s.Nodes {
-		notKeys[n.Name()], notKeys[n.Address] = true, true
-	}
-	for name := range s.Sources {
-		notKeys[name] = true
-	}
+	notKeys := nonKeySubjects(s)
 	for _, v := range s.Violations {
 		switch {
 		case v.Subject == "" || notKeys[v.Subject]:
@@ -93,6 +87,19 @@ func marksOf(s *snapshot.Snapshot) []mark {
 		add(mark{key: k.Key, state: snapshot.KeyNearLimit, detail: detail})
 	}
 	return out
+}
+
+// nonKeySubjects are the names in s that a violation's subject may be
+// and that are not keys: its nodes' names and addresses, its sources.
+func nonKeySubjects(s *snapshot.Snapshot) map[string]bool {
+	names := map[string]bool{}
+	for _, n := range s.Nodes {
+		names[n.Name()], names[n.Address] = true, true
+	}
+	for name := range s.Sources {
+		names[name] = true
+	}
+	return names
 }
 
 // cut shortens s to at most n bytes, on a rune boundary, marked with "…".
