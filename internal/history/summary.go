@@ -47,27 +47,7 @@ func summarize(p *snapshot.Published) (doc, pt []byte, err error) {
 		}
 	}
 	s := p.Snapshot
-	pnt := point{
-		GeneratedAt: s.GeneratedAt, Sequence: s.Sequence, BlocksTotal: s.BlocksTotal,
-		Sources:    make(map[string]string, len(s.Sources)),
-		Violations: make(map[string]int, len(severities)),
-		Nodes:      nodeCount{Known: len(s.Nodes)},
-	}
-	for name, st := range s.Sources {
-		pnt.Sources[name] = st.Status
-	}
-	for _, n := range s.Nodes {
-		if n.Reachable {
-			pnt.Nodes.Reachable++
-		}
-	}
-	for _, sev := range severities {
-		pnt.Violations[sev] = 0
-	}
-	for _, v := range s.Violations {
-		pnt.Violations[v.Severity]++
-	}
-
+	pnt := pointOf(s)
 	buf := make([]byte, 0, len(p.JSON))
 	buf = append(buf, '{')
 	for i, m := range members {
@@ -102,6 +82,32 @@ func summarize(p *snapshot.Published) (doc, pt []byte, err error) {
 		return nil, nil, fmt.Errorf("encode the point of summary %d: %w", s.Sequence, err)
 	}
 	return buf, pt, nil
+}
+
+// pointOf is the point of s but for the members summarize copies from
+// its document: the counters' figures, Redis and traffic.
+func pointOf(s *snapshot.Snapshot) point {
+	pnt := point{
+		GeneratedAt: s.GeneratedAt, Sequence: s.Sequence, BlocksTotal: s.BlocksTotal,
+		Sources:    make(map[string]string, len(s.Sources)),
+		Violations: make(map[string]int, len(severities)),
+		Nodes:      nodeCount{Known: len(s.Nodes)},
+	}
+	for name, st := range s.Sources {
+		pnt.Sources[name] = st.Status
+	}
+	for _, n := range s.Nodes {
+		if n.Reachable {
+			pnt.Nodes.Reachable++
+		}
+	}
+	for _, sev := range severities {
+		pnt.Violations[sev] = 0
+	}
+	for _, v := range s.Violations {
+		pnt.Violations[v.Severity]++
+	}
+	return pnt
 }
 
 // figures returns the counters member without its lists (top,
