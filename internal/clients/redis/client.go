@@ -114,8 +114,9 @@ type Client struct {
 	password string                 // scrubbed from every error text
 	opts     Options                // with the defaults filled in
 	seed     maphash.Seed
-	// lastWalkKeys sizes the next walk's set of seen keys.
-	lastWalkKeys atomic.Int64
+	// lastWalkKeys sizes the next walk's set of seen keys; lastScanned,
+	// the keys its SCAN returned, is what the next one expects.
+	lastWalkKeys, lastScanned atomic.Int64
 }
 
 // New builds a Client. It does not connect: the first command does.

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // ErrNotInfo is returned by ParseInfo for text that holds none of the
@@ -189,4 +192,49 @@ func parseKeyspace(value string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no keys= in %s", quoteCut(value))
+}
+
+// walkCommands are the commands a walk sends, whose time INFO
+// commandstats keeps as cmdstat_<name>:calls=..,usec=..,...
+var walkCommands = []string{"scan", "zcount", "pttl"}
+
+// walkCommandTime reads the microseconds server s has spent in the walk's
+// commands since its statistics were last reset; ok is false where INFO
+// commandstats cannot be read (an ACL, a renamed command, a proxy), which
+// is not an error: the walk's own round trips still measure it.
+func (c *Client) walkCommandTime(ctx context.Context, s interface {
+	Info(ctx context.Context, section ...string) *goredis.StringCmd
+}) (usec int64, ok bool) {
+	text, err := s.Info(ctx, "commandstats").Result()
+	if err != nil {
+		return 0, false
+	}
+	return commandTime(text, walkCommands)
+}
+
+// commandTime sums the usec of the named commands in INFO commandstats
+// text; ok is false when the text has no commandstats line at all. A
+// command never called has no line and counts zero.
+func commandTime(text string, names []string) (usec int64, ok bool) {
+	for line := range strings.Lines(text) {
+		rest, found := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_")
+		if !found {
+			continue
+		}
+		ok = true
+		name, fields, _ := strings.Cut(rest, ":")
+		if !slices.Contains(names, strings.ToLower(name)) {
+			continue
+		}
+		for f := range strings.SplitSeq(fields, ",") {
+			if v, isUsec := strings.CutPrefix(f, "usec="); isUsec {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || n < 0 || usec > math.MaxInt64-n {
+					return 0, false
+				}
+				usec += n
+			}
+		}
+	}
+	return usec, ok
 }

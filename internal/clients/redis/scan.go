@@ -6,7 +6,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"golang.org/x/time/rate"
 )
 
 // NoTTL is the TTL of a key that never expires (PTTL -1).
@@ -31,14 +30,18 @@ func (wk *walker) scan(ctx context.Context, s *goredis.Client, page func(keys []
 			if err := ctx.Err(); err != nil {
 				return wk.c.wrap("SCAN", addr, err)
 			}
+			sent := time.Now()
 			keys, next, err := scan(ctx, cursor)
 			if err != nil {
 				return wk.c.wrap("SCAN", addr, err)
 			}
+			rtt := time.Since(sent)
 			wk.mu.Lock()
 			wk.stats.ScanCalls++
+			wk.stats.ScannedKeys += int64(len(keys))
+			wk.stats.Busy += rtt
 			wk.mu.Unlock()
-			if err := wk.waitPace(ctx, len(keys)); err != nil {
+			if err := wk.rest(ctx, rtt, len(keys)); err != nil {
 				return wk.c.wrap("SCAN", addr, err)
 			}
 			if err := page(keys); err != nil {
@@ -66,34 +69,6 @@ func scanPrefixes(keyPrefix, nodePrefix string) []string {
 		return []string{keyPrefix, nodePrefix}
 	}
 	return []string{keyPrefix[:n]}
-}
-
-// newPace is a pace of perSecond keys with a burst of one page. A limiter
-// starts full; a walk starts with no keys in hand, so that a short one
-// keeps to the pace too.
-func newPace(perSecond float64, page int) *rate.Limiter {
-	lim := rate.NewLimiter(rate.Limit(perSecond), page)
-	lim.AllowN(time.Now(), page)
-	return lim
-}
-
-// waitPace waits until n more keys read fit the walk's pace, or ctx ends.
-func (wk *walker) waitPace(ctx context.Context, n int) error {
-	if wk.pace == nil {
-		return nil
-	}
-	// SCAN may return more keys than COUNT asked for, and so more than the
-	// burst, the most one WaitN takes: they are paid a burst at a time.
-	for burst := wk.pace.Burst(); n > 0; n -= burst {
-		if err := wk.pace.WaitN(ctx, min(n, burst)); err != nil {
-			// WaitN gives up at once, with an error of its own, when
-			// the wait would outlast ctx's deadline: a paced walk waits
-			// for it and times out like any other, with ctx's error.
-			<-ctx.Done()
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // globEscape quotes the characters SCAN MATCH treats as a pattern.

@@ -18,14 +18,23 @@ import (
 // flight on one server while SCAN reads the next page on another
 // connection. Two keep Redis busy without queueing the rate limiter's own
 // commands behind a long line of the walk's; with SCAN that is three of
-// DefaultPoolSize connections. A paced walk is slow by choice and gentle as
-// well: it scans and counts pacedStep keys at a time, one request at the
-// server at a time, so that a check of the rate limiter never waits behind
-// more than a tenth of a millisecond of the walk.
+// DefaultPoolSize connections. A paced walk (by a budget or a key rate) is
+// gentle as well: it scans and counts pacedStep keys at a time, one request
+// at the server at a time, so that a check of the rate limiter never waits
+// behind more than a tenth of a millisecond or so of the walk.
 const (
 	pipelinesInFlight = 2
 	pacedStep         = 100
 )
+
+// maxKeySetHint bounds how large a first walk sizes its set of keys from
+// INFO's count, which includes keys of every kind: past it, the set grows
+// as keys come.
+const maxKeySetHint = 1 << 20
+
+// maxServerUsec bounds a walk's server time taken from INFO commandstats,
+// a day: past it the figure is not believed.
+const maxServerUsec = int64(24 * time.Hour / time.Microsecond)
 
 // Counter is one counter sorted set as the walk found it.
 type Counter struct {
@@ -58,8 +67,20 @@ type Pass struct {
 	// never concurrently.
 	Visit func(Counter)
 	// MaxKeysPerSecond paces the walk: SCAN waits so that no more keys
-	// than this are read per second. Zero or less is no pacing.
+	// than this are read per second. Zero or less: Budget paces it.
 	MaxKeysPerSecond float64
+	// Budget, above 0 and below 1, is the share of Redis's time the walk
+	// may take while it runs, measured by its own round trips (see
+	// budget); 0, 1 or more: unpaced, unless MaxKeysPerSecond is set.
+	Budget float64
+	// FinishBy is when a walk paced by Budget should be over: it rests
+	// less than the budget asks when it would not be done by then. Zero:
+	// the budget alone paces it.
+	FinishBy time.Time
+	// ExpectedKeys is how many keys the walk expects SCAN to return (INFO's
+	// count of keys), for FinishBy and to size the walk's set of keys
+	// before the first walk; the last walk's count is used when larger.
+	ExpectedKeys int64
 }
 
 // WalkStats are the walk's totals.
@@ -77,6 +98,31 @@ type WalkStats struct {
 	// BatchLatency is the median round trip of its batches of counts,
 	// zero when it sent none.
 	BatchLatency time.Duration
+	// ScannedKeys are the keys SCAN returned, every kind and repeats
+	// included.
+	ScannedKeys int64
+	// Duration is how long the walk took, and Busy the sum of its round
+	// trips (SCAN and counts), which overlap in an unpaced walk.
+	Duration, Busy time.Duration
+	// PacedBy says what set the walk's pace: PacedByNothing,
+	// PacedByKeyRate, PacedByBudget or PacedByInterval.
+	PacedBy string
+	// ServerTime is the time the walked servers spent in SCAN, ZCOUNT and
+	// PTTL while they were walked, by INFO commandstats (other clients'
+	// calls of those commands included); ServerTimeKnown is false where
+	// INFO commandstats could not be read.
+	ServerTime      time.Duration
+	ServerTimeKnown bool
+}
+
+// Spent is the server time the walk took: ServerTime where INFO
+// commandstats measured it, else the sum of its round trips, which is
+// more.
+func (s WalkStats) Spent() time.Duration {
+	if s.ServerTimeKnown {
+		return s.ServerTime
+	}
+	return s.Busy
 }
 
 // WalkResult is what one pass read: the totals, the node registry sorted by
@@ -105,7 +151,9 @@ func (r *WalkResult) Counted(key string) bool {
 type walker struct {
 	c         *Client
 	p         Pass
-	pace      *rate.Limiter // keys a second; nil: unpaced
+	pace      *rate.Limiter // keys a second; nil: not paced by a key rate
+	budget    *budget       // nil: not paced by a budget
+	serial    bool          // one request at the server at a time
 	scanCount int64
 	batch     int
 
@@ -128,20 +176,29 @@ type walker struct {
 // A key of another type is counted in WrongTypeKeys and a key that expired
 // before it was counted in Vanished; neither is fatal.
 func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
+	began := time.Now()
 	servers, err := c.servers(ctx)
 	if err != nil {
 		return nil, err
 	}
+	expected := max(p.ExpectedKeys, c.lastScanned.Load())
 	wk := &walker{
 		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
-		seen:     newKeySet(int(c.lastWalkKeys.Load())),
+		seen:     newKeySet(int(max(c.lastWalkKeys.Load(), min(expected, maxKeySetHint)))),
 		distinct: map[string]struct{}{},
 	}
-	if p.MaxKeysPerSecond > 0 {
+	wk.stats.PacedBy = PacedByNothing
+	if p.MaxKeysPerSecond > 0 || (p.Budget > 0 && p.Budget < 1) {
+		wk.serial = true
 		wk.scanCount, wk.batch = min(wk.scanCount, pacedStep), min(wk.batch, pacedStep)
-		wk.pace = newPace(p.MaxKeysPerSecond, int(wk.scanCount))
+		if p.MaxKeysPerSecond > 0 {
+			wk.pace, wk.stats.PacedBy = newPace(p.MaxKeysPerSecond, int(wk.scanCount)), PacedByKeyRate
+		} else {
+			wk.budget = newBudget(p.Budget, p.FinishBy, expected, wk.scanCount)
+		}
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
+	wk.stats.ServerTimeKnown = true
 	for i, s := range servers {
 		clk, err := c.clock(ctx, s, s.Options().Addr)
 		if err != nil {
@@ -150,8 +207,20 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if i == 0 {
 			wk.stats.Now = clk.now()
 		}
+		read := func(ctx context.Context) (int64, bool) { return c.walkCommandTime(ctx, s) }
+		before, known := read(ctx)
+		if wk.budget != nil {
+			wk.budget.startServer(read, before, known)
+		}
 		if err := wk.walkServer(ctx, s, clk); err != nil {
 			return nil, err
+		}
+		after, stillKnown := c.walkCommandTime(ctx, s)
+		// A reset of the statistics (CONFIG RESETSTAT) meanwhile makes
+		// the figure unknown, not negative.
+		spent := after - before
+		if wk.stats.ServerTimeKnown = wk.stats.ServerTimeKnown && known && stillKnown && spent >= 0 && spent < maxServerUsec; wk.stats.ServerTimeKnown {
+			wk.stats.ServerTime += time.Duration(spent) * time.Microsecond
 		}
 		// The few registry and override keys the scan found are read at
 		// its end.
@@ -167,6 +236,14 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	}
 	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
+	c.lastScanned.Store(wk.stats.ScannedKeys)
+	if !wk.stats.ServerTimeKnown {
+		wk.stats.ServerTime = 0
+	}
+	wk.stats.Duration = time.Since(began)
+	if wk.budget != nil {
+		wk.stats.PacedBy = wk.budget.pacedBy(wk.stats.Spent(), wk.stats.Duration)
+	}
 	res.Stats = wk.stats
 	if n := len(wk.latencies); n > 0 {
 		slices.Sort(wk.latencies)
@@ -188,10 +265,17 @@ func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) 
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(pipelinesInFlight)
 	send := func(keys []string) error {
-		if wk.pace != nil {
-			return wk.count(gctx, s, clk, keys)
+		if !wk.serial {
+			g.Go(func() error { _, err := wk.count(gctx, s, clk, keys); return err })
+			return nil
 		}
-		g.Go(func() error { return wk.count(gctx, s, clk, keys) })
+		rtt, err := wk.count(gctx, s, clk, keys)
+		if err != nil {
+			return err
+		}
+		if err := wk.rest(gctx, rtt, 0); err != nil {
+			return wk.c.wrap("ZCOUNT", s.Options().Addr, err)
+		}
 		return nil
 	}
 	var cur []string
@@ -255,8 +339,21 @@ func (wk *walker) keepSmall(into *[]string, k string) {
 	*into = append(*into, k)
 }
 
-// count counts one batch in one round trip and visits its counters.
-func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys []string) error {
+// rest waits as the walk's pace asks after a round trip of rtt that read
+// scanned keys from SCAN (zero for a batch of counts).
+func (wk *walker) rest(ctx context.Context, rtt time.Duration, scanned int) error {
+	switch {
+	case wk.pace != nil:
+		return wk.waitPace(ctx, scanned)
+	case wk.budget != nil:
+		return wk.budget.roundTrip(ctx, rtt, scanned)
+	}
+	return nil
+}
+
+// count counts one batch in one round trip and visits its counters; it
+// returns the round trip.
+func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys []string) (time.Duration, error) {
 	nowMs := clk.now().UnixMilli()
 	pipe := s.Pipeline()
 	counts := make([]*goredis.IntCmd, len(keys))
@@ -274,10 +371,11 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys 
 	wk.mu.Lock()
 	defer wk.mu.Unlock()
 	wk.latencies = append(wk.latencies, rtt)
+	wk.stats.Busy += rtt
 	for i, k := range keys {
 		cn, ok, err := wk.counterOf(counts[i], ttls[i], k[n:], s.Options().Addr)
 		if err != nil {
-			return err
+			return rtt, err
 		}
 		if !ok {
 			continue
@@ -288,7 +386,7 @@ func (wk *walker) count(ctx context.Context, s *goredis.Client, clk clock, keys 
 			wk.p.Visit(cn)
 		}
 	}
-	return nil
+	return rtt, nil
 }
 
 // counterOf turns one key's replies into a counter; ok is false for a key
