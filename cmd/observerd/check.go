@@ -231,8 +231,8 @@ Where it differs from the daemon:
     neither takes nor waits for the lease, reads no shared walk and writes
     nothing to Redis, whatever OBSERVERD_REDIS_WALK_COORDINATION says, so
     the fleet's walker carries on undisturbed. The walk is paced and
-    bounded as the daemon's (OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND,
-    OBSERVERD_REDIS_POLL_TIMEOUT).
+    bounded as the daemon's (OBSERVERD_REDIS_WALK_BUDGET,
+    OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND, OBSERVERD_REDIS_POLL_TIMEOUT).
   - Order: the configured nodes first (their default limit and sampled keys
     judge the Redis walk), then Redis, then the nodes the registry names
     that were not asked yet, then Prometheus. It knows only the configured

@@ -121,6 +121,7 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 		Coordinate:       cfg.RedisWalkCoordination == config.WalkLease,
 		LeaseTTL:         cfg.LeaseTTL(),
 		MaxKeysPerSecond: cfg.RedisWalkMaxKeysPerSecond,
+		WalkBudget:       cfg.RedisWalkBudget,
 		FutureAfter:      health.FutureAfter(cfg.Invariants),
 		Logger:           logger.Named("redis"),
 	})

@@ -52,7 +52,8 @@ type Config struct {
 	InstanceID                string  `env:"INSTANCE_ID" help:"this observer's name among the sidecars of one cluster: the walk lease's holder and counters.walked_by; empty: host name and process id (in Kubernetes the host name is the pod name)"`
 	RedisWalkCoordination     string  `env:"REDIS_WALK_COORDINATION" envDefault:"lease" help:"lease: one observer of the cluster walks the keyspace each interval, holding a lease in Redis, and the others read its result from Redis; off: every observer walks"`
 	RedisWalkURL              string  `env:"REDIS_WALK_URL" help:"Redis to walk the keyspace on (a replica, so that the walk costs the primary nothing), redis:// or rediss://; PING, INFO and the walk lease stay on OBSERVERD_REDIS_URL; empty: OBSERVERD_REDIS_URL"`
-	RedisWalkMaxKeysPerSecond float64 `env:"REDIS_WALK_MAX_KEYS_PER_SECOND" envDefault:"0" help:"pace of a keyspace walk in keys per second, to spread it over the poll interval where the rate limiter needs Redis to itself; a paced walk takes keys/pace seconds, so raise OBSERVERD_REDIS_POLL_TIMEOUT to match; 0: unlimited"`
+	RedisWalkBudget           float64 `env:"REDIS_WALK_BUDGET" envDefault:"0.15" help:"share of Redis's time a keyspace walk may take while it runs, above 0 and at most 1: the walk sends one request at a time and rests so that the time Redis spends on it (INFO commandstats, else its round trips) stays within this share, longer when Redis is slower; a walk that would not finish within three quarters of the Redis poll's deadline at that pace takes more, and says so (counters.walk.paced_by interval); 1: unpaced, as fast as Redis answers"`
+	RedisWalkMaxKeysPerSecond float64 `env:"REDIS_WALK_MAX_KEYS_PER_SECOND" envDefault:"0" help:"pace of a keyspace walk in keys per second instead of OBSERVERD_REDIS_WALK_BUDGET; a paced walk takes keys/pace seconds, so raise OBSERVERD_REDIS_POLL_TIMEOUT to match; 0: the budget paces the walk"`
 
 	PrometheusURL string `env:"PROMETHEUS_URL" envDefault:"http://localhost:9090" help:"Prometheus base URL"`
 	PrometheusJob string `env:"PROMETHEUS_JOB" envDefault:"ratelimiter" help:"Prometheus job that scrapes the rate limiter nodes"`
@@ -83,7 +84,7 @@ type Config struct {
 	RedisInterval       time.Duration `env:"REDIS_POLL_INTERVAL" help:"poll interval of Redis; 0: OBSERVERD_POLL_INTERVAL"`
 	PrometheusInterval  time.Duration `env:"PROMETHEUS_POLL_INTERVAL" help:"poll interval of Prometheus; 0: OBSERVERD_POLL_INTERVAL"`
 	RatelimiterTimeout  time.Duration `env:"RATELIMITER_POLL_TIMEOUT" help:"deadline of one poll of the node API; 0: OBSERVERD_POLL_TIMEOUT"`
-	RedisTimeout        time.Duration `env:"REDIS_POLL_TIMEOUT" help:"deadline of one poll of Redis (a keyspace of several hundred thousand keys takes seconds); 0: OBSERVERD_POLL_TIMEOUT"`
+	RedisTimeout        time.Duration `env:"REDIS_POLL_TIMEOUT" help:"deadline of one poll of Redis; a walk paced by OBSERVERD_REDIS_WALK_BUDGET spreads over three quarters of it; 0: the longer of OBSERVERD_POLL_TIMEOUT and the Redis poll interval"`
 	PrometheusTimeout   time.Duration `env:"PROMETHEUS_POLL_TIMEOUT" help:"deadline of one poll of Prometheus; 0: OBSERVERD_POLL_TIMEOUT"`
 	StaleAfter          time.Duration `env:"STALE_AFTER" help:"age of a source's last success beyond which its data is stale (withheld from /metrics, source_stale); 0: 3 poll intervals, at least one interval plus the poll timeout"`
 	MetricsKeepStale    bool          `env:"METRICS_KEEP_STALE" envDefault:"false" help:"keep exporting a stale source's last values on /metrics"`

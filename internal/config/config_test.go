@@ -42,6 +42,34 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.StaleAfterFor("redis") != 15*time.Second {
 		t.Errorf("StaleAfterFor(redis) = %s", cfg.StaleAfterFor("redis"))
 	}
+	if cfg.RedisWalkBudget != 0.15 || cfg.RedisWalkMaxKeysPerSecond != 0 {
+		t.Errorf("walk budget %v, max keys per second %v", cfg.RedisWalkBudget, cfg.RedisWalkMaxKeysPerSecond)
+	}
+	// A budgeted walk spreads over the Redis poll's deadline, which is
+	// the interval unless set.
+	if cfg.TimeoutFor("redis") != 5*time.Second || cfg.TimeoutFor("prometheus") != 3*time.Second {
+		t.Errorf("timeouts: redis %s, prometheus %s", cfg.TimeoutFor("redis"), cfg.TimeoutFor("prometheus"))
+	}
+}
+
+func TestRedisTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want time.Duration
+	}{
+		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=2s"}, 3 * time.Second},
+		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=10s"}, 10 * time.Second},
+		{[]string{"OBSERVERD_POLL_INTERVAL=200ms", "OBSERVERD_POLL_TIMEOUT=1s"}, time.Second},
+		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=10s", "OBSERVERD_REDIS_POLL_TIMEOUT=4s"}, 4 * time.Second},
+	} {
+		cfg, err := Load(tc.env)
+		if err != nil {
+			t.Fatalf("Load(%q): %v", tc.env, err)
+		}
+		if got := cfg.TimeoutFor("redis"); got != tc.want {
+			t.Errorf("Load(%q): Redis timeout %s, want %s", tc.env, got, tc.want)
+		}
+	}
 }
 
 func TestLoadOverrides(t *testing.T) {

@@ -178,6 +178,9 @@ func (c Config) validateWalk(p *problems) {
 			p.add("REDIS_WALK_URL", "%v", err)
 		}
 	}
+	if !(c.RedisWalkBudget > 0 && c.RedisWalkBudget <= 1) {
+		p.add("REDIS_WALK_BUDGET", "must be a share of Redis's time above 0 and at most 1 (1: unpaced), got %v", c.RedisWalkBudget)
+	}
 	if c.RedisWalkMaxKeysPerSecond < 0 || math.IsNaN(c.RedisWalkMaxKeysPerSecond) || math.IsInf(c.RedisWalkMaxKeysPerSecond, 0) {
 		p.add("REDIS_WALK_MAX_KEYS_PER_SECOND", "must be a number of keys per second, 0 or more, got %v", c.RedisWalkMaxKeysPerSecond)
 	}
@@ -292,9 +295,16 @@ func (c Config) IntervalFor(src string) time.Duration {
 }
 
 // TimeoutFor is the deadline of one poll of src: its own, else
-// OBSERVERD_POLL_TIMEOUT.
+// OBSERVERD_POLL_TIMEOUT; for Redis, else the longer of that and its
+// interval, over which a budgeted walk spreads.
 func (c Config) TimeoutFor(src string) time.Duration {
-	return cmp.Or(ownOf(src, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout), c.PollTimeout)
+	if own := ownOf(src, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout); own > 0 {
+		return own
+	}
+	if src == source.Redis {
+		return max(c.PollTimeout, c.IntervalFor(src))
+	}
+	return c.PollTimeout
 }
 
 // ownOf picks src's own value of a per-source setting; 0 for an unknown

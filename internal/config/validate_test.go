@@ -1,6 +1,7 @@
 package config
 
 import (
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -45,6 +46,11 @@ func TestValidateBounds(t *testing.T) {
 		{give: "walk coordination off", set: func(c *Config) { c.RedisWalkCoordination = WalkAlone }},
 		{give: "walk pace -1", set: func(c *Config) { c.RedisWalkMaxKeysPerSecond = -1 }, want: "OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND: must be a number of keys per second, 0 or more, got -1"},
 		{give: "walk pace 0.5", set: func(c *Config) { c.RedisWalkMaxKeysPerSecond = 0.5 }},
+		{give: "walk budget 0", set: func(c *Config) { c.RedisWalkBudget = 0 }, want: "OBSERVERD_REDIS_WALK_BUDGET: must be a share of Redis's time above 0 and at most 1 (1: unpaced), got 0"},
+		{give: "walk budget 1.5", set: func(c *Config) { c.RedisWalkBudget = 1.5 }, want: "OBSERVERD_REDIS_WALK_BUDGET: must be a share of Redis's time above 0 and at most 1 (1: unpaced), got 1.5"},
+		{give: "walk budget NaN", set: func(c *Config) { c.RedisWalkBudget = math.NaN() }, want: "OBSERVERD_REDIS_WALK_BUDGET: must be a share of Redis's time above 0 and at most 1 (1: unpaced), got NaN"},
+		{give: "walk budget 1", set: func(c *Config) { c.RedisWalkBudget = 1 }},
+		{give: "walk budget 0.05", set: func(c *Config) { c.RedisWalkBudget = 0.05 }},
 		{give: "walk URL not redis", set: func(c *Config) { c.RedisWalkURL = "http://replica:6379" }, want: `OBSERVERD_REDIS_WALK_URL: "http://replica:6379" is not a redis:// or rediss:// URL with a host`},
 		{give: "walk URL of a cluster", set: func(c *Config) { c.RedisWalkURL, c.RedisClusterAddrs = "redis://replica:6379", []string{"a:7000"} }, want: "OBSERVERD_REDIS_WALK_URL: not with OBSERVERD_REDIS_CLUSTER_ADDRS: a cluster is walked master by master"},
 		{give: "walk URL", set: func(c *Config) { c.RedisWalkURL = "redis://replica:6379" }},
@@ -118,8 +124,8 @@ func TestInstanceAndLeaseTTL(t *testing.T) {
 	if got := c.Instance(); got != "ratelimiter-0" {
 		t.Errorf("Instance() = %q, want OBSERVERD_INSTANCE_ID", got)
 	}
-	if got := c.LeaseTTL(); got != 13*time.Second {
-		t.Errorf("LeaseTTL() = %v, want two 5s intervals and a 3s deadline", got)
+	if got := c.LeaseTTL(); got != 15*time.Second {
+		t.Errorf("LeaseTTL() = %v, want two 5s intervals and a 5s deadline (the interval)", got)
 	}
 	c.RedisInterval = time.Second
 	if got := c.LeaseTTL(); got != 5*time.Second {

@@ -206,6 +206,12 @@ func (c *Collector) collectCounters(out *sink, s *snapshot.Snapshot) {
 	} {
 		out.gauge(m.desc, float64(m.v))
 	}
+	if w := k.Walk; w != nil {
+		out.secondsIfValid(d.walkDuration, w.Duration)
+		out.gaugeIfValid(d.walkPace, w.KeysPerSecond)
+		out.gaugeIfValid(d.walkShare, w.RedisShare)
+		out.gaugeIfValid(d.walkBudget, w.Budget)
+	}
 	if c.opts.OmitKeySeries {
 		return
 	}

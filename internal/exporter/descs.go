@@ -19,6 +19,7 @@ type descs struct {
 	counterKeys, counterRequests, counterBlocked, counterOverLimit, counterNoTTL   *prometheus.Desc
 	counterLongTTL, counterOrphanSeq, counterWrongType, counterNearLimit           *prometheus.Desc
 	keyRequests, keyLimit                                                          *prometheus.Desc
+	walkDuration, walkPace, walkShare, walkBudget                                  *prometheus.Desc
 	trafficAllowed, trafficBlocked                                                 *prometheus.Desc
 	violation, violations, unknown                                                 *prometheus.Desc
 
@@ -75,6 +76,11 @@ func newDescs() descs {
 		counterNearLimit: mk("counter_near_limit_keys", "Counter keys at or above OBSERVERD_NEAR_LIMIT_RATIO of their own limit, those at or over it included"+cached),
 		keyRequests:      mk("counter_requests", "Requests inside the window of one of the hottest keys"+cached, "key"),
 		keyLimit:         mk("counter_limit", "Own limit of one of the hottest keys"+cached, "key"),
+
+		walkDuration: mk("redis_walk_duration_seconds", "Duration of the last walk of the keyspace, by this observer or the one whose walk it reads"+cached),
+		walkPace:     mk("redis_walk_keys_per_second", "Keys the last walk of the keyspace read per second, its pace"+cached),
+		walkShare:    mk("redis_walk_redis_share", "Share of Redis's time the last walk of the keyspace took while it ran, by INFO commandstats or else by its round trips (counters.walk.share_measured_by)"+cached),
+		walkBudget:   mk("redis_walk_budget_ratio", "Share of Redis's time the last walk of the keyspace was allowed (OBSERVERD_REDIS_WALK_BUDGET of its walker; 1: unpaced); absent when OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND paced it"+cached),
 
 		trafficAllowed: mk("traffic_allowed_per_second", "Checks allowed per second across the cluster, from Prometheus"+cached),
 		trafficBlocked: mk("traffic_blocked_per_second", "Checks blocked per second across the cluster, from Prometheus"+cached),

@@ -51,8 +51,13 @@ type RedisConfig struct {
 	// LeaseTTL is how long the walk lease outlives its holder's last
 	// renewal. Required with Coordinate.
 	LeaseTTL time.Duration
-	// MaxKeysPerSecond paces each walk; zero or less is no pacing.
+	// MaxKeysPerSecond paces each walk; zero or less: WalkBudget does.
 	MaxKeysPerSecond float64
+	// WalkBudget, above 0 and below 1, is the share of Redis's time a walk
+	// may take while it runs; a walk that could not finish within
+	// walkShareOfDeadline of the poll's deadline at that pace takes more.
+	// 0, 1 or more: unpaced.
+	WalkBudget float64
 	// FutureAfter is how far ahead of Redis's clock an entry of a sampled
 	// key must be scored to be counted as in the future (clock_skew's
 	// threshold).
@@ -127,7 +132,7 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 		return nil, err
 	}
 	hints := p.cfg.Hints.Hints()
-	sec, err := p.counters(ctx, hints)
+	sec, err := p.counters(ctx, hints, info.DBKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +154,8 @@ func (p *RedisPoller) Poll(ctx context.Context) (snapshot.Section, error) {
 
 // counters walks the keyspace, or reads the walk of the observer holding
 // the lease and counts only the keys of interest.
-func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+// expected is how many keys Redis holds, for the walk's pace.
+func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints, expected int64) (*snapshot.RedisSection, error) {
 	if p.cfg.Coordinate {
 		// The holder after taking or renewing the lease; empty when it
 		// was released just now.
@@ -159,7 +165,7 @@ func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snap
 		}
 		p.logHolder(holder)
 		if holder == p.cfg.InstanceID {
-			return p.walkAndShare(ctx, hints)
+			return p.walkAndShare(ctx, hints, expected)
 		}
 		sec, err := p.readShared(ctx, holder, hints)
 		if !errors.Is(err, errShareUnreadable) {
@@ -169,7 +175,7 @@ func (p *RedisPoller) counters(ctx context.Context, hints snapshot.Hints) (*snap
 		// rather than publish nothing.
 		p.cfg.Logger.Warn("shared walk unreadable, walking the keyspace alone", zap.Error(err))
 	}
-	sec, _, err := p.walkKeyspace(ctx, hints)
+	sec, _, err := p.walkKeyspace(ctx, hints, expected)
 	return sec, err
 }
 

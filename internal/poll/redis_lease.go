@@ -103,9 +103,9 @@ func (p *RedisPoller) getShare(ctx context.Context) (*walkShare, time.Duration, 
 
 // walkAndShare walks as the lease's holder, keeping the lease while it
 // walks, and writes the result for the other observers.
-func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, error) {
+func (p *RedisPoller) walkAndShare(ctx context.Context, hints snapshot.Hints, expected int64) (*snapshot.RedisSection, error) {
 	stop := p.keepRenewed(ctx)
-	sec, serverTime, err := p.walkKeyspace(ctx, hints)
+	sec, serverTime, err := p.walkKeyspace(ctx, hints, expected)
 	stop()
 	if err != nil {
 		return nil, err

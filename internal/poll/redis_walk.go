@@ -19,12 +19,22 @@ import (
 // overrides that keep changing get this many passes, the last published.
 const maxWalkPasses = 3
 
+// walkShareOfDeadline is the share of the time left before the poll's
+// deadline that a budgeted walk may fill: the rest is for the reads after
+// it (the sample, the keys of interest, the shared result).
+const walkShareOfDeadline = 0.75
+
 // walkKeyspace walks the keyspace on this observer and builds the section
-// from it, with the server's clock when the published walk began.
-func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*snapshot.RedisSection, time.Time, error) {
+// from it, with the server's clock when the published walk began. expected
+// is how many keys Redis holds, for the walk's pace.
+func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, expected int64) (*snapshot.RedisSection, time.Time, error) {
 	known := p.known
 	for pass := 1; ; pass++ {
 		began := time.Now()
+		var finishBy time.Time
+		if deadline, ok := ctx.Deadline(); ok {
+			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(deadline.Sub(began))))
+		}
 		lim := newRedisLimits(hints, known)
 		t := newRedisTally(tallyConfig{topN: p.cfg.TopN, listCap: p.cfg.ListCap, near: p.cfg.NearLimit}, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
@@ -33,6 +43,9 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints) (*
 			Window:           lim.window,
 			Visit:            func(cn redisclient.Counter) { t.visit(cn, lim.limit(cn.Key), lim.window(cn.Key)) },
 			MaxKeysPerSecond: p.cfg.MaxKeysPerSecond,
+			Budget:           p.cfg.WalkBudget,
+			FinishBy:         finishBy,
+			ExpectedKeys:     expected,
 		})
 		if err != nil {
 			return nil, time.Time{}, err
@@ -109,8 +122,32 @@ func (p *RedisPoller) walkSection(t *redisTally, lim redisLimits, res *redisclie
 	c.Top, p.topMisses = chooseTop(p.cfg.TopN, p.topMisses, c.Top, t.found)
 	c.OrphanSequenceKeys, c.WrongTypeKeys = res.Stats.OrphanSequenceKeys, res.Stats.WrongTypeKeys
 	c.WalkedBy, c.WalkedAt = p.cfg.InstanceID, new(began.UTC())
+	c.Walk = p.walkFigures(res.Stats)
 	sec.WalkLatency = res.Stats.BatchLatency
 	return sec
+}
+
+// walkFigures says how a walk went, for Counters.Walk.
+func (p *RedisPoller) walkFigures(st redisclient.WalkStats) *snapshot.Walk {
+	w := &snapshot.Walk{
+		Duration: snapshot.Known(st.Duration), KeysPerSecond: snapshot.Null(), RedisShare: snapshot.Null(),
+		ShareMeasuredBy: snapshot.ShareByRoundTrips, Budget: snapshot.Null(), PacedBy: st.PacedBy,
+	}
+	if st.ServerTimeKnown {
+		w.ShareMeasuredBy = snapshot.ShareByCommandstats
+	}
+	if secs := st.Duration.Seconds(); secs > 0 {
+		w.KeysPerSecond = snapshot.Float(float64(st.ScannedKeys) / secs)
+		w.RedisShare = snapshot.Float(min(1, st.Spent().Seconds()/secs))
+	}
+	switch {
+	case p.cfg.MaxKeysPerSecond > 0:
+	case p.cfg.WalkBudget > 0 && p.cfg.WalkBudget < 1:
+		w.Budget = snapshot.Float(p.cfg.WalkBudget)
+	default:
+		w.Budget = 1
+	}
+	return w
 }
 
 // redisTally sums the walk as it goes; its lists are bounded, so memory

@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zaptest"
 
+	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/snapshot"
 	"github.com/observerd/observerd/internal/testenv"
 )
@@ -305,6 +306,70 @@ func TestRedisPollOverrideWithoutWindow(t *testing.T) {
 		if got := topOf(sec); got != "nowin=3/5" || c.RequestsInWindow != 3 || sec.KeyCounts["nowin"] != 3 || c.BlockedKeys != 0 || c.OverLimitKeys != 0 {
 			t.Errorf("%s: top %q, %d in window, key count %d, %d blocked, %d over limit; want nowin=3/5, 3, 3, 0, 0",
 				poll, got, c.RequestsInWindow, sec.KeyCounts["nowin"], c.BlockedKeys, c.OverLimitKeys)
+		}
+	}
+}
+
+// TestRedisWalkFigures: a walk says how it went, and the sidecars that
+// read the walk lease holder's result say the same.
+func TestRedisWalkFigures(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	seedKeyspace(t, t.Context(), rc)
+	observer := func(id string, budget, pace float64) *RedisPoller {
+		return newTestRedisPoller(t, RedisConfig{
+			Client: newRedisTestClient(t, srv.URL, nil), InstanceID: id, Coordinate: true, LeaseTTL: time.Minute,
+			WalkBudget: budget, MaxKeysPerSecond: pace,
+		})
+	}
+	walker, reader := observer("obs-1", 0.15, 0), observer("obs-2", 1, 0)
+	sec, err := pollRedis(t, walker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sec.Counters.Walk
+	if w == nil {
+		t.Fatal("no counters.walk")
+	}
+	if w.PacedBy != redisclient.PacedByBudget || w.Budget != 0.15 || w.ShareMeasuredBy != snapshot.ShareByCommandstats {
+		t.Errorf("walk %+v: want paced by its 0.15 budget, measured by commandstats", *w)
+	}
+	if !w.Duration.Valid || w.Duration.Duration <= 0 || !w.KeysPerSecond.Valid() || w.KeysPerSecond <= 0 {
+		t.Errorf("walk %+v: want a duration and a pace", *w)
+	}
+	if !w.RedisShare.Valid() || w.RedisShare <= 0 || w.RedisShare > 0.15*1.02 {
+		t.Errorf("walk share %v: want above 0 and within the 0.15 budget", w.RedisShare)
+	}
+	got, err := pollRedis(t, reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The duration goes through JSON in fractional milliseconds.
+	if rw := got.Counters.Walk; rw != nil {
+		rw.Duration.Duration = rw.Duration.Round(time.Microsecond)
+	}
+	w.Duration.Duration = w.Duration.Round(time.Microsecond)
+	if got.Counters.WalkedBy != "obs-1" || got.Counters.Walk == nil || *got.Counters.Walk != *w {
+		t.Errorf("the reader's walk %+v by %q, want obs-1's %+v", got.Counters.Walk, got.Counters.WalkedBy, *w)
+	}
+	// Unpaced, and paced by a key rate, which has no budget.
+	for _, tc := range []struct {
+		p          *RedisPoller
+		pacedBy    string
+		budgetNull bool
+	}{
+		{observer("obs-3", 1, 0), redisclient.PacedByNothing, false},
+		{observer("obs-4", 0.15, 1e6), redisclient.PacedByKeyRate, true},
+	} {
+		tc.p.cfg.Coordinate = false
+		sec, err := pollRedis(t, tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := sec.Counters.Walk
+		if w.PacedBy != tc.pacedBy || w.Budget.Valid() == tc.budgetNull {
+			t.Errorf("%s: walk %+v, want paced by %s, budget null %v", tc.p.cfg.InstanceID, *w, tc.pacedBy, tc.budgetNull)
 		}
 	}
 }

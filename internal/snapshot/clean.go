@@ -52,6 +52,11 @@ func (c cleaner) redis(s *RedisSection) *RedisSection {
 	})
 	out.Overrides = cleanEach(s.Overrides, func(o Override) Override { o.Key = c.str(o.Key); return o })
 	out.Counters.WalkedBy, out.Counters.WalkedAt = c.str(s.Counters.WalkedBy), clonePtr(s.Counters.WalkedAt)
+	if w := s.Counters.Walk; w != nil {
+		cw := *w
+		cw.ShareMeasuredBy, cw.PacedBy = c.str(w.ShareMeasuredBy), c.str(w.PacedBy)
+		out.Counters.Walk = &cw
+	}
 	out.Counters.Top = cleanEach(s.Counters.Top, func(t TopKey) TopKey {
 		t.Key, t.APICount = c.str(t.Key), clonePtr(t.APICount)
 		return t

@@ -29,7 +29,7 @@ func hostileSections() (*RedisSection, *NodesSection, *PrometheusSection) {
 		Info:      RedisInfo{Connected: true, Version: "7.2\xff", Role: huge},
 		Registry:  []RegistryEntry{{ID: "evil\xff", Address: "10.0.0.9:8000", TTL: time.Minute}, {ID: "wide", Address: huge, TTL: time.Minute}},
 		Overrides: []Override{{Key: rawKey, Limit: 5}},
-		Counters: Counters{Keys: 2, WalkedBy: "obs\xff", NearLimitKeys: 2, NearLimit: []NearLimitKey{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}},
+		Counters: Counters{Keys: 2, WalkedBy: "obs\xff", Walk: &Walk{PacedBy: "budget\xff", ShareMeasuredBy: huge}, NearLimitKeys: 2, NearLimit: []NearLimitKey{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}},
 			Top: []TopKey{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}}},
 		Blocks:      []Block{{Key: rawKey, Count: 30, Limit: 10}, {Key: huge, Count: 20, Limit: 10}},
 		BlocksTotal: 2,
@@ -91,6 +91,9 @@ func TestStorePublishesCleanNames(t *testing.T) {
 	}
 	if got := snap.Blocks[1].Key; got != cutHuge {
 		t.Errorf("block key %.300q, want it cut", got)
+	}
+	if w := snap.Counters.Walk; w == nil || w.PacedBy != `budget\xff` || len(w.ShareMeasuredBy) > 300 {
+		t.Errorf("walk %+v: want its names escaped and cut", w)
 	}
 	if snap.Limits.Overrides[0].Key != cleanKey || snap.Redis.Version != `7.2\xff` || snap.Counters.WalkedBy != `obs\xff` {
 		t.Errorf("override %q, version %q, walked_by %q: want them escaped", snap.Limits.Overrides[0].Key, snap.Redis.Version, snap.Counters.WalkedBy)

@@ -80,6 +80,8 @@ func goldenStore(t *testing.T) *Store {
 				NearLimitKeys: 3, NearLimitRatio: 0.8,
 				NearLimit: []NearLimitKey{{Key: "ghost", Count: 3, Limit: 0}, {Key: "hot", Count: 60, Limit: 50}, {Key: "vip", Count: 6, Limit: 5}},
 				WalkedBy:  "observer-2", WalkedAt: &walked,
+				Walk: &Walk{Duration: Known(1840 * time.Millisecond), KeysPerSecond: 54350, RedisShare: 0.142,
+					ShareMeasuredBy: ShareByCommandstats, Budget: 0.15, PacedBy: "budget"},
 				Top: []TopKey{
 					{Key: "hot", Count: 60, Limit: 50, Remaining: 0, TTL: Milliseconds(30 * time.Second)},
 					{Key: "leaky", Count: 12, Limit: 50, Remaining: 38, TTL: -1},

@@ -121,7 +121,41 @@ type Counters struct {
 	// stale when WalkedAt is, however recent the last poll.
 	WalkedBy string     `json:"walked_by"`
 	WalkedAt *time.Time `json:"walked_at"`
-	Top      []TopKey   `json:"top"`
+	// Walk is how that walk went; nil when the walker did not say.
+	Walk *Walk    `json:"walk"`
+	Top  []TopKey `json:"top"`
+}
+
+// How a walk's share of Redis's time was measured (Walk.ShareMeasuredBy).
+const (
+	// ShareByCommandstats: the time Redis counted in the walk's commands
+	// (INFO commandstats usec of SCAN, ZCOUNT and PTTL, other clients'
+	// calls of them included), which leaves out reading requests and
+	// writing replies.
+	ShareByCommandstats = "commandstats"
+	// ShareByRoundTrips: the walk's own round trips, which include the
+	// network and are longer than the server's time; for a server that
+	// does not let INFO commandstats be read.
+	ShareByRoundTrips = "round_trips"
+)
+
+// Walk is how a walk of the keyspace went: how long it took, its pace,
+// what set the pace, and its share of Redis's time against its budget.
+type Walk struct {
+	Duration      Duration `json:"duration_ms"`
+	KeysPerSecond Float    `json:"keys_per_second"`
+	// RedisShare is the time Redis spent on the walk over the walk's
+	// duration, as ShareMeasuredBy says; at most 1.
+	RedisShare      Float  `json:"redis_share"`
+	ShareMeasuredBy string `json:"share_measured_by"`
+	// Budget is the share the walk was allowed (OBSERVERD_REDIS_WALK_BUDGET;
+	// 1: unpaced), null when OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND paced
+	// it instead.
+	Budget Float `json:"budget"`
+	// PacedBy is "budget", "interval" (the budget would not have let it
+	// finish in time, so it took more), "max_keys_per_second" or
+	// "unpaced".
+	PacedBy string `json:"paced_by"`
 }
 
 // TopKey is one of the hottest counter keys.
