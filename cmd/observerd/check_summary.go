@@ -170,6 +170,9 @@ func writeRedis(w io.Writer, s *snapshot.Snapshot) {
 	c := s.Counters
 	fmt.Fprintf(w, "counters: %d keys, %d requests in window, %d blocked, %d over limit, %d without TTL, %d orphan :seq keys, %d of the wrong type, %d with TTL beyond window\n",
 		c.Keys, c.RequestsInWindow, c.BlockedKeys, c.OverLimitKeys, c.KeysWithoutTTL, c.OrphanSequenceKeys, c.WrongTypeKeys, c.KeysTTLBeyondWindow)
+	if c.Walk != nil {
+		fmt.Fprintf(w, "walk: %s\n", human.Walk(*c.Walk))
+	}
 	writeNearLimit(w, c)
 }
 

@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/observerd/observerd/internal/health"
@@ -100,4 +101,34 @@ func Bar(n, top int64, width int) string {
 	}
 	cells := max(1, int(n*int64(width)/top))
 	return strings.Repeat("█", cells)
+}
+
+// Walk says how a walk of the keyspace went, in one line: "1.8s at 54350
+// keys/s, 14.2% of Redis's time by commandstats within its budget of 15%".
+func Walk(w snapshot.Walk) string {
+	var b strings.Builder
+	if w.Duration.Valid {
+		b.WriteString(w.Duration.Round(time.Millisecond).String())
+	} else {
+		b.WriteString(Unknown)
+	}
+	if w.KeysPerSecond.Valid() {
+		fmt.Fprintf(&b, " at %s keys/s", Figure(math.Round(float64(w.KeysPerSecond))))
+	}
+	if w.RedisShare.Valid() {
+		fmt.Fprintf(&b, ", %s of Redis's time by %s", Ratio(float64(w.RedisShare)), Printable(w.ShareMeasuredBy))
+	}
+	switch w.PacedBy {
+	case "budget":
+		fmt.Fprintf(&b, " within its budget of %s", Ratio(float64(w.Budget)))
+	case "interval":
+		fmt.Fprintf(&b, ", over its budget of %s so as to finish within the poll's deadline", Ratio(float64(w.Budget)))
+	case "max_keys_per_second":
+		b.WriteString(", paced by OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND")
+	case "unpaced":
+		b.WriteString(", unpaced")
+	default:
+		fmt.Fprintf(&b, ", paced by %s", Printable(w.PacedBy))
+	}
+	return b.String()
 }

@@ -3,6 +3,7 @@ package human
 import (
 	"slices"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/observerd/observerd/internal/health"
@@ -174,6 +175,26 @@ func TestBar(t *testing.T) {
 	for _, tt := range tests {
 		if got := utf8.RuneCountInString(Bar(tt.n, tt.top, tt.width)); got != tt.want {
 			t.Errorf("Bar(%d, %d, %d) has %d cells, want %d", tt.n, tt.top, tt.width, got, tt.want)
+		}
+	}
+}
+
+func TestWalk(t *testing.T) {
+	for _, tc := range []struct {
+		give snapshot.Walk
+		want string
+	}{
+		{snapshot.Walk{Duration: snapshot.Known(1843 * time.Millisecond), KeysPerSecond: 54350.4, RedisShare: 0.142, ShareMeasuredBy: "commandstats", Budget: 0.15, PacedBy: "budget"},
+			"1.843s at 54350 keys/s, 14.2% of Redis's time by commandstats within its budget of 15%"},
+		{snapshot.Walk{Duration: snapshot.Known(3 * time.Second), KeysPerSecond: 500000, RedisShare: 0.61, ShareMeasuredBy: "round_trips", Budget: 0.15, PacedBy: "interval"},
+			"3s at 500000 keys/s, 61% of Redis's time by round_trips, over its budget of 15% so as to finish within the poll's deadline"},
+		{snapshot.Walk{Duration: snapshot.Known(time.Second), KeysPerSecond: snapshot.Null(), RedisShare: snapshot.Null(), Budget: snapshot.Null(), PacedBy: "max_keys_per_second"},
+			"1s, paced by OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND"},
+		{snapshot.Walk{KeysPerSecond: snapshot.Null(), RedisShare: snapshot.Null(), Budget: 1, PacedBy: "unpaced"}, "-, unpaced"},
+		{snapshot.Walk{KeysPerSecond: snapshot.Null(), RedisShare: snapshot.Null(), PacedBy: "\x1b[31m"}, `-, paced by "\x1b[31m"`},
+	} {
+		if got := Walk(tc.give); got != tc.want {
+			t.Errorf("Walk(%+v) = %q, want %q", tc.give, got, tc.want)
 		}
 	}
 }

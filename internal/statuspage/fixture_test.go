@@ -158,6 +158,8 @@ func redisSection(now time.Time) *snapshot.RedisSection {
 		Counters: snapshot.Counters{
 			Keys: 6, RequestsInWindow: 187, BlockedKeys: 2, OverLimitKeys: 2, KeysWithoutTTL: 1, KeysTTLBeyondWindow: 4, OrphanSequenceKeys: 3, WrongTypeKeys: 1,
 			WalkedBy: "observer-2", WalkedAt: &walked,
+			Walk: &snapshot.Walk{Duration: snapshot.Known(1843 * time.Millisecond), KeysPerSecond: 3.3, RedisShare: 0.12,
+				ShareMeasuredBy: snapshot.ShareByCommandstats, Budget: 0.15, PacedBy: "budget"},
 			NearLimitKeys: 4, NearLimitRatio: 0.8,
 			NearLimit: []snapshot.NearLimitKey{{Key: "ghost", Count: 0, Limit: 0}, {Key: "hot", Count: 60, Limit: 50}, {Key: hostileKey, Count: 6, Limit: 5}},
 			Top: []snapshot.TopKey{

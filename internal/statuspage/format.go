@@ -38,6 +38,7 @@ func funcs() template.FuncMap {
 		"keySubject": keySubjects(),
 		"share":      human.Share,
 		"ratio":      human.Ratio,
+		"walk":       func(w *snapshot.Walk) string { return human.Walk(*w) },
 	}
 }
 
