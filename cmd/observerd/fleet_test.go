@@ -230,13 +230,14 @@ func TestFleetSharesOneWalk(t *testing.T) {
 }
 
 // fullScanCalls is how many SCAN calls one full iteration over the
-// counter and registry prefixes takes, with the COUNT of a walk.
+// counter and registry prefixes takes, with the COUNT of a walk at its
+// budget, the default.
 func fullScanCalls(t *testing.T, rdb *goredis.Client) int64 {
 	t.Helper()
 	var calls int64
 	var cursor uint64
 	for {
-		_, next, err := rdb.Scan(t.Context(), cursor, "ratelimit*", redisclient.DefaultScanCount).Result()
+		_, next, err := rdb.Scan(t.Context(), cursor, "ratelimit*", redisclient.PacedStep).Result()
 		if err != nil {
 			t.Fatalf("SCAN: %v", err)
 		}

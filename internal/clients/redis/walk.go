@@ -18,14 +18,16 @@ import (
 // flight on one server while SCAN reads the next page on another
 // connection. Two keep Redis busy without queueing the rate limiter's own
 // commands behind a long line of the walk's; with SCAN that is three of
-// DefaultPoolSize connections. A paced walk (by a budget or a key rate) is
-// gentle as well: it scans and counts pacedStep keys at a time, one request
-// at the server at a time, so that a check of the rate limiter never waits
-// behind more than a tenth of a millisecond or so of the walk.
-const (
-	pipelinesInFlight = 2
-	pacedStep         = 100
-)
+// DefaultPoolSize connections.
+const pipelinesInFlight = 2
+
+// PacedStep is the SCAN COUNT and batch size of a paced walk, by a budget
+// (observerd's default) or by a key rate: it scans and counts this many
+// keys at a time,
+// one request at the server at a time, so that a check of the rate
+// limiter never waits behind more than a tenth of a millisecond or so of
+// the walk.
+const PacedStep = 100
 
 // maxKeySetHint bounds how large a first walk sizes its set of keys from
 // INFO's count, which includes keys of every kind: past it, the set grows
@@ -190,7 +192,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	wk.stats.PacedBy = PacedByNothing
 	if p.MaxKeysPerSecond > 0 || (p.Budget > 0 && p.Budget < 1) {
 		wk.serial = true
-		wk.scanCount, wk.batch = min(wk.scanCount, pacedStep), min(wk.batch, pacedStep)
+		wk.scanCount, wk.batch = min(wk.scanCount, PacedStep), min(wk.batch, PacedStep)
 		if p.MaxKeysPerSecond > 0 {
 			wk.pace, wk.stats.PacedBy = newPace(p.MaxKeysPerSecond, int(wk.scanCount)), PacedByKeyRate
 		} else {
