@@ -122,6 +122,7 @@ func newRedisPoller(cfg config.Config, hints snapshot.HintSource, logger *zap.Lo
 		LeaseTTL:         cfg.LeaseTTL(),
 		MaxKeysPerSecond: cfg.RedisWalkMaxKeysPerSecond,
 		WalkBudget:       cfg.RedisWalkBudget,
+		Interval:         cfg.IntervalFor(source.Redis),
 		FutureAfter:      health.FutureAfter(cfg.Invariants),
 		Logger:           logger.Named("redis"),
 	})

@@ -45,9 +45,9 @@ func TestLoadDefaults(t *testing.T) {
 	if cfg.RedisWalkBudget != 0.15 || cfg.RedisWalkMaxKeysPerSecond != 0 {
 		t.Errorf("walk budget %v, max keys per second %v", cfg.RedisWalkBudget, cfg.RedisWalkMaxKeysPerSecond)
 	}
-	// A budgeted walk spreads over the Redis poll's deadline, which is
-	// the interval unless set.
-	if cfg.TimeoutFor("redis") != 5*time.Second || cfg.TimeoutFor("prometheus") != 3*time.Second {
+	// A budgeted walk spreads over the Redis poll interval, and the
+	// poll's deadline is two of them unless set.
+	if cfg.TimeoutFor("redis") != 10*time.Second || cfg.TimeoutFor("prometheus") != 3*time.Second {
 		t.Errorf("timeouts: redis %s, prometheus %s", cfg.TimeoutFor("redis"), cfg.TimeoutFor("prometheus"))
 	}
 }
@@ -57,8 +57,8 @@ func TestRedisTimeout(t *testing.T) {
 		env  []string
 		want time.Duration
 	}{
-		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=2s"}, 3 * time.Second},
-		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=10s"}, 10 * time.Second},
+		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=1s"}, 3 * time.Second},
+		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=10s"}, 20 * time.Second},
 		{[]string{"OBSERVERD_POLL_INTERVAL=200ms", "OBSERVERD_POLL_TIMEOUT=1s"}, time.Second},
 		{[]string{"OBSERVERD_REDIS_POLL_INTERVAL=10s", "OBSERVERD_REDIS_POLL_TIMEOUT=4s"}, 4 * time.Second},
 	} {

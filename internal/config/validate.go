@@ -295,14 +295,15 @@ func (c Config) IntervalFor(src string) time.Duration {
 }
 
 // TimeoutFor is the deadline of one poll of src: its own, else
-// OBSERVERD_POLL_TIMEOUT; for Redis, else the longer of that and its
-// interval, over which a budgeted walk spreads.
+// OBSERVERD_POLL_TIMEOUT; for Redis, else the longer of that and two
+// intervals: a budgeted walk spreads over most of its interval, and one
+// that runs late on a busy machine should finish rather than time out.
 func (c Config) TimeoutFor(src string) time.Duration {
 	if own := ownOf(src, c.RatelimiterTimeout, c.RedisTimeout, c.PrometheusTimeout); own > 0 {
 		return own
 	}
 	if src == source.Redis {
-		return max(c.PollTimeout, c.IntervalFor(src))
+		return max(c.PollTimeout, 2*c.IntervalFor(src))
 	}
 	return c.PollTimeout
 }

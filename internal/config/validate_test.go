@@ -124,8 +124,8 @@ func TestInstanceAndLeaseTTL(t *testing.T) {
 	if got := c.Instance(); got != "ratelimiter-0" {
 		t.Errorf("Instance() = %q, want OBSERVERD_INSTANCE_ID", got)
 	}
-	if got := c.LeaseTTL(); got != 15*time.Second {
-		t.Errorf("LeaseTTL() = %v, want two 5s intervals and a 5s deadline (the interval)", got)
+	if got := c.LeaseTTL(); got != 20*time.Second {
+		t.Errorf("LeaseTTL() = %v, want two 5s intervals and a 10s deadline (two intervals)", got)
 	}
 	c.RedisInterval = time.Second
 	if got := c.LeaseTTL(); got != 5*time.Second {

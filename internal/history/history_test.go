@@ -163,7 +163,7 @@ func TestSummary(t *testing.T) {
 		"sources": map[string]any{"redis": "ok", "ratelimiter": "ok"},
 		"counters": map[string]any{"keys": 5.0, "requests_in_window": 7.0, "blocked_keys": 0.0, "over_limit_keys": 0.0,
 			"keys_without_ttl": 0.0, "orphan_sequence_keys": 0.0, "keys_ttl_beyond_window": 0.0, "wrong_type_keys": 0.0,
-			"walked_by": "", "walked_at": nil, "near_limit_keys": 1.0, "near_limit_ratio": 0.0},
+			"walked_by": "", "walked_at": nil, "walk": nil, "near_limit_keys": 1.0, "near_limit_ratio": 0.0},
 		"blocks_total": 1.0,
 		"redis": map[string]any{"connected": true, "ping_ms": nil, "version": "7.0.15", "role": "", "used_memory_bytes": 0.0,
 			"connected_clients": 0.0, "db_keys": 0.0},

@@ -55,9 +55,12 @@ type RedisConfig struct {
 	MaxKeysPerSecond float64
 	// WalkBudget, above 0 and below 1, is the share of Redis's time a walk
 	// may take while it runs; a walk that could not finish within
-	// walkShareOfDeadline of the poll's deadline at that pace takes more.
-	// 0, 1 or more: unpaced.
+	// walkShareOfDeadline of Interval (or of the poll's deadline, when
+	// sooner) at that pace takes more. 0, 1 or more: unpaced.
 	WalkBudget float64
+	// Interval is the Redis poll interval, within which a budgeted walk
+	// aims to finish; zero: the poll's deadline alone.
+	Interval time.Duration
 	// FutureAfter is how far ahead of Redis's clock an entry of a sampled
 	// key must be scored to be counted as in the future (clock_skew's
 	// threshold).

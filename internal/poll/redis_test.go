@@ -253,7 +253,10 @@ func TestRedisPoller(t *testing.T) {
 			if got.WalkedAt == nil || time.Since(*got.WalkedAt) > time.Minute {
 				t.Errorf("WalkedAt = %v, want the time of this walk", got.WalkedAt)
 			}
-			got.WalkedAt = nil
+			if got.Walk == nil || got.Walk.PacedBy != "unpaced" {
+				t.Errorf("Walk = %+v, want an unpaced walk's figures", got.Walk)
+			}
+			got.WalkedAt, got.Walk = nil, nil
 			want := wantCounters
 			want.NearLimit = tt.wantNear
 			if !reflect.DeepEqual(got, want) {

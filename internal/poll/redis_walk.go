@@ -19,9 +19,10 @@ import (
 // overrides that keep changing get this many passes, the last published.
 const maxWalkPasses = 3
 
-// walkShareOfDeadline is the share of the time left before the poll's
-// deadline that a budgeted walk may fill: the rest is for the reads after
-// it (the sample, the keys of interest, the shared result).
+// walkShareOfDeadline is the share of the poll interval, or of the time
+// left before the poll's deadline when that is shorter, that a budgeted
+// walk may fill: the rest is for the reads after it (the sample, the keys
+// of interest, the shared result) and for a walk that runs late.
 const walkShareOfDeadline = 0.75
 
 // walkKeyspace walks the keyspace on this observer and builds the section
@@ -31,9 +32,13 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 	known := p.known
 	for pass := 1; ; pass++ {
 		began := time.Now()
+		within := p.cfg.Interval
+		if deadline, ok := ctx.Deadline(); ok && (within <= 0 || deadline.Sub(began) < within) {
+			within = deadline.Sub(began)
+		}
 		var finishBy time.Time
-		if deadline, ok := ctx.Deadline(); ok {
-			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(deadline.Sub(began))))
+		if within > 0 {
+			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(within)))
 		}
 		lim := newRedisLimits(hints, known)
 		t := newRedisTally(tallyConfig{topN: p.cfg.TopN, listCap: p.cfg.ListCap, near: p.cfg.NearLimit}, p.topMisses)

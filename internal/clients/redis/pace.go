@@ -59,6 +59,9 @@ type budget struct {
 	began time.Time
 	busy  time.Duration // the round trips so far
 	seen  int64         // keys SCAN returned so far
+	// late is set when, at its last round trip, the walk would not have
+	// finished by finishBy even without resting: its steps should grow.
+	late bool
 	// spent is the server time of the servers walked before this one and
 	// of this one up to its last reading; since adds the round trips
 	// after that reading, each times serverShare, and trips is their
@@ -148,7 +151,7 @@ func (b *budget) spare() (time.Duration, bool) {
 	trips := 2*((left+b.step-1)/b.step) + 1
 	work := time.Duration(float64(b.busy) * float64(left) / float64(b.seen))
 	free := b.finishBy.Sub(b.now()) - work
-	if free <= 0 {
+	if b.late = free <= 0; b.late {
 		return 0, true
 	}
 	return free / time.Duration(trips+1), true

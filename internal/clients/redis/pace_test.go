@@ -143,6 +143,18 @@ func TestBudgetGivesWayToTheDeadline(t *testing.T) {
 	if got := b.pacedBy(b.busy, f.t.Sub(began)); got != PacedByInterval {
 		t.Errorf("paced by %q, want %q", got, PacedByInterval)
 	}
+	if b.late {
+		t.Error("late, though it finished in time")
+	}
+	// Without time even for its round trips, it is late: its steps grow.
+	f = &fakeTime{t: began}
+	b = newFakeBudget(f, 0.2, began.Add(100*time.Millisecond), 10_000)
+	b.startServer(nil, 0, false)
+	f.trip(t, b, time.Millisecond, 100)
+	f.trip(t, b, time.Millisecond, 0)
+	if !b.late || len(f.slept) != 0 {
+		t.Errorf("late %v, rests %v: want late without a rest", b.late, f.slept)
+	}
 	// The same walk with time to spare keeps to its budget.
 	f = &fakeTime{t: began}
 	b = newFakeBudget(f, 0.2, began.Add(2*time.Second), 10_000)

@@ -29,6 +29,12 @@ const pipelinesInFlight = 2
 // the walk.
 const PacedStep = 100
 
+// maxLateStep is the largest SCAN COUNT of a budgeted walk that runs late:
+// one that would not finish by Pass.FinishBy even without resting doubles
+// its steps, up to this and a batch of Options.BatchSize, and past that
+// keeps pipelinesInFlight batches in flight as an unpaced walk does.
+const maxLateStep = 1000
+
 // maxKeySetHint bounds how large a first walk sizes its set of keys from
 // INFO's count, which includes keys of every kind: past it, the set grows
 // as keys come.
@@ -184,6 +190,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		return nil, err
 	}
 	expected := max(p.ExpectedKeys, c.lastScanned.Load())
+	// serial is read and changed only by the goroutine that scans.
 	wk := &walker{
 		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
 		seen:     newKeySet(int(max(c.lastWalkKeys.Load(), min(expected, maxKeySetHint)))),
@@ -348,7 +355,21 @@ func (wk *walker) rest(ctx context.Context, rtt time.Duration, scanned int) erro
 	case wk.pace != nil:
 		return wk.waitPace(ctx, scanned)
 	case wk.budget != nil:
-		return wk.budget.roundTrip(ctx, rtt, scanned)
+		if err := wk.budget.roundTrip(ctx, rtt, scanned); err != nil {
+			return err
+		}
+		// Behind even without rests: larger steps cost Redis and the
+		// network less per key, and at the largest the counts go on
+		// beside the scan, as in an unpaced walk.
+		switch {
+		case !wk.budget.late:
+		case wk.scanCount < maxLateStep:
+			wk.scanCount = min(2*wk.scanCount, maxLateStep)
+			wk.batch = min(2*wk.batch, wk.c.opts.BatchSize)
+			wk.budget.step = wk.scanCount
+		default:
+			wk.serial = false
+		}
 	}
 	return nil
 }

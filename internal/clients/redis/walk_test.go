@@ -110,6 +110,15 @@ func TestWalk(t *testing.T) {
 				ScanCalls:          stats.ScanCalls,
 				Now:                stats.Now,
 				BatchLatency:       stats.BatchLatency,
+				ScannedKeys:        distinct + tt.wantDuplicates,
+				Duration:           stats.Duration,
+				Busy:               stats.Busy,
+				PacedBy:            PacedByNothing,
+				ServerTime:         stats.ServerTime,
+				ServerTimeKnown:    true,
+			}
+			if stats.Duration <= 0 || stats.Busy <= 0 || stats.ServerTime <= 0 {
+				t.Errorf("duration %v, busy %v, server time %v: want each measured", stats.Duration, stats.Busy, stats.ServerTime)
 			}
 			if stats.BatchLatency <= 0 {
 				t.Errorf("stats.BatchLatency = %v, want the median round trip of its batches", stats.BatchLatency)
