@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"time"
@@ -12,22 +10,10 @@ import (
 // for the seconds asked (30 by default), so it is longer than that.
 const pprofWriteTimeout = 90 * time.Second
 
-// listenPprof binds OBSERVERD_PPROF_ADDR, or returns nil when it is empty:
-// profiling is off by default and, when on, has a listener of its own, so
-// that it is never exposed where /metrics is.
-func listenPprof(addr string) (net.Listener, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (OBSERVERD_PPROF_ADDR): %w", addr, err)
-	}
-	return ln, nil
-}
-
 // newPprofServer serves the runtime profiles under /debug/pprof/ on a mux
-// of its own.
+// of its own. Profiling is off by default (OBSERVERD_PPROF_ADDR) and, when
+// on, has a listener of its own, so that it is never exposed where
+// /metrics is.
 func newPprofServer() *http.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)

@@ -74,18 +74,29 @@ func runWith(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	if opts.onListen != nil {
 		opts.onListen(ln.Addr())
 	}
-	a, err := newApp(cfg, logger)
+	probeLn, err := listenIfSet(cfg.ProbeAddr, "OBSERVERD_PROBE_ADDR")
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	a, err := newApp(cfg, logger)
+	if err != nil {
+		ln.Close()
+		closeIfSet(probeLn)
+		return err
+	}
 	defer a.srcs.close()
 
-	logger.Info("observerd starting",
+	fields := []zap.Field{
 		zap.String("version", version.Version), zap.String("revision", version.GetRevision()),
 		zap.String("branch", version.Branch), zap.String("build_date", version.BuildDate),
-		zap.String("listen", ln.Addr().String()), zap.Strings("sources", cfg.Sources))
-	err = a.serve(ctx, ln)
+		zap.String("listen", ln.Addr().String()),
+	}
+	if probeLn != nil {
+		fields = append(fields, zap.String("probe", probeLn.Addr().String()))
+	}
+	logger.Info("observerd starting", append(fields, zap.Strings("sources", cfg.Sources))...)
+	err = a.serve(ctx, ln, probeLn)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("observerd stopped", zap.Error(err))
 		return err
@@ -127,6 +138,9 @@ type app struct {
 	hist *history.Store
 	srv  *http.Server
 	opts server.ServeOptions
+	// probes serves /healthz and /readyz alone, on the listener of
+	// OBSERVERD_PROBE_ADDR when it is set.
+	probes *http.Server
 	// pprofAddr is OBSERVERD_PPROF_ADDR: empty, or where /debug/pprof is
 	// served.
 	pprofAddr string
@@ -160,7 +174,7 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		srcs.close()
 		return nil, err
 	}
-	srv, err := newHTTPServer(cfg, store, hist, reg, page, srcs.alive, explainFn, logger)
+	srv, probes, err := newHTTPServer(cfg, store, hist, reg, page, srcs.alive, explainFn, logger)
 	if err != nil {
 		srcs.close()
 		return nil, err
@@ -171,7 +185,11 @@ func newApp(cfg config.Config, logger *zap.Logger) (*app, error) {
 		ShutdownTimeout: shutdownTimeout,
 		Logger:          logger.Named("http"),
 	}
-	return &app{srcs: srcs, page: page, hist: hist, srv: srv, opts: opts, pprofAddr: cfg.PprofAddr}, nil
+	return &app{
+		srcs: srcs, page: page, hist: hist, srv: srv, opts: opts,
+		probes:    newProbeServer(probes, opts.Logger.Named("probe")),
+		pprofAddr: cfg.PprofAddr,
+	}, nil
 }
 
 // newStore is the snapshot store of cfg, judged by the health evaluator:
@@ -198,8 +216,8 @@ func newStore(cfg config.Config, logger *zap.Logger, onPublish func(*snapshot.Pu
 }
 
 // newHTTPServer registers the collectors on reg and returns the server of
-// every route.
-func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store, reg *prometheus.Registry, page http.Handler, alive func() error, explainFn server.ExplainFunc, logger *zap.Logger) (*http.Server, error) {
+// every route, and the handler of the probes alone.
+func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store, reg *prometheus.Registry, page http.Handler, alive func() error, explainFn server.ExplainFunc, logger *zap.Logger) (*http.Server, http.Handler, error) {
 	err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
@@ -213,7 +231,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store
 		})),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+		return nil, nil, fmt.Errorf("register metrics: %w", err)
 	}
 	h, err := server.NewHandler(server.Config{
 		Store: store, History: hist, Registry: reg, Enabled: cfg.Sources, CORSOrigins: cfg.CORSOrigins,
@@ -222,7 +240,7 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store
 		Explain: explainFn, ExplainTimeout: explainTimeout,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return &http.Server{
 		Handler:           h,
@@ -232,17 +250,33 @@ func newHTTPServer(cfg config.Config, store *snapshot.Store, hist *history.Store
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(logger.Named("http")),
-	}, nil
+	}, h.Probes(), nil
 }
 
-// serve runs every poller and the HTTP server until ctx ends.
-func (a *app) serve(ctx context.Context, ln net.Listener) error {
-	pln, err := listenPprof(a.pprofAddr)
+// serve runs every poller and the HTTP servers until ctx ends: every
+// route on ln, and the probes alone on probeLn when it is not nil.
+func (a *app) serve(ctx context.Context, ln, probeLn net.Listener) error {
+	pln, err := listenIfSet(a.pprofAddr, "OBSERVERD_PPROF_ADDR")
 	if err != nil {
 		ln.Close()
+		closeIfSet(probeLn)
 		return err
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if probeLn != nil {
+		// Plain HTTP whatever the web configuration: a kubelet's probe
+		// carries neither a client certificate nor a password, and the
+		// port tells nothing but the probes' answers. It has its own
+		// bound on connections, so that a flood of the main port, which
+		// waits in that listener's queue, never holds the probes back.
+		g.Go(func() error {
+			return server.Serve(gctx, a.probes, probeLn, server.ServeOptions{
+				MaxConnections:  probeMaxConnections,
+				ShutdownTimeout: shutdownTimeout,
+				Logger:          a.opts.Logger.Named("probe"),
+			})
+		})
+	}
 	if pln != nil {
 		// The profiles are behind the same web configuration (TLS, basic
 		// auth) as every other path.
@@ -258,6 +292,26 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	g.Go(func() error { return a.hist.Run(gctx) })
 	g.Go(func() error { return server.Serve(gctx, a.srv, ln, a.opts) })
 	return g.Wait()
+}
+
+// listenIfSet binds addr, the value of variable, or returns nil when it is
+// empty: the listeners that are off by default.
+func listenIfSet(addr, variable string) (net.Listener, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, variable, err)
+	}
+	return ln, nil
+}
+
+// closeIfSet closes ln unless it is nil.
+func closeIfSet(ln net.Listener) {
+	if ln != nil {
+		ln.Close()
+	}
 }
 
 // newLogger builds the one logger of the process, writing to w.

@@ -21,6 +21,7 @@ type Config struct {
 	Sources     []string `env:"SOURCES" envDefault:"ratelimiter,redis,prometheus" help:"enabled sources, any subset of ratelimiter,redis,prometheus"`
 	CORSOrigins []string `env:"CORS_ORIGINS" help:"origins allowed to read /snapshot, /history, /keys/{key} and /events from a browser, comma-separated (https://dash.example.com), or * for any; preflight requests of these origins are answered; empty: none"`
 	PprofAddr   string   `env:"PPROF_ADDR" help:"listen address of /debug/pprof on a listener of its own (127.0.0.1:6060); empty: off"`
+	ProbeAddr   string   `env:"PROBE_ADDR" help:"listen address of /healthz and /readyz on a listener of its own (:9751), so that probes answer while the main port is flooded; plain HTTP without authentication whatever OBSERVERD_WEB_CONFIG_FILE says, and nothing but the two probes; empty: off"`
 
 	WebConfigFile     string        `env:"WEB_CONFIG_FILE" help:"web configuration file of every path served (the Prometheus exporters' format: tls_server_config, basic_auth_users with bcrypt hashes, http_server_config headers), read again on each new connection; empty: plain HTTP without authentication"`
 	WebMaxConnections int           `env:"WEB_MAX_CONNECTIONS" envDefault:"512" help:"most connections served at once; past it new connections wait to be accepted and idle ones are closed"`

@@ -123,6 +123,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		{give: "OBSERVERD_CORS_ORIGIN=https://a.example", want: "did you mean OBSERVERD_CORS_ORIGINS?"},
 		{give: "OBSERVERD_PPROF_ADDR=6060", want: "OBSERVERD_PPROF_ADDR"},
 		{give: "OBSERVERD_PPROF_ADDR=:9750", want: "a listener of its own"},
+		{give: "OBSERVERD_PROBE_ADDR=9751", want: "OBSERVERD_PROBE_ADDR"},
+		{give: "OBSERVERD_PROBE_ADDR=:9750", want: "OBSERVERD_PROBE_ADDR: \":9750\" is OBSERVERD_LISTEN_ADDR \":9750\" too"},
 		{give: "OBSERVERD_WEB_MAX_WAIT=10ms", want: "OBSERVERD_WEB_MAX_WAIT"},
 		{give: "OBSERVERD_WEB_MAX_WAITING=0", want: "OBSERVERD_WEB_MAX_WAITING"},
 		{give: "OBSERVERD_STALE_AFTER=6s", want: "OBSERVERD_STALE_AFTER: 6s is shorter than the 8s"},
@@ -135,6 +137,49 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestListenersRefusedTogether: a listener of its own (pprof, probes) is
+// refused on the port of another that it would overlap.
+func TestListenersRefusedTogether(t *testing.T) {
+	tests := []struct {
+		give []string
+		want string
+	}{
+		{give: []string{"OBSERVERD_PROBE_ADDR=0.0.0.0:9750"}, want: "OBSERVERD_PROBE_ADDR: \"0.0.0.0:9750\" is OBSERVERD_LISTEN_ADDR \":9750\" too"},
+		{give: []string{"OBSERVERD_LISTEN_ADDR=127.0.0.1:9750", "OBSERVERD_PROBE_ADDR=:9750"}, want: "OBSERVERD_PROBE_ADDR"},
+		{give: []string{"OBSERVERD_LISTEN_ADDR=[::1]:9750", "OBSERVERD_PROBE_ADDR=[::]:9750"}, want: "OBSERVERD_PROBE_ADDR"},
+		{give: []string{"OBSERVERD_PPROF_ADDR=127.0.0.1:6060", "OBSERVERD_PROBE_ADDR=127.0.0.1:6060"}, want: "OBSERVERD_PROBE_ADDR: \"127.0.0.1:6060\" is OBSERVERD_PPROF_ADDR \"127.0.0.1:6060\" too"},
+		{give: []string{"OBSERVERD_PPROF_ADDR=127.0.0.1:9750"}, want: "OBSERVERD_PPROF_ADDR: \"127.0.0.1:9750\" is OBSERVERD_LISTEN_ADDR \":9750\" too"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
+			_, err := Load(tt.give)
+			if err == nil {
+				t.Fatalf("Load(%q) succeeded, want %q", tt.give, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestListenersAllowedApart: listeners on other ports, or on hosts that do
+// not overlap, or on port 0 (a free port each), are allowed.
+func TestListenersAllowedApart(t *testing.T) {
+	tests := [][]string{
+		{"OBSERVERD_PROBE_ADDR=:9751", "OBSERVERD_PPROF_ADDR=127.0.0.1:6060"},
+		{"OBSERVERD_LISTEN_ADDR=127.0.0.1:9750", "OBSERVERD_PROBE_ADDR=10.0.0.1:9750"},
+		{"OBSERVERD_LISTEN_ADDR=127.0.0.1:0", "OBSERVERD_PROBE_ADDR=127.0.0.1:0", "OBSERVERD_PPROF_ADDR=127.0.0.1:0"},
+	}
+	for _, give := range tests {
+		t.Run(strings.Join(give, " "), func(t *testing.T) {
+			if _, err := Load(give); err != nil {
+				t.Errorf("Load(%q) = %v", give, err)
 			}
 		})
 	}

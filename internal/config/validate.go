@@ -98,8 +98,17 @@ func (c Config) validateServing(p *problems) {
 	if c.PprofAddr != "" {
 		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
 			p.add("PPROF_ADDR", "%q is not host:port: %v", c.PprofAddr, err)
-		} else if c.PprofAddr == c.ListenAddr {
-			p.add("PPROF_ADDR", "%q is OBSERVERD_LISTEN_ADDR too: pprof needs a listener of its own", c.PprofAddr)
+		} else if sameListener(c.PprofAddr, c.ListenAddr) {
+			p.add("PPROF_ADDR", "%q is OBSERVERD_LISTEN_ADDR %q too: pprof needs a listener of its own", c.PprofAddr, c.ListenAddr)
+		}
+	}
+	if c.ProbeAddr != "" {
+		if _, _, err := net.SplitHostPort(c.ProbeAddr); err != nil {
+			p.add("PROBE_ADDR", "%q is not host:port: %v", c.ProbeAddr, err)
+		} else if sameListener(c.ProbeAddr, c.ListenAddr) {
+			p.add("PROBE_ADDR", "%q is OBSERVERD_LISTEN_ADDR %q too: the probes need a listener of their own", c.ProbeAddr, c.ListenAddr)
+		} else if sameListener(c.ProbeAddr, c.PprofAddr) {
+			p.add("PROBE_ADDR", "%q is OBSERVERD_PPROF_ADDR %q too: the probes need a listener of their own", c.ProbeAddr, c.PprofAddr)
 		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
@@ -108,6 +117,20 @@ func (c Config) validateServing(p *problems) {
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		p.add("LOG_FORMAT", "%q is not json or console", c.LogFormat)
 	}
+}
+
+// sameListener tells whether listen addresses a and b, both host:port,
+// name the same port on hosts that overlap (the same host, or one of them
+// every interface), so that both cannot be bound. Port 0 is a free port
+// chosen at bind, never the same.
+func sameListener(a, b string) bool {
+	ah, ap, aerr := net.SplitHostPort(a)
+	bh, bp, berr := net.SplitHostPort(b)
+	if aerr != nil || berr != nil || ap != bp || ap == "0" {
+		return false
+	}
+	every := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ah == bh || every(ah) || every(bh)
 }
 
 func (c Config) validateSources(p *problems) {

@@ -70,11 +70,26 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Handler serves every route of observerd's listener; Probes serves two
+// of them on a listener of their own.
+type Handler struct {
+	mux    *http.ServeMux
+	probes *http.ServeMux
+}
+
+// ServeHTTP serves every route.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Probes returns the handler of the probe listener (OBSERVERD_PROBE_ADDR):
+// GET /healthz and GET /readyz, the very handlers of the main listener,
+// counted in the same series, and 404 for every other path.
+func (h *Handler) Probes() http.Handler { return h.probes }
+
 // NewHandler returns the handler of every route, each counted in
 // observerd_http_requests_total, and the clients waiting on /snapshot and
 // /events in observerd_http_waiting_requests, both registered on
 // cfg.Registry.
-func NewHandler(cfg Config) (http.Handler, error) {
+func NewHandler(cfg Config) (*Handler, error) {
 	requests, waiting, err := newHTTPMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -104,13 +119,20 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		index = handleIndex(cfg.Version)
 	}
 
-	mux := http.NewServeMux()
+	mux, probes := http.NewServeMux(), http.NewServeMux()
 	// Each route is counted under its path; what no route answers (404,
 	// 405, the mux's redirects) is not counted.
-	route := func(pattern string, h http.Handler) {
+	counted := func(pattern string, h http.Handler) http.Handler {
 		_, path, _ := strings.Cut(pattern, " ")
 		labels := prometheus.Labels{"handler": strings.TrimSuffix(path, "{$}")}
-		mux.Handle(pattern, promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels), h))
+		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels), h)
+	}
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, counted(pattern, h)) }
+	// The probes are served on both listeners by one handler each.
+	probe := func(pattern string, h http.Handler) {
+		h = counted(pattern, h)
+		mux.Handle(pattern, h)
+		probes.Handle(pattern, h)
 	}
 	route("GET /snapshot", http.HandlerFunc(rd.snapshot))
 	route("OPTIONS /snapshot", http.HandlerFunc(cors.preflight))
@@ -119,13 +141,13 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	route("GET /events", http.HandlerFunc(rd.events))
 	route("OPTIONS /events", http.HandlerFunc(cors.preflight))
 	route("GET /metrics", busy.wrap(metrics))
-	route("GET /healthz", handleHealthz(cfg.Alive))
-	route("GET /readyz", handleReadyz(cfg.Store, cfg.Enabled))
+	probe("GET /healthz", handleHealthz(cfg.Alive))
+	probe("GET /readyz", handleReadyz(cfg.Store, cfg.Enabled))
 	kx := &keys{explain: cfg.Explain, timeout: cmp.Or(cfg.ExplainTimeout, defaultExplainTimeout), cors: cors, busy: busy, page: newKeyPage()}
 	route("GET /keys/{key...}", http.HandlerFunc(kx.serve))
 	route("OPTIONS /keys/{key...}", http.HandlerFunc(cors.preflight))
 	route("GET /{$}", index)
-	return mux, nil
+	return &Handler{mux: mux, probes: probes}, nil
 }
 
 // newHTTPMetrics registers observerd's metrics of its own serving.

@@ -22,7 +22,7 @@ import (
 
 // newTestHandler returns the handler over store; each of with may change
 // the Config first.
-func newTestHandler(t *testing.T, store Loader, with ...func(*Config)) http.Handler {
+func newTestHandler(t *testing.T, store Loader, with ...func(*Config)) *Handler {
 	t.Helper()
 	cfg := Config{
 		Store:       store,

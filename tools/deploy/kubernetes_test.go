@@ -2,10 +2,12 @@ package deploy
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -18,6 +20,7 @@ const (
 	observerdContainer = "observerd"
 	metricsPortName    = "metrics"
 	metricsPort        = 9750
+	probePortName      = "probe"
 	classicComponent   = "components/classic-sidecar"
 )
 
@@ -233,7 +236,10 @@ func cmpOr[T any](ptrs ...*T) *T {
 // checkObserverdProbes checks that nothing observerd's sources do can take
 // the node out of its Service: no readiness probe on observerd (its
 // readiness counts toward the pod's as an init container too), liveness on
-// /healthz, and no probe at all on /readyz.
+// /healthz, and no probe at all on /readyz. The liveness probe asks the
+// probe listener in plain HTTP, whatever the web configuration: a port of
+// its own, the one OBSERVERD_PROBE_ADDR binds, so that a crowd on the
+// metrics port does not time it out.
 func checkObserverdProbes(t *testing.T, pod podSpec) {
 	t.Helper()
 	c, _, ok := pod.find(observerdContainer)
@@ -244,8 +250,20 @@ func checkObserverdProbes(t *testing.T, pod podSpec) {
 		t.Errorf("observerd has a readiness probe (%s): it would hold the node out of its Service", describeProbe(c.ReadinessProbe))
 	}
 	lp := c.LivenessProbe
-	if lp == nil || lp.HTTPGet == nil || lp.HTTPGet.Path != "/healthz" || fmt.Sprint(lp.HTTPGet.Port) != metricsPortName {
-		t.Errorf("observerd's liveness probe is %s, want httpGet /healthz on port %s", describeProbe(lp), metricsPortName)
+	if lp == nil || lp.HTTPGet == nil || lp.HTTPGet.Path != "/healthz" || fmt.Sprint(lp.HTTPGet.Port) != probePortName {
+		t.Errorf("observerd's liveness probe is %s, want httpGet /healthz on port %s", describeProbe(lp), probePortName)
+	} else if scheme := lp.HTTPGet.Scheme; scheme != "" && scheme != "HTTP" {
+		t.Errorf("observerd's liveness probe asks in %s: the probe listener is plain HTTP whatever the web configuration", scheme)
+	}
+	var probeAddr string
+	for _, e := range c.Env {
+		if e.Name == "OBSERVERD_PROBE_ADDR" {
+			probeAddr = e.Value
+		}
+	}
+	_, port, err := net.SplitHostPort(probeAddr)
+	if n := observerdPort(pod, probePortName); err != nil || port != strconv.Itoa(n) || n == metricsPort {
+		t.Errorf("observerd's OBSERVERD_PROBE_ADDR is %q, its port %s is %d: want the same port, not %d", probeAddr, probePortName, n, metricsPort)
 	}
 	for _, p := range []*probe{c.ReadinessProbe, c.LivenessProbe, c.StartupProbe} {
 		if p != nil && p.HTTPGet != nil && p.HTTPGet.Path == "/readyz" {
