@@ -104,11 +104,19 @@ func (t *table) write(w io.Writer, h header) error {
 
 // legend explains each part of the table and its baselines.
 const legend = `
-a: one full Redis poll (observerd's poller in process: PING, INFO, registry,
-overrides, deduplicated walk with pipelined ZCOUNT and PTTL), median of the
-runs, beside a minimal SCAN ... COUNT 1000 loop with one pipelined ZCOUNT and
-PTTL per page (serial, no dedup), and one end-to-end /metrics scrape of
-redis_exporter -check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
+a: one full Redis poll, unpaced (observerd's poller in process, no walk
+budget: PING, INFO, registry, overrides, deduplicated walk with SCAN on one
+connection beside two pipelines of ZCOUNT and PTTL in flight), against the
+fastest of plain go-redis loops, each SCAN MATCH ratelimit:* COUNT 1000 and
+pipelines of ZCOUNT key now-60000 +inf and PTTL key, without dedup: the
+whole scan first and then batches of 500 one at a time, or the scan on one
+connection beside 2 or 4 batches of 500 or 1000 in flight. The poll, every
+loop and a first poll (a client and poller built anew) run in turn, round
+after round, so that a drift of the machine falls on all alike; each row
+is the median of its runs, and the fastest loop is the one of the lowest
+median. Also Redis's own time of the poll and of that loop (INFO
+commandstats usec), and one end-to-end /metrics scrape of redis_exporter
+-check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
 b: Redis server time (INFO commandstats usec) per poll interval with real
 observerd processes, ratio against one observer; then /check latency under
 steady open-loop load (latency from each request's scheduled send time)
