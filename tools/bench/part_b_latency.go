@@ -9,7 +9,7 @@ import (
 // they have polled once, and runs the open-loop load for loadDuration.
 func (b *bench) measureLatency(ctx context.Context, node string, o observerOpts) (loadResult, error) {
 	if o.count > 0 {
-		obs, err := startObservers(ctx, b.p, b.s.bin, b.r.url, o)
+		obs, err := startObservers(ctx, b.p, b.d, o)
 		defer stopObservers(obs)
 		if err != nil {
 			return loadResult{}, err

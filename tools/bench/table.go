@@ -62,6 +62,7 @@ type header struct {
 	exporter string
 	wrk      string
 	mode     string
+	budget   string // whether observerd has a walk budget
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo and the core count.
@@ -86,6 +87,9 @@ func (t *table) write(w io.Writer, h header) error {
 	fmt.Fprintf(&b, "- date: %s\n", h.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- CPU: %s\n", h.cpu)
 	fmt.Fprintf(&b, "- Go: %s; Redis: %s; redis_exporter: %s; wrk: %s\n", runtime.Version(), h.redis, h.exporter, h.wrk)
+	if h.budget != "" {
+		fmt.Fprintf(&b, "- observerd: %s\n", h.budget)
+	}
 	fmt.Fprintf(&b, "- run: %s, %s in all\n\n", h.mode, h.elapsed.Round(time.Second))
 	cols := []string{"", "measure", "keys / size", "observerd", "baseline", "ratio", "notes"}
 	b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
@@ -118,14 +122,15 @@ median. Also Redis's own time of the poll and of that loop (INFO
 commandstats usec), and one end-to-end /metrics scrape of redis_exporter
 -check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
 b: Redis server time (INFO commandstats usec) per poll interval with real
-observerd processes, ratio against one observer; then /check latency under
+observerd processes, unpaced, ratio against one observer; then /check latency under
 steady open-loop load (latency from each request's scheduled send time)
 against one ratelimiterd node, ratio against no observer.
 c: /snapshot requests per second under wrk -t1 -c16, observerd's handler
 beside a bare handler writing the same bytes, ratio observerd/bare.
 d: /metrics render time (in-process GET of the handler, median) and series,
 ratio against the smallest keyspace: flat means about 1.
-e: VmRSS and VmHWM of a real observerd after a few polls, ratio against idle.
+e: VmRSS and VmHWM of a real observerd after a few polls (unpaced, every
+second), ratio against idle.
 f: the heap the default hour of history (OBSERVERD_HISTORY=1h at a 2 s
 interval: 1800 summaries) holds, in process, after GC, for snapshots of a
 100k-key keyspace with every list full and new keys and figures in each,
