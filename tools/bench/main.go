@@ -82,7 +82,7 @@ func fullSettings() settings {
 	return settings{
 		keys: []int{10_000, 100_000, 1_000_000}, renderSmall: 1000, pollRuns: 5,
 		statsWindow: 10 * time.Second, statsEvery: time.Second,
-		loadDuration: 30 * time.Second, loadRate: 200,
+		loadDuration: 20 * time.Second, loadRate: 200,
 		wrkDuration: 5 * time.Second, wrkRounds: 1, renderRuns: 50,
 	}
 }

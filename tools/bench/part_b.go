@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -83,59 +82,4 @@ func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (floa
 		}
 	}
 	return float64(stats.total()) / intervals, notes, m, nil
-}
-
-// latencyCase is one observer setup under which /check latency is taken.
-type latencyCase struct {
-	name string
-	opts observerOpts
-}
-
-// checkLatency is part b's second half: /check p50 and p99 under steady
-// open-loop load against one ratelimiterd, without observers and with
-// three setups of five, at observerd's default 5 s interval.
-func (b *bench) checkLatency(ctx context.Context, size int) {
-	node, proc, err := startNode(ctx, b.p, b.s.bin, b.r.url)
-	if proc != nil {
-		defer proc.Stop()
-	}
-	if err != nil {
-		b.t.fail("b", "/check latency", fmtKeys(size), err)
-		return
-	}
-	cases := []latencyCase{
-		{"no observer", observerOpts{}},
-		{"5 observers, lease, 5s, unpaced", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "lease", unpaced: true}},
-		{"5 observers, off, 5s, unpaced", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "off", unpaced: true}},
-	}
-	defer func() {
-		if err := dropCheckKeys(ctx, b.r); err != nil {
-			b.t.fail("b", "/check latency", fmtKeys(size), fmt.Errorf("delete the load's keys: %w", err))
-		}
-	}()
-	// No observer runs first and last, so that a drift of the machine
-	// during the runs shows as two different baselines; the ratios are
-	// against both together.
-	cases = append(cases, latencyCase{"no observer, again at the end", observerOpts{}})
-	results := make([]loadResult, len(cases))
-	for i, c := range cases {
-		res, err := b.measureLatency(ctx, node, c.opts)
-		if err == nil && len(res.latencies) == 0 {
-			err = fmt.Errorf("no request answered: %s", res.lastErr)
-		}
-		if err != nil {
-			b.t.fail("b", "/check latency p50 / p99, "+c.name, fmtKeys(size), err)
-			continue
-		}
-		results[i] = res
-	}
-	base := results[0]
-	base.latencies = append(slices.Clone(base.latencies), results[len(results)-1].latencies...)
-	for i, c := range cases {
-		if len(results[i].latencies) == 0 {
-			continue
-		}
-		isBase := i == 0 || i == len(cases)-1
-		b.t.add(latencyRow("/check latency p50 / p99, "+c.name, size, results[i], base, isBase, b.s))
-	}
 }

@@ -122,9 +122,16 @@ median. Also Redis's own time of the poll and of that loop (INFO
 commandstats usec), and one end-to-end /metrics scrape of redis_exporter
 -check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
 b: Redis server time (INFO commandstats usec) per poll interval with real
-observerd processes, unpaced, ratio against one observer; then /check latency under
-steady open-loop load (latency from each request's scheduled send time)
-against one ratelimiterd node, ratio against no observer.
+observerd processes, unpaced, ratio against one observer. Then /check
+latency under steady open-loop load (latency from each request's scheduled
+send time) against one ratelimiterd node: runs without observers (A) and
+beside five sidecars at default settings (B, started anew each run and
+polled once before the load) alternate A B A B A B; each B median p99 is
+set against the A runs' median and range, and a row is "within noise"
+when its p99 lies within the A runs' range or at most 1.1x their median.
+The other setups run once each after them and are judged the same way.
+A full run's latency runs are 20 s each (4000 requests at 200/s), shorter
+than the single 30 s runs before the alternation, to keep make bench short.
 c: /snapshot requests per second under wrk -t1 -c16, observerd's handler
 beside a bare handler writing the same bytes, ratio observerd/bare.
 d: /metrics render time (in-process GET of the handler, median) and series,
