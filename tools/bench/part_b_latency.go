@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,8 +28,8 @@ type latencyCase struct {
 // checkLatency is part b's second half: /check p50 and p99 under steady
 // open-loop load against one ratelimiterd. Runs without observers (A)
 // alternate with runs beside five sidecars at their default settings
-// (B); then one run of each other setup, judged against the A runs'
-// spread.
+// (B), whose walks' share of Redis's time is measured meanwhile; then
+// one run of each other setup, judged against the A runs' spread.
 func (b *bench) checkLatency(ctx context.Context, size int) {
 	node, proc, err := startNode(ctx, b.p, b.s.bin, b.r.url)
 	if proc != nil {
@@ -51,13 +52,14 @@ func (b *bench) checkLatency(ctx context.Context, size int) {
 	// needs; coordination lease and the 5 s interval are the defaults.
 	defaults := observerOpts{count: 5}
 	var a, bs []loadResult
+	share := &walkShare{}
 	var failed error
 	for i := range 2 * latencyRounds {
-		o := observerOpts{}
+		o, w := observerOpts{}, (*walkShare)(nil)
 		if i%2 == 1 {
-			o = defaults
+			o, w = defaults, share
 		}
-		res, err := b.measureLatency(ctx, node, o)
+		res, err := b.measureLatency(ctx, node, o, w)
 		if err != nil {
 			failed = err
 			break
@@ -80,6 +82,8 @@ func (b *bench) checkLatency(ctx context.Context, size int) {
 		ratio: fmtRatio(float64(obs.median()), float64(base.median())) + " p99 medians, " + base.judge(obs.median()),
 		notes: fmt.Sprintf("p99 of each B run %s, each after an A run; p50 median %s vs %s; lease, 5 s, no other setting; %s",
 			fmtDurs(obs.p99s), fmtDur(median(obs.p50s)), fmtDur(median(base.p50s)), b.loadNotes(bs))})
+	totals, err := share.result()
+	b.walkShareRow(size, totals, err)
 	b.singleRuns(ctx, node, size, base)
 }
 
@@ -91,7 +95,7 @@ func (b *bench) singleRuns(ctx context.Context, node string, size int, base spre
 	}
 	for _, c := range cases {
 		what := "/check latency p99, " + c.name + " (one run)"
-		res, err := b.measureLatency(ctx, node, c.opts)
+		res, err := b.measureLatency(ctx, node, c.opts, nil)
 		if err != nil {
 			b.t.fail("b", what, fmtKeys(size), err)
 			continue
@@ -107,13 +111,21 @@ func (b *bench) singleRuns(ctx context.Context, node string, size int, base spre
 }
 
 // measureLatency starts the observers (none for an A run), waits until
-// they have polled once, and runs the open-loop load for loadDuration.
-func (b *bench) measureLatency(ctx context.Context, node string, o observerOpts) (loadResult, error) {
+// they have polled once, and runs the open-loop load for loadDuration;
+// with share, it follows the walks meanwhile.
+func (b *bench) measureLatency(ctx context.Context, node string, o observerOpts, share *walkShare) (loadResult, error) {
 	if o.count > 0 {
 		obs, err := startObservers(ctx, b.p, b.d, o)
 		defer stopObservers(obs)
 		if err != nil {
 			return loadResult{}, err
+		}
+		if share != nil {
+			wctx, cancel := context.WithCancel(ctx)
+			var wg sync.WaitGroup
+			wg.Go(func() { share.watch(wctx, b.r, obs) })
+			defer wg.Wait()
+			defer cancel()
 		}
 	}
 	res := openLoop(ctx, node, b.s.loadRate, b.s.loadDuration)

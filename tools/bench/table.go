@@ -132,6 +132,10 @@ when its p99 lies within the A runs' range or at most 1.1x their median.
 The other setups run once each after them and are judged the same way.
 A full run's latency runs are 20 s each (4000 requests at 200/s), shorter
 than the single 30 s runs before the alternation, to keep make bench short.
+During the B runs the bench measures the walk's share of Redis's time:
+the usec of SCAN, ZCOUNT and PTTL from just after one walk is published
+to just after the next, over the walk's own duration_ms, beside the
+budget and observerd's own redis_share.
 c: /snapshot requests per second under wrk -t1 -c16, observerd's handler
 beside a bare handler writing the same bytes, ratio observerd/bare.
 d: /metrics render time (in-process GET of the handler, median) and series,
