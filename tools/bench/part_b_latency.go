@@ -91,7 +91,7 @@ func (b *bench) checkLatency(ctx context.Context, size int) {
 func (b *bench) singleRuns(ctx context.Context, node string, size int, base spread) {
 	cases := []latencyCase{
 		{"5 observers, lease, unpaced", observerOpts{count: 5, unpaced: true}},
-		{"5 observers, coordination off, default budget", observerOpts{count: 5, coordination: "off"}},
+		{"5 observers, coordination off, default settings otherwise", observerOpts{count: 5, coordination: "off"}},
 	}
 	for _, c := range cases {
 		what := "/check latency p99, " + c.name + " (one run)"

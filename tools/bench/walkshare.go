@@ -103,7 +103,10 @@ func (s *walkShare) follow(ctx context.Context, r *benchRedis, obs []*observer) 
 	walker := obs[i]
 	w := walkWindows{walker: walker.id, last: first.Counters.WalkedAt}
 	usec := func() (int64, error) { return walkUsec(ctx, r) }
-	tick := time.NewTicker(50 * time.Millisecond)
+	// Every 200 ms: a new walk is seen long before the next begins
+	// (seconds later at the default interval), and the reads cost the
+	// machine under load little.
+	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
