@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/observerd/observerd/internal/procs"
@@ -33,6 +34,11 @@ type daemon struct {
 	// budget: it knows OBSERVERD_REDIS_WALK_BUDGET. It refuses variables
 	// it does not know, so the bench sets the budget only when it does.
 	budget bool
+	// groups counts the groups of observers started, whose instance ids
+	// carry it: the shared walk of a group outlives it in Redis, and the
+	// next group's readers may publish it until its walker has shared
+	// anew, so a walked_by must name an observer of one group only.
+	groups *atomic.Int64
 }
 
 // budgetVar is the variable of the walk budget, a share of Redis's time.
@@ -47,7 +53,15 @@ func newDaemon(ctx context.Context, bin, redisURL string) (daemon, error) {
 	if err != nil {
 		return daemon{}, fmt.Errorf("observerd -h: %w: %s", err, out)
 	}
-	return daemon{bin: bin, redisURL: redisURL, budget: strings.Contains(string(out), budgetVar)}, nil
+	d := daemon{bin: bin, redisURL: redisURL, groups: new(atomic.Int64)}
+	// A line of the settings' table begins with the variable's name;
+	// other help texts may name it too.
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == budgetVar {
+			d.budget = true
+		}
+	}
+	return d, nil
 }
 
 // unpacedNote says how an unpaced observer was made one.
@@ -93,12 +107,13 @@ func (o observerOpts) env(d daemon, id string, port int) []string {
 // is ready (its first Redis poll succeeded).
 func startObservers(ctx context.Context, p *procs.Group, d daemon, o observerOpts) ([]*observer, error) {
 	var obs []*observer
+	group := d.groups.Add(1)
 	for n := 1; n <= o.count; n++ {
 		port, err := procs.FreePort()
 		if err != nil {
 			return obs, err
 		}
-		id := fmt.Sprintf("obs-%d", n)
+		id := fmt.Sprintf("obs-%d-%d", group, n)
 		c, err := p.Start("observerd-"+itoa(n), filepath.Join(d.bin, "observerd"), nil, o.env(d, id, port))
 		if err != nil {
 			return obs, err

@@ -76,6 +76,9 @@ func TestWalkWindows(t *testing.T) {
 	if err := w.see(walkAt("obs-2", 20, time.Second, 0.15), usec, s); err == nil {
 		t.Error("a walk by another observer was taken into the windows")
 	}
+	if err := w.see(walkAt("obs-1", 22, 0, 0.15), usec, s); err == nil {
+		t.Error("a walk without a duration was taken into the windows")
+	}
 	bare := walkAt("obs-1", 25, time.Second, 0.15)
 	bare.Counters.Walk = nil
 	if err := w.see(bare, usec, s); !errors.Is(err, errNoWalkFigures) {

@@ -22,13 +22,15 @@ var walkCommands = []string{"scan", "zcount", "pttl"}
 var errNoWalkFigures = errors.New("observerd's /snapshot has no counters.walk (its duration_ms, redis_share and budget come with " + budgetVar + "): rebuild observerd from a tree with the walk budget")
 
 // walkFigures is counters.walk of /snapshot: the last walk as observerd
-// saw it.
+// saw it. A null reads as zero: a walk of unknown duration is refused,
+// and a walk paced by keys per second has no budget.
 type walkFigures struct {
-	DurationMS    float64 `json:"duration_ms"`
-	KeysPerSecond float64 `json:"keys_per_second"`
-	RedisShare    float64 `json:"redis_share"`
-	Budget        float64 `json:"budget"`
-	PacedBy       string  `json:"paced_by"`
+	DurationMS      float64 `json:"duration_ms"`
+	KeysPerSecond   float64 `json:"keys_per_second"`
+	RedisShare      float64 `json:"redis_share"`
+	ShareMeasuredBy string  `json:"share_measured_by"`
+	Budget          float64 `json:"budget"`
+	PacedBy         string  `json:"paced_by"`
 }
 
 // walkView is what the bench reads of /snapshot.
@@ -60,9 +62,10 @@ type walkTotals struct {
 	// reported is Σ redis_share × duration of the walks, to weigh
 	// observerd's own figure as the bench's is; budgets and pacedBy the
 	// distinct values seen.
-	reported float64
-	budgets  []float64
-	pacedBy  []string
+	reported   float64
+	budgets    []float64
+	pacedBy    []string
+	measuredBy []string
 }
 
 // result is the totals so far and the error that ended the watch, if any.
@@ -70,7 +73,7 @@ func (s *walkShare) result() (walkTotals, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.totals
-	t.budgets, t.pacedBy = slices.Clone(t.budgets), slices.Clone(t.pacedBy)
+	t.budgets, t.pacedBy, t.measuredBy = slices.Clone(t.budgets), slices.Clone(t.pacedBy), slices.Clone(t.measuredBy)
 	return t, s.err
 }
 
@@ -92,16 +95,8 @@ func (s *walkShare) watch(ctx context.Context, r *benchRedis, obs []*observer) {
 
 func (s *walkShare) follow(ctx context.Context, r *benchRedis, obs []*observer) error {
 	client := &http.Client{Timeout: 5 * time.Second}
-	first, err := readWalk(ctx, client, obs[0].url)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(obs, func(o *observer) bool { return o.id == first.Counters.WalkedBy })
-	if i < 0 {
-		return fmt.Errorf("the walk was made by %q, none of the bench's observers", first.Counters.WalkedBy)
-	}
-	walker := obs[i]
-	w := walkWindows{walker: walker.id, last: first.Counters.WalkedAt}
+	var w walkWindows
+	found := false
 	usec := func() (int64, error) { return walkUsec(ctx, r) }
 	// Every 200 ms: a new walk is seen long before the next begins
 	// (seconds later at the default interval), and the reads cost the
@@ -109,24 +104,47 @@ func (s *walkShare) follow(ctx context.Context, r *benchRedis, obs []*observer) 
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		if !found {
+			var err error
+			if w, found, err = findWalker(ctx, client, obs); err != nil {
+				return err
+			}
+		} else {
+			v, err := readWalk(ctx, client, w.url)
+			if err != nil {
+				return err
+			}
+			if err := w.see(v, usec, s); err != nil {
+				return err
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
-		v, err := readWalk(ctx, client, walker.url)
+	}
+}
+
+// findWalker is the windows of the observer whose own snapshot names it
+// the walker; found is false while none does.
+func findWalker(ctx context.Context, client *http.Client, obs []*observer) (w walkWindows, found bool, err error) {
+	for _, o := range obs {
+		v, err := readWalk(ctx, client, o.url)
 		if err != nil {
-			return err
+			return w, false, err
 		}
-		if err := w.see(v, usec, s); err != nil {
-			return err
+		if v.Counters.WalkedBy == o.id {
+			return walkWindows{walker: o.id, url: o.url, last: v.Counters.WalkedAt}, true, nil
 		}
 	}
+	return w, false, nil
 }
 
 // walkWindows cuts the walker's snapshots into windows of one walk each.
 type walkWindows struct {
 	walker string
+	url    string     // the walker's
 	last   *time.Time // walked_at of the last walk seen
 	open   bool       // a window is open since the last walk
 	base   int64      // Redis's walk time when it opened, in µs
@@ -142,6 +160,9 @@ func (w *walkWindows) see(v walkView, usec func() (int64, error), s *walkShare) 
 	}
 	if c.Walk == nil {
 		return errNoWalkFigures
+	}
+	if c.Walk.DurationMS <= 0 {
+		return fmt.Errorf("the walk of %s has no duration_ms", c.WalkedAt.Format(time.RFC3339Nano))
 	}
 	if c.WalkedBy != w.walker {
 		return fmt.Errorf("the walk moved from %s to %q during the run", w.walker, c.WalkedBy)
@@ -172,6 +193,9 @@ func (s *walkShare) add(usec int64, w walkFigures) {
 	}
 	if !slices.Contains(t.pacedBy, w.PacedBy) {
 		t.pacedBy = append(t.pacedBy, w.PacedBy)
+	}
+	if !slices.Contains(t.measuredBy, w.ShareMeasuredBy) {
+		t.measuredBy = append(t.measuredBy, w.ShareMeasuredBy)
 	}
 }
 
@@ -227,11 +251,11 @@ func (b *bench) walkShareRow(size int, s walkTotals, err error) {
 	}
 	share := float64(s.usec) / float64(s.took.Microseconds())
 	r := row{part: "b", what: what, size: fmtKeys(size), value: fmt.Sprintf("%.3f", share),
-		notes: fmt.Sprintf("Redis usec of %s %s over %d walks that took %s in all (observerd's duration_ms), each walk measured alone; observerd's own redis_share %.3f (weighted by duration); paced_by %s",
+		notes: fmt.Sprintf("Redis usec of %s %s over %d walks that took %s in all (observerd's duration_ms), each walk measured alone; observerd's own redis_share %.3f (weighted by duration, measured by %s); paced_by %s",
 			strings.Join(walkCommands, "+"), fmtDur(time.Duration(s.usec)*time.Microsecond), s.walks, fmtDur(s.took),
-			s.reported/s.took.Seconds(), strings.Join(s.pacedBy, ", "))}
-	if len(s.budgets) != 1 {
-		r.notes += fmt.Sprintf("; budgets seen %v", s.budgets)
+			s.reported/s.took.Seconds(), strings.Join(s.measuredBy, ", "), strings.Join(s.pacedBy, ", "))}
+	if len(s.budgets) != 1 || s.budgets[0] <= 0 {
+		r.notes += fmt.Sprintf("; budgets seen %v (0: none, the walk paced by keys per second)", s.budgets)
 		b.t.add(r)
 		return
 	}
