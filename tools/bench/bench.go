@@ -20,6 +20,7 @@ type bench struct {
 	t      *table
 	h      header
 	r      *benchRedis
+	d      daemon
 	exp    *redisExporter
 	expErr error
 	seeded int // counters written so far: keys 0..seeded-1
@@ -45,6 +46,13 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	defer r.close()
 	b.r, b.h.redis = r, r.version
+	if b.d, err = newDaemon(ctx, b.s.bin, r.url); err != nil {
+		return err
+	}
+	b.h.budget = "no walk budget (unpaced by default)"
+	if b.d.budget {
+		b.h.budget = "walk budget " + budgetVar
+	}
 	b.exp, b.expErr = startExporter(ctx, b.p, r)
 	if b.exp != nil {
 		b.h.exporter = b.exp.version

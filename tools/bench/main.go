@@ -36,7 +36,7 @@ type settings struct {
 	pollRuns     int           // timed polls per size
 	statsWindow  time.Duration // part b: commandstats measurement window
 	statsEvery   time.Duration // part b: poll interval of the observers
-	loadDuration time.Duration // part b: one latency run
+	loadDuration time.Duration // part b: one latency run, over 10 s: two walks of the default sidecars
 	loadRate     float64       // part b: /check requests per second
 	wrkDuration  time.Duration // part c: one wrk run
 	wrkRounds    int           // part c: ABBA rounds
@@ -82,7 +82,7 @@ func fullSettings() settings {
 	return settings{
 		keys: []int{10_000, 100_000, 1_000_000}, renderSmall: 1000, pollRuns: 5,
 		statsWindow: 10 * time.Second, statsEvery: time.Second,
-		loadDuration: 30 * time.Second, loadRate: 200,
+		loadDuration: 20 * time.Second, loadRate: 200,
 		wrkDuration: 5 * time.Second, wrkRounds: 1, renderRuns: 50,
 	}
 }
@@ -91,7 +91,7 @@ func quickSettings() settings {
 	return settings{
 		keys: []int{1000, 5000, 20_000}, renderSmall: 1000, pollRuns: 3,
 		statsWindow: 3 * time.Second, statsEvery: time.Second,
-		loadDuration: 4 * time.Second, loadRate: 200,
+		loadDuration: 11 * time.Second, loadRate: 200,
 		wrkDuration: time.Second, wrkRounds: 1, renderRuns: 50,
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/observerd/observerd/internal/procs"
@@ -21,22 +23,69 @@ type observerOpts struct {
 	interval     time.Duration // OBSERVERD_REDIS_POLL_INTERVAL
 	timeout      time.Duration // OBSERVERD_REDIS_POLL_TIMEOUT
 	coordination string        // OBSERVERD_REDIS_WALK_COORDINATION: lease or off
-	keysPerSec   int           // OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND
+	// unpaced sets OBSERVERD_REDIS_WALK_BUDGET=1 where the daemon has a
+	// walk budget; one without is unpaced anyway.
+	unpaced bool
+}
+
+// daemon is the bin/observerd the bench starts against its Redis.
+type daemon struct {
+	bin, redisURL string
+	// budget: it knows OBSERVERD_REDIS_WALK_BUDGET. It refuses variables
+	// it does not know, so the bench sets the budget only when it does.
+	budget bool
+	// groups counts the groups of observers started, whose instance ids
+	// carry it: the shared walk of a group outlives it in Redis, and the
+	// next group's readers may publish it until its walker has shared
+	// anew, so a walked_by must name an observer of one group only.
+	groups *atomic.Int64
+}
+
+// budgetVar is the variable of the walk budget, a share of Redis's time.
+const budgetVar = "OBSERVERD_REDIS_WALK_BUDGET"
+
+// newDaemon finds out from observerd -h whether bin/observerd has a walk
+// budget.
+func newDaemon(ctx context.Context, bin, redisURL string) (daemon, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(bin, "observerd"), "-h").CombinedOutput()
+	if err != nil {
+		return daemon{}, fmt.Errorf("observerd -h: %w: %s", err, out)
+	}
+	d := daemon{bin: bin, redisURL: redisURL, groups: new(atomic.Int64)}
+	// A line of the settings' table begins with the variable's name;
+	// other help texts may name it too.
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == budgetVar {
+			d.budget = true
+		}
+	}
+	return d, nil
+}
+
+// unpacedNote says how an unpaced observer was made one.
+func (d daemon) unpacedNote() string {
+	if d.budget {
+		return budgetVar + "=1"
+	}
+	return "this observerd has no walk budget: its walk is unpaced by default"
 }
 
 // observer is one running bin/observerd.
 type observer struct {
 	proc *procs.Child
 	url  string
+	id   string // OBSERVERD_INSTANCE_ID
 }
 
-// env is the environment of observer n.
-func (o observerOpts) env(redisURL string, n, port int) []string {
+// env is the environment of observer id.
+func (o observerOpts) env(d daemon, id string, port int) []string {
 	env := []string{
 		"OBSERVERD_SOURCES=redis",
-		"OBSERVERD_REDIS_URL=" + redisURL,
+		"OBSERVERD_REDIS_URL=" + d.redisURL,
 		fmt.Sprintf("OBSERVERD_LISTEN_ADDR=127.0.0.1:%d", port),
-		fmt.Sprintf("OBSERVERD_INSTANCE_ID=obs-%d", n),
+		"OBSERVERD_INSTANCE_ID=" + id,
 		"OBSERVERD_LOG_LEVEL=warn",
 	}
 	if o.interval > 0 {
@@ -48,26 +97,28 @@ func (o observerOpts) env(redisURL string, n, port int) []string {
 	if o.coordination != "" {
 		env = append(env, "OBSERVERD_REDIS_WALK_COORDINATION="+o.coordination)
 	}
-	if o.keysPerSec > 0 {
-		env = append(env, "OBSERVERD_REDIS_WALK_MAX_KEYS_PER_SECOND="+itoa(o.keysPerSec))
+	if o.unpaced && d.budget {
+		env = append(env, budgetVar+"=1")
 	}
 	return env
 }
 
 // startObservers starts o.count observerd processes and waits until each
 // is ready (its first Redis poll succeeded).
-func startObservers(ctx context.Context, p *procs.Group, bin, redisURL string, o observerOpts) ([]*observer, error) {
+func startObservers(ctx context.Context, p *procs.Group, d daemon, o observerOpts) ([]*observer, error) {
 	var obs []*observer
+	group := d.groups.Add(1)
 	for n := 1; n <= o.count; n++ {
 		port, err := procs.FreePort()
 		if err != nil {
 			return obs, err
 		}
-		c, err := p.Start(fmt.Sprintf("observerd-%d", n), filepath.Join(bin, "observerd"), nil, o.env(redisURL, n, port))
+		id := fmt.Sprintf("obs-%d-%d", group, n)
+		c, err := p.Start("observerd-"+itoa(n), filepath.Join(d.bin, "observerd"), nil, o.env(d, id, port))
 		if err != nil {
 			return obs, err
 		}
-		obs = append(obs, &observer{proc: c, url: fmt.Sprintf("http://127.0.0.1:%d", port)})
+		obs = append(obs, &observer{proc: c, url: fmt.Sprintf("http://127.0.0.1:%d", port), id: id})
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, ob := range obs {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -19,14 +18,14 @@ var costCommands = []string{"scan", "zcount", "pttl", "hgetall", "get", "set"}
 
 // redisCost is part b's first half: Redis server time per poll interval
 // with one observer, five coordinated and five uncoordinated, all polling
-// every statsEvery. It also records part e at this size from the single
-// observer.
+// every statsEvery, unpaced, so that every interval holds whole walks. It
+// also records part e at this size from the single observer.
 func (b *bench) redisCost(ctx context.Context, size int) {
 	every := b.s.statsEvery
 	cases := []costCase{
-		{"1 observer", observerOpts{count: 1, interval: every, timeout: 30 * time.Second}},
-		{"5 observers, coordination lease", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "lease"}},
-		{"5 observers, coordination off", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "off"}},
+		{"1 observer, unpaced", observerOpts{count: 1, interval: every, timeout: 30 * time.Second, unpaced: true}},
+		{"5 observers, coordination lease, unpaced", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "lease", unpaced: true}},
+		{"5 observers, coordination off, unpaced", observerOpts{count: 5, interval: every, timeout: 30 * time.Second, coordination: "off", unpaced: true}},
 	}
 	var base float64
 	for i, c := range cases {
@@ -52,7 +51,7 @@ func (b *bench) redisCost(ctx context.Context, size int) {
 // total server time per poll interval, the per-command breakdown, and the
 // first observer's memory when mem is asked.
 func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (float64, string, memory, error) {
-	obs, err := startObservers(ctx, b.p, b.s.bin, b.r.url, o)
+	obs, err := startObservers(ctx, b.p, b.d, o)
 	defer stopObservers(obs)
 	if err != nil {
 		return 0, "", memory{}, err
@@ -74,8 +73,8 @@ func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (floa
 	for _, name := range costCommands {
 		parts = append(parts, fmt.Sprintf("%s %.0f", name, float64(stats[name].usec)/intervals))
 	}
-	notes := fmt.Sprintf("µs per interval: %s; SCAN calls per interval %.1f; over %s",
-		strings.Join(parts, ", "), float64(stats["scan"].calls)/intervals, elapsed.Round(100*time.Millisecond))
+	notes := fmt.Sprintf("µs per interval: %s; SCAN calls per interval %.1f; over %s; unpaced: %s",
+		strings.Join(parts, ", "), float64(stats["scan"].calls)/intervals, elapsed.Round(100*time.Millisecond), b.d.unpacedNote())
 	var m memory
 	if mem {
 		if m, err = readMemory(obs[0].proc.PID()); err != nil {
@@ -83,61 +82,4 @@ func (b *bench) measureCost(ctx context.Context, o observerOpts, mem bool) (floa
 		}
 	}
 	return float64(stats.total()) / intervals, notes, m, nil
-}
-
-// latencyCase is one observer setup under which /check latency is taken.
-type latencyCase struct {
-	name string
-	opts observerOpts
-}
-
-// checkLatency is part b's second half: /check p50 and p99 under steady
-// open-loop load against one ratelimiterd, without observers and with
-// three setups of five, at observerd's default 5 s interval.
-func (b *bench) checkLatency(ctx context.Context, size int) {
-	node, proc, err := startNode(ctx, b.p, b.s.bin, b.r.url)
-	if proc != nil {
-		defer proc.Stop()
-	}
-	if err != nil {
-		b.t.fail("b", "/check latency", fmtKeys(size), err)
-		return
-	}
-	pace := max(1, size*2/5)
-	cases := []latencyCase{
-		{"no observer", observerOpts{}},
-		{"5 observers, lease, 5s", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "lease"}},
-		{"5 observers, off, 5s", observerOpts{count: 5, timeout: 30 * time.Second, coordination: "off"}},
-		{fmt.Sprintf("5 observers, lease, paced %d keys/s, timeout 4.5s", pace), observerOpts{count: 5, timeout: 4500 * time.Millisecond, coordination: "lease", keysPerSec: pace}},
-	}
-	defer func() {
-		if err := dropCheckKeys(ctx, b.r); err != nil {
-			b.t.fail("b", "/check latency", fmtKeys(size), fmt.Errorf("delete the load's keys: %w", err))
-		}
-	}()
-	// No observer runs first and last, so that a drift of the machine
-	// during the runs shows as two different baselines; the ratios are
-	// against both together.
-	cases = append(cases, latencyCase{"no observer, again at the end", observerOpts{}})
-	results := make([]loadResult, len(cases))
-	for i, c := range cases {
-		res, err := b.measureLatency(ctx, node, c.opts)
-		if err == nil && len(res.latencies) == 0 {
-			err = fmt.Errorf("no request answered: %s", res.lastErr)
-		}
-		if err != nil {
-			b.t.fail("b", "/check latency p50 / p99, "+c.name, fmtKeys(size), err)
-			continue
-		}
-		results[i] = res
-	}
-	base := results[0]
-	base.latencies = append(slices.Clone(base.latencies), results[len(results)-1].latencies...)
-	for i, c := range cases {
-		if len(results[i].latencies) == 0 {
-			continue
-		}
-		isBase := i == 0 || i == len(cases)-1
-		b.t.add(latencyRow("/check latency p50 / p99, "+c.name, size, results[i], base, isBase, b.s))
-	}
 }

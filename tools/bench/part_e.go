@@ -39,10 +39,10 @@ func (b *bench) memoryAt(ctx context.Context, size int) {
 	b.addMemory(size, m)
 }
 
-// observerMemory runs one observer polling every second until it has
-// polled three times, and reads its memory.
+// observerMemory runs one observer polling every second, unpaced, until
+// it has polled three times, and reads its memory.
 func (b *bench) observerMemory(ctx context.Context, timeout time.Duration) (memory, error) {
-	obs, err := startObservers(ctx, b.p, b.s.bin, b.r.url, observerOpts{count: 1, interval: time.Second, timeout: 2 * time.Minute})
+	obs, err := startObservers(ctx, b.p, b.d, observerOpts{count: 1, interval: time.Second, timeout: 2 * time.Minute, unpaced: true})
 	defer stopObservers(obs)
 	if err != nil {
 		return memory{}, err

@@ -1,13 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
+	"slices"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	redisclient "github.com/observerd/observerd/internal/clients/redis"
 	"github.com/observerd/observerd/internal/config"
@@ -24,7 +22,8 @@ const (
 
 // poller is observerd's Redis poller over its own client, configured the
 // way observerd configures it by default but for coordination, off in the
-// zero RedisConfig: every poll walks the whole keyspace.
+// zero RedisConfig, and pacing: no walk budget and no keys-per-second
+// pace, so every poll walks the whole keyspace unpaced.
 type poller struct {
 	client *redisclient.Client
 	p      *poll.RedisPoller
@@ -70,80 +69,44 @@ func (p *poller) poll(ctx context.Context) (*snapshot.RedisSection, error) {
 
 func (p *poller) close() { p.client.Close() }
 
-// minimalLoop is the leanest correct-ish poll a user would write: one SCAN
-// MATCH ratelimit:* COUNT 1000 loop, and per page one pipelined ZCOUNT
-// key now-60000 +inf and PTTL of each counter key, serial, without
-// de-duplication. It returns the counters it counted.
-func minimalLoop(ctx context.Context, rc *goredis.Client) (int, error) {
-	min := strconv.FormatInt(time.Now().UnixMilli()-defaultWindow.Milliseconds(), 10)
-	var cursor uint64
-	n := 0
-	for {
-		keys, next, err := rc.Scan(ctx, cursor, keyPrefix+"*", 1000).Result()
-		if err != nil {
-			return n, err
-		}
-		pipe := rc.Pipeline()
-		for _, k := range keys {
-			if strings.HasSuffix(k, ":seq") || strings.HasPrefix(k, keyPrefix+"limit:") {
-				continue
-			}
-			pipe.ZCount(ctx, k, min, "+inf")
-			pipe.PTTL(ctx, k)
-			n++
-		}
-		if pipe.Len() > 0 {
-			if _, err := pipe.Exec(ctx); err != nil {
-				return n, err
-			}
-		}
-		if next == 0 {
-			return n, nil
-		}
-		cursor = next
-	}
+// pollResult is part a at one keyspace size: observerd's poll, its first
+// poll after a start and every plain loop, each timed once a round.
+type pollResult struct {
+	poll, cold []time.Duration
+	// pollServer and coldServer are Redis's own time spent on each poll
+	// and first poll (INFO commandstats).
+	pollServer, coldServer []time.Duration
+	pollKeys, coldKeys     int64
+	loops                  []loopResult
+	section                *snapshot.RedisSection
 }
 
-// pollResult is part a at one keyspace size.
-type pollResult struct {
-	poll, loop []time.Duration
-	// pollServer and loopServer are Redis's own time spent on each run's
-	// commands (INFO commandstats).
-	pollServer, loopServer []time.Duration
-	pollKeys               int64
-	loopKeys               int
-	section                *snapshot.RedisSection
+// loopResult is one plain loop's runs.
+type loopResult struct {
+	loop         plainLoop
+	wall, server []time.Duration
+	// counted is the counters of each run, which must all be the size.
+	counted []int
+}
+
+// best is the loop of the lowest median wall time.
+func (r pollResult) best() loopResult {
+	return slices.MinFunc(r.loops, func(a, b loopResult) int { return cmp.Compare(median(a.wall), median(b.wall)) })
 }
 
 // serverTime is the time Redis has spent running commands since its
 // statistics were reset, INFO's own calls left out.
-func serverTime(ctx context.Context, rc *goredis.Client) (time.Duration, error) {
-	info, err := rc.Info(ctx, "commandstats").Result()
+func serverTime(ctx context.Context, r *benchRedis) (time.Duration, error) {
+	stats, err := r.commandStats(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("INFO commandstats: %w", err)
 	}
-	var usec int64
-	for line := range strings.SplitSeq(info, "\n") {
-		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") || name == "cmdstat_info" {
-			continue
-		}
-		for field := range strings.SplitSeq(stats, ",") {
-			if v, ok := strings.CutPrefix(field, "usec="); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return 0, fmt.Errorf("INFO commandstats: %s: %w", name, err)
-				}
-				usec += n
-			}
-		}
-	}
-	return time.Duration(usec) * time.Microsecond, nil
+	return time.Duration(stats.total()-stats["info"].usec) * time.Microsecond, nil
 }
 
 // timed runs f and returns its wall time and Redis's time spent on it.
-func timed(ctx context.Context, rc *goredis.Client, f func() error) (wall, server time.Duration, err error) {
-	before, err := serverTime(ctx, rc)
+func timed(ctx context.Context, r *benchRedis, f func() error) (wall, server time.Duration, err error) {
+	before, err := serverTime(ctx, r)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -152,20 +115,31 @@ func timed(ctx context.Context, rc *goredis.Client, f func() error) (wall, serve
 		return 0, 0, err
 	}
 	wall = time.Since(start)
-	after, err := serverTime(ctx, rc)
+	after, err := serverTime(ctx, r)
 	return wall, after - before, err
 }
 
-// measurePoll times runs polls and runs loops, alternating, after one
-// untimed warm-up of each; at a million keys and more a PING of each
-// client stands in for the warm-up, which would cost as much as a run.
+// measurePoll runs rounds of: one poll, every plain loop, and the first
+// poll of a poller built anew, so that a drift of the machine falls on
+// all of them alike. One untimed poll warms p first, and below a million
+// keys one run of each loop warms the loops' connections.
 func measurePoll(ctx context.Context, r *benchRedis, p *poller, runs, size int) (pollResult, error) {
-	var res pollResult
-	if err := warmUp(ctx, r, p, size >= 1_000_000); err != nil {
-		return res, err
+	res := pollResult{loops: make([]loopResult, len(plainLoops))}
+	for i, l := range plainLoops {
+		res.loops[i].loop = l
+	}
+	if _, err := p.poll(ctx); err != nil {
+		return res, fmt.Errorf("warm-up poll: %w", err)
+	}
+	if size < 1_000_000 {
+		for _, l := range plainLoops {
+			if _, err := l.run(ctx, r.rc); err != nil {
+				return res, fmt.Errorf("warm-up loop %s: %w", l, err)
+			}
+		}
 	}
 	for range runs {
-		wall, server, err := timed(ctx, r.rc, func() error {
+		wall, server, err := timed(ctx, r, func() error {
 			sec, err := p.poll(ctx)
 			if err != nil {
 				return fmt.Errorf("poll: %w", err)
@@ -177,36 +151,46 @@ func measurePoll(ctx context.Context, r *benchRedis, p *poller, runs, size int) 
 			return res, err
 		}
 		res.poll, res.pollServer = append(res.poll, wall), append(res.pollServer, server)
-		wall, server, err = timed(ctx, r.rc, func() error {
-			n, err := minimalLoop(ctx, r.rc)
+		for i := range res.loops {
+			lr := &res.loops[i]
+			wall, server, err := timed(ctx, r, func() error {
+				n, err := lr.loop.run(ctx, r.rc)
+				if err != nil {
+					return fmt.Errorf("loop %s: %w", lr.loop, err)
+				}
+				lr.counted = append(lr.counted, n)
+				return nil
+			})
 			if err != nil {
-				return fmt.Errorf("minimal loop: %w", err)
+				return res, err
 			}
-			res.loopKeys = n
-			return nil
+			lr.wall, lr.server = append(lr.wall, wall), append(lr.server, server)
+		}
+		wall, server, err = timed(ctx, r, func() error {
+			res.coldKeys, err = firstPoll(ctx, r.url)
+			return err
 		})
 		if err != nil {
 			return res, err
 		}
-		res.loop, res.loopServer = append(res.loop, wall), append(res.loopServer, server)
+		res.cold, res.coldServer = append(res.cold, wall), append(res.coldServer, server)
 	}
 	return res, nil
 }
 
-// warmUp opens both clients' connections, and runs one poll and one loop
-// unless pingOnly.
-func warmUp(ctx context.Context, r *benchRedis, p *poller, pingOnly bool) error {
-	if pingOnly {
-		if _, err := p.client.Ping(ctx); err != nil {
-			return fmt.Errorf("warm-up: %w", err)
-		}
-		return r.rc.Ping(ctx).Err()
+// firstPoll builds a client and a poller and runs their first poll:
+// connections to dial, no walk before it to size its key set by or to
+// know the overrides from, no top to keep. It answers the counters the
+// poll counted.
+func firstPoll(ctx context.Context, url string) (int64, error) {
+	p, err := newPoller(url)
+	if err != nil {
+		return 0, err
 	}
-	if _, err := p.poll(ctx); err != nil {
-		return fmt.Errorf("warm-up poll: %w", err)
+	defer p.close()
+	sec, err := p.poll(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("first poll: %w", err)
 	}
-	if _, err := minimalLoop(ctx, r.rc); err != nil {
-		return fmt.Errorf("warm-up loop: %w", err)
-	}
-	return nil
+	return sec.Counters.Keys, nil
 }

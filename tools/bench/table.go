@@ -62,6 +62,7 @@ type header struct {
 	exporter string
 	wrk      string
 	mode     string
+	budget   string // whether observerd has a walk budget
 }
 
 // cpuModel is the first "model name" of /proc/cpuinfo and the core count.
@@ -86,6 +87,9 @@ func (t *table) write(w io.Writer, h header) error {
 	fmt.Fprintf(&b, "- date: %s\n", h.started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- CPU: %s\n", h.cpu)
 	fmt.Fprintf(&b, "- Go: %s; Redis: %s; redis_exporter: %s; wrk: %s\n", runtime.Version(), h.redis, h.exporter, h.wrk)
+	if h.budget != "" {
+		fmt.Fprintf(&b, "- observerd: %s\n", h.budget)
+	}
 	fmt.Fprintf(&b, "- run: %s, %s in all\n\n", h.mode, h.elapsed.Round(time.Second))
 	cols := []string{"", "measure", "keys / size", "observerd", "baseline", "ratio", "notes"}
 	b.WriteString("| " + strings.Join(cols, " | ") + " |\n")
@@ -104,20 +108,40 @@ func (t *table) write(w io.Writer, h header) error {
 
 // legend explains each part of the table and its baselines.
 const legend = `
-a: one full Redis poll (observerd's poller in process: PING, INFO, registry,
-overrides, deduplicated walk with pipelined ZCOUNT and PTTL), median of the
-runs, beside a minimal SCAN ... COUNT 1000 loop with one pipelined ZCOUNT and
-PTTL per page (serial, no dedup), and one end-to-end /metrics scrape of
-redis_exporter -check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
+a: one full Redis poll, unpaced (observerd's poller in process, no walk
+budget: PING, INFO, registry, overrides, deduplicated walk with SCAN on one
+connection beside two pipelines of ZCOUNT and PTTL in flight), against the
+fastest of plain go-redis loops, each SCAN MATCH ratelimit:* COUNT 1000 and
+pipelines of ZCOUNT key now-60000 +inf and PTTL key, without dedup: the
+whole scan first and then batches of 500 one at a time, or the scan on one
+connection beside 2 or 4 batches of 500 or 1000 in flight. The poll, every
+loop and a first poll (a client and poller built anew) run in turn, round
+after round, so that a drift of the machine falls on all alike; each row
+is the median of its runs, and the fastest loop is the one of the lowest
+median. Also Redis's own time of the poll and of that loop (INFO
+commandstats usec), and one end-to-end /metrics scrape of redis_exporter
+-check-keys 'ratelimit:*'. Ratios: poll/loop, exporter/poll.
 b: Redis server time (INFO commandstats usec) per poll interval with real
-observerd processes, ratio against one observer; then /check latency under
-steady open-loop load (latency from each request's scheduled send time)
-against one ratelimiterd node, ratio against no observer.
+observerd processes, unpaced, ratio against one observer. Then /check
+latency under steady open-loop load (latency from each request's scheduled
+send time) against one ratelimiterd node: runs without observers (A) and
+beside five sidecars at default settings (B, started anew each run and
+polled once before the load) alternate A B A B A B; each B median p99 is
+set against the A runs' median and range, and a row is "within noise"
+when its p99 lies within the A runs' range or at most 1.1x their median.
+The other setups run once each after them and are judged the same way.
+A full run's latency runs are 20 s each (4000 requests at 200/s), shorter
+than the single 30 s runs before the alternation, to keep make bench short.
+During the B runs the bench measures the walk's share of Redis's time:
+the usec of SCAN, ZCOUNT and PTTL from just after one walk is published
+to just after the next, over the walk's own duration_ms, beside the
+budget and observerd's own redis_share.
 c: /snapshot requests per second under wrk -t1 -c16, observerd's handler
 beside a bare handler writing the same bytes, ratio observerd/bare.
 d: /metrics render time (in-process GET of the handler, median) and series,
 ratio against the smallest keyspace: flat means about 1.
-e: VmRSS and VmHWM of a real observerd after a few polls, ratio against idle.
+e: VmRSS and VmHWM of a real observerd after a few polls (unpaced, every
+second), ratio against idle.
 f: the heap the default hour of history (OBSERVERD_HISTORY=1h at a 2 s
 interval: 1800 summaries) holds, in process, after GC, for snapshots of a
 100k-key keyspace with every list full and new keys and figures in each,
