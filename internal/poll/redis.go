@@ -83,6 +83,9 @@ type RedisPoller struct {
 	// shared one: the next walk counts keys by them until it has read its
 	// own (see walkKeyspace).
 	known []redisclient.Override
+	// overridesKnown is false until known has been read once, by a walk,
+	// a shared walk or ReadOverrides.
+	overridesKnown bool
 	// topMisses holds the keys of the last published top, this observer's
 	// or the walker's, each with the walks in a row it has ranked outside
 	// the top (see chooseTop).

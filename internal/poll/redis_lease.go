@@ -151,7 +151,7 @@ func (p *RedisPoller) readShared(ctx context.Context, holder string, hints snaps
 	sec.Counters.Top = sec.Counters.Top[:min(len(sec.Counters.Top), p.cfg.TopN)]
 	sec.Counters.NearLimit = sec.Counters.NearLimit[:min(len(sec.Counters.NearLimit), p.cfg.ListCap)]
 	sec.Counters.WalkedBy, sec.Counters.WalkedAt = sh.WalkedBy, new(time.Now().Add(-age).UTC())
-	p.known = mapSlice(sec.Overrides, clientOverride)
+	p.known, p.overridesKnown = mapSlice(sec.Overrides, clientOverride), true
 	p.topMisses = make(map[string]int, len(sec.Counters.Top))
 	for _, k := range sec.Counters.Top {
 		p.topMisses[k.Key] = 0

@@ -30,6 +30,16 @@ const walkShareOfDeadline = 0.75
 // is how many keys Redis holds, for the walk's pace.
 func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, expected int64) (*snapshot.RedisSection, time.Time, error) {
 	known := p.known
+	if !p.overridesKnown {
+		// Before this observer's first walk or shared read: read the
+		// overrides first, or the walk would count their keys by the
+		// default window and walk again.
+		ov, err := p.cfg.WalkClient.ReadOverrides(ctx, p.cfg.KeyPrefix)
+		if err != nil {
+			return nil, time.Time{}, err
+		}
+		known = ov.Overrides
+	}
 	for pass := 1; ; pass++ {
 		began := time.Now()
 		within := p.cfg.Interval
@@ -63,7 +73,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 				zap.Int("keys", misjudged), zap.Int("pass", pass))
 			continue
 		}
-		p.known = known
+		p.known, p.overridesKnown = known, true
 		p.logBadData(res)
 		p.cfg.Logger.Debug("keyspace walked",
 			zap.Int64("counters", res.Stats.Counters), zap.Int64("duplicates", res.Stats.Duplicates),

@@ -268,7 +268,11 @@ func TestWalkKeepsItsLease(t *testing.T) {
 			return
 		case <-time.After(ttl / 2):
 		}
-		_, err := pollRedis(t, other)
+		sec, err := pollRedis(t, other)
+		if err == nil && sec.Counters.WalkedBy == "obs-1" {
+			// obs-1's walk ended since the wait: obs-2 read it.
+			continue
+		}
 		if err == nil || !strings.Contains(err.Error(), `observer "obs-1" holds the walk lease`) {
 			t.Fatalf("during obs-1's walk, obs-2's poll: %v; want obs-1 still holding the lease", err)
 		}
@@ -371,5 +375,29 @@ func TestRedisWalkFigures(t *testing.T) {
 		if w.PacedBy != tc.pacedBy || w.Budget.Valid() == tc.budgetNull {
 			t.Errorf("%s: walk %+v, want paced by %s, budget null %v", tc.p.cfg.InstanceID, *w, tc.pacedBy, tc.budgetNull)
 		}
+	}
+}
+
+// TestFirstWalkWalksOnce: an observer that knows no override yet reads
+// them before its first walk, rather than counting their keys by the
+// default window and walking the keyspace again.
+func TestFirstWalkWalksOnce(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rc := goredis.NewClient(&goredis.Options{Addr: srv.Addr, Protocol: 2, DisableIdentity: true})
+	t.Cleanup(func() { rc.Close() })
+	seedKeyspace(t, t.Context(), rc)
+	if err := rc.ConfigResetStat(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestRedisPoller(t, RedisConfig{Client: newRedisTestClient(t, srv.URL, nil)})
+	sec, err := pollRedis(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.CommandCalls(t, "zcount"); n > sec.Counters.Keys+int64(len(sec.Sampled))*2+10 {
+		t.Errorf("%d ZCOUNT calls for %d counters: the first walk walked again", n, sec.Counters.Keys)
+	}
+	if len(sec.Overrides) == 0 {
+		t.Fatal("the seeded keyspace has no override")
 	}
 }
