@@ -145,27 +145,14 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 // TestListenersRefusedTogether: a listener of its own (pprof, probes) is
 // refused on the port of another that it would overlap.
 func TestListenersRefusedTogether(t *testing.T) {
-	tests := []struct {
-		give []string
-		want string
-	}{
+	tests := []refusedLoad{
 		{give: []string{"OBSERVERD_PROBE_ADDR=0.0.0.0:9750"}, want: "OBSERVERD_PROBE_ADDR: \"0.0.0.0:9750\" is OBSERVERD_LISTEN_ADDR \":9750\" too"},
 		{give: []string{"OBSERVERD_LISTEN_ADDR=127.0.0.1:9750", "OBSERVERD_PROBE_ADDR=:9750"}, want: "OBSERVERD_PROBE_ADDR"},
 		{give: []string{"OBSERVERD_LISTEN_ADDR=[::1]:9750", "OBSERVERD_PROBE_ADDR=[::]:9750"}, want: "OBSERVERD_PROBE_ADDR"},
 		{give: []string{"OBSERVERD_PPROF_ADDR=127.0.0.1:6060", "OBSERVERD_PROBE_ADDR=127.0.0.1:6060"}, want: "OBSERVERD_PROBE_ADDR: \"127.0.0.1:6060\" is OBSERVERD_PPROF_ADDR \"127.0.0.1:6060\" too"},
 		{give: []string{"OBSERVERD_PPROF_ADDR=127.0.0.1:9750"}, want: "OBSERVERD_PPROF_ADDR: \"127.0.0.1:9750\" is OBSERVERD_LISTEN_ADDR \":9750\" too"},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
-			_, err := Load(tt.give)
-			if err == nil {
-				t.Fatalf("Load(%q) succeeded, want %q", tt.give, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
-			}
-		})
-	}
+	wantLoadErrors(t, tests)
 }
 
 // TestListenersAllowedApart: listeners on other ports, or on hosts that do
@@ -240,10 +227,7 @@ func TestDefaultIsValid(t *testing.T) {
 // TestLoadRejectsOutOfRange pins each bound just past its edge: a rule that
 // is loosened, or a bad value replaced by a default, fails here.
 func TestLoadRejectsOutOfRange(t *testing.T) {
-	tests := []struct {
-		give []string
-		want string
-	}{
+	tests := []refusedLoad{
 		{give: []string{"OBSERVERD_LIST_LIMIT=0"}, want: "OBSERVERD_LIST_LIMIT: must be between 1 and 100000, got 0"},
 		{give: []string{"OBSERVERD_LIST_LIMIT=100001"}, want: "OBSERVERD_LIST_LIMIT: must be between 1 and 100000, got 100001"},
 		{give: []string{"OBSERVERD_MAX_RESPONSE_BYTES=1023"}, want: "OBSERVERD_MAX_RESPONSE_BYTES: must be at least 1024, got 1023"},
@@ -259,17 +243,7 @@ func TestLoadRejectsOutOfRange(t *testing.T) {
 		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=80%"}, want: `OBSERVERD_NEAR_LIMIT_RATIO: "80%" is not a decimal share such as 0.8`},
 		{give: []string{"OBSERVERD_NEAR_LIMIT_RATIO=-0.5"}, want: `OBSERVERD_NEAR_LIMIT_RATIO: "-0.5" is not a decimal share such as 0.8`},
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
-			_, err := Load(tt.give)
-			if err == nil {
-				t.Fatalf("Load(%q) succeeded, want %q", tt.give, tt.want)
-			}
-			if !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
-			}
-		})
-	}
+	wantLoadErrors(t, tests)
 }
 
 // TestLoadKeepsBoundaryValues loads each bound at its edge: it is accepted
@@ -389,4 +363,27 @@ func loadError(t *testing.T, environ []string) string {
 		t.Fatalf("Load(%q) succeeded", environ)
 	}
 	return err.Error()
+}
+
+// refusedLoad is an environment Load refuses, and what its error says.
+type refusedLoad struct {
+	give []string
+	want string
+}
+
+// wantLoadErrors checks that Load refuses each environment with an error
+// that says what it should.
+func wantLoadErrors(t *testing.T, tests []refusedLoad) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.give, " "), func(t *testing.T) {
+			_, err := Load(tt.give)
+			if err == nil {
+				t.Fatalf("Load(%q) succeeded, want %q", tt.give, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Load(%q) = %v, want it to contain %q", tt.give, err, tt.want)
+			}
+		})
+	}
 }

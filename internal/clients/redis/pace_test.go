@@ -188,6 +188,16 @@ func TestCommandTime(t *testing.T) {
 	}
 }
 
+// seededCounters starts a Redis holding n counters (see seedCounters) and
+// returns a client of this package and one to read Redis with.
+func seededCounters(t *testing.T, ctx context.Context, n int) (*Client, *goredis.Client) {
+	t.Helper()
+	srv := testenv.StartRedis(t)
+	rc := seedClient(t, srv.Addr, "")
+	seedCounters(t, ctx, rc, n)
+	return newTestClient(t, Options{URL: srv.URL}), rc
+}
+
 // seedCounters writes n counter sorted sets of three entries, two in the
 // default window, with a TTL.
 func seedCounters(t *testing.T, ctx context.Context, rc *goredis.Client, n int) {
@@ -218,12 +228,9 @@ func seedCounters(t *testing.T, ctx context.Context, rc *goredis.Client, n int) 
 // walk's commands, by its own INFO commandstats, is at most the budget's
 // share of the walk's duration.
 func TestWalkBudget(t *testing.T) {
-	srv := testenv.StartRedis(t)
 	ctx := testContext(t)
-	rc := seedClient(t, srv.Addr, "")
 	const n = 20_000
-	seedCounters(t, ctx, rc, n)
-	c := newTestClient(t, Options{URL: srv.URL})
+	c, rc := seededCounters(t, ctx, n)
 	var unpacedCount int64
 	pass := Pass{KeyPrefix: "ratelimit:", Window: func(string) time.Duration { return time.Minute }}
 	unpaced, err := c.Walk(ctx, Pass{KeyPrefix: pass.KeyPrefix, Window: pass.Window, Budget: 1, Visit: func(cn Counter) { unpacedCount += cn.Count }})
@@ -266,12 +273,9 @@ func TestWalkBudget(t *testing.T) {
 // TestWalkBudgetFinishesInTime: a budget that would make the walk outlast
 // FinishBy gives way to it.
 func TestWalkBudgetFinishesInTime(t *testing.T) {
-	srv := testenv.StartRedis(t)
 	ctx := testContext(t)
-	rc := seedClient(t, srv.Addr, "")
 	const n = 20_000
-	seedCounters(t, ctx, rc, n)
-	c := newTestClient(t, Options{URL: srv.URL})
+	c, _ := seededCounters(t, ctx, n)
 	unpaced, err := c.Walk(ctx, Pass{KeyPrefix: "ratelimit:", Budget: 1})
 	if err != nil {
 		t.Fatal(err)
