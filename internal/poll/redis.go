@@ -59,7 +59,9 @@ type RedisConfig struct {
 	// sooner) at that pace takes more. 0, 1 or more: unpaced.
 	WalkBudget float64
 	// Interval is the Redis poll interval, within which a budgeted walk
-	// aims to finish; zero: the poll's deadline alone.
+	// aims to finish, and over half of which it is spread when it could
+	// go faster; zero: the poll's deadline alone, and no spreading (a
+	// one-shot check).
 	Interval time.Duration
 	// FutureAfter is how far ahead of Redis's clock an entry of a sampled
 	// key must be scored to be counted as in the future (clock_skew's

@@ -25,20 +25,19 @@ const maxWalkPasses = 3
 // of interest, the shared result) and for a walk that runs late.
 const walkShareOfDeadline = 0.75
 
+// walkSpreadShare is the share of the poll interval over which a budgeted
+// walk is spread when it could go faster, all the time it may take: a
+// check of the rate limiter meets a few small steps of it rather than a
+// burst at the budget's share.
+const walkSpreadShare = walkShareOfDeadline
+
 // walkKeyspace walks the keyspace on this observer and builds the section
 // from it, with the server's clock when the published walk began. expected
 // is how many keys Redis holds, for the walk's pace.
 func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, expected int64) (*snapshot.RedisSection, time.Time, error) {
-	known := p.known
-	if !p.overridesKnown {
-		// Before this observer's first walk or shared read: read the
-		// overrides first, or the walk would count their keys by the
-		// default window and walk again.
-		ov, err := p.cfg.WalkClient.ReadOverrides(ctx, p.cfg.KeyPrefix)
-		if err != nil {
-			return nil, time.Time{}, err
-		}
-		known = ov.Overrides
+	known, err := p.knownOverrides(ctx)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	for pass := 1; ; pass++ {
 		began := time.Now()
@@ -46,9 +45,12 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 		if deadline, ok := ctx.Deadline(); ok && (within <= 0 || deadline.Sub(began) < within) {
 			within = deadline.Sub(began)
 		}
-		var finishBy time.Time
+		var finishBy, spread time.Time
 		if within > 0 {
 			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(within)))
+		}
+		if p.cfg.Interval > 0 {
+			spread = began.Add(time.Duration(walkSpreadShare * float64(min(within, p.cfg.Interval))))
 		}
 		lim := newRedisLimits(hints, known)
 		t := newRedisTally(tallyConfig{topN: p.cfg.TopN, listCap: p.cfg.ListCap, near: p.cfg.NearLimit}, p.topMisses)
@@ -60,6 +62,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 			MaxKeysPerSecond: p.cfg.MaxKeysPerSecond,
 			Budget:           p.cfg.WalkBudget,
 			FinishBy:         finishBy,
+			SpreadUntil:      spread,
 			ExpectedKeys:     expected,
 		})
 		if err != nil {
@@ -85,6 +88,34 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 		}
 		return sec, res.Stats.Now, nil
 	}
+}
+
+// knownOverrides are the overrides the next walk counts keys by. Before
+// this observer's first walk or shared read it has none: it takes those of
+// the walk shared in Redis, a GET, where there is one, else reads them
+// with a SCAN of their own; either way the walk does not count their keys
+// by the default window and walk again.
+func (p *RedisPoller) knownOverrides(ctx context.Context) ([]redisclient.Override, error) {
+	if p.overridesKnown {
+		return p.known, nil
+	}
+	if p.cfg.Coordinate {
+		if sh, _, err := p.getShare(ctx); err == nil && sh != nil {
+			return mapSlice(sh.Section.Overrides, clientOverride), nil
+		}
+	}
+	ov, err := p.cfg.WalkClient.ReadOverrides(ctx, p.cfg.KeyPrefix, p.overrideScanCount())
+	return ov.Overrides, err
+}
+
+// overrideScanCount is the SCAN COUNT of the overrides read before the
+// first walk: ten of a paced walk's steps, or five of an unpaced walk's
+// pages, since it returns few keys.
+func (p *RedisPoller) overrideScanCount() int64 {
+	if p.cfg.MaxKeysPerSecond > 0 || (p.cfg.WalkBudget > 0 && p.cfg.WalkBudget < 1) {
+		return 10 * redisclient.PacedStep
+	}
+	return 5 * redisclient.DefaultScanCount
 }
 
 // maxSampled bounds the keys read again after a walk: the top keys and up

@@ -22,17 +22,19 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// Defaults of Options, and DefaultPoolSize, the connections per server. A
-// walk holds Redis from the rate limiter for one SCAN at a time, so SCAN
-// reads 250 keys a call (about a quarter of a millisecond of Redis's time)
-// rather than the usual 1000; a pipeline of counts is read by Redis in
-// slices of its input buffer, interleaved with other clients, so its size
-// only sets how many round trips a walk takes.
+// Defaults of Options, and DefaultPoolSize, the connections per server:
+// an unpaced walk's SCAN and pipelinesInFlight batches, and one to spare.
+// They are an unpaced walk's: SCAN reads 1000 keys a call, since the scan
+// is the walk's one sequence of round trips and shorter pages only make
+// it longer; a pipeline of counts is read by Redis in slices of its input
+// buffer, interleaved with other clients, so its size only sets how many
+// round trips a walk takes. A paced walk, observerd's default, goes in
+// steps of PacedStep keys instead.
 const (
-	DefaultPoolSize    = 4
+	DefaultPoolSize    = 6
 	DefaultDialTimeout = 2 * time.Second
 	DefaultReadTimeout = 3 * time.Second
-	DefaultScanCount   = 250
+	DefaultScanCount   = 1000
 	DefaultBatchSize   = 500
 )
 

@@ -47,10 +47,14 @@ const (
 // could not finish by finishBy at that pace rests less, spreading the
 // time it has left over the round trips it is expected to take still: the
 // poll interval wins over the budget, and the walk reports it
-// (PacedByInterval).
+// (PacedByInterval). A walk with a spreadUntil goes no faster than an even
+// pace that ends then, however far below its budget that keeps it: a
+// small keyspace is walked gently over the interval rather than in a
+// burst at the budget's share.
 type budget struct {
 	share    float64
 	finishBy time.Time // zero: no deadline
+	spread   time.Time // zero: as fast as the budget lets it
 	expected int64     // keys SCAN is expected to return in all
 	step     int64     // keys a round trip reads (SCAN COUNT and batch)
 	now      func() time.Time
@@ -76,8 +80,8 @@ type budget struct {
 	measured   bool // every server's time came from INFO commandstats
 }
 
-func newBudget(share float64, finishBy time.Time, expected, step int64) *budget {
-	return &budget{share: share, finishBy: finishBy, expected: expected, step: max(step, 1),
+func newBudget(share float64, finishBy, spread time.Time, expected, step int64) *budget {
+	return &budget{share: share, finishBy: finishBy, spread: spread, expected: expected, step: max(step, 1),
 		now: time.Now, sleep: sleepCtx, measured: true, serverShare: 1}
 }
 
@@ -105,7 +109,12 @@ func (b *budget) roundTrip(ctx context.Context, d time.Duration, scanned int) er
 	b.since += time.Duration(float64(d) * b.serverShare)
 	b.trips += d
 	b.calibrate(ctx)
-	rest := time.Duration(float64(b.spent+b.since)/b.share) - b.now().Sub(b.began)
+	elapsed := b.now().Sub(b.began)
+	rest := time.Duration(float64(b.spent+b.since)/b.share) - elapsed
+	if !b.spread.IsZero() && b.expected > 0 {
+		done := min(1, float64(b.seen)/float64(b.expected))
+		rest = max(rest, time.Duration(done*float64(b.spread.Sub(b.began)))-elapsed)
+	}
 	if spare, ok := b.spare(); ok && spare < rest {
 		rest = spare
 	}

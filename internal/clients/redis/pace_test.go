@@ -37,7 +37,7 @@ func (f *fakeTime) trip(t *testing.T, b *budget, d time.Duration, scanned int) {
 }
 
 func newFakeBudget(f *fakeTime, share float64, finishBy time.Time, expected int64) *budget {
-	b := newBudget(share, finishBy, expected, 100)
+	b := newBudget(share, finishBy, time.Time{}, expected, 100)
 	b.now, b.sleep = f.now, f.sleep
 	return b
 }
@@ -321,4 +321,26 @@ func commandstatsUsec(t *testing.T, ctx context.Context, rc *goredis.Client) int
 		}
 	}
 	return usec
+}
+
+// TestBudgetSpreadsTheWalk: a walk that its budget would let finish early
+// goes at an even pace that ends at its spread, below its budget.
+func TestBudgetSpreadsTheWalk(t *testing.T) {
+	f := &fakeTime{t: time.Unix(1000, 0)}
+	began := f.t
+	// 10,000 keys in 200 round trips of 1 ms: 1 s at a 20% budget,
+	// spread over 2 s.
+	b := newFakeBudget(f, 0.2, began.Add(3*time.Second), 10_000)
+	b.spread = began.Add(2 * time.Second)
+	b.startServer(nil, 0, false)
+	for range 100 {
+		f.trip(t, b, time.Millisecond, 100)
+		f.trip(t, b, time.Millisecond, 0)
+	}
+	if took := f.t.Sub(began); took < 1990*time.Millisecond || took > 2010*time.Millisecond {
+		t.Errorf("the walk took %v, want 2s", took)
+	}
+	if got := b.pacedBy(b.busy, f.t.Sub(began)); got != PacedByBudget {
+		t.Errorf("paced by %q, want %q", got, PacedByBudget)
+	}
 }

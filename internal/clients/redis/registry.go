@@ -188,15 +188,13 @@ func ParseOverride(key string, fields map[string]string) (Override, error) {
 	return o, nil
 }
 
-// overrideScanCount is the SCAN COUNT of ReadOverrides: it returns few
-// keys, so a page costs Redis about the matching alone.
-const overrideScanCount = 1000
-
 // ReadOverrides reads every override under keyPrefix+"limit:" on every
 // server, sorted by key: what a walk reads on its way, for an observer that
 // knows none yet, so that its first walk counts each key by its own window
 // rather than walking again once it has read them.
-func (c *Client) ReadOverrides(ctx context.Context, keyPrefix string) (Overrides, error) {
+// count is each SCAN's COUNT: SCAN returns few keys, so a page costs Redis
+// about the matching alone.
+func (c *Client) ReadOverrides(ctx context.Context, keyPrefix string, count int64) (Overrides, error) {
 	servers, err := c.servers(ctx)
 	if err != nil {
 		return Overrides{}, err
@@ -206,7 +204,7 @@ func (c *Client) ReadOverrides(ctx context.Context, keyPrefix string) (Overrides
 	for _, s := range servers {
 		seen := map[string]struct{}{}
 		var keys []string
-		iter := s.Scan(ctx, 0, globEscape(limitPrefix)+"*", overrideScanCount).Iterator()
+		iter := s.Scan(ctx, 0, globEscape(limitPrefix)+"*", count).Iterator()
 		for iter.Next(ctx) {
 			if _, dup := seen[iter.Val()]; !dup {
 				seen[iter.Val()] = struct{}{}

@@ -16,10 +16,10 @@ import (
 
 // pipelinesInFlight is how many batches of counts an unpaced walk keeps in
 // flight on one server while SCAN reads the next page on another
-// connection. Two keep Redis busy without queueing the rate limiter's own
-// commands behind a long line of the walk's; with SCAN that is three of
-// DefaultPoolSize connections.
-const pipelinesInFlight = 2
+// connection: enough that Redis never waits for the client's reading of
+// replies. An unpaced walk is one that asked to go as fast as Redis
+// answers; the default, a budgeted walk, sends one request at a time.
+const pipelinesInFlight = 4
 
 // PacedStep is the SCAN COUNT and batch size of a paced walk, by a budget
 // (observerd's default) or by a key rate: it scans and counts this many
@@ -85,6 +85,10 @@ type Pass struct {
 	// less than the budget asks when it would not be done by then. Zero:
 	// the budget alone paces it.
 	FinishBy time.Time
+	// SpreadUntil, before FinishBy, spreads a walk paced by Budget: it
+	// goes no faster than an even pace over ExpectedKeys that ends then.
+	// Zero: as fast as the budget lets it.
+	SpreadUntil time.Time
 	// ExpectedKeys is how many keys the walk expects SCAN to return (INFO's
 	// count of keys), for FinishBy and to size the walk's set of keys
 	// before the first walk; the last walk's count is used when larger.
@@ -203,7 +207,7 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if p.MaxKeysPerSecond > 0 {
 			wk.pace, wk.stats.PacedBy = newPace(p.MaxKeysPerSecond, int(wk.scanCount)), PacedByKeyRate
 		} else {
-			wk.budget = newBudget(p.Budget, p.FinishBy, expected, wk.scanCount)
+			wk.budget = newBudget(p.Budget, p.FinishBy, p.SpreadUntil, expected, wk.scanCount)
 		}
 	}
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
