@@ -193,25 +193,8 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	expected := max(p.ExpectedKeys, c.lastScanned.Load())
-	// serial is read and changed only by the goroutine that scans.
-	wk := &walker{
-		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
-		seen:     newKeySet(int(max(c.lastWalkKeys.Load(), min(expected, maxKeySetHint)))),
-		distinct: map[string]struct{}{},
-	}
-	wk.stats.PacedBy = PacedByNothing
-	if p.MaxKeysPerSecond > 0 || (p.Budget > 0 && p.Budget < 1) {
-		wk.serial = true
-		wk.scanCount, wk.batch = min(wk.scanCount, PacedStep), min(wk.batch, PacedStep)
-		if p.MaxKeysPerSecond > 0 {
-			wk.pace, wk.stats.PacedBy = newPace(p.MaxKeysPerSecond, int(wk.scanCount)), PacedByKeyRate
-		} else {
-			wk.budget = newBudget(p.Budget, p.FinishBy, p.SpreadUntil, expected, wk.scanCount)
-		}
-	}
+	wk := c.newWalker(p)
 	res := &WalkResult{seed: c.seed, prefix: p.KeyPrefix, counted: wk.seen}
-	wk.stats.ServerTimeKnown = true
 	for i, s := range servers {
 		clk, err := c.clock(ctx, s, s.Options().Addr)
 		if err != nil {
@@ -220,20 +203,8 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 		if i == 0 {
 			wk.stats.Now = clk.now()
 		}
-		read := func(ctx context.Context) (int64, bool) { return c.walkCommandTime(ctx, s) }
-		before, known := read(ctx)
-		if wk.budget != nil {
-			wk.budget.startServer(read, before, known)
-		}
-		if err := wk.walkServer(ctx, s, clk); err != nil {
+		if err := wk.walkMeasured(ctx, s, clk); err != nil {
 			return nil, err
-		}
-		after, stillKnown := c.walkCommandTime(ctx, s)
-		// A reset of the statistics (CONFIG RESETSTAT) meanwhile makes
-		// the figure unknown, not negative.
-		spent := after - before
-		if wk.stats.ServerTimeKnown = wk.stats.ServerTimeKnown && known && stillKnown && spent >= 0 && spent < maxServerUsec; wk.stats.ServerTimeKnown {
-			wk.stats.ServerTime += time.Duration(spent) * time.Microsecond
 		}
 		// The few registry and override keys the scan found are read at
 		// its end.
@@ -250,24 +221,73 @@ func (c *Client) Walk(ctx context.Context, p Pass) (*WalkResult, error) {
 	wk.countOrphanSequenceKeys()
 	c.lastWalkKeys.Store(int64(wk.seen.n))
 	c.lastScanned.Store(wk.stats.ScannedKeys)
-	if !wk.stats.ServerTimeKnown {
-		wk.stats.ServerTime = 0
-	}
-	wk.stats.Duration = time.Since(began)
-	if wk.budget != nil {
-		wk.stats.PacedBy = wk.budget.pacedBy(wk.stats.Spent(), wk.stats.Duration)
-	}
+	wk.finishStats(time.Since(began))
 	res.Stats = wk.stats
-	if n := len(wk.latencies); n > 0 {
-		slices.Sort(wk.latencies)
-		res.Stats.BatchLatency = wk.latencies[n/2]
-	}
 	res.Stats.OverrideKeys = int64(res.Overrides.Malformed + len(res.Overrides.Overrides))
 	slices.SortFunc(res.Registry, func(a, b RegistryEntry) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(res.Overrides.Overrides, func(a, b Override) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(res.Overrides.MalformedSample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	slices.SortFunc(res.RegistrySkipped.Sample, func(a, b Malformed) int { return strings.Compare(a.Key, b.Key) })
 	return res, nil
+}
+
+// newWalker is the state of a pass p, paced as p says: unpaced, by a key
+// rate or by a budget.
+func (c *Client) newWalker(p Pass) *walker {
+	expected := max(p.ExpectedKeys, c.lastScanned.Load())
+	// serial is read and changed only by the goroutine that scans.
+	wk := &walker{
+		c: c, p: p, scanCount: int64(c.opts.ScanCount), batch: c.opts.BatchSize,
+		seen:     newKeySet(int(max(c.lastWalkKeys.Load(), min(expected, maxKeySetHint)))),
+		distinct: map[string]struct{}{},
+	}
+	wk.stats.PacedBy, wk.stats.ServerTimeKnown = PacedByNothing, true
+	if p.MaxKeysPerSecond > 0 || (p.Budget > 0 && p.Budget < 1) {
+		wk.serial = true
+		wk.scanCount, wk.batch = min(wk.scanCount, PacedStep), min(wk.batch, PacedStep)
+		if p.MaxKeysPerSecond > 0 {
+			wk.pace, wk.stats.PacedBy = newPace(p.MaxKeysPerSecond, int(wk.scanCount)), PacedByKeyRate
+		} else {
+			wk.budget = newBudget(p.Budget, p.FinishBy, p.SpreadUntil, expected, wk.scanCount)
+		}
+	}
+	return wk
+}
+
+// walkMeasured walks server s and adds the time s spent in the walk's
+// commands to the stats, by INFO commandstats before and after.
+func (wk *walker) walkMeasured(ctx context.Context, s *goredis.Client, clk clock) error {
+	read := func(ctx context.Context) (int64, bool) { return wk.c.walkCommandTime(ctx, s) }
+	before, known := read(ctx)
+	if wk.budget != nil {
+		wk.budget.startServer(read, before, known)
+	}
+	if err := wk.walkServer(ctx, s, clk); err != nil {
+		return err
+	}
+	after, stillKnown := read(ctx)
+	// A reset of the statistics (CONFIG RESETSTAT) meanwhile makes the
+	// figure unknown, not negative.
+	spent := after - before
+	if wk.stats.ServerTimeKnown = wk.stats.ServerTimeKnown && known && stillKnown && spent >= 0 && spent < maxServerUsec; wk.stats.ServerTimeKnown {
+		wk.stats.ServerTime += time.Duration(spent) * time.Microsecond
+	}
+	return nil
+}
+
+// finishStats completes the stats of a walk that took d.
+func (wk *walker) finishStats(d time.Duration) {
+	if !wk.stats.ServerTimeKnown {
+		wk.stats.ServerTime = 0
+	}
+	wk.stats.Duration = d
+	if wk.budget != nil {
+		wk.stats.PacedBy = wk.budget.pacedBy(wk.stats.Spent(), d)
+	}
+	if n := len(wk.latencies); n > 0 {
+		slices.Sort(wk.latencies)
+		wk.stats.BatchLatency = wk.latencies[n/2]
+	}
 }
 
 // walkServer scans one server and counts its counters a batch at a time:
