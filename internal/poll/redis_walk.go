@@ -31,6 +31,10 @@ const walkShareOfDeadline = 0.75
 // burst at the budget's share.
 const walkSpreadShare = walkShareOfDeadline
 
+// minSpreadKeys is the least keys Redis holds for a walk to be spread: a
+// walk of fewer takes a few round trips, which spreading would only delay.
+const minSpreadKeys = 10_000
+
 // walkKeyspace walks the keyspace on this observer and builds the section
 // from it, with the server's clock when the published walk began. expected
 // is how many keys Redis holds, for the walk's pace.
@@ -49,7 +53,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 		if within > 0 {
 			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(within)))
 		}
-		if p.cfg.Interval > 0 {
+		if p.cfg.Interval > 0 && expected >= minSpreadKeys {
 			spread = began.Add(time.Duration(walkSpreadShare * float64(min(within, p.cfg.Interval))))
 		}
 		lim := newRedisLimits(hints, known)
