@@ -110,7 +110,7 @@ func (t *table) write(w io.Writer, h header) error {
 const legend = `
 a: one full Redis poll, unpaced (observerd's poller in process, no walk
 budget: PING, INFO, registry, overrides, deduplicated walk with SCAN on one
-connection beside two pipelines of ZCOUNT and PTTL in flight), against the
+connection beside four pipelines of ZCOUNT and PTTL in flight), against the
 fastest of plain go-redis loops, each SCAN MATCH ratelimit:* COUNT 1000 and
 pipelines of ZCOUNT key now-60000 +inf and PTTL key, without dedup: the
 whole scan first and then batches of 500 one at a time, or the scan on one
