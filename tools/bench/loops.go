@@ -67,6 +67,12 @@ func (l plainLoop) run(ctx context.Context, rc *goredis.Client) (int, error) {
 		}
 		return n, nil
 	}
+	return l.runOverlapped(ctx, rc, from)
+}
+
+// runOverlapped scans on one connection while inFlight others count the
+// batches the scan fills, counted from the window's start from.
+func (l plainLoop) runOverlapped(ctx context.Context, rc *goredis.Client, from string) (int, error) {
 	var n atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan []string, 16)

@@ -21,6 +21,11 @@ import (
 // answers; the default, a budgeted walk, sends one request at a time.
 const pipelinesInFlight = 4
 
+// batchesQueued is how many batches of counts the scan of an unpaced walk
+// may be ahead of them: it reads its next page without waiting for a
+// pipeline to come back, in memory of a few thousand key names.
+const batchesQueued = 16
+
 // PacedStep is the SCAN COUNT and batch size of a paced walk, by a budget
 // (observerd's default) or by a key rate: it scans and counts this many
 // keys at a time,
@@ -291,16 +296,30 @@ func (wk *walker) finishStats(d time.Duration) {
 }
 
 // walkServer scans one server and counts its counters a batch at a time:
-// an unpaced walk on up to pipelinesInFlight goroutines while it scans on,
-// a paced one before it scans on. A failed count ends the scan through
+// an unpaced walk on pipelinesInFlight goroutines while it scans on, a
+// paced one before it scans on. A failed count ends the scan through
 // the group's context, and its error is the one returned.
 func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pipelinesInFlight)
+	queue := make(chan []string, batchesQueued)
+	for range pipelinesInFlight {
+		g.Go(func() error {
+			for keys := range queue {
+				if _, err := wk.count(gctx, s, clk, keys); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	send := func(keys []string) error {
 		if !wk.serial {
-			g.Go(func() error { _, err := wk.count(gctx, s, clk, keys); return err })
-			return nil
+			select {
+			case queue <- keys:
+				return nil
+			case <-gctx.Done():
+				return wk.c.wrap("ZCOUNT", s.Options().Addr, gctx.Err())
+			}
 		}
 		rtt, err := wk.count(gctx, s, clk, keys)
 		if err != nil {
@@ -325,6 +344,7 @@ func (wk *walker) walkServer(ctx context.Context, s *goredis.Client, clk clock) 
 	if err == nil && len(cur) > 0 {
 		err = send(cur)
 	}
+	close(queue)
 	if werr := g.Wait(); werr != nil {
 		return werr
 	}
