@@ -41,16 +41,16 @@ const (
 // round trip counts for its length times the server's share of the round
 // trips before the last reading. Where INFO commandstats cannot be read,
 // a round trip counts whole: it is longer than the time the server spends
-// on the request, so the walk errs on the side of resting. When Redis slows down (the rate
-// limiter's commands queue before the walk's, or the server is slower)
-// the same work costs more time and the walk rests longer. A walk that
-// could not finish by finishBy at that pace rests less, spreading the
-// time it has left over the round trips it is expected to take still: the
-// poll interval wins over the budget, and the walk reports it
-// (PacedByInterval). A walk with a spreadUntil goes no faster than an even
-// pace that ends then, however far below its budget that keeps it: a
-// small keyspace is walked gently over the interval rather than in a
-// burst at the budget's share.
+// on the request, so the walk errs on the side of resting. When Redis
+// slows down (the rate limiter's commands queue before the walk's, or the
+// server is slower) the same work costs more time and the walk rests
+// longer. A walk that could not finish by finishBy at that pace rests
+// less, spreading the time it has left over the round trips it is
+// expected to take still: the poll interval wins over the budget, and the
+// walk reports it (PacedByInterval). A walk with a spread time goes no
+// faster than an even pace that ends then, however far below its budget
+// that keeps it: a keyspace walked quickly is walked gently over the
+// interval rather than in a burst at the budget's share.
 type budget struct {
 	share    float64
 	finishBy time.Time // zero: no deadline
@@ -72,17 +72,16 @@ type budget struct {
 	// length.
 	spent, since, trips time.Duration
 	serverShare         float64
-	// read reads the walked server's usec, base is its first reading and
-	// last the time of its last one; read is nil where it cannot be read.
-	read       func(context.Context) (int64, bool)
-	base, prev int64
-	last       time.Time
-	measured   bool // every server's time came from INFO commandstats
+	// read reads the walked server's usec, prev is its last reading and
+	// last the time of it; read is nil where it cannot be read.
+	read func(context.Context) (int64, bool)
+	prev int64
+	last time.Time
 }
 
 func newBudget(share float64, finishBy, spread time.Time, expected, step int64) *budget {
 	return &budget{share: share, finishBy: finishBy, spread: spread, expected: expected, step: max(step, 1),
-		now: time.Now, sleep: sleepCtx, measured: true, serverShare: 1}
+		now: time.Now, sleep: sleepCtx, serverShare: 1}
 }
 
 // startServer begins the walk of a server whose usec read reads, usec
@@ -95,10 +94,9 @@ func (b *budget) startServer(read func(context.Context) (int64, bool), usec int6
 		b.began = b.now()
 	}
 	if !ok {
-		b.measured = false
 		return
 	}
-	b.read, b.base, b.prev, b.last = read, usec, usec, b.now()
+	b.read, b.prev, b.last = read, usec, b.now()
 }
 
 // roundTrip records a round trip of d that read scanned keys from SCAN
@@ -135,7 +133,7 @@ func (b *budget) calibrate(ctx context.Context) {
 		// Unreadable now, or reset (CONFIG RESETSTAT): whole round
 		// trips measure the rest of this server's walk.
 		b.spent += b.since
-		b.since, b.trips, b.read, b.serverShare, b.measured = 0, 0, nil, 1, false
+		b.since, b.trips, b.read, b.serverShare = 0, 0, nil, 1
 		return
 	}
 	server := time.Duration(usec-b.prev) * time.Microsecond
