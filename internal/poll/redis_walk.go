@@ -22,18 +22,33 @@ const maxWalkPasses = 3
 // walkShareOfDeadline is the share of the poll interval, or of the time
 // left before the poll's deadline when that is shorter, that a budgeted
 // walk may fill: the rest is for the reads after it (the sample, the keys
-// of interest, the shared result) and for a walk that runs late.
+// of interest, the shared result) and for a walk that runs late. A walk
+// that could go faster is spread over all of it: a check of the rate
+// limiter meets a few small steps of it rather than a burst at the
+// budget's share.
 const walkShareOfDeadline = 0.75
-
-// walkSpreadShare is the share of the poll interval over which a budgeted
-// walk is spread when it could go faster, all the time it may take: a
-// check of the rate limiter meets a few small steps of it rather than a
-// burst at the budget's share.
-const walkSpreadShare = walkShareOfDeadline
 
 // minSpreadKeys is the least keys Redis holds for a walk to be spread: a
 // walk of fewer takes a few round trips, which spreading would only delay.
 const minSpreadKeys = 10_000
+
+// walkTimes are when a budgeted walk that begins at began should be over,
+// and until when it is spread (zero: not spread), for a Redis holding
+// expected keys.
+func (p *RedisPoller) walkTimes(ctx context.Context, began time.Time, expected int64) (finishBy, spread time.Time) {
+	within := p.cfg.Interval
+	if deadline, ok := ctx.Deadline(); ok && (within <= 0 || deadline.Sub(began) < within) {
+		within = deadline.Sub(began)
+	}
+	if within <= 0 {
+		return time.Time{}, time.Time{}
+	}
+	finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(within)))
+	if p.cfg.Interval > 0 && expected >= minSpreadKeys {
+		spread = finishBy
+	}
+	return finishBy, spread
+}
 
 // walkKeyspace walks the keyspace on this observer and builds the section
 // from it, with the server's clock when the published walk began. expected
@@ -45,17 +60,7 @@ func (p *RedisPoller) walkKeyspace(ctx context.Context, hints snapshot.Hints, ex
 	}
 	for pass := 1; ; pass++ {
 		began := time.Now()
-		within := p.cfg.Interval
-		if deadline, ok := ctx.Deadline(); ok && (within <= 0 || deadline.Sub(began) < within) {
-			within = deadline.Sub(began)
-		}
-		var finishBy, spread time.Time
-		if within > 0 {
-			finishBy = began.Add(time.Duration(walkShareOfDeadline * float64(within)))
-		}
-		if p.cfg.Interval > 0 && expected >= minSpreadKeys {
-			spread = began.Add(time.Duration(walkSpreadShare * float64(min(within, p.cfg.Interval))))
-		}
+		finishBy, spread := p.walkTimes(ctx, began, expected)
 		lim := newRedisLimits(hints, known)
 		t := newRedisTally(tallyConfig{topN: p.cfg.TopN, listCap: p.cfg.ListCap, near: p.cfg.NearLimit}, p.topMisses)
 		res, err := p.cfg.WalkClient.Walk(ctx, redisclient.Pass{
