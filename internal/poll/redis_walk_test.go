@@ -1,6 +1,7 @@
 package poll
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -399,5 +400,44 @@ func TestFirstWalkWalksOnce(t *testing.T) {
 	}
 	if len(sec.Overrides) == 0 {
 		t.Fatal("the seeded keyspace has no override")
+	}
+}
+
+// TestWalkTimes: a budgeted walk aims within three quarters of the
+// interval, or of the deadline when sooner, and is spread over that time
+// only in the daemon and over a keyspace large enough to gain from it.
+func TestWalkTimes(t *testing.T) {
+	began := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		name                string
+		interval, deadline  time.Duration // 0: none
+		expected            int64
+		wantFinish, wantTil time.Duration // 0: zero time
+	}{
+		{"daemon", 5 * time.Second, 10 * time.Second, 150_000, 3750 * time.Millisecond, 3750 * time.Millisecond},
+		{"small keyspace", 5 * time.Second, 10 * time.Second, 9_999, 3750 * time.Millisecond, 0},
+		{"deadline before the interval", 5 * time.Second, 2 * time.Second, 150_000, 1500 * time.Millisecond, 1500 * time.Millisecond},
+		{"one-shot check", 0, 10 * time.Second, 150_000, 7500 * time.Millisecond, 0},
+		{"neither", 0, 0, 150_000, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			if tc.deadline > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, began.Add(tc.deadline))
+				defer cancel()
+			}
+			p := &RedisPoller{cfg: RedisConfig{Interval: tc.interval}}
+			finish, spread := p.walkTimes(ctx, began, tc.expected)
+			at := func(d time.Duration) time.Time {
+				if d == 0 {
+					return time.Time{}
+				}
+				return began.Add(d)
+			}
+			if !finish.Equal(at(tc.wantFinish)) || !spread.Equal(at(tc.wantTil)) {
+				t.Errorf("finish by %v, spread until %v; want %v, %v", finish, spread, at(tc.wantFinish), at(tc.wantTil))
+			}
+		})
 	}
 }
