@@ -58,10 +58,10 @@ type RedisConfig struct {
 	// walkShareOfDeadline of Interval (or of the poll's deadline, when
 	// sooner) at that pace takes more. 0, 1 or more: unpaced.
 	WalkBudget float64
-	// Interval is the Redis poll interval, within which a budgeted walk
-	// aims to finish, and over half of which it is spread when it could
-	// go faster; zero: the poll's deadline alone, and no spreading (a
-	// one-shot check).
+	// Interval is the Redis poll interval, within walkShareOfDeadline of
+	// which a budgeted walk aims to finish, and over which it is spread
+	// when it could go faster; zero: the poll's deadline alone, and no
+	// spreading (a one-shot check).
 	Interval time.Duration
 	// FutureAfter is how far ahead of Redis's clock an entry of a sampled
 	// key must be scored to be counted as in the future (clock_skew's

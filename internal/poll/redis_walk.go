@@ -121,7 +121,7 @@ func (p *RedisPoller) knownOverrides(ctx context.Context) ([]redisclient.Overrid
 // first walk: ten of a paced walk's steps, or five of an unpaced walk's
 // pages, since it returns few keys.
 func (p *RedisPoller) overrideScanCount() int64 {
-	if p.cfg.MaxKeysPerSecond > 0 || (p.cfg.WalkBudget > 0 && p.cfg.WalkBudget < 1) {
+	if p.cfg.MaxKeysPerSecond > 0 || redisclient.Budgeted(p.cfg.WalkBudget) {
 		return 10 * redisclient.PacedStep
 	}
 	return 5 * redisclient.DefaultScanCount
@@ -195,11 +195,10 @@ func (p *RedisPoller) walkFigures(st redisclient.WalkStats) *snapshot.Walk {
 		w.KeysPerSecond = snapshot.Float(float64(st.ScannedKeys) / secs)
 		w.RedisShare = snapshot.Float(min(1, st.Spent().Seconds()/secs))
 	}
-	switch {
-	case p.cfg.MaxKeysPerSecond > 0:
-	case p.cfg.WalkBudget > 0 && p.cfg.WalkBudget < 1:
+	switch st.PacedBy {
+	case redisclient.PacedByBudget, redisclient.PacedByInterval:
 		w.Budget = snapshot.Float(p.cfg.WalkBudget)
-	default:
+	case redisclient.PacedByNothing:
 		w.Budget = 1
 	}
 	return w

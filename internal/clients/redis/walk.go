@@ -100,6 +100,10 @@ type Pass struct {
 	ExpectedKeys int64
 }
 
+// Budgeted reports whether share, as Pass.Budget, paces a walk: it is
+// above 0 and below 1.
+func Budgeted(share float64) bool { return share > 0 && share < 1 }
+
 // WalkStats are the walk's totals.
 type WalkStats struct {
 	Counters           int64 // counters passed to Visit
@@ -247,7 +251,7 @@ func (c *Client) newWalker(p Pass) *walker {
 		distinct: map[string]struct{}{},
 	}
 	wk.stats.PacedBy, wk.stats.ServerTimeKnown = PacedByNothing, true
-	if p.MaxKeysPerSecond > 0 || (p.Budget > 0 && p.Budget < 1) {
+	if p.MaxKeysPerSecond > 0 || Budgeted(p.Budget) {
 		wk.serial = true
 		wk.scanCount, wk.batch = min(wk.scanCount, PacedStep), min(wk.batch, PacedStep)
 		if p.MaxKeysPerSecond > 0 {
